@@ -1,0 +1,23 @@
+// Lint rules, including the module boundaries DESIGN.md sets: proxy and control meet only in api and xds.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const boundary = (forbidden, why) => ({
+  "no-restricted-imports": ["error", { patterns: [{ group: forbidden, message: why }] }],
+});
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "src/xds/generated/**", "src/console/web/dist/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", setImmediate: "readonly", Buffer: "readonly", URL: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-explicit-any": "error",
+    },
+  },
+  { files: ["src/proxy/**/*.ts"], rules: boundary(["**/control/**", "**/telemetry/**", "**/console/**", "**/cli/**"], "proxy meets control only in src/api and src/xds") },
+  { files: ["src/control/**/*.ts"], rules: boundary(["**/proxy/**", "**/cli/**"], "control meets proxy only in src/api and src/xds") },
+  { files: ["src/api/**/*.ts", "src/xds/**/*.ts"], rules: boundary(["**/proxy/**", "**/control/**", "**/cli/**", "**/telemetry/**", "**/console/**"], "api and xds are shared leaves: they import nothing above them") },
+);

@@ -1,0 +1,15 @@
+// Builds the package: generates Envoy's types, type-checks and compiles TypeScript to dist/, marks the CLI executable.
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+function run(args) {
+  const result = spawnSync(process.execPath, args, { stdio: "inherit" });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+const generated = "src/xds/generated/ads.ts";
+if (!existsSync(generated) || statSync(generated).mtimeMs < statSync("src/xds/proto-files.ts").mtimeMs) run(["scripts/gen-xds-types.mjs"]);
+run([require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"]);
+const bin = "dist/src/cli/main.js";
+if (existsSync(bin)) chmodSync(bin, 0o755);

@@ -1,0 +1,22 @@
+// Runs every compiled test file under dist/ with Node's built-in test runner.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function collect(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) collect(path, out);
+    else if (name.endsWith(".test.js")) out.push(path);
+  }
+  return out;
+}
+
+const filter = process.argv.slice(2);
+const files = collect("dist", []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+if (files.length === 0) {
+  console.error("no test files found under dist/ (did the build run?)");
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ["--test", "--test-timeout=180000", "--test-concurrency=2", ...files], { stdio: "inherit" });
+process.exit(result.status ?? 1);

@@ -1,0 +1,29 @@
+// The table of subcommands. Each entry loads its module lazily so `trellis analyze` never pays for the proxy.
+export interface Command {
+  summary: string;
+  /** Resolves to the exit code. */
+  load: () => Promise<{ run(args: string[]): Promise<number> }>;
+}
+
+export const commandTable: Record<string, Command> = {
+};
+
+function usage(table: Record<string, Command>): string {
+  const width = Math.max(...Object.keys(table).map((n) => n.length), 4);
+  const lines = Object.entries(table).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return `usage: trellis COMMAND [ARGS]\n\ncommands:\n${lines.join("\n")}\n\nRun "trellis COMMAND --help" for a command's options.`;
+}
+
+export async function runCommand(table: Record<string, Command>, name: string | undefined, args: string[]): Promise<number> {
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage(table));
+    return name ? 0 : 2;
+  }
+  const command = table[name];
+  if (!command) {
+    console.error(`trellis: unknown command "${name}"\n\n${usage(table)}`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(args);
+}

@@ -1,0 +1,23 @@
+// A "mesh hop" under test: two proxies chained client-side -> server-side -> backend, or none (direct).
+import type { Proc } from "../lib/processes.js";
+
+export interface Chain {
+  /** Where the load generator connects. */
+  entryPort: number;
+  /** The proxy processes, for CPU and memory readings (empty for direct). */
+  procs: Proc[];
+  stop(): Promise<void>;
+}
+
+export interface Peer {
+  name: string;
+  /** Whether this peer can run here (its binary is installed), with the reason when not. */
+  available(): string | undefined;
+  startChain(backendPort: number, options: { tls: boolean }): Promise<Chain>;
+}
+
+export const direct: Peer = {
+  name: "direct",
+  available: () => undefined,
+  startChain: async (backendPort) => ({ entryPort: backendPort, procs: [], stop: async () => {} }),
+};

@@ -1,0 +1,52 @@
+// HAProxy as the peer: two single-threaded processes chained, keep-alive to the next hop, as a mesh hop would be.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, start, waitForPort } from "../lib/processes.js";
+import type { Chain, Peer } from "./chain.js";
+
+function config(listenPort: number, nextPort: number): string {
+  return `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend in
+  bind 127.0.0.1:${listenPort}
+  default_backend next
+backend next
+  server s1 127.0.0.1:${nextPort}
+`;
+}
+
+export const haproxy: Peer = {
+  name: "haproxy",
+  available() {
+    try {
+      execFileSync("haproxy", ["-v"], { stdio: "ignore" });
+      return undefined;
+    } catch {
+      return "haproxy is not installed (run scripts/install-peers.sh)";
+    }
+  },
+  async startChain(backendPort): Promise<Chain> {
+    const dir = mkdtempSync(join(tmpdir(), "trellis-bench-haproxy-"));
+    const serverSide = await freePort();
+    const clientSide = await freePort();
+    writeFileSync(join(dir, "server.cfg"), config(serverSide, backendPort));
+    writeFileSync(join(dir, "client.cfg"), config(clientSide, serverSide));
+    const procs = [
+      start("haproxy-server", "haproxy", ["-db", "-f", join(dir, "server.cfg")]),
+      start("haproxy-client", "haproxy", ["-db", "-f", join(dir, "client.cfg")]),
+    ];
+    await waitForPort(serverSide);
+    await waitForPort(clientSide);
+    return { entryPort: clientSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+  },
+};

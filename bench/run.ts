@@ -1,0 +1,99 @@
+// `npm run bench [-- NAME ...]`: runs the benchmark scenarios, interleaving peers (A, B, A, B, ...) within one run,
+// prints one table with medians (min–max) and ratios against the peers, and writes bench/results/NAME-TIME.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { machine } from "./lib/machine.js";
+import { start, waitForPort, freePort } from "./lib/processes.js";
+import { fmt, spread } from "./lib/stats.js";
+import { direct, type Peer } from "./peers/chain.js";
+import { haproxy } from "./peers/haproxy.js";
+import { nginx } from "./peers/nginx.js";
+import { trellis } from "./peers/trellis.js";
+import { type HopSample, sampleHop } from "./scenarios/http1-latency.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
+
+interface Scenario {
+  name: string;
+  describe: string;
+  run(): Promise<unknown>;
+}
+
+async function withBackend<T>(fn: (port: number) => Promise<T>): Promise<T> {
+  const port = await freePort();
+  const backend = start("backend", process.execPath, ["dist/bench/lib/backend.js"], { PORT: String(port) });
+  try {
+    await waitForPort(port);
+    return await fn(port);
+  } finally {
+    await backend.stop();
+  }
+}
+
+async function latencyScenario(): Promise<unknown> {
+  const peers: Peer[] = [];
+  for (const p of [direct, trellis, haproxy, nginx]) {
+    const why = p.available();
+    if (why) console.log(`  skipping ${p.name}: ${why}`);
+    else peers.push(p);
+  }
+  const samples = new Map<string, HopSample[]>(peers.map((p) => [p.name, []]));
+  await withBackend(async (backendPort) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order each round so no peer always runs first on a cold machine.
+      const order = peers.map((_, i) => peers[(i + round) % peers.length]);
+      for (const peer of order) {
+        const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: 1000 });
+        samples.get(peer.name)!.push(s);
+        console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}`);
+      }
+    }
+  });
+  const summary: Record<string, Record<string, ReturnType<typeof spread>>> = {};
+  for (const [name, list] of samples) {
+    summary[name] = {
+      p50: spread(list.map((s) => s.load.p50)),
+      p90: spread(list.map((s) => s.load.p90)),
+      p99: spread(list.map((s) => s.load.p99)),
+      cpuPer1000: spread(list.map((s) => s.cpuPer1000)),
+      rssMiB: spread(list.map((s) => s.rssMiB)),
+    };
+  }
+  const base = summary.direct;
+  console.log("\n  peer      p50 ms              p90 ms              p99 ms              added p99 (2 hops)  CPU s/1000 req      RSS MiB (2 procs)");
+  for (const [name, s] of Object.entries(summary)) {
+    const added = base ? s.p99.median - base.p99.median : NaN;
+    console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
+  }
+  if (summary.trellis) {
+    for (const peer of ["haproxy", "nginx"]) {
+      if (!summary[peer] || !base) continue;
+      const t = summary.trellis.p99.median - base.p99.median;
+      const p = summary[peer].p99.median - base.p99.median;
+      console.log(`  added p99 latency trellis/${peer}: ${(t / p).toFixed(2)}x; CPU per request trellis/${peer}: ${(summary.trellis.cpuPer1000.median / summary[peer].cpuPer1000.median).toFixed(2)}x`);
+    }
+  }
+  return { rounds: ROUNDS, durationMs: DURATION_MS, rate: 1000, connections: 4, summary, samples: Object.fromEntries(samples) };
+}
+
+const scenarios: Scenario[] = [
+  { name: "http1-latency", describe: "HTTP/1.1 1 KB at 1,000 req/s, 4 connections, two chained proxies per peer", run: latencyScenario },
+];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));
+if (unknown.length > 0) {
+  console.error(`unknown scenario ${unknown.join(", ")}; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+const info = machine();
+console.log(`machine: ${info.cores} cores (${info.cpuModel}), ${info.memoryGiB} GiB, node ${info.node}, kernel ${info.kernel}; haproxy ${info.peers.haproxy ?? "-"}, nginx ${info.peers.nginx ?? "-"}`);
+mkdirSync("bench/results", { recursive: true });
+for (const s of scenarios.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+  console.log(`\n${s.name}: ${s.describe}`);
+  const result = await s.run();
+  const file = join("bench/results", `${s.name}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify({ scenario: s.name, machine: info, at: new Date().toISOString(), result }, null, 2));
+  console.log(`  written to ${file}`);
+}

@@ -1,0 +1,37 @@
+// HTTP/1.1, 1 KB responses at 1,000 requests/s over 4 connections (Istio's published setup), through two chained
+// proxies per peer; latency from intended send time, proxy CPU per 1,000 requests and resident memory.
+import { spawn } from "node:child_process";
+import type { LoadOptions, LoadResult } from "../lib/load-generator.js";
+import { cpuSeconds, rssMiB } from "../lib/processes.js";
+import type { Peer } from "../peers/chain.js";
+
+export interface HopSample {
+  peer: string;
+  load: LoadResult;
+  cpuPer1000: number;
+  rssMiB: number;
+}
+
+export function runLoadProcess(opts: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/bench/lib/load-generator.js", JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.stderr.on("data", (d: Buffer) => (err += d));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator failed: ${err.trim()}`))));
+  });
+}
+
+export async function sampleHop(peer: Peer, backendPort: number, load: Omit<LoadOptions, "port" | "host" | "path">, tls = false): Promise<HopSample> {
+  const chain = await peer.startChain(backendPort, { tls });
+  try {
+    const pids = chain.procs.map((p) => p.child.pid!);
+    const cpuBefore = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    const result = await runLoadProcess({ ...load, host: "127.0.0.1", port: chain.entryPort, path: "/" });
+    const cpuAfter = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    const rss = pids.reduce((s, pid) => s + rssMiB(pid), 0);
+    return { peer: peer.name, load: result, cpuPer1000: pids.length ? ((cpuAfter - cpuBefore) / Math.max(1, result.sent)) * 1000 : 0, rssMiB: rss };
+  } finally {
+    await chain.stop();
+  }
+}

@@ -17,7 +17,7 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
     },
   },
-  { files: ["src/proxy/**/*.ts"], rules: boundary(["**/control/**", "**/telemetry/**", "**/console/**", "**/cli/**"], "proxy meets control only in src/api and src/xds") },
-  { files: ["src/control/**/*.ts"], rules: boundary(["**/proxy/**", "**/cli/**"], "control meets proxy only in src/api and src/xds") },
-  { files: ["src/api/**/*.ts", "src/xds/**/*.ts"], rules: boundary(["**/proxy/**", "**/control/**", "**/cli/**", "**/telemetry/**", "**/console/**"], "api and xds are shared leaves: they import nothing above them") },
+  { files: ["src/proxy/**/*.ts"], rules: boundary(["**/control/**", "**/telemetry/**", "**/console/**", "**/cli/**"], "proxy meets control only in src/api, src/xds and src/identity") },
+  { files: ["src/control/**/*.ts"], rules: boundary(["**/proxy/**", "**/cli/**"], "control meets proxy only in src/api, src/xds and src/identity") },
+  { files: ["src/api/**/*.ts", "src/xds/**/*.ts", "src/identity/**/*.ts"], rules: boundary(["**/proxy/**", "**/control/**", "**/cli/**", "**/telemetry/**", "**/console/**"], "api, xds and identity are shared leaves: they import nothing above them") },
 );

@@ -6,6 +6,7 @@ export interface Command {
 }
 
 export const commandTable: Record<string, Command> = {
+  token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };
 
 function usage(table: Record<string, Command>): string {

@@ -1,0 +1,122 @@
+// The CA: a root made on first start and kept with 0600 keys, plug-in intermediates, identity checks, root rotation.
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { CertificateAuthority, PLUGIN_FILES } from "../../src/control/ca/authority.js";
+import { TokenIssuer } from "../../src/control/ca/tokens.js";
+import { createCsr, createRoot, generateKeyPair } from "../../src/identity/x509.js";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "trellis-ca-"));
+  dirs.push(d);
+  return d;
+}
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const bookinfo = { trustDomain: "cluster.local", namespace: "default", serviceAccount: "bookinfo-reviews" };
+const reviewsId = "spiffe://cluster.local/ns/default/sa/bookinfo-reviews";
+
+test("first start makes a root under the state directory, key 0600, reused on the next start", async () => {
+  const dir = tempDir();
+  const ca = await CertificateAuthority.open({ dir });
+  assert.equal(statSync(join(dir, PLUGIN_FILES.key)).mode & 0o777, 0o600);
+  const again = await CertificateAuthority.open({ dir });
+  assert.equal(again.rootsPem(), ca.rootsPem());
+  const root = new X509Certificate(ca.rootsPem());
+  assert.ok(root.ca);
+});
+
+test("signs a CSR for the proven identity: SPIFFE URI SAN, P-256, chained to the root, lifetime as asked", async () => {
+  const ca = await CertificateAuthority.open({ dir: tempDir(), defaultTtlMs: 24 * 3600_000 });
+  const keys = await generateKeyPair();
+  const chain = await ca.sign(await createCsr(keys, [reviewsId]), bookinfo, 10 * 60_000);
+  assert.equal(chain.length, 2);
+  const leaf = new X509Certificate(chain[0]);
+  assert.equal(leaf.subjectAltName, `URI:${reviewsId}`);
+  assert.equal(leaf.ca, false);
+  assert.ok(leaf.checkIssued(new X509Certificate(chain[1])));
+  assert.ok(leaf.verify(new X509Certificate(ca.rootsPem()).publicKey));
+  assert.equal(leaf.publicKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
+  const lifetime = Date.parse(leaf.validTo) - Date.now();
+  assert.ok(lifetime > 8 * 60_000 && lifetime <= 10 * 60_000 + 1000, `lifetime ${lifetime}`);
+});
+
+test("refuses a CSR naming another identity, a forged CSR, and a lifetime over the maximum", async () => {
+  const ca = await CertificateAuthority.open({ dir: tempDir(), maxTtlMs: 3600_000 });
+  const keys = await generateKeyPair();
+  await assert.rejects(ca.sign(await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/admin"]), bookinfo), { code: "TRELLIS_CA_IDENTITY_MISMATCH" });
+  await assert.rejects(ca.sign("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", bookinfo), { code: "TRELLIS_CA_BAD_CSR" });
+  await assert.rejects(ca.sign(await createCsr(keys, [reviewsId]), bookinfo, 2 * 3600_000), { code: "TRELLIS_CA_BAD_TTL" });
+  // The near case: the same CSR within limits is signed.
+  assert.equal((await ca.sign(await createCsr(keys, [reviewsId]), bookinfo, 3600_000)).length, 2);
+});
+
+test("Istio's plug-in files: signs as the intermediate, chain leads to the user's root", async () => {
+  const dir = tempDir();
+  const rootKeys = await generateKeyPair();
+  const rootPem = await createRoot("Example Corp", rootKeys, 3600_000 * 24);
+  const interKeys = await generateKeyPair();
+  // An intermediate CA: made with signLeaf's machinery would lack CA rights, so make it a root-shaped cert signed by the root.
+  const { X509CertificateGenerator, BasicConstraintsExtension, KeyUsagesExtension, KeyUsageFlags, X509Certificate: PX } = await import("@peculiar/x509");
+  const interPem = (await X509CertificateGenerator.create({
+    serialNumber: "0a", subject: "O=Example Corp, CN=Trellis Intermediate", issuer: new PX(rootPem).subject,
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000 * 12),
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" }, publicKey: interKeys.publicKey, signingKey: rootKeys.privateKey,
+    extensions: [new BasicConstraintsExtension(true, 0, true), new KeyUsagesExtension(KeyUsageFlags.keyCertSign, true)],
+  })).toString("pem") + "\n";
+  writeFileSync(join(dir, PLUGIN_FILES.cert), interPem);
+  writeFileSync(join(dir, PLUGIN_FILES.key), interKeys.keyPem);
+  writeFileSync(join(dir, PLUGIN_FILES.root), rootPem);
+  writeFileSync(join(dir, PLUGIN_FILES.chain), interPem + rootPem);
+  const ca = await CertificateAuthority.open({ dir: tempDir(), pluginDir: dir });
+  assert.equal(ca.mode, "plug-in");
+  const chain = await ca.sign(await createCsr(await generateKeyPair(), [reviewsId]), bookinfo);
+  assert.equal(chain.length, 3);
+  const [leaf, inter, root] = chain.map((p) => new X509Certificate(p));
+  assert.ok(leaf.checkIssued(inter) && leaf.verify(inter.publicKey));
+  assert.ok(inter.verify(root.publicKey));
+  assert.equal(root.fingerprint256, new X509Certificate(rootPem).fingerprint256);
+
+  // The wrong key for the cert is refused, naming the file.
+  writeFileSync(join(dir, PLUGIN_FILES.key), (await generateKeyPair()).keyPem);
+  await assert.rejects(CertificateAuthority.open({ dir: tempDir(), pluginDir: dir }), /ca-key\.pem is not the key of .*ca-cert\.pem/);
+  rmSync(join(dir, PLUGIN_FILES.chain));
+  await assert.rejects(CertificateAuthority.open({ dir: tempDir(), pluginDir: dir }), /cert-chain\.pem is missing/);
+});
+
+test("root rotation: the bundle trusts both roots until finished, new leaves come from the new root", async () => {
+  const ca = await CertificateAuthority.open({ dir: tempDir() });
+  const oldRoot = new X509Certificate(ca.rootsPem());
+  const oldLeaf = new X509Certificate((await ca.sign(await createCsr(await generateKeyPair(), [reviewsId]), bookinfo))[0]);
+  await ca.rotateRoot();
+  const bundle = ca.rootsPem().match(/-----BEGIN CERTIFICATE-----/g)!;
+  assert.equal(bundle.length, 2);
+  const newLeaf = new X509Certificate((await ca.sign(await createCsr(await generateKeyPair(), [reviewsId]), bookinfo))[0]);
+  assert.ok(oldLeaf.verify(oldRoot.publicKey));
+  assert.ok(!newLeaf.verify(oldRoot.publicKey));
+  ca.finishRootRotation();
+  assert.equal(ca.rootsPem().match(/-----BEGIN CERTIFICATE-----/g)!.length, 1);
+  assert.ok(newLeaf.verify(new X509Certificate(ca.rootsPem()).publicKey));
+});
+
+test("bootstrap tokens: identity round-trips; tampered, foreign and expired tokens are refused; key file is 0600", () => {
+  const dir = tempDir();
+  const issuer = TokenIssuer.open(join(dir, "token-key"), "cluster.local");
+  assert.equal(statSync(join(dir, "token-key")).mode & 0o777, 0o600);
+  const token = issuer.issue("default", "bookinfo-reviews", 3600);
+  const v = issuer.verify(token);
+  assert.ok(v.ok);
+  assert.deepEqual(v.identity, bookinfo);
+  const [h, body, sig] = token.split(".");
+  const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body, "base64url").toString()), sa: "admin" })).toString("base64url");
+  assert.match(JSON.stringify(issuer.verify(`${h}.${forged}.${sig}`)), /signature is not valid/);
+  const other = TokenIssuer.open(join(tempDir(), "token-key"), "cluster.local");
+  assert.equal(other.verify(token).ok, false);
+  assert.match(JSON.stringify(issuer.verify(token, Date.now() + 3601_000)), /expired/);
+  assert.throws(() => issuer.issue("Default", "x", 60), /namespace "Default" must be a DNS label/);
+  assert.ok(!readFileSync(join(dir, "token-key"), "utf8").includes(token));
+});

@@ -11,5 +11,6 @@ function run(args) {
 const generated = "src/xds/generated/ads.ts";
 if (!existsSync(generated) || statSync(generated).mtimeMs < statSync("src/xds/proto-files.ts").mtimeMs) run(["scripts/gen-xds-types.mjs"]);
 run([require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"]);
+run(["scripts/build-native.mjs"]);
 const bin = "dist/src/cli/main.js";
 if (existsSync(bin)) chmodSync(bin, 0o755);

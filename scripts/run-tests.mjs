@@ -12,6 +12,9 @@ function collect(dir, out) {
   return out;
 }
 
+// System packages some tests use (iptables for transparent mode); installs only what is missing, only as root.
+spawnSync("bash", ["scripts/install-system-deps.sh"], { stdio: "inherit" });
+
 const filter = process.argv.slice(2);
 const files = collect("dist", []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
 if (files.length === 0) {

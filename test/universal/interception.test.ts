@@ -71,3 +71,15 @@ test("inbound: a connection from another workload lands on 15006 with its origin
   // Excluded ports (the sidecar's own admin) are not captured.
   assert.match(connectFrom(A, "10.213.77.3", 15000, PROXY_UID), /^error .*ECONNREFUSED/);
 });
+
+test("trellis cleanup removes namespaces a crashed run left, and the processes in them", { skip }, async () => {
+  const ns = `trellis-t${suffix}-crashed`;
+  sh("ip", ["netns", "add", ns]);
+  const orphan = spawn("ip", ["netns", "exec", ns, "sleep", "60"], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 200));
+  const r = spawnSync(process.execPath, ["dist/src/cli/main.js", "cleanup", "--prefix", ns], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(ns));
+  assert.doesNotMatch(sh("ip", ["netns", "list"]), new RegExp(ns));
+  await new Promise((resolve) => (orphan.exitCode !== null || orphan.signalCode !== null ? resolve(null) : orphan.once("exit", resolve)));
+});

@@ -7,7 +7,7 @@ const boundary = (forbidden, why) => ({
 });
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "src/xds/generated/**", "src/console/web/dist/**"] },
+  { ignores: ["dist/**", "node_modules/**", "src/xds/generated/**", "src/api/generated/**", "src/console/web/dist/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

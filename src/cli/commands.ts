@@ -6,6 +6,7 @@ export interface Command {
 }
 
 export const commandTable: Record<string, Command> = {
+  analyze: { summary: "validate Istio configuration files (as istioctl analyze does)", load: () => import("./analyze.js") },
   cleanup: { summary: "remove namespaces and rules a crashed transparent-mode run left", load: () => import("./cleanup.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };

@@ -1,0 +1,56 @@
+// The analyzer: structural validation of every resource, then checks across resources, as istioctl analyze does.
+import { analyzeDestinationRules } from "./analyzers/destination-rules.js";
+import { reporter } from "./analyzers/reporter.js";
+import { analyzeRouting } from "./analyzers/routing.js";
+import { analyzeSecurity } from "./analyzers/security.js";
+import { analyzeSidecars } from "./analyzers/sidecars.js";
+import { type Finding, finding, sortFindings } from "./finding.js";
+import { formatProblems } from "./format-rules.js";
+import type { LoadedResource } from "./load.js";
+import { type AnalysisContext, MeshContext } from "./mesh-context.js";
+import type { IstioResource } from "./resource.js";
+import { validateStructure } from "./schema.js";
+
+export type { AnalysisContext, ServiceInfo, WorkloadInfo } from "./mesh-context.js";
+
+/** Structural findings for one resource (what a REST write needs before the cross-resource checks). */
+export function validateResource(resource: IstioResource | LoadedResource): Finding[] {
+  const r = resource as LoadedResource;
+  const out = validateStructure(r);
+  const report = reporter(out);
+  const broken = new Set(out.map((f) => f.path));
+  for (const p of formatProblems(r.kind, r.spec)) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
+  return out;
+}
+
+/**
+ * Validates every resource, then checks them against each other and against what is known of the mesh
+ * (`context` plus ServiceEntry, WorkloadEntry and Kubernetes objects in `others`). Pure: no I/O.
+ */
+export function analyze(resources: Array<IstioResource | LoadedResource>, context: AnalysisContext = {}, others: Array<Record<string, unknown>> = []): Finding[] {
+  const list = resources as LoadedResource[];
+  const out: Finding[] = [];
+  const seen = new Map<string, LoadedResource>();
+  const valid: LoadedResource[] = [];
+  for (const r of list) {
+    const key = `${r.kind}/${r.metadata.namespace ?? "default"}/${r.metadata.name}`;
+    const first = seen.get(key);
+    if (first) {
+      const where = first.origin ? ` (first at ${first.origin.file}:${first.origin.line})` : "";
+      out.push(finding("TRL0005", `${key} is defined twice${where}; keep one definition`, { resource: { kind: r.kind, namespace: r.metadata.namespace ?? "default", name: r.metadata.name }, source: r.origin ? { file: r.origin.file, line: r.origin.line } : undefined }));
+      continue;
+    }
+    seen.set(key, r);
+    const problems = validateResource(r);
+    out.push(...problems);
+    if (!problems.some((f) => f.level === "Error")) valid.push(r);
+  }
+  // Cross-resource checks look only at structurally valid resources, so one mistake is reported once.
+  const mesh = new MeshContext(valid, others, context);
+  const report = reporter(out);
+  analyzeRouting(valid, mesh, report);
+  analyzeDestinationRules(valid, mesh, report);
+  analyzeSecurity(valid, mesh, report);
+  analyzeSidecars(valid, mesh, report);
+  return sortFindings(out);
+}

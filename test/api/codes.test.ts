@@ -1,0 +1,79 @@
+// Every finding code: a case that triggers it and a near case that must not, plus the code table staying in step
+// with docs/analysis-codes.md.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { CODES } from "../../src/api/codes.js";
+import { codes, findingsFor, REVIEWS_DR } from "./fixtures.js";
+
+const vs = (spec: string, name = "reviews", extra = "") => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}${extra}}\nspec:\n${spec}`;
+const dr = (spec: string, name = "dr") => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const pa = (spec: string, name = "pa", namespace = "default") => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec:\n${spec}`;
+const ap = (spec: string, name = "ap") => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
+
+interface Case {
+  code: string;
+  bad: string;
+  near: string;
+}
+
+const CASES: Case[] = [
+  { code: "TRL0001", bad: "a: [1, 2\nb: c", near: "a: [1, 2]" },
+  { code: "TRL0002", bad: "- just\n- a list", near: vs("  hosts: [reviews]") },
+  { code: "TRL0003", bad: "apiVersion: security.istio.io/v1alpha1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}", near: "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}" },
+  { code: "TRL0004", bad: "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: x}\nspec: {}", near: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}" },
+  { code: "TRL0005", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]", "reviews", ", namespace: other")}` },
+  { code: "TRL0010", bad: vs("  hosts: [reviews]\n  htpp: []"), near: vs("  hosts: [reviews]\n  http: []") },
+  { code: "TRL0011", bad: vs("  hosts: reviews"), near: vs("  hosts: [reviews]") },
+  { code: "TRL0012", bad: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - weight: 100"), near: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - destination: {host: reviews}") },
+  { code: "TRL0013", bad: dr("  host: reviews\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBN}}"), near: dr("  host: reviews\n  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}") },
+  { code: "TRL0014", bad: vs("  hosts: [reviews]\n  http:\n  - timeout: 5 s\n    route:\n    - destination: {host: reviews}"), near: vs("  hosts: [reviews]\n  http:\n  - timeout: 1m30s\n    route:\n    - destination: {host: reviews}") },
+  { code: "TRL0015", bad: vs("  hosts: [\"re*views\"]"), near: vs("  hosts: [\"*.default.svc.cluster.local\"]") },
+  { code: "TRL0016", bad: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: \"-v1-\"}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {app.kubernetes.io/version: v1}}") },
+  { code: "TRL0017", bad: ap("  rules:\n  - from:\n    - source: {ipBlocks: [\"10.0.0.0/33\"]}"), near: ap("  rules:\n  - from:\n    - source: {ipBlocks: [\"10.0.0.0/8\", \"192.168.1.7\"]}") },
+  { code: "TRL0018", bad: pa("  portLevelMtls:\n    \"70000\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}"), near: pa("  portLevelMtls:\n    \"9080\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}") },
+  { code: "TRL0019", bad: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {exact: /a, prefix: /b}\n    route:\n    - destination: {host: reviews}"), near: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {prefix: /b}\n    route:\n    - destination: {host: reviews}") },
+  { code: "TRL0020", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 3000000000"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 100") },
+  { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "40")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "50")}`)}` },
+  { code: "TRL1002", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v3")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v2")}`)}` },
+  { code: "TRL1003", bad: dr("  host: reviews\n  subsets:\n  - {name: v3, labels: {version: v3}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v2, labels: {version: v2}}") },
+  { code: "TRL1004", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]", "reviews-2")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [ratings]", "ratings")}` },
+  { code: "TRL1005", bad: vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]"), near: `${vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]")}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bookinfo-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]` },
+  { code: "TRL1006", bad: vs("  hosts: [reveiws]"), near: vs("  hosts: [reviews]") },
+  { code: "TRL1007", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reveiws}"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}") },
+  { code: "TRL1008", bad: ap("  selector: {matchLabels: {app: ratingz}}"), near: ap("  selector: {matchLabels: {app: ratings}}") },
+  { code: "TRL1009", bad: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}", "b")}`, near: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}\n  selector: {matchLabels: {app: reviews}}", "b")}` },
+  { code: "TRL1010", bad: `${pa("  mtls: {mode: STRICT}", "default", "istio-system")}\n---\n${dr("  host: reviews\n  trafficPolicy: {tls: {mode: DISABLE}}")}`, near: `${pa("  mtls: {mode: STRICT}", "default", "istio-system")}\n---\n${dr("  host: reviews\n  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}")}` },
+  { code: "TRL1011", bad: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v2}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}") },
+  { code: "TRL1012", bad: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"default/reveiws.default.svc.cluster.local\"]", near: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"./*\", \"default/reviews.default.svc.cluster.local\"]" },
+  { code: "TRL1013", bad: `${REVIEWS_DR}\n---\n${dr("  host: reviews.default.svc.cluster.local\n  subsets:\n  - {name: v1, labels: {version: v1}}", "reviews-again")}`, near: `${REVIEWS_DR}\n---\n${dr("  host: ratings\n  subsets:\n  - {name: v1, labels: {version: v1}}", "ratings")}` },
+];
+
+for (const c of CASES) {
+  test(`${c.code} ${CODES[c.code as keyof typeof CODES].name}: triggered, and not by the near case`, () => {
+    assert.ok(codes(c.bad).includes(c.code), `expected ${c.code} in ${JSON.stringify(findingsFor(c.bad), null, 1)}`);
+    assert.ok(!codes(c.near).includes(c.code), `did not expect ${c.code} in ${JSON.stringify(findingsFor(c.near), null, 1)}`);
+  });
+}
+
+test("every code has a case here and a row in docs/analysis-codes.md", () => {
+  const doc = readFileSync("docs/analysis-codes.md", "utf8");
+  for (const [code, info] of Object.entries(CODES)) {
+    assert.ok(CASES.some((c) => c.code === code), `no test case for ${code}`);
+    assert.match(doc, new RegExp(`\\| ${code} \\| ${info.level} \\| ${info.name} \\|`), `docs/analysis-codes.md lacks the row for ${code}`);
+  }
+});
+
+test("findings carry level, resource, field path and source line", () => {
+  const f = findingsFor(vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n    timeout: soon"), false).find((x) => x.code === "TRL0014")!;
+  assert.deepEqual({ level: f.level, resource: f.resource, path: f.path, source: f.source }, {
+    level: "Error", resource: { kind: "VirtualService", namespace: "default", name: "reviews" }, path: "spec.http[0].timeout", source: { file: "case.yaml", line: 9 },
+  });
+  assert.match(f.message, /"soon" is not a duration; write it like "10s"/);
+});
+
+test("checks that need services or workloads are skipped when none are known", () => {
+  assert.deepEqual(codes(vs("  hosts: [reveiws]\n  http:\n  - route:\n    - destination: {host: nowhere}"), false), []);
+  assert.deepEqual(codes(ap("  selector: {matchLabels: {app: ratingz}}"), false), []);
+});

@@ -8,6 +8,7 @@ export interface Command {
 export const commandTable: Record<string, Command> = {
   analyze: { summary: "validate Istio configuration files (as istioctl analyze does)", load: () => import("./analyze.js") },
   cleanup: { summary: "remove namespaces and rules a crashed transparent-mode run left", load: () => import("./cleanup.js") },
+  proxy: { summary: "run the sidecar/gateway proxy from an Envoy bootstrap", load: () => import("./proxy.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };
 

@@ -1,0 +1,70 @@
+// `trellis proxy --bootstrap FILE`: runs the data plane from an Envoy bootstrap, until SIGTERM drains it.
+import { parseArgs } from "node:util";
+import { formatErrors } from "../xds/result.js";
+import { readBootstrap, startProxy } from "../proxy/bootstrap.js";
+
+const USAGE = `usage: trellis proxy --bootstrap FILE [--admin-port N] [--admin-address ADDR] [--readiness-port N] [--drain-timeout SECONDS]
+
+Runs a sidecar or gateway proxy configured by an Envoy bootstrap (YAML or JSON): static_resources, admin, and
+dynamic_resources.ads_config for a control plane. The admin endpoint binds to 127.0.0.1:15000 unless the
+bootstrap or --admin-port/--admin-address say otherwise; readiness answers /healthz/ready (Istio's port is 15021).
+SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to the drain timeout (default 5 s), then exits.`;
+
+function port(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} "${v}" is not a port (0-65535, 0 = any free port)`);
+  return n;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args, options: {
+      bootstrap: { type: "string", short: "c" },
+      "admin-port": { type: "string" },
+      "admin-address": { type: "string" },
+      "readiness-port": { type: "string" },
+      "drain-timeout": { type: "string", default: "5" },
+      help: { type: "boolean", short: "h" },
+    } }).values;
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (!values.bootstrap) throw new Error("--bootstrap FILE is required");
+    port("--admin-port", values["admin-port"]);
+    port("--readiness-port", values["readiness-port"]);
+    if (!/^\d+(\.\d+)?$/.test(values["drain-timeout"]!)) throw new Error(`--drain-timeout "${values["drain-timeout"]}" must be a number of seconds`);
+  } catch (err) {
+    console.error(`trellis proxy: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const bootstrap = readBootstrap(values.bootstrap);
+  if (!bootstrap.ok) {
+    console.error(`trellis proxy: invalid bootstrap ${values.bootstrap}: ${formatErrors(bootstrap.errors)}`);
+    return 1;
+  }
+  let running;
+  try {
+    running = await startProxy(bootstrap.value, {
+      adminPort: port("--admin-port", values["admin-port"]),
+      adminAddress: values["admin-address"],
+      readinessPort: port("--readiness-port", values["readiness-port"]),
+      drainTimeoutMs: Number(values["drain-timeout"]) * 1000,
+      onQuit: () => process.kill(process.pid, "SIGTERM"),
+    });
+  } catch (err) {
+    console.error(`trellis proxy: ${(err as Error).message}`);
+    return 1;
+  }
+  console.error(`trellis proxy: admin on 127.0.0.1:${running.adminPort}${running.readinessPort ? `, readiness on :${running.readinessPort}` : ""}; listeners: ${running.proxy.listenerAddresses().map((l) => `${l.name}=${l.address}:${l.port}`).join(", ") || "none"}`);
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      console.error("trellis proxy: draining");
+      running.stop().then(() => resolve(0), () => resolve(1));
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}

@@ -1,0 +1,257 @@
+// envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
+// route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
+import { randomUUID } from "node:crypto";
+import { createServer as createH1Server, type IncomingMessage, type Server as H1Server, type ServerResponse } from "node:http";
+import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import type { Socket } from "node:net";
+import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
+import type { RouteConfiguration__Output } from "../../xds/generated/envoy/config/route/v3/RouteConfiguration.js";
+import type { Stats } from "../stats/stats.js";
+import { durationMs, wrapped } from "../util/duration.js";
+import { compileAccessLogs, type AccessLogger } from "./access-log.js";
+import { filterFactory, type HttpFilter } from "./filter.js";
+import { localReply } from "./local-reply.js";
+import { requestView } from "./request-view.js";
+import { compileRouteTable, type RouteTable } from "./route-table.js";
+import type { Router } from "./router.js";
+import type { ConnectionInfo, StreamContext } from "./stream-context.js";
+import { upgradeConnection } from "./upgrade.js";
+import { replaySocket } from "./replay-socket.js";
+import "./filters/index.js";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export interface HcmDeps {
+  router: Router;
+  stats: Stats;
+  /** RDS: the current route table by name (undefined until it arrives). */
+  routes(name: string): RouteTable | undefined;
+  clusterExists(name: string): boolean;
+}
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+export class HttpConnectionManager {
+  readonly statPrefix: string;
+  readonly rdsName?: string;
+  private readonly inlineRoutes?: RouteTable;
+  private readonly filters: HttpFilter[];
+  private readonly accessLogs: AccessLogger[];
+  private readonly h1: H1Server;
+  private readonly h2: Http2Server;
+  private readonly codec: string;
+  private readonly serverName: string;
+  private readonly generateRequestId: boolean;
+  private readonly useRemoteAddress: boolean;
+  private readonly upgrades: Set<string>;
+  private readonly conns = new WeakMap<Socket, ConnectionInfo>();
+  private readonly openSockets = new Set<Socket>();
+  private draining = false;
+
+  constructor(config: HttpConnectionManager__Output, private readonly deps: HcmDeps, where: string) {
+    this.statPrefix = config.stat_prefix;
+    if (config.route_specifier === "rds") this.rdsName = config.rds!.route_config_name;
+    else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output);
+    else throw new Error(`${where}: route_config or rds is required`);
+    this.filters = config.http_filters.map((f, i) => {
+      const factory = filterFactory(f.name, f.typed_config?.type_url);
+      if (!factory) throw new Error(`${where}.http_filters[${i}]: filter ${f.name} (${f.typed_config?.type_url ?? "no typed_config"}) is not supported`);
+      return factory(f.typed_config ?? null, { statPrefix: this.statPrefix, stats: deps.stats });
+    });
+    const last = config.http_filters[config.http_filters.length - 1];
+    if (!last || (last.name !== "envoy.filters.http.router" && !last.typed_config?.type_url.endsWith("router.v3.Router"))) {
+      throw new Error(`${where}.http_filters: the last filter must be envoy.filters.http.router`);
+    }
+    this.filters.pop();
+    this.accessLogs = compileAccessLogs(config.access_log, where);
+    this.codec = config.codec_type;
+    this.serverName = config.server_name || "envoy";
+    this.generateRequestId = wrapped(config.generate_request_id, true);
+    this.useRemoteAddress = wrapped(config.use_remote_address, false);
+    this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
+    const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
+    const handler = (req: Req, res: Res) => this.handle(req, res);
+    this.h1 = createH1Server({ keepAliveTimeout: idleMs, headersTimeout: durationMs(config.request_headers_timeout, 60_000), requestTimeout: durationMs(config.request_timeout, 0), maxHeaderSize: wrapped(config.max_request_headers_kb, 60) * 1024 }, handler);
+    this.h1.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      deps.stats.inc(`http.${this.statPrefix}.downstream_rq_rx_reset`);
+      if (socket.writable && !socket.destroyed) {
+        const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+        socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      } else socket.destroy();
+    });
+    this.h2 = createH2Server({ maxHeaderListPairs: 1000 }, handler);
+    this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
+  }
+
+  /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
+  handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer): void {
+    this.conns.set(socket, conn);
+    this.openSockets.add(socket);
+    socket.once("close", () => this.openSockets.delete(socket));
+    const stats = this.deps.stats;
+    stats.inc(`http.${this.statPrefix}.downstream_cx_total`);
+    stats.gauge(`http.${this.statPrefix}.downstream_cx_active`, 1);
+    socket.once("close", () => stats.gauge(`http.${this.statPrefix}.downstream_cx_active`, -1));
+    const dispatch = (bytes: Buffer | undefined) => {
+      const h2 = this.codec === "HTTP2" || (this.codec !== "HTTP1" && bytes !== undefined && bytes.length >= 3 && bytes.subarray(0, Math.min(bytes.length, H2_PREFACE.length)).equals(H2_PREFACE.subarray(0, Math.min(bytes.length, H2_PREFACE.length))));
+      if (h2) {
+        stats.inc(`http.${this.statPrefix}.downstream_cx_http2_total`);
+        const stream = bytes ? replaySocket(socket, bytes) : socket;
+        if (stream !== socket) this.conns.set(stream as unknown as Socket, conn);
+        this.h2.emit("connection", stream);
+      } else {
+        stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
+        if (bytes) socket.unshift(bytes);
+        this.h1.emit("connection", socket);
+      }
+      socket.resume();
+    };
+    if (firstBytes || this.codec !== "AUTO") return dispatch(firstBytes);
+    socket.once("data", (chunk: Buffer) => {
+      socket.pause();
+      dispatch(chunk);
+    });
+  }
+
+  private connInfo(req: Req): ConnectionInfo {
+    const socket = (req.socket ?? (req as Http2ServerRequest).stream?.session?.socket) as Socket;
+    return this.conns.get(socket) ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
+  }
+
+  private routeTable(): RouteTable | undefined {
+    return this.inlineRoutes ?? this.deps.routes(this.rdsName!);
+  }
+
+  private handle(req: Req, res: Res): void {
+    const stats = this.deps.stats;
+    const prefix = `http.${this.statPrefix}`;
+    stats.inc(`${prefix}.downstream_rq_total`);
+    stats.gauge(`${prefix}.downstream_rq_active`, 1);
+    const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "";
+    const scheme = (req.headers[":scheme"] as string | undefined) === "https" ? "https" : "http";
+    const view = requestView(req.method ?? "GET", req.url ?? "/", authority, scheme, req.headers);
+    const conn = this.connInfo(req);
+    const upstreamHeaders: Record<string, string | string[] | undefined> = {};
+    for (const k in req.headers) if (k.charCodeAt(0) !== 58) upstreamHeaders[k] = req.headers[k];
+    let requestId = view.header("x-request-id");
+    if (!requestId && this.generateRequestId) {
+      requestId = randomUUID();
+      upstreamHeaders["x-request-id"] = requestId;
+    }
+    upstreamHeaders["x-forwarded-proto"] ??= conn.tls ? "https" : scheme;
+    if (this.useRemoteAddress) {
+      const xff = view.header("x-forwarded-for");
+      upstreamHeaders["x-forwarded-for"] = xff ? `${xff},${conn.remoteAddress}` : conn.remoteAddress;
+    }
+    const ctx: StreamContext = {
+      req, res, view, conn, route: undefined, upstreamHeaders, startTime: Date.now(), startHr: process.hrtime.bigint(), flags: [], metadata: {},
+      bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0,
+    };
+    res.setHeader("server", this.serverName);
+    res.once("close", () => {
+      stats.gauge(`${prefix}.downstream_rq_active`, -1);
+      stats.inc(`${prefix}.downstream_rq_${Math.floor(ctx.responseCode / 100) || 0}xx`);
+      for (const log of this.accessLogs) log(ctx);
+    });
+    const table = this.routeTable();
+    const vh = table?.virtualHost(view.authority);
+    const route = vh?.routes.find((r) => r.matches(view));
+    if (!route) {
+      stats.inc(`${prefix}.no_route`);
+      localReply(ctx, 404, "", "NR");
+      return;
+    }
+    ctx.route = route;
+    if (this.filters.length > 0 && this.filters.some((f) => f.onResponseHeaders)) {
+      ctx.onResponseHeaders = (h) => { for (const f of this.filters) f.onResponseHeaders?.(ctx, h); };
+    }
+    this.runFilters(ctx, 0);
+  }
+
+  private runFilters(ctx: StreamContext, from: number): void {
+    for (let i = from; i < this.filters.length; i++) {
+      let status;
+      try {
+        status = this.filters[i].onRequest(ctx);
+      } catch (err) {
+        // A filter bug must not take the proxy down: answer this request and log why.
+        console.error(`trellis proxy: filter ${this.filters[i].name} failed: ${(err as Error).message}`);
+        localReply(ctx, 500, "filter error", "DPE");
+        return;
+      }
+      if (status === "stop") return;
+      if (status !== "continue") {
+        status.then((s) => { if (s === "continue" && !ctx.responded) this.runFilters(ctx, i + 1); }, () => localReply(ctx, 500, "filter error", "DPE"));
+        return;
+      }
+    }
+    this.dispatch(ctx);
+  }
+
+  private dispatch(ctx: StreamContext): void {
+    const action = ctx.route!.action;
+    switch (action.kind) {
+      case "direct": {
+        const headers: Record<string, string | string[] | undefined> = {};
+        ctx.route!.responseHeaders.apply(headers);
+        for (const [k, v] of Object.entries(headers)) if (v !== undefined) ctx.res.setHeader(k, v);
+        ctx.responded = true;
+        ctx.responseCode = action.status;
+        ctx.bytesSent = action.body?.length ?? 0;
+        ctx.res.writeHead(action.status, action.body ? { "content-length": action.body.length, "content-type": "text/plain" } : { "content-length": 0 });
+        if (action.body) ctx.res.end(action.body);
+        else ctx.res.end();
+        return;
+      }
+      case "redirect": {
+        const v = ctx.view;
+        const host = action.host ?? v.authority.replace(/:\d+$/, "");
+        const port = action.port ? `:${action.port}` : action.host ? "" : /:\d+$/.exec(v.authority)?.[0] ?? "";
+        const scheme = action.httpsRedirect ? "https" : action.scheme ?? v.scheme;
+        let path = action.path ?? (action.prefixRewrite && v.path.startsWith(action.prefixRewrite.prefix) ? action.prefixRewrite.replacement + v.path.slice(action.prefixRewrite.prefix.length) : v.path);
+        if (action.stripQuery) path = path.split("?")[0];
+        const location = `${scheme}://${host}${action.httpsRedirect && port === ":80" ? "" : port}${path}`;
+        ctx.responded = true;
+        ctx.responseCode = action.status;
+        ctx.res.writeHead(action.status, { location, "content-length": 0 });
+        ctx.res.end();
+        return;
+      }
+      case "forward":
+        this.deps.router.route(ctx, action);
+    }
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const type = (req.headers.upgrade ?? "").toLowerCase();
+    const view = requestView(req.method ?? "GET", req.url ?? "/", req.headers.host ?? "", "http", req.headers);
+    const route = this.routeTable()?.virtualHost(view.authority)?.routes.find((r) => r.matches(view));
+    if (!route || route.action.kind !== "forward" || !(this.upgrades.has(type) || route.action.upgrades.has(type))) {
+      socket.end(`HTTP/1.1 ${route ? "403 Forbidden" : "404 Not Found"}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      return;
+    }
+    upgradeConnection(req, socket, head, route, this.deps, this.connInfo(req));
+  }
+
+  /** Stops taking new requests on open connections (Connection: close / GOAWAY) and resolves when they are gone. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    this.h1.closeIdleConnections?.();
+    for (const s of this.openSockets) {
+      const session = (s as unknown as { _httpMessage?: unknown });
+      if (!session._httpMessage) s.end();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (this.openSockets.size > 0 && Date.now() < deadline) {
+      this.h1.closeIdleConnections?.();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const s of this.openSockets) s.destroy();
+  }
+
+  isDraining(): boolean {
+    return this.draining;
+  }
+}

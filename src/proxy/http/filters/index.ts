@@ -1,0 +1,5 @@
+// Registers every HTTP filter Trellis serves; adding a filter is one file here plus one import line.
+import "./router-filter.js";
+import "./fault.js";
+import "./rbac.js";
+import "./jwt-authn.js";

@@ -1,0 +1,47 @@
+// envoy.filters.http.jwt_authn: verifies JWTs with the compiled engine; a bad token gets 401, a good one metadata.
+import type { JwtAuthentication__Output } from "../../../xds/generated/envoy/extensions/filters/http/jwt_authn/v3/JwtAuthentication.js";
+import { decodeAny } from "../../../xds/resource.js";
+import { compileJwtAuthn, type CompiledJwtAuthn } from "../../jwt/jwt-authn.js";
+import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
+import { localReply } from "../local-reply.js";
+import type { StreamContext } from "../stream-context.js";
+
+const NAME = "envoy.filters.http.jwt_authn";
+
+function cookieOf(ctx: StreamContext, name: string): string | undefined {
+  const header = ctx.view.header("cookie");
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+class JwtFilter implements HttpFilter {
+  readonly name = NAME;
+
+  constructor(private readonly engine: CompiledJwtAuthn, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string) {}
+
+  onRequest(ctx: StreamContext): FilterStatus {
+    const v = ctx.view;
+    const outcome = this.engine.authenticate({ method: v.method, path: v.pathOnly, query: v.path.includes("?") ? v.query() : undefined, header: (n) => v.header(n), cookie: (n) => cookieOf(ctx, n) });
+    if (!outcome.ok) {
+      this.stats.inc(`http.${this.prefix}.jwt_authn.denied`);
+      localReply(ctx, outcome.status, outcome.body, "UAEX", { "www-authenticate": outcome.wwwAuthenticate });
+      return "stop";
+    }
+    this.stats.inc(`http.${this.prefix}.jwt_authn.allowed`);
+    Object.assign(ctx.metadata, outcome.metadata);
+    for (const h of outcome.removeHeaders) delete ctx.upstreamHeaders[h];
+    for (const [k, val] of outcome.setHeaders) ctx.upstreamHeaders[k.toLowerCase()] = val;
+    return "continue";
+  }
+}
+
+registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", (any, ctx) => {
+  if (!any) throw new Error(`${NAME}: typed_config is required`);
+  const r = decodeAny<JwtAuthentication__Output>(any, NAME);
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+  return new JwtFilter(compileJwtAuthn(r.value), ctx.stats, ctx.statPrefix);
+});

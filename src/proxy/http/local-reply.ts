@@ -1,0 +1,39 @@
+// Responses the proxy makes itself (no route, overflow, timeout, fault abort...), in gRPC form for gRPC requests.
+import type { StreamContext } from "./stream-context.js";
+
+/** HTTP status -> gRPC status, as Envoy maps local replies for gRPC clients. */
+export function grpcStatusFor(http: number): number {
+  switch (http) {
+    case 400: return 13;
+    case 401: return 16;
+    case 403: return 7;
+    case 404: return 12;
+    case 429: return 14;
+    case 502: return 14;
+    case 503: return 14;
+    case 504: return 14;
+    default: return 2;
+  }
+}
+
+export function localReply(ctx: StreamContext, status: number, body: string, flag?: string, extraHeaders: Record<string, string> = {}, grpcStatus?: number): void {
+  if (flag) ctx.flags.push(flag);
+  if (ctx.responded || ctx.res.headersSent) {
+    ctx.res.destroy?.();
+    return;
+  }
+  ctx.responded = true;
+  const res = ctx.res;
+  if (ctx.grpc) {
+    // gRPC clients read trailers-only responses: HTTP 200 with grpc-status in the headers.
+    ctx.responseCode = 200;
+    res.writeHead(200, { "content-type": "application/grpc", "grpc-status": String(grpcStatus ?? grpcStatusFor(status)), "grpc-message": encodeURIComponent(body), ...extraHeaders });
+    res.end();
+    return;
+  }
+  ctx.responseCode = status;
+  const payload = Buffer.from(body);
+  ctx.bytesSent += payload.length;
+  res.writeHead(status, { "content-type": "text/plain", "content-length": payload.length, ...extraHeaders });
+  res.end(payload);
+}

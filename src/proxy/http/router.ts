@@ -1,0 +1,373 @@
+// envoy.filters.http.router: picks the cluster and host, applies circuit breakers, sends the request over a pooled
+// connection, retries and times out as the route says, and streams the response back (trailers included).
+import { request as h1request, type IncomingMessage, type ClientRequest } from "node:http";
+import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
+import type { Endpoint } from "../upstream/endpoint.js";
+import { hash32 } from "../upstream/load-balancer.js";
+import type { UpstreamCluster } from "../upstream/cluster.js";
+import type { Stats } from "../stats/stats.js";
+import { localReply } from "./local-reply.js";
+import { pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
+import type { StreamContext } from "./stream-context.js";
+
+type Forward = Extract<RouteAction, { kind: "forward" }>;
+
+/** Headers that describe one hop and must not be forwarded (RFC 9110 7.6.1, plus HTTP/2's pseudo-headers). */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host", "http2-settings"]);
+const REQUEST_BODY_REPLAY_LIMIT = 64 * 1024;
+
+export interface ClusterLookup {
+  (name: string): UpstreamCluster | undefined;
+}
+
+interface Attempt {
+  host: Endpoint;
+  abort(): void;
+}
+
+type UpstreamOutcome =
+  | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; body: NodeJS.ReadableStream; trailers: () => Record<string, string> | undefined; grpcStatus?: string }
+  | { kind: "failure"; reason: "connect-failure" | "reset" | "timeout"; message: string };
+
+function requestHash(ctx: StreamContext, action: Forward): number | undefined {
+  let h: number | undefined;
+  for (const p of action.hashPolicies) {
+    let v: string | undefined;
+    switch (p.kind) {
+      case "header": v = ctx.view.header(p.name); break;
+      case "cookie": v = cookie(ctx.view.header("cookie"), p.name); break;
+      case "source_ip": v = ctx.conn.remoteAddress; break;
+      case "query_parameter": v = ctx.view.query().get(p.name) ?? undefined; break;
+    }
+    if (v === undefined) continue;
+    const x = hash32(v);
+    h = h === undefined ? x : (Math.imul(h, 31) + x) >>> 0;
+    if (p.terminal) break;
+  }
+  return h;
+}
+
+function cookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function retriable(retry: RetryConfig, outcome: UpstreamOutcome): boolean {
+  const on = retry.retryOn;
+  if (outcome.kind === "failure") {
+    if (outcome.reason === "connect-failure") return on.has("connect-failure") || on.has("5xx") || on.has("gateway-error") || on.has("reset");
+    return on.has("reset") || on.has("5xx") || on.has("gateway-error");
+  }
+  const s = outcome.status;
+  if (on.has("5xx") && s >= 500) return true;
+  if (on.has("gateway-error") && (s === 502 || s === 503 || s === 504)) return true;
+  if (on.has("retriable-4xx") && s === 409) return true;
+  if (on.has("retriable-status-codes") && retry.retriableStatusCodes.has(s)) return true;
+  const g = outcome.grpcStatus;
+  if (g !== undefined) {
+    if (on.has("cancelled") && g === "1") return true;
+    if (on.has("deadline-exceeded") && g === "4") return true;
+    if (on.has("resource-exhausted") && g === "8") return true;
+    if (on.has("internal") && g === "13") return true;
+    if (on.has("unavailable") && g === "14") return true;
+  }
+  return false;
+}
+
+export class Router {
+  constructor(private readonly clusters: ClusterLookup, private readonly stats: Stats) {}
+
+  cluster(name: string): UpstreamCluster | undefined {
+    return this.clusters(name);
+  }
+
+  route(ctx: StreamContext, action: Forward): void {
+    const choice = pickCluster(action, ctx.view);
+    const cluster = choice ? this.clusters(choice.name) : undefined;
+    if (!choice || !cluster) {
+      this.stats.inc("http.no_cluster");
+      localReply(ctx, action.notFoundStatus, "no healthy upstream", "NC");
+      return;
+    }
+    ctx.upstreamCluster = cluster.name;
+    const cs = `cluster.${cluster.name}`;
+    if (cluster.activeRequests >= cluster.breakers.maxRequests || cluster.pools.pending() >= cluster.breakers.maxPendingRequests) {
+      this.stats.inc(`${cs}.upstream_rq_pending_overflow`);
+      localReply(ctx, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO");
+      return;
+    }
+    // Per-request header changes: route, weighted cluster, path rewrite, host rewrite.
+    const headers = ctx.upstreamHeaders;
+    ctx.route!.requestHeaders.apply(headers);
+    choice.requestHeaders.apply(headers);
+    const path = rewritePath(action, ctx.view.path);
+    if (path !== ctx.view.path) headers["x-envoy-original-path"] = ctx.view.path;
+    const authority = action.hostRewrite ?? ctx.view.authority;
+    if (action.hostRewrite) headers["x-forwarded-host"] = ctx.view.authority;
+    const hash = requestHash(ctx, action);
+    const retry = action.retry;
+    const body: Buffer[] = [];
+    let bodyBytes = 0;
+    let replayable = true;
+    const collecting = retry !== undefined && retry.numRetries > 0;
+    const deadline = action.timeoutMs > 0 ? Date.now() + action.timeoutMs : 0;
+    let attempts = 0;
+    const tried = new Set<string>();
+    let globalTimer: NodeJS.Timeout | undefined;
+    let current: Attempt | undefined;
+    let finished = false;
+    cluster.activeRequests++;
+    this.stats.gauge(`${cs}.upstream_rq_active`, 1);
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      cluster.activeRequests--;
+      this.stats.gauge(`${cs}.upstream_rq_active`, -1);
+      if (globalTimer) clearTimeout(globalTimer);
+    };
+    ctx.res.once("close", () => {
+      if (!ctx.res.writableFinished) {
+        ctx.flags.push("DC");
+        current?.abort();
+      }
+      done();
+    });
+    if (deadline) {
+      globalTimer = setTimeout(() => {
+        current?.abort();
+        this.stats.inc(`${cs}.upstream_rq_timeout`);
+        localReply(ctx, 504, "upstream request timeout", "UT");
+        done();
+      }, action.timeoutMs);
+    }
+    const mirrorBody = action.mirrors.length > 0;
+
+    const attempt = (downstreamBody: "stream" | "replay") => {
+      attempts++;
+      const skip = retry?.previousHosts && tried.size > 0 ? (e: Endpoint) => tried.has(e.key) : undefined;
+      const host = cluster.type === "ORIGINAL_DST" && ctx.conn.originalDst
+        ? cluster.originalDestinationHost(ctx.conn.originalDst.address, ctx.conn.originalDst.port)
+        : cluster.pick(hash, skip);
+      if (!host) {
+        this.stats.inc(`${cs}.upstream_cx_none_healthy`);
+        localReply(ctx, 503, "no healthy upstream", "UH");
+        done();
+        return;
+      }
+      tried.add(host.key);
+      ctx.upstreamHost = host.key;
+      host.activeRequests++;
+      const perTry = retry && retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : 0;
+      const sentAt = Date.now();
+      const onOutcome = (outcome: UpstreamOutcome) => {
+        host.activeRequests--;
+        cluster.recordResult(host, outcome.kind === "response" ? outcome.status : outcome.reason);
+        if (ctx.responded || finished) {
+          if (outcome.kind === "response") (outcome.body as { resume?: () => void }).resume?.();
+          return;
+        }
+        const canRetry = retry && attempts <= retry.numRetries && replayable && retriable(retry, outcome) && (!deadline || Date.now() < deadline);
+        if (canRetry) {
+          if (cluster.activeRetries >= cluster.breakers.maxRetries) {
+            this.stats.inc(`${cs}.upstream_rq_retry_overflow`);
+          } else {
+            if (outcome.kind === "response") (outcome.body as { resume?: () => void }).resume?.();
+            this.stats.inc(`${cs}.upstream_rq_retry`);
+            cluster.activeRetries++;
+            const backoff = Math.min(retry!.maxIntervalMs, retry!.baseIntervalMs * 2 ** (attempts - 1)) * Math.random();
+            setTimeout(() => {
+              cluster.activeRetries--;
+              if (!ctx.responded && !finished) attempt("replay");
+            }, backoff).unref();
+            return;
+          }
+        }
+        if (retry && attempts > 1 && outcome.kind !== "response") ctx.flags.push("URX");
+        if (outcome.kind === "failure") {
+          const flag = outcome.reason === "connect-failure" ? "UF" : outcome.reason === "timeout" ? "UT" : "UC";
+          this.stats.inc(`${cs}.upstream_rq_${outcome.reason === "timeout" ? "per_try_timeout" : "pending_failure_eject"}`);
+          if (outcome.reason === "timeout") localReply(ctx, 504, "upstream request timeout", flag);
+          else localReply(ctx, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${outcome.reason === "connect-failure" ? "connection failure" : "connection termination"}${outcome.message ? `, transport failure reason: ${outcome.message}` : ""}`, flag);
+          done();
+          return;
+        }
+        if (retry && attempts > 1 && retriable(retry, outcome)) ctx.flags.push("URX");
+        this.respond(ctx, outcome, choice, cs, sentAt, done);
+      };
+      const reqHeaders = { ...headers };
+      if (attempts > 1) reqHeaders["x-envoy-attempt-count"] = String(attempts);
+      const a = cluster.http2
+        ? this.sendH2(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome)
+        : this.sendH1(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome);
+      current = a.attempt;
+      const upstream = a.sink;
+      if (downstreamBody === "replay") {
+        for (const chunk of body) upstream.write(chunk);
+        upstream.end();
+      }
+      return upstream;
+    };
+
+    const first = attempt("stream");
+    if (!first) return;
+    const req = ctx.req;
+    if (collecting || mirrorBody) {
+      req.on("data", (chunk: Buffer) => {
+        ctx.bytesReceived += chunk.length;
+        if (replayable) {
+          bodyBytes += chunk.length;
+          if (bodyBytes > REQUEST_BODY_REPLAY_LIMIT) {
+            replayable = false;
+            body.length = 0;
+          } else body.push(chunk);
+        }
+        if (!first.write(chunk)) {
+          req.pause();
+          first.once("drain", () => req.resume());
+        }
+      });
+      req.on("end", () => first.end());
+    } else {
+      req.on("data", (chunk: Buffer) => (ctx.bytesReceived += chunk.length));
+      req.pipe(first);
+    }
+    for (const m of action.mirrors) if (m.fraction >= 1 || Math.random() < m.fraction) this.mirror(ctx, m.cluster, path, authority, headers, req);
+  }
+
+  /** Sends a copy of the request to the mirror cluster and ignores its answer (Envoy appends "-shadow" to the host). */
+  private mirror(ctx: StreamContext, clusterName: string, path: string, authority: string, headers: Record<string, string | string[] | undefined>, req: import("node:stream").Readable): void {
+    const cluster = this.clusters(clusterName);
+    const host = cluster?.pick(undefined);
+    if (!cluster || !host) return;
+    const colon = authority.lastIndexOf(":");
+    const shadowAuthority = colon > 0 ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
+    const sink = cluster.http2
+      ? this.sendH2(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink
+      : this.sendH1(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink;
+    req.on("data", (c: Buffer) => sink.write(c));
+    req.on("end", () => sink.end());
+    this.stats.inc(`cluster.${clusterName}.upstream_rq_shadow`);
+  }
+
+  private sendH1(cluster: UpstreamCluster, host: Endpoint, ctx: StreamContext, path: string, authority: string, headers: Record<string, string | string[] | undefined>, perTryMs: number, onOutcome: (o: UpstreamOutcome) => void): { attempt: Attempt; sink: ClientRequest } {
+    const out: Record<string, string | string[]> = { host: authority };
+    for (const k in headers) {
+      const v = headers[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k) && k.charCodeAt(0) !== 58 /* ':' */) out[k] = v;
+    }
+    let settled = false;
+    const settle = (o: UpstreamOutcome) => {
+      if (settled) return;
+      settled = true;
+      onOutcome(o);
+    };
+    const req = h1request({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent: cluster.pools.agent, setHost: false });
+    let tryTimer: NodeJS.Timeout | undefined;
+    let connectTimer: NodeJS.Timeout | undefined;
+    req.on("socket", (socket) => {
+      if ((socket as { connecting?: boolean }).connecting) {
+        connectTimer = setTimeout(() => req.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT_CONNECT" })), cluster.connectTimeoutMs);
+        socket.once("connect", () => clearTimeout(connectTimer));
+      }
+    });
+    if (perTryMs > 0) tryTimer = setTimeout(() => { settle({ kind: "failure", reason: "timeout", message: "per-try timeout" }); req.destroy(); }, perTryMs);
+    req.on("response", (res: IncomingMessage) => {
+      if (tryTimer) clearTimeout(tryTimer);
+      const grpcStatus = res.headers["grpc-status"];
+      settle({ kind: "response", status: res.statusCode ?? 502, headers: res.headers, body: res, trailers: () => res.trailers as Record<string, string>, grpcStatus: typeof grpcStatus === "string" ? grpcStatus : undefined });
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (tryTimer) clearTimeout(tryTimer);
+      if (connectTimer) clearTimeout(connectTimer);
+      const connect = err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT_CONNECT" || err.code === "ENOTFOUND";
+      if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
+      settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: err.code ?? err.message });
+    });
+    return { attempt: { host, abort: () => req.destroy() }, sink: req };
+  }
+
+  private sendH2(cluster: UpstreamCluster, host: Endpoint, ctx: StreamContext, path: string, authority: string, headers: Record<string, string | string[] | undefined>, perTryMs: number, onOutcome: (o: UpstreamOutcome) => void): { attempt: Attempt; sink: ClientHttp2Stream } {
+    const out: Record<string, string | string[]> = { ":method": ctx.view.method, ":path": path, ":authority": authority, ":scheme": "http" };
+    for (const k in headers) {
+      const v = headers[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k) && k.charCodeAt(0) !== 58) out[k] = v;
+    }
+    if (ctx.grpc) out.te = "trailers";
+    let settled = false;
+    const settle = (o: UpstreamOutcome) => {
+      if (settled) return;
+      settled = true;
+      onOutcome(o);
+    };
+    const session = cluster.pools.session(host.address, host.port);
+    const stream = session.request(out, { endStream: false });
+    let tryTimer: NodeJS.Timeout | undefined;
+    if (perTryMs > 0) tryTimer = setTimeout(() => { settle({ kind: "failure", reason: "timeout", message: "per-try timeout" }); stream.close(); }, perTryMs);
+    let trailers: Record<string, string> | undefined;
+    stream.on("trailers", (t: H2Headers) => (trailers = t as Record<string, string>));
+    stream.on("response", (h: H2Headers) => {
+      if (tryTimer) clearTimeout(tryTimer);
+      const status = Number(h[":status"] ?? 502);
+      const clean: Record<string, string | string[] | undefined> = {};
+      for (const k in h) if (k.charCodeAt(0) !== 58) clean[k] = h[k] as string | string[];
+      const grpcStatus = h["grpc-status"];
+      settle({ kind: "response", status, headers: clean, body: stream, trailers: () => trailers, grpcStatus: typeof grpcStatus === "string" ? grpcStatus : undefined });
+    });
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (tryTimer) clearTimeout(tryTimer);
+      // A failed session cancels its streams; the cause says whether the connection ever came up.
+      const code = (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.code;
+      const connect = code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH";
+      if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
+      settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: code ?? err.message });
+    });
+    stream.on("close", () => {
+      if (tryTimer) clearTimeout(tryTimer);
+      settle({ kind: "failure", reason: "reset", message: `stream closed with code ${stream.rstCode}` });
+    });
+    return { attempt: { host, abort: () => stream.close() }, sink: stream };
+  }
+
+  private respond(ctx: StreamContext, outcome: Extract<UpstreamOutcome, { kind: "response" }>, choice: { responseHeaders: { apply(h: Record<string, string | string[] | undefined>): void } }, cs: string, sentAt: number, done: () => void): void {
+    ctx.responded = true;
+    const status = outcome.status;
+    this.stats.inc(`${cs}.upstream_rq_${Math.floor(status / 100)}xx`);
+    this.stats.inc(`${cs}.upstream_rq_total`);
+    const headers: Record<string, string | string[] | undefined> = {};
+    for (const k in outcome.headers) if (!HOP_BY_HOP.has(k)) headers[k] = outcome.headers[k];
+    headers["x-envoy-upstream-service-time"] = String(Date.now() - sentAt);
+    ctx.route!.responseHeaders.apply(headers);
+    choice.responseHeaders.apply(headers);
+    ctx.onResponseHeaders?.(headers);
+    ctx.responseCode = status;
+    const res = ctx.res as import("node:http").ServerResponse;
+    for (const k in headers) {
+      const v = headers[k];
+      if (v !== undefined) res.setHeader(k, v);
+    }
+    res.writeHead(status);
+    const body = outcome.body;
+    body.on("data", (chunk: Buffer) => {
+      ctx.bytesSent += chunk.length;
+      if (!res.write(chunk)) {
+        body.pause();
+        res.once("drain", () => body.resume());
+      }
+    });
+    body.on("end", () => {
+      const t = outcome.trailers();
+      if (t && Object.keys(t).length) res.addTrailers(t);
+      res.end();
+      done();
+    });
+    body.on("error", () => {
+      ctx.flags.push("UPE");
+      res.destroy();
+      done();
+    });
+  }
+}

@@ -1,0 +1,51 @@
+// Everything one downstream request carries through the filter chain and the router.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { CompiledRoute } from "./route-table.js";
+import type { RequestView } from "./request-view.js";
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/** Connection facts filters may look at (RBAC, access logs, ORIGINAL_DST). */
+export interface ConnectionInfo {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** Where the connection was going before interception (transparent mode). */
+  originalDst?: { address: string; port: number };
+  /** The peer's URI SAN (mTLS), when any. */
+  peerPrincipal?: string;
+  requestedServerName?: string;
+  tls: boolean;
+}
+
+export interface StreamContext {
+  req: DownstreamRequest;
+  res: DownstreamResponse;
+  view: RequestView;
+  conn: ConnectionInfo;
+  route: CompiledRoute | undefined;
+  /** Request headers as they will go upstream; filters may change them. */
+  upstreamHeaders: Record<string, string | string[] | undefined>;
+  startTime: number;
+  startHr: bigint;
+  /** Envoy response flags (UH, UF, NR, ...), in the order they happened. */
+  flags: string[];
+  /** Dynamic metadata by filter name (jwt_authn payloads, istio_authn attributes, rbac results). */
+  metadata: Record<string, Record<string, unknown>>;
+  upstreamHost?: string;
+  upstreamCluster?: string;
+  bytesReceived: number;
+  bytesSent: number;
+  responseCode: number;
+  requestId: string;
+  grpc: boolean;
+  /** Set once a response (local or upstream) has started, so nothing else answers. */
+  responded: boolean;
+  /** Milliseconds the fault filter delayed the request. */
+  faultDelayMs: number;
+  /** Set by the connection manager: lets filters change response headers before they are sent. */
+  onResponseHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
+}

@@ -1,0 +1,50 @@
+// HTTP/1.1 Upgrade (WebSocket and others the route allows): forwards the handshake, then splices the two sockets.
+import type { IncomingMessage } from "node:http";
+import { connect, type Socket } from "node:net";
+import type { HcmDeps } from "./connection-manager.js";
+import type { CompiledRoute } from "./route-table.js";
+import { pickCluster, rewritePath } from "./route-table.js";
+import type { ConnectionInfo } from "./stream-context.js";
+import { requestView } from "./request-view.js";
+
+export function upgradeConnection(req: IncomingMessage, downstream: Socket, head: Buffer, route: CompiledRoute, deps: HcmDeps, conn: ConnectionInfo): void {
+  const action = route.action;
+  if (action.kind !== "forward") return void downstream.destroy();
+  const view = requestView(req.method ?? "GET", req.url ?? "/", req.headers.host ?? "", "http", req.headers);
+  const choice = pickCluster(action, view);
+  const cluster = choice ? deps.router.cluster(choice.name) : undefined;
+  const host = cluster?.type === "ORIGINAL_DST" && conn.originalDst ? cluster.originalDestinationHost(conn.originalDst.address, conn.originalDst.port) : cluster?.pick(undefined);
+  if (!cluster || !host) {
+    downstream.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 19\r\nconnection: close\r\n\r\nno healthy upstream");
+    return;
+  }
+  const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+  route.requestHeaders.apply(headers);
+  const path = rewritePath(action, view.path);
+  const upstream = connect({ host: host.address, port: host.port });
+  upstream.setNoDelay(true);
+  downstream.setNoDelay(true);
+  upstream.once("connect", () => {
+    let head1 = `${req.method} ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) {
+      if (v === undefined) continue;
+      for (const x of Array.isArray(v) ? v : [v]) head1 += `${k}: ${x}\r\n`;
+    }
+    upstream.write(head1 + "\r\n");
+    if (head.length) upstream.write(head);
+    upstream.pipe(downstream);
+    downstream.pipe(upstream);
+    deps.stats.inc(`cluster.${cluster.name}.upstream_cx_total`);
+  });
+  const close = () => {
+    upstream.destroy();
+    downstream.destroy();
+  };
+  upstream.once("error", () => {
+    if (!downstream.destroyed && downstream.bytesWritten === 0) downstream.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    close();
+  });
+  downstream.once("error", close);
+  upstream.once("close", close);
+  downstream.once("close", close);
+}

@@ -1,0 +1,203 @@
+// A Listener: a bound socket, its filter chains compiled (match on destination port and address, transport, source),
+// and the network filter each chain ends in (HTTP connection manager or TCP proxy).
+import { BlockList, createServer, isIPv6, type Server, type Socket } from "node:net";
+import type { Listener__Output } from "../../xds/generated/envoy/config/listener/v3/Listener.js";
+import type { FilterChain__Output } from "../../xds/generated/envoy/config/listener/v3/FilterChain.js";
+import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
+import type { TcpProxy__Output } from "../../xds/generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js";
+import type { CidrRange__Output } from "../../xds/generated/envoy/config/core/v3/CidrRange.js";
+import { decodeAny } from "../../xds/resource.js";
+import { originalDestination } from "../../native/original-dst.js";
+import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.js";
+import type { ConnectionInfo } from "../http/stream-context.js";
+import { TcpProxyFilter } from "../tcp/tcp-proxy.js";
+import type { UpstreamCluster } from "../upstream/cluster.js";
+
+type NetworkFilter = HttpConnectionManager | TcpProxyFilter;
+
+interface Chain {
+  name: string;
+  matches(c: { dstPort: number; dstIp: string; srcIp: string; transport: string }): boolean;
+  filter: NetworkFilter;
+}
+
+function cidrList(ranges: CidrRange__Output[]): ((ip: string) => boolean) | undefined {
+  if (ranges.length === 0) return undefined;
+  const list = new BlockList();
+  for (const r of ranges) {
+    const v6 = isIPv6(r.address_prefix);
+    list.addSubnet(r.address_prefix, r.prefix_len?.value ?? (v6 ? 128 : 32), v6 ? "ipv6" : "ipv4");
+  }
+  return (ip) => {
+    const a = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    try {
+      return list.check(a, isIPv6(a) ? "ipv6" : "ipv4");
+    } catch {
+      return false;
+    }
+  };
+}
+
+export interface ListenerDeps extends HcmDeps {
+  cluster(name: string): UpstreamCluster | undefined;
+}
+
+function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string): Chain {
+  if (chain.transport_socket) {
+    const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
+    if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
+      throw new Error(`${where}.transport_socket: ${type} is not supported yet; downstream TLS is not implemented in this version of trellis proxy`);
+    }
+  }
+  const m = chain.filter_chain_match;
+  const port = m?.destination_port?.value;
+  const dst = cidrList(m?.prefix_ranges ?? []);
+  const src = cidrList(m?.source_prefix_ranges ?? []);
+  const transport = m?.transport_protocol || "";
+  if (m && (m.server_names.length || m.application_protocols.length)) {
+    throw new Error(`${where}.filter_chain_match: server_names and application_protocols need TLS inspection, which is not implemented yet`);
+  }
+  if (chain.filters.length === 0) throw new Error(`${where}.filters: a filter chain needs a network filter`);
+  chain.filters.slice(0, -1).forEach((f, i) => {
+    throw new Error(`${where}.filters[${i}]: network filter ${f.name} is not supported (only a terminal http_connection_manager or tcp_proxy is)`);
+  });
+  const last = chain.filters[chain.filters.length - 1];
+  const lastWhere = `${where}.filters[${chain.filters.length - 1}]`;
+  if (!last.typed_config) throw new Error(`${lastWhere}.typed_config is required`);
+  const type = last.typed_config.type_url;
+  let filter: NetworkFilter;
+  if (type.endsWith("http_connection_manager.v3.HttpConnectionManager")) {
+    const hcm = decodeAny<HttpConnectionManager__Output>(last.typed_config, `${lastWhere}.typed_config`);
+    if (!hcm.ok) throw new Error(hcm.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+    filter = new HttpConnectionManager(hcm.value, deps, `${lastWhere}.typed_config`);
+  } else if (type.endsWith("tcp_proxy.v3.TcpProxy")) {
+    const tcp = decodeAny<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
+    if (!tcp.ok) throw new Error(tcp.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+    filter = new TcpProxyFilter(tcp.value, (n) => deps.cluster(n), deps.stats, `${lastWhere}.typed_config`);
+  } else {
+    throw new Error(`${lastWhere}: network filter ${last.name} (${type}) is not supported (http_connection_manager, tcp_proxy are)`);
+  }
+  return {
+    name: chain.name,
+    filter,
+    matches: (c) => (port === undefined || c.dstPort === port) && (!dst || dst(c.dstIp)) && (!src || src(c.srcIp)) && (transport === "" || transport === c.transport),
+  };
+}
+
+/** The compiled, swappable part of a listener: new config replaces it while the socket stays bound. */
+export class ListenerConfig {
+  readonly chains: Chain[];
+  readonly defaultChain?: Chain;
+  readonly useOriginalDst: boolean;
+
+  constructor(readonly config: Listener__Output, deps: ListenerDeps) {
+    const where = `listener ${config.name}`;
+    this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`));
+    this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`) : undefined;
+    this.useOriginalDst = wrappedBool(config.use_original_dst) || config.listener_filters.some((f) => f.name === "envoy.filters.listener.original_dst" || f.typed_config?.type_url.endsWith("original_dst.v3.OriginalDst"));
+    for (const [i, f] of config.listener_filters.entries()) {
+      const t = f.typed_config?.type_url ?? f.name;
+      if (!/original_dst|tls_inspector|http_inspector/.test(t + f.name)) throw new Error(`${where}.listener_filters[${i}]: ${f.name} is not supported (original_dst, tls_inspector, http_inspector are)`);
+    }
+  }
+
+  /** Network filters, for draining them on replacement. */
+  filters(): NetworkFilter[] {
+    return [...this.chains.map((c) => c.filter), ...(this.defaultChain ? [this.defaultChain.filter] : [])];
+  }
+}
+
+function wrappedBool(v: { value: boolean } | null): boolean {
+  return v ? v.value : false;
+}
+
+export class ActiveListener {
+  private server: Server;
+  private current: ListenerConfig;
+  private readonly sockets = new Set<Socket>();
+  boundPort = 0;
+
+  constructor(readonly name: string, config: ListenerConfig, private readonly onConnection: (l: ActiveListener, socket: Socket) => boolean) {
+    this.current = config;
+    this.server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.server.on("error", (err) => console.error(`trellis proxy: listener ${name}: ${err.message}`));
+  }
+
+  get config(): ListenerConfig {
+    return this.current;
+  }
+
+  address(): { address: string; port: number } {
+    const sa = this.current.config.address?.socket_address;
+    return { address: sa?.address ?? "0.0.0.0", port: sa?.port_value ?? 0 };
+  }
+
+  listen(): Promise<void> {
+    const { address, port } = this.address();
+    if (this.current.config.bind_to_port && !this.current.config.bind_to_port.value) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new Error(`listener ${this.name}: cannot bind ${address}:${port}: ${err.message}`));
+      this.server.once("error", onError);
+      this.server.listen({ host: address, port, backlog: 1024 }, () => {
+        this.server.off("error", onError);
+        this.boundPort = (this.server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  }
+
+  /** Swaps in new filter chains; connections already accepted stay with the chains that took them. */
+  update(config: ListenerConfig): ListenerConfig {
+    const old = this.current;
+    this.current = config;
+    return old;
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    if (this.current.useOriginalDst && this.onConnection(this, socket)) return;
+    this.dispatch(socket, originalDestination(socket));
+  }
+
+  /** Runs a connection through this listener's filter chains (also used for connections handed over by 15001). */
+  dispatch(socket: Socket, originalDst: { address: string; port: number } | undefined, firstBytes?: Buffer): void {
+    const cfg = this.current;
+    const conn: ConnectionInfo = {
+      remoteAddress: socket.remoteAddress ?? "", remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "", localPort: socket.localPort ?? 0,
+      originalDst, tls: false,
+    };
+    const dstPort = originalDst?.port ?? conn.localPort;
+    const dstIp = originalDst?.address ?? conn.localAddress;
+    const pickAndGo = (bytes: Buffer | undefined) => {
+      const transport = bytes && bytes[0] === 0x16 ? "tls" : "raw_buffer";
+      const facts = { dstPort, dstIp, srcIp: conn.remoteAddress, transport };
+      // Envoy picks the most specific chain; Istio's chains differ by port first, so port-specific ones go first.
+      const chain = cfg.chains.find((c) => c.matches(facts)) ?? cfg.defaultChain;
+      if (!chain) {
+        socket.destroy();
+        return;
+      }
+      chain.filter.handleConnection(socket, conn, bytes);
+    };
+    if (firstBytes) return pickAndGo(firstBytes);
+    const needsPeek = cfg.chains.some((c) => c.filter instanceof HttpConnectionManager) || cfg.chains.length > 1;
+    if (!needsPeek) return pickAndGo(undefined);
+    // Peek at the first bytes (TLS or not, HTTP/2 preface or not); the chosen filter gets them back.
+    socket.once("data", (bytes: Buffer) => {
+      socket.pause();
+      pickAndGo(bytes);
+    });
+  }
+
+  /** Stops accepting; open connections finish (HTTP gets drained by its connection managers). */
+  async close(drainMs: number): Promise<void> {
+    await new Promise<void>((r) => this.server.close(() => r()));
+    await Promise.all(this.current.filters().map((f) => (f instanceof HttpConnectionManager ? f.drain(drainMs) : Promise.resolve())));
+    const deadline = Date.now() + drainMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sockets) s.destroy();
+  }
+}

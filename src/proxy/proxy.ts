@@ -1,0 +1,242 @@
+// The proxy: holds the live clusters, endpoints, route tables and listeners; applies a new set of one resource type
+// all-or-nothing (any error leaves the last good config serving), and drains what it replaces.
+import type { Socket } from "node:net";
+import type { Cluster__Output } from "../xds/generated/envoy/config/cluster/v3/Cluster.js";
+import type { ClusterLoadAssignment__Output } from "../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
+import type { Listener__Output } from "../xds/generated/envoy/config/listener/v3/Listener.js";
+import type { RouteConfiguration__Output } from "../xds/generated/envoy/config/route/v3/RouteConfiguration.js";
+import { type FieldError, fail, ok, type Result } from "../xds/result.js";
+import { type ResourceKind, toProto3Json } from "../xds/resource.js";
+import { originalDestination } from "../native/original-dst.js";
+import { compileRouteTable, type RouteTable } from "./http/route-table.js";
+import { Router } from "./http/router.js";
+import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
+import { Stats } from "./stats/stats.js";
+import { UpstreamCluster } from "./upstream/cluster.js";
+import { HttpConnectionManager } from "./http/connection-manager.js";
+
+interface Versioned<T> {
+  config: T;
+  json: string;
+  version: string;
+}
+
+const FULL_NAMES: Record<ResourceKind, string> = {
+  listener: "envoy.config.listener.v3.Listener",
+  route: "envoy.config.route.v3.RouteConfiguration",
+  cluster: "envoy.config.cluster.v3.Cluster",
+  endpoint: "envoy.config.endpoint.v3.ClusterLoadAssignment",
+  secret: "envoy.extensions.transport_sockets.tls.v3.Secret",
+};
+
+function fingerprint(obj: unknown): string {
+  return JSON.stringify(obj, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v));
+}
+
+function errorOf(err: unknown, path: string): FieldError[] {
+  return [{ path, message: (err as Error).message }];
+}
+
+export class Proxy {
+  readonly stats = new Stats();
+  readonly router: Router;
+  private clusters = new Map<string, { cluster: UpstreamCluster; meta: Versioned<Cluster__Output>; static: boolean }>();
+  private assignments = new Map<string, Versioned<ClusterLoadAssignment__Output>>();
+  private routes = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
+  private listeners = new Map<string, { active: ActiveListener; meta: Versioned<Listener__Output>; static: boolean }>();
+  private readonly deps: ListenerDeps;
+  private draining = false;
+  readonly startedAt = new Date();
+  drainTimeoutMs = 5000;
+
+  constructor() {
+    this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
+    this.deps = {
+      router: this.router,
+      stats: this.stats,
+      routes: (name) => this.routes.get(name)?.table,
+      clusterExists: (name) => this.clusters.has(name),
+      cluster: (name) => this.clusters.get(name)?.cluster,
+    };
+  }
+
+  /** Replaces the dynamic clusters with `list` (static ones stay). All are built before any is swapped in. */
+  applyClusters(list: Cluster__Output[], version: string, isStatic = false): Result<void> {
+    const next = new Map<string, { cluster: UpstreamCluster; meta: Versioned<Cluster__Output>; static: boolean }>();
+    const created: UpstreamCluster[] = [];
+    for (const [i, c] of list.entries()) {
+      const json = fingerprint(c);
+      const prev = this.clusters.get(c.name);
+      if (next.has(c.name)) {
+        created.forEach((x) => x.close());
+        return fail(`clusters[${i}].name`, `cluster "${c.name}" appears twice`);
+      }
+      if (prev && prev.meta.json === json) {
+        next.set(c.name, { ...prev, meta: { ...prev.meta, version } });
+        continue;
+      }
+      try {
+        const cluster = new UpstreamCluster(c, this.stats, () => undefined);
+        created.push(cluster);
+        const cla = this.assignments.get(cluster.edsServiceName);
+        if (cluster.type === "EDS" && cla) cluster.setAssignment(cla.config);
+        next.set(c.name, { cluster, meta: { config: c, json, version }, static: isStatic });
+      } catch (err) {
+        created.forEach((x) => x.close());
+        return { ok: false, errors: errorOf(err, `cluster ${c.name}`) };
+      }
+    }
+    const removed: UpstreamCluster[] = [];
+    for (const [name, entry] of this.clusters) {
+      if (entry.static !== isStatic) next.set(name, entry);
+      else if (!next.has(name) || next.get(name)!.cluster !== entry.cluster) removed.push(entry.cluster);
+    }
+    this.clusters = next;
+    // Replaced clusters finish their in-flight requests on their own sockets; their idle pools close now.
+    setTimeout(() => removed.forEach((c) => c.close()), this.drainTimeoutMs).unref();
+    this.stats.setGauge("cluster_manager.active_clusters", this.clusters.size);
+    return ok(undefined);
+  }
+
+  applyEndpoints(list: ClusterLoadAssignment__Output[], version: string): Result<void> {
+    for (const cla of list) {
+      const json = fingerprint(cla);
+      this.assignments.set(cla.cluster_name, { config: cla, json, version });
+      for (const { cluster } of this.clusters.values()) if (cluster.type === "EDS" && cluster.edsServiceName === cla.cluster_name) cluster.setAssignment(cla);
+    }
+    return ok(undefined);
+  }
+
+  applyRoutes(list: RouteConfiguration__Output[], version: string): Result<void> {
+    const next = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
+    for (const r of list) {
+      try {
+        next.set(r.name, { table: compileRouteTable(r), meta: { config: r, json: fingerprint(r), version } });
+      } catch (err) {
+        return { ok: false, errors: errorOf(err, `route_configuration ${r.name}`) };
+      }
+    }
+    this.routes = next;
+    return ok(undefined);
+  }
+
+  /** Builds every listener first; only when all compile are they bound or swapped in. */
+  async applyListeners(list: Listener__Output[], version: string, isStatic = false): Promise<Result<void>> {
+    const built: Array<{ l: Listener__Output; cfg: ListenerConfig; json: string }> = [];
+    for (const l of list) {
+      const json = fingerprint(l);
+      const prev = this.listeners.get(l.name);
+      if (prev && prev.meta.json === json) {
+        built.push({ l, cfg: prev.active.config, json });
+        continue;
+      }
+      try {
+        built.push({ l, cfg: new ListenerConfig(l, this.deps), json });
+      } catch (err) {
+        return { ok: false, errors: errorOf(err, `listener ${l.name}`) };
+      }
+    }
+    const next = new Map<string, { active: ActiveListener; meta: Versioned<Listener__Output>; static: boolean }>();
+    const fresh: ActiveListener[] = [];
+    for (const { l, cfg, json } of built) {
+      const prev = this.listeners.get(l.name);
+      const sameAddress = prev && fingerprint(prev.meta.config.address) === fingerprint(l.address);
+      if (prev && sameAddress) {
+        const old = prev.active.update(cfg);
+        if (old !== cfg) void this.drainConfig(old);
+        next.set(l.name, { active: prev.active, meta: { config: l, json, version }, static: isStatic });
+        continue;
+      }
+      const active = new ActiveListener(l.name, cfg, (al, socket) => this.handOff(al, socket));
+      try {
+        await active.listen();
+      } catch (err) {
+        await Promise.all(fresh.map((f) => f.close(0)));
+        return { ok: false, errors: errorOf(err, `listener ${l.name}.address`) };
+      }
+      fresh.push(active);
+      next.set(l.name, { active, meta: { config: l, json, version }, static: isStatic });
+    }
+    for (const [name, entry] of this.listeners) {
+      if (entry.static !== isStatic) next.set(name, entry);
+      else if (!next.has(name) || next.get(name)!.active !== entry.active) void entry.active.close(this.drainTimeoutMs);
+    }
+    this.listeners = next;
+    this.stats.setGauge("listener_manager.total_listeners_active", this.listeners.size);
+    return ok(undefined);
+  }
+
+  private async drainConfig(cfg: ListenerConfig): Promise<void> {
+    await Promise.all(cfg.filters().map((f) => (f instanceof HttpConnectionManager ? f.drain(this.drainTimeoutMs) : Promise.resolve())));
+  }
+
+  /**
+   * A listener with use_original_dst hands each connection to the listener bound to its original destination port,
+   * as Envoy's virtual outbound listener (15001) does; it keeps the connection when none matches.
+   */
+  private handOff(from: ActiveListener, socket: Socket): boolean {
+    const dst = originalDestination(socket);
+    if (!dst) return false;
+    for (const { active } of this.listeners.values()) {
+      if (active === from) continue;
+      const a = active.address();
+      if (active.boundPort === 0 && a.port === dst.port && (a.address === dst.address || a.address === "0.0.0.0" || a.address === "::")) {
+        active.dispatch(socket, dst);
+        return true;
+      }
+    }
+    from.dispatch(socket, dst);
+    return true;
+  }
+
+  /** Which RDS names the listeners need, and EDS names the clusters need (for ADS subscriptions). */
+  subscriptions(): { endpoint: string[]; route: string[]; secret: string[] } {
+    const endpoint = [...this.clusters.values()].filter((c) => c.cluster.type === "EDS").map((c) => c.cluster.edsServiceName);
+    const route = new Set<string>();
+    for (const { active } of this.listeners.values()) for (const f of active.config.filters()) if (f instanceof HttpConnectionManager && f.rdsName) route.add(f.rdsName);
+    return { endpoint: [...new Set(endpoint)].sort(), route: [...route].sort(), secret: [] };
+  }
+
+  listenerAddresses(): Array<{ name: string; address: string; port: number }> {
+    return [...this.listeners.values()].map(({ active }) => ({ name: active.name, address: active.address().address, port: active.boundPort || active.address().port }));
+  }
+
+  clusterList(): UpstreamCluster[] {
+    return [...this.clusters.values()].map((c) => c.cluster);
+  }
+
+  /** Envoy's /config_dump shape: one entry per config type, resources in proto3 JSON. */
+  configDump(bootstrap: unknown): { configs: unknown[] } {
+    const at = (v: Versioned<unknown>, kind: ResourceKind) => ({ version_info: v.version, [kind === "cluster" ? "cluster" : kind === "listener" ? "active_state" : "route_config"]: kind === "listener" ? { version_info: v.version, listener: { "@type": `type.googleapis.com/${FULL_NAMES.listener}`, ...(toProto3Json(FULL_NAMES.listener, v.config) as object) } } : { "@type": `type.googleapis.com/${FULL_NAMES[kind]}`, ...(toProto3Json(FULL_NAMES[kind], v.config) as object) } });
+    const split = <T extends { static: boolean; meta: Versioned<unknown> }>(m: Map<string, T>, kind: ResourceKind) => ({
+      static: [...m.values()].filter((e) => e.static).map((e) => at(e.meta, kind)),
+      dynamic: [...m.values()].filter((e) => !e.static).map((e) => at(e.meta, kind)),
+    });
+    const clusters = split(this.clusters, "cluster");
+    const listeners = split(this.listeners, "listener");
+    return {
+      configs: [
+        { "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", bootstrap },
+        { "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", static_clusters: clusters.static, dynamic_active_clusters: clusters.dynamic },
+        { "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump", static_listeners: listeners.static, dynamic_listeners: listeners.dynamic.map((d) => ({ name: (d.active_state as unknown as { listener: { name: string } }).listener.name, ...d })) },
+        { "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump", dynamic_route_configs: [...this.routes.values()].map((r) => at(r.meta, "route")) },
+        { "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump", dynamic_endpoint_configs: [...this.assignments.values()].map((a) => ({ version_info: a.version, endpoint_config: { "@type": `type.googleapis.com/${FULL_NAMES.endpoint}`, ...(toProto3Json(FULL_NAMES.endpoint, a.config) as object) } })) },
+      ],
+    };
+  }
+
+  isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Stops accepting on every listener and lets in-flight requests finish, up to the drain timeout. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await Promise.all([...this.listeners.values()].map(({ active }) => active.close(this.drainTimeoutMs)));
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    for (const { cluster } of this.clusters.values()) cluster.close();
+  }
+}

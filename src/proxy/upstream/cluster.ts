@@ -1,0 +1,264 @@
+// An upstream cluster: its hosts (static, DNS, EDS or original destination), load balancer, circuit breakers,
+// outlier detection and connection pools. Built per Cluster resource; EDS updates keep pools of hosts that stay.
+import { lookup } from "node:dns/promises";
+import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v3/Cluster.js";
+import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
+import { decodeAny } from "../../xds/resource.js";
+import type { HttpProtocolOptions__Output } from "../../xds/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.js";
+import { durationMs, wrapped } from "../util/duration.js";
+import type { Stats } from "../stats/stats.js";
+import { type Endpoint, newEndpoint, usable } from "./endpoint.js";
+import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
+import { ConnectionPools } from "./connection-pools.js";
+import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
+
+export interface CircuitBreakers {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export interface OutlierConfig {
+  consecutive5xx: number;
+  enforce5xx: boolean;
+  consecutiveGatewayFailure: number;
+  enforceGatewayFailure: boolean;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+  maxEjectionMs: number;
+}
+
+export type ClusterType = "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
+
+const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+export interface SecretLookup {
+  (name: string): { certChainPem?: string; keyPem?: string; caPem?: string } | undefined;
+}
+
+export class UpstreamCluster {
+  readonly name: string;
+  readonly type: ClusterType;
+  readonly connectTimeoutMs: number;
+  readonly breakers: CircuitBreakers;
+  readonly outlier?: OutlierConfig;
+  readonly http2: boolean;
+  readonly edsServiceName: string;
+  readonly panicThreshold: number;
+  readonly tls?: UpstreamTls;
+  readonly pools: ConnectionPools;
+  /** Hosts by priority, each level a stable array (load balancers cache per array). */
+  private levels: Endpoint[][] = [];
+  private all = new Map<string, Endpoint>();
+  private readonly lb: LoadBalancer;
+  activeRequests = 0;
+  activeRetries = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(readonly config: Cluster__Output, private readonly stats: Stats, secrets: SecretLookup) {
+    this.name = config.name;
+    const t = config.cluster_discovery_type === "type" ? config.type : undefined;
+    if (!t || !["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"].includes(t)) {
+      throw new Error(`cluster ${config.name}: type ${t ?? config.cluster_discovery_type ?? "(none)"} is not supported (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST are)`);
+    }
+    this.type = t as ClusterType;
+    this.connectTimeoutMs = durationMs(config.connect_timeout, 5000);
+    const th = config.circuit_breakers?.thresholds.find((x) => x.priority === "DEFAULT");
+    this.breakers = {
+      maxConnections: wrapped(th?.max_connections, 1024),
+      maxPendingRequests: wrapped(th?.max_pending_requests, 1024),
+      maxRequests: wrapped(th?.max_requests, 1024),
+      maxRetries: wrapped(th?.max_retries, 3),
+    };
+    const od = config.outlier_detection;
+    if (od) {
+      this.outlier = {
+        consecutive5xx: wrapped(od.consecutive_5xx, 5),
+        enforce5xx: wrapped(od.enforcing_consecutive_5xx, 100) > 0,
+        consecutiveGatewayFailure: wrapped(od.consecutive_gateway_failure, 5),
+        enforceGatewayFailure: wrapped(od.enforcing_consecutive_gateway_failure, 0) > 0,
+        intervalMs: durationMs(od.interval, 10_000),
+        baseEjectionMs: durationMs(od.base_ejection_time, 30_000),
+        maxEjectionPercent: wrapped(od.max_ejection_percent, 10),
+        maxEjectionMs: durationMs(od.max_ejection_time, 300_000),
+      };
+    }
+    let http2 = !!config.http2_protocol_options;
+    let maxRequestsPerConnection = wrapped(config.max_requests_per_connection, 0);
+    let idleTimeoutMs = 3_600_000;
+    const opts = config.typed_extension_protocol_options[HTTP_OPTIONS];
+    if (opts) {
+      const decoded = decodeAny<HttpProtocolOptions__Output>(opts, `typed_extension_protocol_options["${HTTP_OPTIONS}"]`);
+      if (!decoded.ok) throw new Error(`cluster ${config.name}: ${decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+      const o = decoded.value;
+      if (o.explicit_http_config?.http2_protocol_options) http2 = true;
+      if (o.use_downstream_protocol_config) http2 = false;
+      maxRequestsPerConnection = wrapped(o.common_http_protocol_options?.max_requests_per_connection, maxRequestsPerConnection);
+      idleTimeoutMs = durationMs(o.common_http_protocol_options?.idle_timeout, idleTimeoutMs);
+    }
+    this.http2 = http2;
+    this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
+    this.panicThreshold = config.common_lb_config?.healthy_panic_threshold ? config.common_lb_config.healthy_panic_threshold.value : 50;
+    if (config.transport_socket) this.tls = buildUpstreamTls(config.transport_socket, secrets, `cluster ${config.name}`);
+    this.lb = createLoadBalancer(config.lb_policy, {
+      choiceCount: wrapped(config.least_request_lb_config?.choice_count, 2),
+      minRingSize: Number(wrapped(config.ring_hash_lb_config?.minimum_ring_size, 1024)),
+      maxRingSize: Number(wrapped(config.ring_hash_lb_config?.maximum_ring_size, 8 * 1024 * 1024)),
+      tableSize: Number(wrapped(config.maglev_lb_config?.table_size, 65537)),
+    });
+    this.pools = new ConnectionPools({ http2, connectTimeoutMs: this.connectTimeoutMs, maxConnectionsPerHost: this.breakers.maxConnections, maxRequestsPerConnection, idleTimeoutMs, tls: this.tls, stats, statPrefix: `cluster.${this.name}` });
+    if (this.type === "STATIC" || this.type === "STRICT_DNS" || this.type === "LOGICAL_DNS") {
+      if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
+      if (this.type === "STATIC") this.setAssignment(config.load_assignment);
+      else this.startDns(config.load_assignment, durationMs(config.dns_refresh_rate, 5000));
+    }
+    if (this.outlier) {
+      const timer = setInterval(() => this.uneject(), Math.min(this.outlier.intervalMs, 1000));
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  /** Applies an EDS (or static) assignment; hosts that stay keep their pools and outlier state. */
+  setAssignment(cla: ClusterLoadAssignment__Output): void {
+    const next = new Map<string, Endpoint>();
+    const levels: Endpoint[][] = [];
+    for (const group of cla.endpoints) {
+      const locality = group.locality ? `${group.locality.region}/${group.locality.zone}/${group.locality.sub_zone}` : "";
+      for (const lbe of group.lb_endpoints) {
+        const sock = lbe.endpoint?.address?.socket_address;
+        if (!sock) continue;
+        const port = sock.port_value ?? 0;
+        const key = `${sock.address}:${port}`;
+        const prev = this.all.get(key);
+        const e = prev ?? newEndpoint(sock.address, port);
+        e.weight = lbe.load_balancing_weight?.value ?? 1;
+        e.priority = group.priority;
+        e.locality = locality;
+        e.edsHealthy = !["UNHEALTHY", "DRAINING", "TIMEOUT"].includes(lbe.health_status);
+        e.hostname = lbe.endpoint?.hostname ?? "";
+        e.metadata = lbe.metadata?.filter_metadata ? (lbe.metadata.filter_metadata as unknown as Record<string, unknown>) : {};
+        next.set(key, e);
+        (levels[group.priority] ??= []).push(e);
+      }
+    }
+    for (const [key] of this.all) if (!next.has(key)) this.pools.drainHost(key);
+    this.all = next;
+    this.levels = levels.filter(Boolean);
+    this.stats.setGauge(`cluster.${this.name}.membership_total`, next.size);
+    this.stats.setGauge(`cluster.${this.name}.membership_healthy`, [...next.values()].filter((e) => usable(e, Date.now())).length);
+  }
+
+  hosts(): Endpoint[] {
+    return [...this.all.values()];
+  }
+
+  /**
+   * Picks a host: the first priority with usable hosts; when too few hosts are usable (below the panic threshold)
+   * Envoy routes to all of them rather than overload the few.
+   */
+  pick(hash: number | undefined, skip?: (e: Endpoint) => boolean): Endpoint | undefined {
+    const now = Date.now();
+    for (const level of this.levels) {
+      const ok = level.filter((e) => usable(e, now));
+      if (ok.length === 0) continue;
+      if ((ok.length * 100) / level.length < this.panicThreshold) {
+        this.stats.inc(`cluster.${this.name}.lb_healthy_panic`);
+        return this.lb.pick(level, hash, skip);
+      }
+      return this.lb.pick(ok.length === level.length ? level : ok, hash, skip);
+    }
+    const everything = this.levels.flat();
+    if (everything.length > 0) {
+      this.stats.inc(`cluster.${this.name}.lb_healthy_panic`);
+      return this.lb.pick(everything, hash, skip);
+    }
+    return undefined;
+  }
+
+  /** Feeds outlier detection with a request's result: an HTTP status, or a connect/reset failure. */
+  recordResult(e: Endpoint, status: number | "connect-failure" | "reset" | "timeout"): void {
+    const od = this.outlier;
+    if (!od) return;
+    const gatewayFailure = status === "connect-failure" || status === "reset" || status === "timeout" || status === 502 || status === 503 || status === 504;
+    const is5xx = gatewayFailure || (typeof status === "number" && status >= 500);
+    if (!is5xx) {
+      e.consecutive5xx = 0;
+      e.consecutiveGatewayFailures = 0;
+      return;
+    }
+    e.consecutive5xx++;
+    if (gatewayFailure) e.consecutiveGatewayFailures++;
+    if ((od.enforce5xx && e.consecutive5xx >= od.consecutive5xx) || (od.enforceGatewayFailure && e.consecutiveGatewayFailures >= od.consecutiveGatewayFailure)) this.eject(e);
+  }
+
+  private eject(e: Endpoint): void {
+    const od = this.outlier!;
+    const now = Date.now();
+    if (e.ejectedUntil > now) return;
+    const ejected = this.hosts().filter((h) => h.ejectedUntil > now).length;
+    // max_ejection_percent, but always allow one ejection (Envoy ejects at least one host when the percentage allows less).
+    if (ejected > 0 && ((ejected + 1) * 100) / this.all.size > od.maxEjectionPercent) {
+      this.stats.inc(`cluster.${this.name}.outlier_detection.ejections_overflow`);
+      return;
+    }
+    e.ejections++;
+    e.ejectedUntil = now + Math.min(od.baseEjectionMs * e.ejections, Math.max(od.baseEjectionMs, od.maxEjectionMs));
+    e.consecutive5xx = 0;
+    e.consecutiveGatewayFailures = 0;
+    this.stats.inc(`cluster.${this.name}.outlier_detection.ejections_enforced_total`);
+    this.stats.gauge(`cluster.${this.name}.outlier_detection.ejections_active`, 1);
+  }
+
+  private uneject(): void {
+    const now = Date.now();
+    let active = 0;
+    for (const e of this.all.values()) if (e.ejectedUntil > now) active++;
+    this.stats.setGauge(`cluster.${this.name}.outlier_detection.ejections_active`, active);
+  }
+
+  private startDns(cla: ClusterLoadAssignment__Output, refreshMs: number): void {
+    const resolveAll = async () => {
+      const resolved: ClusterLoadAssignment__Output = { ...cla, endpoints: [] };
+      for (const group of cla.endpoints) {
+        const lbEndpoints = [];
+        for (const lbe of group.lb_endpoints) {
+          const sock = lbe.endpoint?.address?.socket_address;
+          if (!sock) continue;
+          try {
+            const addrs = this.type === "LOGICAL_DNS" ? [await lookup(sock.address)] : await lookup(sock.address, { all: true });
+            for (const a of addrs) lbEndpoints.push({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address: a.address } } } });
+          } catch {
+            this.stats.inc(`cluster.${this.name}.update_failure`);
+          }
+        }
+        resolved.endpoints.push({ ...group, lb_endpoints: lbEndpoints });
+      }
+      if (!this.closed) this.setAssignment(resolved);
+    };
+    void resolveAll();
+    const timer = setInterval(() => void resolveAll(), refreshMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** ORIGINAL_DST: the host is where the downstream connection was going. */
+  originalDestinationHost(address: string, port: number): Endpoint {
+    const key = `${address}:${port}`;
+    let e = this.all.get(key);
+    if (!e) {
+      e = newEndpoint(address, port);
+      this.all.set(key, e);
+    }
+    return e;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.pools.close();
+  }
+}

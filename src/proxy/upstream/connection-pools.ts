@@ -1,0 +1,103 @@
+// Keep-alive connection pools to a cluster's hosts: HTTP/1.1 through one Agent (sockets per host), HTTP/2 with one
+// multiplexed session per host. Hosts leaving the cluster have their idle connections closed.
+import { Agent } from "node:http";
+import { connect, type ClientHttp2Session } from "node:http2";
+import type { Socket } from "node:net";
+import type { Stats } from "../stats/stats.js";
+import type { UpstreamTls } from "./upstream-tls.js";
+
+export interface PoolOptions {
+  http2: boolean;
+  connectTimeoutMs: number;
+  maxConnectionsPerHost: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  idleTimeoutMs: number;
+  tls?: UpstreamTls;
+  stats: Stats;
+  statPrefix: string;
+}
+
+export class ConnectionPools {
+  readonly agent: Agent;
+  private readonly sessions = new Map<string, ClientHttp2Session>();
+  private readonly uses = new WeakMap<Socket, number>();
+
+  constructor(readonly options: PoolOptions) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxConnectionsPerHost, maxFreeSockets: 1024, scheduling: "lifo", timeout: options.idleTimeoutMs });
+    const stats = options.stats;
+    const prefix = options.statPrefix;
+    const maxUses = options.maxRequestsPerConnection;
+    this.agent.on("free", (socket: Socket) => {
+      if (maxUses > 0) {
+        const n = (this.uses.get(socket) ?? 0) + 1;
+        this.uses.set(socket, n);
+        if (n >= maxUses) {
+          stats.inc(`${prefix}.upstream_cx_max_requests`);
+          socket.destroy();
+        }
+      }
+    });
+    const origCreate = this.agent.createConnection.bind(this.agent);
+    // Count connections as Envoy's upstream_cx_total / upstream_cx_active do.
+    this.agent.createConnection = ((opts: object, cb: Parameters<typeof origCreate>[1]) => {
+      const socket = origCreate(opts, cb) as Socket;
+      socket.setNoDelay(true);
+      stats.inc(`${prefix}.upstream_cx_total`);
+      stats.gauge(`${prefix}.upstream_cx_active`, 1);
+      socket.once("close", () => stats.gauge(`${prefix}.upstream_cx_active`, -1));
+      return socket;
+    }) as typeof this.agent.createConnection;
+  }
+
+  /** The multiplexed session to a host, connecting if there is none or it is closing. */
+  session(address: string, port: number): ClientHttp2Session {
+    const key = `${address}:${port}`;
+    const existing = this.sessions.get(key);
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const host = address.includes(":") ? `[${address}]` : address;
+    const session = connect(`http://${host}:${port}`, { settings: { enablePush: false } });
+    const stats = this.options.stats;
+    const prefix = this.options.statPrefix;
+    stats.inc(`${prefix}.upstream_cx_total`);
+    stats.inc(`${prefix}.upstream_cx_http2_total`);
+    stats.gauge(`${prefix}.upstream_cx_active`, 1);
+    const forget = () => {
+      if (this.sessions.get(key) === session) this.sessions.delete(key);
+    };
+    session.once("close", () => {
+      forget();
+      stats.gauge(`${prefix}.upstream_cx_active`, -1);
+    });
+    session.once("goaway", forget);
+    session.on("error", forget);
+    session.setTimeout(this.options.idleTimeoutMs, () => session.close());
+    this.sessions.set(key, session);
+    return session;
+  }
+
+  /** Closes idle connections to a host that left the cluster; requests in flight finish. */
+  drainHost(key: string): void {
+    const session = this.sessions.get(key);
+    if (session) {
+      this.sessions.delete(key);
+      session.close();
+    }
+    const free = (this.agent.freeSockets as Record<string, Socket[] | undefined>);
+    for (const name of Object.keys(free)) if (name.startsWith(`${key}:`)) for (const s of free[name] ?? []) s.destroy();
+  }
+
+  /** Requests waiting for a connection to any host (for the max_pending_requests breaker). */
+  pending(): number {
+    let n = 0;
+    for (const list of Object.values(this.agent.requests as Record<string, unknown[] | undefined>)) n += list?.length ?? 0;
+    return n;
+  }
+
+  close(): void {
+    this.agent.destroy();
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+  }
+}
+

@@ -194,7 +194,8 @@ export class ActiveListener {
 
   /** Stops accepting; open connections finish (HTTP gets drained by its connection managers). */
   async close(drainMs: number): Promise<void> {
-    await new Promise<void>((r) => this.server.close(() => r()));
+    // close() stops accepting at once; its callback would wait for every connection, which draining handles below.
+    this.server.close();
     await Promise.all(this.current.filters().map((f) => (f instanceof HttpConnectionManager ? f.drain(drainMs) : Promise.resolve())));
     const deadline = Date.now() + drainMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -62,3 +62,25 @@ describe("bookinfo productpage retries reviews once", () => {
     assert.deepEqual(reviews.seen.map((r) => r.path), ["/reviews/0", "/reviews/0"]);
   });
 });
+
+describe("bookinfo reviews v3 gives up on a slow ratings", () => {
+  const fleet = new Fleet();
+  let ratings: Awaited<ReturnType<typeof recordingServer>>;
+  let reviews = "";
+  before(async () => {
+    ratings = await recordingServer(() => null);
+    reviews = (await fleet.start("reviews", "reviews-v3", ["--version", "v3"], upstreamEnv("RATINGS", ratings.port))).url;
+  });
+  after(async () => {
+    await fleet.stop();
+    await ratings.close();
+  });
+
+  it("answers with rating.error once its 2.5 s ratings timeout passes", async () => {
+    const { status, body } = await getJson(`${reviews}/reviews/0`);
+    assert.equal(status, 200);
+    const error = { error: "Ratings service is currently unavailable" };
+    assert.deepEqual((body as { reviews: { rating: unknown }[] }).reviews.map((r) => r.rating), [error, error]);
+    assert.equal(ratings.seen.length, 1);
+  });
+});

@@ -41,13 +41,15 @@ export interface Recorded {
 
 /**
  * A real local HTTP server standing in for an upstream: it records each request's headers and answers with the
- * status and JSON body that `answer` returns for the path.
+ * status and JSON body that `answer` returns for the path, or never answers when it returns null (until closed).
  */
-export async function recordingServer(answer: (path: string) => { status: number; body: unknown }): Promise<{ port: number; seen: Recorded[]; close(): Promise<void> }> {
+export async function recordingServer(answer: (path: string) => { status: number; body: unknown } | null): Promise<{ port: number; seen: Recorded[]; close(): Promise<void> }> {
   const seen: Recorded[] = [];
   const server = http.createServer((req, res) => {
     seen.push({ path: req.url ?? "", headers: req.headers });
-    const { status, body } = answer(req.url ?? "");
+    const reply = answer(req.url ?? "");
+    if (reply === null) return;
+    const { status, body } = reply;
     const text = JSON.stringify(body);
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     res.end(text);

@@ -53,6 +53,13 @@ describe("bookinfo productpage", () => {
     assert.deepEqual(v3.reviews.map((r) => r.rating), [{ stars: 5, color: "red" }, { stars: 4, color: "red" }]);
   });
 
+  it("counts upstream results in /metrics as Istio's request_result counter", async () => {
+    await getText(`${page.v2}/productpage`);
+    const { text } = await getText(`${page.v2}/metrics`);
+    assert.match(text, /^request_result_total\{destination_app="details",response_code="200"\} [1-9]\d*$/m);
+    assert.match(text, /^request_result_total\{destination_app="reviews",response_code="200"\} [1-9]\d*$/m);
+  });
+
   it("serves the index and health", async () => {
     const index = await getText(`${page.v1}/`);
     assert.equal(index.status, 200);

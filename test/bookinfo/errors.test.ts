@@ -84,3 +84,25 @@ describe("bookinfo reviews v3 gives up on a slow ratings", () => {
     assert.equal(ratings.seen.length, 1);
   });
 });
+
+describe("bookinfo productpage gives up on a slow details", () => {
+  const fleet = new Fleet();
+  let details: Awaited<ReturnType<typeof recordingServer>>;
+  let page = "";
+  before(async () => {
+    details = await recordingServer(() => null);
+    const env = { ...upstreamEnv("DETAILS", details.port), ...upstreamEnv("REVIEWS", await closedPort()) };
+    page = (await fleet.start("productpage", "productpage", [], env)).url;
+  });
+  after(async () => {
+    await fleet.stop();
+    await details.close();
+  });
+
+  it("renders the page with the details message once its 3 s timeout passes", async () => {
+    const { status, text } = await getText(`${page}/productpage`);
+    assert.equal(status, 200);
+    assert.match(text, /Sorry, product details are currently unavailable for this book\./);
+    assert.equal(details.seen.length, 1);
+  });
+});

@@ -106,7 +106,9 @@ runMain(() => {
     if (path === "/productpage") {
       const headers = outboundHeaders(req);
       const product = PRODUCTS[0];
-      const [d, r] = [await getDetails(String(product.id), headers), await getReviews(String(product.id), headers)];
+      // One after the other, as Istio's productpage does: a trace then shows details before reviews.
+      const d = await getDetails(String(product.id), headers);
+      const r = await getReviews(String(product.id), headers);
       const html = productPageHtml({ product, user: cookieValue(req, "user"), detailsStatus: d.status, details: d.body, reviewsStatus: r.status, reviews: r.body });
       return sendText(res, 200, "text/html; charset=utf-8", html);
     }

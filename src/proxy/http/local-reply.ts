@@ -27,7 +27,10 @@ export function localReply(ctx: StreamContext, status: number, body: string, fla
   if (ctx.grpc) {
     // gRPC clients read trailers-only responses: HTTP 200 with grpc-status in the headers.
     ctx.responseCode = 200;
-    res.writeHead(200, { "content-type": "application/grpc", "grpc-status": String(grpcStatus ?? grpcStatusFor(status)), "grpc-message": encodeURIComponent(body), ...extraHeaders });
+    // Headers and end of stream in one frame: a trailers-only response, which is how gRPC carries an early error.
+    const headers: Record<string, string> = { "content-type": "application/grpc", "grpc-status": String(grpcStatus ?? grpcStatusFor(status)), "grpc-message": encodeURIComponent(body), ...extraHeaders };
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.statusCode = 200;
     res.end();
     return;
   }

@@ -349,7 +349,9 @@ export class Router {
       const v = headers[k];
       if (v !== undefined) res.setHeader(k, v);
     }
-    res.writeHead(status);
+    res.statusCode = status;
+    // Headers go out with the first body chunk, or with the end of a body-less response in the same frame, which
+    // keeps gRPC's trailers-only responses intact.
     const body = outcome.body;
     body.on("data", (chunk: Buffer) => {
       ctx.bytesSent += chunk.length;

@@ -119,7 +119,8 @@ export class ActiveListener {
 
   constructor(readonly name: string, config: ListenerConfig, private readonly onConnection: (l: ActiveListener, socket: Socket) => boolean) {
     this.current = config;
-    this.server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    // Half-open connections are allowed so a TCP client's FIN does not cut the answer still coming back.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on("error", (err) => console.error(`trellis proxy: listener ${name}: ${err.message}`));
   }
 

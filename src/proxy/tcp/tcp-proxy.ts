@@ -81,10 +81,7 @@ export class TcpProxyFilter {
       close();
     });
     downstream.once("error", close);
-    let ends = 0;
-    const onEnd = () => { if (++ends === 2) close(); };
-    upstream.once("end", onEnd);
-    downstream.once("end", onEnd);
+    // Each side's end travels through pipe() as a half-close; the connection is done when both sockets close.
     upstream.once("close", close);
     downstream.once("close", close);
     if (this.idleMs > 0) {

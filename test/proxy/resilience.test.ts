@@ -1,7 +1,7 @@
 // Retries, timeouts, circuit breakers, outlier detection and faults, each shown working and at its limit.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { type Backend, backend, echo, get, httpListener, proxy, ROUTER, staticCluster, type TestProxy } from "./harness.js";
+import { backend, echo, get, httpListener, proxy, ROUTER, staticCluster, type TestProxy } from "./harness.js";
 
 const cleanup: Array<() => Promise<void>> = [];
 after(async () => { for (const c of cleanup.reverse()) await c(); });

@@ -7,6 +7,7 @@ import { formatErrors, type Result } from "../xds/result.js";
 import { parseMessage, toProto3Json } from "../xds/resource.js";
 import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
 import { Proxy } from "./proxy.js";
+import { AdsClient } from "../xds/ads-client.js";
 
 export const PROXY_VERSION = "trellis/0.1.0";
 
@@ -47,6 +48,33 @@ export function readBootstrap(path: string): Result<Bootstrap__Output> {
   return parseMessage<Bootstrap__Output>("envoy.config.bootstrap.v3.Bootstrap", json);
 }
 
+/** The ADS server address: google_grpc's target_uri, or the address of the static cluster envoy_grpc names. */
+function adsTarget(b: Bootstrap__Output): string {
+  const svc = b.dynamic_resources!.ads_config!.grpc_services[0];
+  if (!svc) throw new Error("dynamic_resources.ads_config.grpc_services: name the xDS server (envoy_grpc.cluster_name or google_grpc.target_uri)");
+  if (svc.google_grpc?.target_uri) return svc.google_grpc.target_uri;
+  const name = svc.envoy_grpc?.cluster_name;
+  const cluster = b.static_resources?.clusters.find((c) => c.name === name);
+  const sock = cluster?.load_assignment?.endpoints[0]?.lb_endpoints[0]?.endpoint?.address?.socket_address;
+  if (!sock) throw new Error(`dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
+  return `${sock.address.includes(":") ? `[${sock.address}]` : sock.address}:${sock.port_value}`;
+}
+
+function structToPlain(s: unknown): Record<string, unknown> {
+  const v = s as { fields?: Record<string, Record<string, unknown>> } | null | undefined;
+  const conv = (x: Record<string, unknown>): unknown => {
+    switch (x.kind) {
+      case "stringValue": return x.stringValue;
+      case "numberValue": return x.numberValue;
+      case "boolValue": return x.boolValue;
+      case "structValue": return structToPlain(x.structValue);
+      case "listValue": return ((x.listValue as { values?: Array<Record<string, unknown>> })?.values ?? []).map(conv);
+      default: return null;
+    }
+  };
+  return Object.fromEntries(Object.entries(v?.fields ?? {}).map(([k, x]) => [k, conv(x)]));
+}
+
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
@@ -58,11 +86,38 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const listeners = await proxy.applyListeners(sr.listeners, "static", true);
     if (!listeners.ok) throw new Error(`static_resources.listeners: ${formatErrors(listeners.errors)}`);
   }
-  if (bootstrap.dynamic_resources?.ads_config) throw new Error("dynamic_resources.ads_config: ADS is not available in this build");
-  initialized = true;
+  let ads: AdsClient | undefined;
+  if (bootstrap.dynamic_resources?.ads_config) {
+    const synced = new Set<string>();
+    ads = new AdsClient({
+      target: adsTarget(bootstrap),
+      node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: structToPlain(bootstrap.node?.metadata) },
+      subscriptions: () => proxy.subscriptions(),
+      apply: async (kind, resources, _removed, version) => {
+        const list = [...resources.values()];
+        let r: Result<void>;
+        switch (kind) {
+          case "cluster": r = proxy.applyClusters(list as never, version); break;
+          case "endpoint": r = proxy.applyEndpoints(list as never, version); break;
+          case "route": r = proxy.applyRoutes(list as never, version); break;
+          case "listener": r = await proxy.applyListeners(list as never, version); break;
+          default: r = { ok: false, errors: [{ path: "", message: "SDS secrets are not supported by this version of trellis proxy" }] };
+        }
+        if (r.ok) synced.add(kind);
+        // Ready once the first clusters and listeners are in (Envoy's initial fetch).
+        if (synced.has("cluster") && synced.has("listener")) initialized = true;
+        return r;
+      },
+      onConnectionState: (state, err) => {
+        if (state === "disconnected") console.error(`trellis proxy: lost the xDS server${err ? ` (${err.message})` : ""}; serving the last good config`);
+      },
+    });
+    ads.start();
+  } else initialized = true;
   const servers: Server[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
+    ads?.close();
     await proxy.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   })());

@@ -1,0 +1,232 @@
+// State-of-the-world ADS over gRPC: one consistent snapshot per node, pushed per type in ADS order (CDS, EDS, LDS,
+// RDS, SDS) when its version changes, with nonces and ACK/NACK tracked per stream for proxy-status.
+import * as grpc from "@grpc/grpc-js";
+import { adsService, type DiscoveryRequest, type DiscoveryResponse, structToJson } from "./ads-service.js";
+import { ADS_ORDER, type AnyValue, kindOfTypeUrl, type ResourceKind, TYPE_URL } from "./resource.js";
+import { decodeAny } from "./resource.js";
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  metadata: Record<string, unknown>;
+  userAgentName: string;
+}
+
+export interface Snapshot {
+  versions: Partial<Record<ResourceKind, string>>;
+  resources: Partial<Record<ResourceKind, Map<string, AnyValue>>>;
+}
+
+export type SyncState = "SYNCED" | "NOT SENT" | "STALE" | "NACKED";
+
+export interface TypeStatus {
+  typeUrl: string;
+  state: SyncState;
+  sentVersion?: string;
+  ackedVersion?: string;
+  nackError?: string;
+  sentNonce?: string;
+}
+
+export interface ConnectedProxy {
+  node: NodeInfo;
+  streamId: number;
+  connectedAt: Date;
+  peerAddress: string;
+  types: TypeStatus[];
+}
+
+export interface AdsServerOptions {
+  onStreamOpen?(proxy: ConnectedProxy): void;
+  onStreamClose?(proxy: ConnectedProxy): void;
+  onAck?(proxy: ConnectedProxy, typeUrl: string, version: string): void;
+  onNack?(proxy: ConnectedProxy, typeUrl: string, version: string | undefined, error: string): void;
+}
+
+interface TypeState {
+  /** Subscribed names; undefined = wildcard (LDS/CDS with no names). */
+  names?: Set<string>;
+  sentVersion?: string;
+  sentNames?: string;
+  sentNonce?: string;
+  ackedVersion?: string;
+  nackError?: string;
+  requested: boolean;
+}
+
+interface Stream {
+  id: number;
+  call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  node?: NodeInfo;
+  connectedAt: Date;
+  types: Map<ResourceKind, TypeState>;
+  nonce: number;
+}
+
+const WILDCARD_KINDS = new Set<ResourceKind>(["cluster", "listener"]);
+
+function status(st: TypeState | undefined, typeUrl: string): TypeStatus {
+  if (!st || st.sentVersion === undefined) return { typeUrl, state: "NOT SENT" };
+  const state: SyncState = st.nackError !== undefined ? "NACKED" : st.ackedVersion === st.sentVersion ? "SYNCED" : "STALE";
+  return { typeUrl, state, sentVersion: st.sentVersion, ackedVersion: st.ackedVersion, nackError: st.nackError, sentNonce: st.sentNonce };
+}
+
+export class AdsServer {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly streams = new Set<Stream>();
+  private nextId = 1;
+  private server?: grpc.Server;
+
+  constructor(private readonly options: AdsServerOptions = {}) {}
+
+  /** Checks that every EDS name a cluster needs and every RDS name a listener needs is in the snapshot. */
+  static checkConsistency(snapshot: Snapshot): string[] {
+    const problems: string[] = [];
+    const endpoints = snapshot.resources.endpoint ?? new Map();
+    const routes = snapshot.resources.route ?? new Map();
+    for (const [name, any] of snapshot.resources.cluster ?? []) {
+      const c = decodeAny<{ cluster_discovery_type?: string; type?: string; eds_cluster_config?: { service_name: string } | null }>(any);
+      if (c.ok && c.value.type === "EDS") {
+        const eds = c.value.eds_cluster_config?.service_name || name;
+        if (!endpoints.has(eds)) problems.push(`cluster ${name} needs endpoints ${eds}, which the snapshot lacks`);
+      }
+    }
+    for (const [name, any] of snapshot.resources.listener ?? []) {
+      for (const rds of rdsNames(any)) if (!routes.has(rds)) problems.push(`listener ${name} needs route configuration ${rds}, which the snapshot lacks`);
+    }
+    return problems;
+  }
+
+  setSnapshot(nodeId: string, snapshot: Snapshot): void {
+    const problems = AdsServer.checkConsistency(snapshot);
+    if (problems.length) throw new Error(`inconsistent snapshot for ${nodeId}: ${problems.join("; ")}`);
+    this.snapshots.set(nodeId, snapshot);
+    for (const s of this.streams) if (s.node?.id === nodeId) this.pushChanged(s);
+  }
+
+  getSnapshot(nodeId: string): Snapshot | undefined {
+    return this.snapshots.get(nodeId);
+  }
+
+  clearSnapshot(nodeId: string): void {
+    this.snapshots.delete(nodeId);
+  }
+
+  proxies(): ConnectedProxy[] {
+    return [...this.streams].filter((s) => s.node).map((s) => this.describe(s));
+  }
+
+  private describe(s: Stream): ConnectedProxy {
+    return {
+      node: s.node!,
+      streamId: s.id,
+      connectedAt: s.connectedAt,
+      peerAddress: s.call.getPeer(),
+      types: ADS_ORDER.map((k) => status(s.types.get(k), TYPE_URL[k])),
+    };
+  }
+
+  addTo(server: grpc.Server): void {
+    server.addService(adsService().service, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.handle(call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "Delta xDS is not supported; use state-of-the-world ADS" });
+        call.end();
+      },
+    });
+  }
+
+  listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+    this.addTo(server);
+    this.server = server;
+    return new Promise((resolve, reject) => server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.call.end();
+    if (this.server) await new Promise<void>((r) => { this.server!.tryShutdown(() => r()); setTimeout(() => { this.server!.forceShutdown(); r(); }, 2000).unref(); });
+  }
+
+  private handle(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+    const s: Stream = { id: this.nextId++, call, connectedAt: new Date(), types: new Map(), nonce: 0 };
+    this.streams.add(s);
+    const end = () => {
+      if (!this.streams.delete(s)) return;
+      if (s.node) this.options.onStreamClose?.(this.describe(s));
+    };
+    call.on("data", (req: DiscoveryRequest) => this.onRequest(s, req));
+    call.on("end", () => { end(); call.end(); });
+    call.on("error", end);
+    call.on("cancelled", end);
+  }
+
+  private onRequest(s: Stream, req: DiscoveryRequest): void {
+    if (!s.node) {
+      if (!req.node?.id) {
+        s.call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: "the first DiscoveryRequest must carry node.id" });
+        return;
+      }
+      s.node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name };
+      this.options.onStreamOpen?.(this.describe(s));
+    }
+    const kind = kindOfTypeUrl(req.type_url);
+    if (!kind) return; // unknown types are ignored, as Envoy's servers do
+    const st = s.types.get(kind) ?? { requested: false };
+    s.types.set(kind, st);
+    if (req.response_nonce) {
+      if (req.response_nonce !== st.sentNonce) return; // stale: a newer response is on its way
+      if (req.error_detail) {
+        st.nackError = req.error_detail.message;
+        this.options.onNack?.(this.describe(s), req.type_url, req.version_info || undefined, req.error_detail.message);
+      } else {
+        st.ackedVersion = req.version_info;
+        st.nackError = undefined;
+        this.options.onAck?.(this.describe(s), req.type_url, req.version_info);
+      }
+    }
+    const names = req.resource_names.length === 0 && WILDCARD_KINDS.has(kind) ? undefined : new Set(req.resource_names);
+    const changed = !st.requested || JSON.stringify([...(names ?? [])].sort()) !== JSON.stringify([...(st.names ?? [])].sort()) || (names === undefined) !== (st.names === undefined);
+    st.names = names;
+    st.requested = true;
+    if (changed) this.push(s, kind, true);
+  }
+
+  private pushChanged(s: Stream): void {
+    for (const kind of ADS_ORDER) this.push(s, kind, false);
+  }
+
+  private push(s: Stream, kind: ResourceKind, force: boolean): void {
+    const st = s.types.get(kind);
+    if (!st?.requested || !s.node) return;
+    const snap = this.snapshots.get(s.node.id);
+    if (!snap) return;
+    const version = snap.versions[kind];
+    if (version === undefined) return;
+    const all = snap.resources[kind] ?? new Map<string, AnyValue>();
+    const selected = st.names ? [...st.names].filter((n) => all.has(n)) : [...all.keys()];
+    const namesKey = selected.sort().join("\n");
+    if (!force && st.sentVersion === version && st.sentNames === namesKey) return;
+    if (force && st.sentVersion === version && st.sentNames === namesKey && st.ackedVersion === version) return;
+    const nonce = `${s.id}-${++s.nonce}`;
+    st.sentVersion = version;
+    st.sentNames = namesKey;
+    st.sentNonce = nonce;
+    s.call.write({ version_info: version, resources: selected.map((n) => all.get(n)!), type_url: TYPE_URL[kind], nonce });
+  }
+}
+
+/** The RDS route names an encoded listener's HTTP connection managers use. */
+function rdsNames(any: AnyValue): string[] {
+  const l = decodeAny<{ filter_chains: Array<{ filters: Array<{ typed_config: AnyValue | null }> }>; default_filter_chain: { filters: Array<{ typed_config: AnyValue | null }> } | null }>(any);
+  if (!l.ok) return [];
+  const out: string[] = [];
+  for (const chain of [...l.value.filter_chains, ...(l.value.default_filter_chain ? [l.value.default_filter_chain] : [])]) {
+    for (const f of chain.filters) {
+      if (!f.typed_config?.type_url.endsWith("HttpConnectionManager")) continue;
+      const hcm = decodeAny<{ rds: { route_config_name: string } | null }>(f.typed_config);
+      if (hcm.ok && hcm.value.rds) out.push(hcm.value.rds.route_config_name);
+    }
+  }
+  return out;
+}

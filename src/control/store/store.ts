@@ -1,0 +1,103 @@
+// The embedded config store: Istio resources by kind, namespace and name, persisted as one JSON file per resource
+// under the state directory (written atomically), with resourceVersion for optimistic concurrency and a watch.
+import { EventEmitter } from "node:events";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { IstioResource } from "../../api/resource.js";
+
+export type StoreEvent = { type: "ADDED" | "MODIFIED" | "DELETED"; object: IstioResource };
+
+export class ConflictError extends Error {
+  readonly code = "TRELLIS_CONFLICT";
+}
+
+export class NotFoundError extends Error {
+  readonly code = "TRELLIS_NOT_FOUND";
+}
+
+function key(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+function fileName(k: string): string {
+  return `${encodeURIComponent(k)}.json`;
+}
+
+export class Store extends EventEmitter {
+  private readonly items = new Map<string, IstioResource>();
+  private revision = 0;
+  private readonly dir: string;
+
+  constructor(stateDir: string) {
+    super();
+    this.dir = join(stateDir, "resources");
+    mkdirSync(this.dir, { recursive: true });
+    for (const f of readdirSync(this.dir)) {
+      if (!f.endsWith(".json")) continue;
+      try {
+        const r = JSON.parse(readFileSync(join(this.dir, f), "utf8")) as IstioResource;
+        this.items.set(key(r.kind, r.metadata.namespace ?? "default", r.metadata.name), r);
+        this.revision = Math.max(this.revision, Number(r.metadata.resourceVersion ?? 0));
+      } catch (err) {
+        console.error(`trellis control: ignoring unreadable ${join(this.dir, f)}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  list(kind?: string, namespace?: string): IstioResource[] {
+    return [...this.items.values()].filter((r) => (!kind || r.kind === kind) && (!namespace || r.metadata.namespace === namespace))
+      .sort((a, b) => key(a.kind, a.metadata.namespace!, a.metadata.name).localeCompare(key(b.kind, b.metadata.namespace!, b.metadata.name)));
+  }
+
+  get(kind: string, namespace: string, name: string): IstioResource | undefined {
+    return this.items.get(key(kind, namespace, name));
+  }
+
+  version(): number {
+    return this.revision;
+  }
+
+  /**
+   * Creates or replaces. With `expectVersion`, the write only happens if the stored resourceVersion still matches
+   * (a 409 otherwise), so two writers cannot silently overwrite each other.
+   */
+  put(resource: IstioResource, opts: { expectVersion?: string; mustNotExist?: boolean } = {}): IstioResource {
+    const ns = resource.metadata.namespace ?? "default";
+    const k = key(resource.kind, ns, resource.metadata.name);
+    const prev = this.items.get(k);
+    if (opts.mustNotExist && prev) throw new ConflictError(`${k} already exists; use PUT to replace it`);
+    if (opts.expectVersion !== undefined && prev?.metadata.resourceVersion !== opts.expectVersion) {
+      throw new ConflictError(`${k} was changed since version ${opts.expectVersion} (now ${prev?.metadata.resourceVersion ?? "deleted"}); read it again and retry`);
+    }
+    const stored: IstioResource = {
+      ...resource,
+      metadata: {
+        ...resource.metadata, namespace: ns, resourceVersion: String(++this.revision),
+        generation: (prev?.metadata.generation ?? 0) + 1,
+        creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString(),
+        uid: prev?.metadata.uid ?? crypto.randomUUID(),
+      },
+    };
+    const path = join(this.dir, fileName(k));
+    writeFileSync(`${path}.tmp`, JSON.stringify(stored, null, 2));
+    renameSync(`${path}.tmp`, path);
+    this.items.set(k, stored);
+    this.emit("event", { type: prev ? "MODIFIED" : "ADDED", object: stored } satisfies StoreEvent);
+    return stored;
+  }
+
+  delete(kind: string, namespace: string, name: string): IstioResource {
+    const k = key(kind, namespace, name);
+    const prev = this.items.get(k);
+    if (!prev) throw new NotFoundError(`${k} does not exist`);
+    rmSync(join(this.dir, fileName(k)), { force: true });
+    this.items.delete(k);
+    this.revision++;
+    this.emit("event", { type: "DELETED", object: prev } satisfies StoreEvent);
+    return prev;
+  }
+
+  static exists(stateDir: string): boolean {
+    return existsSync(join(stateDir, "resources"));
+  }
+}

@@ -1,0 +1,144 @@
+// The translator: Istio resources + registered workloads + the asking proxy -> that proxy's Envoy resources.
+// Pure: no I/O and no clocks, so it is cheap to rerun on every change and easy to test with tables.
+import type { IstioResource } from "../../api/resource.js";
+import type { Workload } from "../registry/registry.js";
+import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
+import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
+import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
+import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
+import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
+
+type Json = Record<string, unknown>;
+
+export interface TranslateInput {
+  resources: IstioResource[];
+  workloads: Workload[];
+  proxy: Workload;
+  /** Fetched JSON Web Key Sets by jwksUri. */
+  jwks?: (uri: string) => string | undefined;
+  rootNamespace?: string;
+}
+
+export interface ProxyResources {
+  clusters: Json[];
+  endpoints: Json[];
+  listeners: Json[];
+  routes: Json[];
+}
+
+const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const TCP = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+const ROUTER = { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
+const FAULT = { name: "envoy.filters.http.fault", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault" } };
+const H2 = { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } };
+
+function of<T>(resources: IstioResource[], kind: string): Array<IstioResource<T>> {
+  return resources.filter((r) => r.kind === kind) as unknown as Array<IstioResource<T>>;
+}
+
+function socket(address: string, port: number): Json {
+  return { socket_address: { address, port_value: port } };
+}
+
+function endpointsFor(service: Service, port: number, labels: Record<string, string> | undefined): Json[] {
+  const matching = service.endpoints.filter((w) => !labels || Object.entries(labels).every(([k, v]) => w.labels[k] === v));
+  if (matching.length === 0) return [];
+  return [{
+    lb_endpoints: matching.map((w) => ({
+      endpoint: { address: socket(w.address, w.inboundPort || port) },
+      health_status: w.ready ? "HEALTHY" : "UNHEALTHY",
+      metadata: { filter_metadata: { istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` } } },
+    })),
+  }];
+}
+
+export function translate(input: TranslateInput): ProxyResources {
+  const { proxy } = input;
+  const root = input.rootNamespace ?? "istio-system";
+  const services = servicesOf(input.workloads);
+  const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
+  const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
+  const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
+  const hashFor = (hostname: string, subset?: string) => {
+    const dr = destinationRuleFor(drs, hostname, proxy.namespace);
+    const sub = dr?.spec.subsets?.find((s) => s.name === subset);
+    return hashPolicies(sub?.trafficPolicy?.loadBalancer ? sub.trafficPolicy : dr?.spec.trafficPolicy);
+  };
+
+  // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared).
+  const wanted = new Set(proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));
+  for (const route of vss) for (const h of route.spec.http ?? []) for (const d of [...(h.route ?? []).map((x) => x.destination), ...(h.mirror ? [h.mirror] : [])]) {
+    if (wanted.has(fqdn((route.spec.hosts ?? [])[0] ?? "", route.metadata.namespace ?? "default"))) wanted.add(fqdn(d.host, route.metadata.namespace ?? "default"));
+  }
+  for (const hostname of [...wanted].sort()) {
+    const service = services.get(hostname);
+    if (!service) continue;
+    const dr = destinationRuleFor(drs, hostname, proxy.namespace);
+    for (const port of service.ports) {
+      const variants: Array<{ subset: string; labels?: Record<string, string>; policy: Json }> = [
+        { subset: "", policy: clusterPolicy(dr?.spec.trafficPolicy, undefined) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(dr!.spec.trafficPolicy, s.trafficPolicy) })),
+      ];
+      for (const v of variants) {
+        const name = clusterName("outbound", port.port, v.subset, hostname);
+        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
+        out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
+      }
+    }
+  }
+
+  // Explicit-mode outbound listeners: one local port per declared upstream.
+  for (const u of proxy.upstreams) {
+    const hostname = fqdn(u.host, proxy.namespace);
+    const service = services.get(hostname);
+    const port = service?.ports.find((p) => p.port === u.port) ?? { port: u.port, protocol: "HTTP" };
+    const name = `outbound_127.0.0.1_${u.localPort}`;
+    if (!service) {
+      // Not registered (yet): answer 503 rather than refuse the connection, so apps see a mesh error.
+      const routeName = `${name}|unavailable`;
+      out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${hostname} has no registered endpoints` } } }] }] });
+      out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER]));
+      continue;
+    }
+    if (!isHttp(port)) {
+      out.listeners.push({ name, address: socket("127.0.0.1", u.localPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: clusterName("outbound", port.port, "", hostname), cluster: clusterName("outbound", port.port, "", hostname) } }] }] });
+      continue;
+    }
+    const routeName = `${u.port}|${hostname}|${u.localPort}`;
+    out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes: routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor }) }] });
+    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [FAULT, ROUTER]));
+  }
+
+  // Inbound: the sidecar's listener peers dial, in front of the app, with the workload's security filters.
+  if (proxy.service && proxy.inboundPort && proxy.appPort) {
+    const port = proxy.servicePorts[0] ?? { port: proxy.appPort, protocol: "HTTP" };
+    const inboundCluster = clusterName("inbound", port.port, "", "");
+    out.clusters.push({ name: inboundCluster, type: "STATIC", connect_timeout: "10s", load_assignment: { cluster_name: inboundCluster, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket("127.0.0.1", proxy.appPort) } }] }] }, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
+    const identity = { namespace: proxy.namespace, labels: proxy.labels };
+    if (isHttp(port)) {
+      const jwt = buildJwtFilter(of<RequestAuthenticationSpec>(input.resources, "RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
+      const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
+      const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
+      out.listeners.push({
+        name: "virtualInbound",
+        address: socket(proxy.address, proxy.inboundPort),
+        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
+          "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
+          route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" } }] }] },
+          http_filters: filters,
+        } }] }],
+      });
+    } else {
+      out.listeners.push({ name: "virtualInbound", address: socket(proxy.address, proxy.inboundPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }] }] });
+    }
+  }
+  return out;
+}
+
+function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[]): Json {
+  return {
+    name,
+    address: socket(address, port),
+    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters } }] }],
+  };
+}

@@ -1,0 +1,202 @@
+// VirtualService http routes -> Envoy routes for one host, as Istio translates them (matches, weighted destinations,
+// timeouts, retries, faults, rewrites, redirects, header changes, mirrors), with Istio's defaults when none applies.
+import type { IstioResource } from "../../api/resource.js";
+import type { Workload } from "../registry/registry.js";
+import { protoDuration } from "./destination-rules.js";
+import { clusterName, fqdn, type Service } from "./services.js";
+
+type Json = Record<string, unknown>;
+
+interface StringMatch { exact?: string; prefix?: string; regex?: string }
+interface HttpMatch {
+  uri?: StringMatch; scheme?: StringMatch; method?: StringMatch; authority?: StringMatch;
+  headers?: Record<string, StringMatch>; withoutHeaders?: Record<string, StringMatch>; queryParams?: Record<string, StringMatch>;
+  ignoreUriCase?: boolean; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number;
+}
+interface Destination { host: string; subset?: string; port?: { number?: number } }
+interface HttpRoute {
+  name?: string;
+  match?: HttpMatch[];
+  route?: Array<{ destination: Destination; weight?: number; headers?: Headers }>;
+  redirect?: { uri?: string; authority?: string; port?: number; scheme?: string; redirectCode?: number };
+  directResponse?: { status: number; body?: { string?: string } };
+  rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match: string; rewrite: string } };
+  timeout?: string;
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string; retryRemoteLocalities?: boolean };
+  fault?: { delay?: { fixedDelay?: string; percentage?: { value?: number } }; abort?: { httpStatus?: number; grpcStatus?: string; percentage?: { value?: number } } };
+  mirror?: Destination;
+  mirrorPercentage?: { value?: number };
+  headers?: Headers;
+}
+interface Headers {
+  request?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+  response?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+}
+export interface VirtualServiceSpec {
+  hosts?: string[];
+  gateways?: string[];
+  exportTo?: string[];
+  http?: HttpRoute[];
+}
+
+const FAULT = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
+const GRPC_CODES: Record<string, number> = { OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16 };
+
+/** Istio's default retry policy for mesh traffic. */
+export const DEFAULT_RETRY = {
+  retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+  num_retries: 2,
+  retriable_status_codes: [503],
+  retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" } }],
+  host_selection_retry_max_attempts: 5,
+};
+
+function stringMatcher(m: StringMatch): Json {
+  if (m.exact !== undefined) return { exact: m.exact };
+  if (m.prefix !== undefined) return { prefix: m.prefix };
+  return { safe_regex: { regex: m.regex ?? ".*" } };
+}
+
+function headerMatcher(name: string, m: StringMatch, invert = false): Json {
+  return { name, string_match: stringMatcher(m), ...(invert ? { invert_match: true } : {}) };
+}
+
+function percentage(value: number | undefined): Json {
+  // Istio's percentages are doubles; Envoy takes millionths.
+  return { numerator: Math.round((value ?? 100) * 10_000), denominator: "MILLION" };
+}
+
+function headerOps(set?: Record<string, string>, add?: Record<string, string>): Json[] {
+  return [
+    ...Object.entries(set ?? {}).map(([key, value]) => ({ header: { key, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" })),
+    ...Object.entries(add ?? {}).map(([key, value]) => ({ header: { key, value }, append_action: "APPEND_IF_EXISTS_OR_ADD" })),
+  ];
+}
+
+function retryPolicy(r: HttpRoute["retries"]): Json | undefined {
+  if (!r) return DEFAULT_RETRY;
+  if (!r.attempts) return undefined;
+  const on = (r.retryOn ?? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes").split(",").map((s) => s.trim()).filter(Boolean);
+  const codes = on.filter((x) => /^\d+$/.test(x)).map(Number);
+  const conditions = on.filter((x) => !/^\d+$/.test(x));
+  if (codes.length && !conditions.includes("retriable-status-codes")) conditions.push("retriable-status-codes");
+  return {
+    retry_on: conditions.join(","),
+    num_retries: r.attempts,
+    ...(r.perTryTimeout ? { per_try_timeout: protoDuration(r.perTryTimeout) } : {}),
+    ...(codes.length ? { retriable_status_codes: codes } : conditions.includes("retriable-status-codes") ? { retriable_status_codes: [503] } : {}),
+    retry_host_predicate: DEFAULT_RETRY.retry_host_predicate,
+    host_selection_retry_max_attempts: 5,
+  };
+}
+
+export interface RouteContext {
+  /** The service the routes are for. */
+  service: Service;
+  port: number;
+  /** The proxy asking (for sourceLabels and exportTo). */
+  proxy: Workload;
+  services: Map<string, Service>;
+  hashPolicies(hostname: string, subset?: string): Json[];
+}
+
+function destinationCluster(d: Destination, ns: string, ctx: RouteContext): string {
+  const host = fqdn(d.host, ns);
+  const svc = ctx.services.get(host);
+  const port = d.port?.number ?? (svc?.ports.length === 1 ? svc.ports[0].port : ctx.port);
+  return clusterName("outbound", port, d.subset ?? "", host);
+}
+
+/** VirtualServices visible to the proxy that route this host on the mesh gateway. */
+export function virtualServicesFor(vss: Array<IstioResource<VirtualServiceSpec>>, hostname: string, proxyNs: string): Array<IstioResource<VirtualServiceSpec>> {
+  return vss.filter((vs) => {
+    const ns = vs.metadata.namespace ?? "default";
+    const exportTo = vs.spec.exportTo ?? ["*"];
+    if (!exportTo.includes("*") && !(exportTo.includes(".") && ns === proxyNs) && !exportTo.includes(proxyNs)) return false;
+    const gateways = vs.spec.gateways ?? ["mesh"];
+    if (!gateways.includes("mesh")) return false;
+    return (vs.spec.hosts ?? []).some((h) => fqdn(h, ns) === hostname || h === "*" || (h.startsWith("*.") && hostname.endsWith(h.slice(1))));
+  }).sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
+}
+
+function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: RouteContext, index: string): Json | undefined {
+  if (m?.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return undefined;
+  if (m?.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return undefined;
+  if (m?.gateways && !m.gateways.includes("mesh")) return undefined;
+  if (m?.port && m.port !== ctx.port) return undefined;
+  const match: Json = {};
+  const uri = m?.uri;
+  if (uri?.exact !== undefined) match.path = uri.exact;
+  else if (uri?.regex !== undefined) match.safe_regex = { regex: uri.regex };
+  else match.prefix = uri?.prefix ?? "/";
+  if (m?.ignoreUriCase) match.case_sensitive = false;
+  const headers: Json[] = [];
+  for (const [name, sm] of Object.entries(m?.headers ?? {})) headers.push(headerMatcher(name.toLowerCase(), sm));
+  for (const [name, sm] of Object.entries(m?.withoutHeaders ?? {})) headers.push(headerMatcher(name.toLowerCase(), sm, true));
+  if (m?.method) headers.push(headerMatcher(":method", m.method));
+  if (m?.authority) headers.push(headerMatcher(":authority", m.authority));
+  if (m?.scheme) headers.push(headerMatcher(":scheme", m.scheme));
+  if (headers.length) match.headers = headers;
+  const query = Object.entries(m?.queryParams ?? {}).map(([name, sm]) => ({ name, string_match: stringMatcher(sm) }));
+  if (query.length) match.query_parameters = query;
+  const route: Json = { name: r.name ?? index, match };
+  if (r.redirect) {
+    const rd = r.redirect;
+    route.redirect = { ...(rd.uri ? { path_redirect: rd.uri } : {}), ...(rd.authority ? { host_redirect: rd.authority } : {}), ...(rd.port ? { port_redirect: rd.port } : {}), ...(rd.scheme ? { scheme_redirect: rd.scheme } : {}), response_code: rd.redirectCode === 302 ? "FOUND" : rd.redirectCode === 303 ? "SEE_OTHER" : rd.redirectCode === 307 ? "TEMPORARY_REDIRECT" : rd.redirectCode === 308 ? "PERMANENT_REDIRECT" : "MOVED_PERMANENTLY" };
+  } else if (r.directResponse) {
+    route.direct_response = { status: r.directResponse.status, ...(r.directResponse.body?.string !== undefined ? { body: { inline_string: r.directResponse.body.string } } : {}) };
+  } else {
+    const dests = r.route ?? [];
+    const action: Json = { timeout: protoDuration(r.timeout) ?? "0s" };
+    if (dests.length <= 1) {
+      const d = dests[0]?.destination ?? { host: ctx.service.hostname };
+      action.cluster = destinationCluster(d, vsNs, ctx);
+      action.hash_policy = ctx.hashPolicies(fqdn(d.host, vsNs), d.subset);
+    } else {
+      action.weighted_clusters = { clusters: dests.map((d) => ({
+        name: destinationCluster(d.destination, vsNs, ctx), weight: d.weight ?? 0,
+        ...(d.headers?.request ? { request_headers_to_add: headerOps(d.headers.request.set, d.headers.request.add), request_headers_to_remove: d.headers.request.remove ?? [] } : {}),
+        ...(d.headers?.response ? { response_headers_to_add: headerOps(d.headers.response.set, d.headers.response.add), response_headers_to_remove: d.headers.response.remove ?? [] } : {}),
+      })) };
+    }
+    const retry = retryPolicy(r.retries);
+    if (retry) action.retry_policy = retry;
+    if (r.rewrite?.uri !== undefined) action.prefix_rewrite = r.rewrite.uri;
+    if (r.rewrite?.uriRegexRewrite) action.regex_rewrite = { pattern: { regex: r.rewrite.uriRegexRewrite.match }, substitution: r.rewrite.uriRegexRewrite.rewrite };
+    if (r.rewrite?.authority) action.host_rewrite_literal = r.rewrite.authority;
+    if (r.mirror) action.request_mirror_policies = [{ cluster: destinationCluster(r.mirror, vsNs, ctx), runtime_fraction: { default_value: percentage(r.mirrorPercentage?.value) } }];
+    route.route = action;
+  }
+  if (r.fault) {
+    const f: Json = { "@type": FAULT };
+    if (r.fault.delay?.fixedDelay) f.delay = { fixed_delay: protoDuration(r.fault.delay.fixedDelay), percentage: percentage(r.fault.delay.percentage?.value) };
+    if (r.fault.abort) f.abort = { ...(r.fault.abort.grpcStatus ? { grpc_status: GRPC_CODES[r.fault.abort.grpcStatus] ?? 2 } : { http_status: r.fault.abort.httpStatus ?? 500 }), percentage: percentage(r.fault.abort.percentage?.value) };
+    route.typed_per_filter_config = { "envoy.filters.http.fault": f };
+  }
+  if (r.headers?.request) {
+    route.request_headers_to_add = headerOps(r.headers.request.set, r.headers.request.add);
+    route.request_headers_to_remove = r.headers.request.remove ?? [];
+  }
+  if (r.headers?.response) {
+    route.response_headers_to_add = headerOps(r.headers.response.set, r.headers.response.add);
+    route.response_headers_to_remove = r.headers.response.remove ?? [];
+  }
+  return route;
+}
+
+/** The routes for one service port: from the first VirtualService that routes it, else Istio's default route. */
+export function routesFor(vss: Array<IstioResource<VirtualServiceSpec>>, ctx: RouteContext): Json[] {
+  const vs = virtualServicesFor(vss, ctx.service.hostname, ctx.proxy.namespace)[0];
+  const fallback = { name: "default", match: { prefix: "/" }, route: { cluster: clusterName("outbound", ctx.port, "", ctx.service.hostname), timeout: "0s", retry_policy: DEFAULT_RETRY, hash_policy: ctx.hashPolicies(ctx.service.hostname) } };
+  if (!vs) return [fallback];
+  const ns = vs.metadata.namespace ?? "default";
+  const routes: Json[] = [];
+  (vs.spec.http ?? []).forEach((r, i) => {
+    const matches = r.match?.length ? r.match : [undefined];
+    matches.forEach((m, j) => {
+      const route = routeFor(r, m, ns, ctx, `${vs.metadata.name}.${i}.${j}`);
+      if (route) routes.push(route);
+    });
+  });
+  return routes.length ? routes : [fallback];
+}

@@ -1,0 +1,114 @@
+// Translation tables: Bookinfo-shaped workloads and Istio's task configs -> Envoy resources, every one of which must
+// parse as Envoy's proto (so a real proxy would take it), with Istio's names and shapes.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { IstioResource } from "../../src/api/resource.js";
+import type { Workload } from "../../src/control/registry/registry.js";
+import { translate, type ProxyResources } from "../../src/control/translate/translate.js";
+import { parseMessage } from "../../src/xds/resource.js";
+
+function wl(service: string, version: string, inboundPort: number, upstreams: Workload["upstreams"] = []): Workload {
+  return { id: `${service}-${version}`, name: `${service}-${version}`, namespace: "default", service, labels: { app: service, version }, serviceAccount: `bookinfo-${service}`, address: "127.0.0.1", inboundPort, servicePorts: [{ port: 9080, name: "http", protocol: "HTTP" }], appPort: inboundPort + 1000, upstreams, ready: true, sidecar: true };
+}
+
+const productpage = wl("productpage", "v1", 15101, [{ host: "reviews", port: 9080, localPort: 19081 }, { host: "details", port: 9080, localPort: 19082 }]);
+const workloads = [productpage, wl("details", "v1", 15102), wl("reviews", "v1", 15103), wl("reviews", "v2", 15104), wl("reviews", "v3", 15105, [{ host: "ratings", port: 9080, localPort: 19083 }]), wl("ratings", "v1", 15106)];
+
+const r = (kind: string, name: string, spec: Record<string, unknown>, namespace = "default"): IstioResource => ({ apiVersion: kind.endsWith("Policy") || kind.endsWith("Authentication") ? "security.istio.io/v1" : "networking.istio.io/v1", kind, metadata: { name, namespace }, spec });
+const reviewsDr = r("DestinationRule", "reviews", { host: "reviews", subsets: ["v1", "v2", "v3"].map((v) => ({ name: v, labels: { version: v } })) });
+
+function valid(out: ProxyResources): ProxyResources {
+  const types: Array<[keyof ProxyResources, string]> = [["clusters", "envoy.config.cluster.v3.Cluster"], ["endpoints", "envoy.config.endpoint.v3.ClusterLoadAssignment"], ["listeners", "envoy.config.listener.v3.Listener"], ["routes", "envoy.config.route.v3.RouteConfiguration"]];
+  for (const [key, type] of types) for (const res of out[key]) {
+    const p = parseMessage(type, res);
+    assert.ok(p.ok, `${key}: ${JSON.stringify(!p.ok && p.errors)}`);
+  }
+  return out;
+}
+
+function reviewsRoutes(resources: IstioResource[]) {
+  const out = valid(translate({ resources, workloads, proxy: productpage }));
+  const rc = out.routes.find((x) => String(x.name).includes("reviews"))!;
+  return ((rc.virtual_hosts as Array<{ routes: Array<Record<string, unknown>> }>)[0]).routes;
+}
+
+test("clusters and endpoints carry Istio's names; subsets select endpoints by labels", () => {
+  const out = valid(translate({ resources: [reviewsDr], workloads, proxy: productpage }));
+  const names = out.clusters.map((c) => c.name);
+  assert.ok(names.includes("outbound|9080||reviews.default.svc.cluster.local"));
+  assert.ok(names.includes("outbound|9080|v2|reviews.default.svc.cluster.local"));
+  assert.ok(names.includes("inbound|9080||"));
+  const v2 = out.endpoints.find((e) => e.cluster_name === "outbound|9080|v2|reviews.default.svc.cluster.local")!;
+  const ports = (v2.endpoints as Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }>)[0].lb_endpoints.map((e) => e.endpoint.address.socket_address.port_value);
+  assert.deepEqual(ports, [15104]);
+  assert.ok(!names.some((n) => String(n).includes("ratings")), "productpage does not call ratings, so it is not sent ratings");
+});
+
+test("no VirtualService: Istio's default route with its default retries and no timeout", () => {
+  const [route] = reviewsRoutes([]);
+  const action = route.route as Record<string, unknown>;
+  assert.equal(action.cluster, "outbound|9080||reviews.default.svc.cluster.local");
+  assert.equal(action.timeout, "0s");
+  assert.equal((action.retry_policy as Record<string, unknown>).num_retries, 2);
+});
+
+test("header match to v2, then v1 (request routing task)", () => {
+  const routes = reviewsRoutes([reviewsDr, r("VirtualService", "reviews", { hosts: ["reviews"], http: [
+    { match: [{ headers: { "end-user": { exact: "jason" } } }], route: [{ destination: { host: "reviews", subset: "v2" } }] },
+    { route: [{ destination: { host: "reviews", subset: "v1" } }] },
+  ] })]);
+  assert.deepEqual((routes[0].match as Record<string, unknown>).headers, [{ name: "end-user", string_match: { exact: "jason" } }]);
+  assert.equal((routes[0].route as Record<string, unknown>).cluster, "outbound|9080|v2|reviews.default.svc.cluster.local");
+  assert.equal((routes[1].route as Record<string, unknown>).cluster, "outbound|9080|v1|reviews.default.svc.cluster.local");
+});
+
+test("weights, timeout, retries with status codes, rewrite and response headers", () => {
+  const [route] = reviewsRoutes([reviewsDr, r("VirtualService", "reviews", { hosts: ["reviews"], http: [{
+    route: [{ destination: { host: "reviews", subset: "v1" }, weight: 50 }, { destination: { host: "reviews", subset: "v3" }, weight: 50 }],
+    timeout: "0.5s", retries: { attempts: 3, perTryTimeout: "2s", retryOn: "gateway-error,503" }, rewrite: { uri: "/v2" },
+    headers: { response: { set: { "x-served-by": "trellis" } } },
+  }] })]);
+  const action = route.route as Record<string, { clusters?: unknown[] } | unknown>;
+  assert.deepEqual((action.weighted_clusters as { clusters: Array<{ name: string; weight: number }> }).clusters.map((c) => [c.name, c.weight]), [["outbound|9080|v1|reviews.default.svc.cluster.local", 50], ["outbound|9080|v3|reviews.default.svc.cluster.local", 50]]);
+  assert.equal(action.timeout, "0.5s");
+  assert.deepEqual({ ...(action.retry_policy as Record<string, unknown>), retry_host_predicate: undefined, host_selection_retry_max_attempts: undefined }, { retry_on: "gateway-error,retriable-status-codes", num_retries: 3, per_try_timeout: "2s", retriable_status_codes: [503], retry_host_predicate: undefined, host_selection_retry_max_attempts: undefined });
+  assert.equal(action.prefix_rewrite, "/v2");
+  assert.deepEqual(route.response_headers_to_add, [{ header: { key: "x-served-by", value: "trellis" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }]);
+});
+
+test("fault delay and abort become per-route fault filter config in millionths", () => {
+  const proxy = workloads[4];
+  const out = valid(translate({ resources: [r("VirtualService", "ratings", { hosts: ["ratings"], http: [{ match: [{ headers: { "end-user": { exact: "jason" } } }], fault: { delay: { percentage: { value: 100 }, fixedDelay: "7s" }, abort: { percentage: { value: 12.5 }, httpStatus: 500 } }, route: [{ destination: { host: "ratings" } }] }] })], workloads, proxy }));
+  const rc = out.routes.find((x) => String(x.name).includes("ratings"))!;
+  const route = (rc.virtual_hosts as Array<{ routes: Array<Record<string, unknown>> }>)[0].routes[0];
+  const fault = (route.typed_per_filter_config as Record<string, Record<string, unknown>>)["envoy.filters.http.fault"];
+  assert.deepEqual(fault.delay, { fixed_delay: "7s", percentage: { numerator: 1_000_000, denominator: "MILLION" } });
+  assert.deepEqual(fault.abort, { http_status: 500, percentage: { numerator: 125_000, denominator: "MILLION" } });
+});
+
+test("DestinationRule policy: consistent hash by header, connection limits, outlier detection", () => {
+  const dr = r("DestinationRule", "reviews", { host: "reviews", trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: "x-user" } }, connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } }, outlierDetection: { consecutive5xxErrors: 1, interval: "1s", baseEjectionTime: "3m", maxEjectionPercent: 100 } } });
+  const out = valid(translate({ resources: [dr], workloads, proxy: productpage }));
+  const c = out.clusters.find((x) => x.name === "outbound|9080||reviews.default.svc.cluster.local")!;
+  assert.equal(c.lb_policy, "RING_HASH");
+  assert.deepEqual((c.circuit_breakers as { thresholds: Array<Record<string, number>> }).thresholds[0].max_connections, 1);
+  assert.equal(c.max_requests_per_connection, 1);
+  assert.deepEqual(c.outlier_detection, { consecutive_5xx: 1, enforcing_consecutive_5xx: 100, interval: "1s", base_ejection_time: "180s", max_ejection_percent: 100 });
+  const [route] = reviewsRoutes([dr]);
+  assert.deepEqual((route.route as Record<string, unknown>).hash_policy, [{ header: { header_name: "x-user" } }]);
+});
+
+test("the inbound listener carries the workload's authorization and JWT filters", () => {
+  const out = valid(translate({ resources: [r("AuthorizationPolicy", "deny-post", { selector: { matchLabels: { app: "productpage" } }, action: "DENY", rules: [{ to: [{ operation: { methods: ["POST"] } }] }] })], workloads, proxy: productpage }));
+  const inbound = out.listeners.find((l) => l.name === "virtualInbound")!;
+  const hcm = ((inbound.filter_chains as Array<{ filters: Array<{ typed_config: { http_filters: Array<{ name: string }> } }> }>)[0].filters[0].typed_config);
+  assert.deepEqual(hcm.http_filters.map((f) => f.name), ["envoy.filters.http.rbac", "envoy.filters.http.router"]);
+});
+
+test("a VirtualService exported only to its namespace is not used by other namespaces", () => {
+  const other = { ...productpage, namespace: "other" };
+  const vs = r("VirtualService", "reviews", { hosts: ["reviews.default.svc.cluster.local"], exportTo: ["."], http: [{ route: [{ destination: { host: "reviews.default.svc.cluster.local", subset: "v2" } }] }] });
+  const out = valid(translate({ resources: [reviewsDr, vs], workloads, proxy: { ...other, upstreams: [{ host: "reviews.default.svc.cluster.local", port: 9080, localPort: 19081 }] } }));
+  const rc = out.routes.find((x) => String(x.name).includes("reviews"))!;
+  assert.equal(((rc.virtual_hosts as Array<{ routes: Array<{ name: string }> }>)[0].routes[0]).name, "default");
+});

@@ -7,6 +7,11 @@ export interface Command {
 
 export const commandTable: Record<string, Command> = {
   analyze: { summary: "validate Istio configuration files (as istioctl analyze does)", load: () => import("./analyze.js") },
+  control: { summary: "run the control plane (store, discovery, xDS, REST API, CA)", load: () => import("./control.js") },
+  apply: { summary: "create or replace Istio resources from files", load: () => import("./apply.js") },
+  get: { summary: "list or show Istio resources", load: () => import("./get.js") },
+  delete: { summary: "delete Istio resources", load: () => import("./delete.js") },
+  "proxy-status": { summary: "each proxy's xDS sync state", load: () => import("./proxy-status.js") },
   cleanup: { summary: "remove namespaces and rules a crashed transparent-mode run left", load: () => import("./cleanup.js") },
   proxy: { summary: "run the sidecar/gateway proxy from an Envoy bootstrap", load: () => import("./proxy.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },

@@ -1,0 +1,55 @@
+// `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
+import { parseArgs } from "node:util";
+import { ControlPlane } from "../control/control-plane.js";
+
+const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
+
+Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
+uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
+(default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
+requires the token in STATE_DIR/api-token.`;
+
+function port(flag: string, v: string | undefined, d?: number): number | undefined {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} "${v}" is not a port (0-65535, 0 = any free port)`);
+  return n;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let opts;
+  try {
+    const { values } = parseArgs({ args, options: {
+      "state-dir": { type: "string", default: ".trellis" },
+      host: { type: "string", default: "127.0.0.1" },
+      "xds-port": { type: "string" },
+      "api-port": { type: "string" },
+      "ca-port": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    } });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: port("--xds-port", values["xds-port"], 15010), apiPort: port("--api-port", values["api-port"], 15014), caPort: port("--ca-port", values["ca-port"]) };
+  } catch (err) {
+    console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const cp = new ControlPlane(opts);
+  try {
+    await cp.start();
+  } catch (err) {
+    console.error(`trellis control: ${(err as Error).message}`);
+    await cp.stop();
+    return 1;
+  }
+  console.log(`xds listening on ${opts.host}:${cp.ports.xds}`);
+  console.log(`api listening on ${opts.host}:${cp.ports.api}`);
+  if (cp.ports.ca) console.log(`ca listening on ${opts.host}:${cp.ports.ca}`);
+  return new Promise((resolve) => {
+    const stop = () => cp.stop().then(() => resolve(0), () => resolve(1));
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}

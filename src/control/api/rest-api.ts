@@ -1,0 +1,160 @@
+// The REST API on 15014: Kubernetes-shaped paths over the store (list, get, create, replace, delete, watch), writes
+// validated by the analyzer (errors -> 400 with findings, warnings returned), plus proxy sync status.
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { analyze, validateResource } from "../../api/analyze.js";
+import type { Finding } from "../../api/finding.js";
+import { KINDS, type KindInfo } from "../../api/kinds.js";
+import type { IstioResource } from "../../api/resource.js";
+import { ConflictError, NotFoundError, type Store, type StoreEvent } from "../store/store.js";
+
+export interface ApiDeps {
+  store: Store;
+  /** Per-proxy sync status, for `trellis proxy-status` and the console. */
+  proxies(): unknown;
+  /** Services and workloads known to the registry, for the analyzer's cross-resource checks. */
+  meshContext(): { services?: Array<{ hostname: string; namespace: string }>; workloads?: Array<{ namespace: string; labels: Record<string, string> }> };
+  version: string;
+  /** When set, every request must carry `Authorization: Bearer TOKEN` (required off loopback). */
+  token?: string;
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function status(res: ServerResponse, code: number, reason: string, message: string, findings?: Finding[]): void {
+  send(res, code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...(findings ? { details: { findings } } : {}) });
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`the request body is larger than ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch (err) {
+        reject(new Error(`the request body is not JSON: ${(err as Error).message}`));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+interface Target {
+  info: KindInfo;
+  version: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME] */
+function parsePath(path: string): Target | { error: string } | undefined {
+  const m = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
+  if (!m) return undefined;
+  const [, group, version, namespace, plural, name] = m;
+  const info = KINDS.find((k) => k.group === group && k.plural === plural);
+  if (!info) return { error: `the server does not serve ${plural} in ${group}; kinds: ${KINDS.map((k) => `${k.group}/${k.plural}`).join(", ")}` };
+  if (!info.versions.includes(version)) return { error: `${info.kind} is not served at ${group}/${version}; served versions: ${info.versions.join(", ")}` };
+  return { info, version, namespace, name: name ? decodeURIComponent(name) : undefined };
+}
+
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+  if (!m) return false;
+  const a = Buffer.from(m[1]);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(deps, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
+  };
+}
+
+async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://api");
+  if (!authorized(req, deps.token)) return status(res, 401, "Unauthorized", "send Authorization: Bearer TOKEN (the token is in STATE_DIR/api-token)");
+  if (url.pathname === "/version") return send(res, 200, { version: deps.version });
+  if (url.pathname === "/readyz") return send(res, 200, { status: "ok" });
+  if (url.pathname === "/debug/proxies") return send(res, 200, deps.proxies());
+  const target = parsePath(url.pathname);
+  if (!target) return status(res, 404, "NotFound", `no API at ${url.pathname}; paths look like /apis/networking.istio.io/v1/namespaces/default/virtualservices/NAME`);
+  if ("error" in target) return status(res, 404, "NotFound", target.error);
+  const { info, namespace, name } = target;
+  const store = deps.store;
+  switch (req.method) {
+    case "GET": {
+      if (url.searchParams.get("watch") === "true") return watch(store, info.kind, namespace, req, res);
+      if (name) {
+        const r = store.get(info.kind, namespace ?? "default", name);
+        return r ? send(res, 200, r) : status(res, 404, "NotFound", `${info.kind} ${namespace ?? "default"}/${name} not found`);
+      }
+      return send(res, 200, { apiVersion: `${info.group}/${target.version}`, kind: `${info.kind}List`, metadata: { resourceVersion: String(store.version()) }, items: store.list(info.kind, namespace) });
+    }
+    case "POST":
+    case "PUT": {
+      if (!namespace) return status(res, 400, "BadRequest", "writes need a namespace in the path: /apis/GROUP/VERSION/namespaces/NS/PLURAL");
+      let body: IstioResource;
+      try {
+        body = (await readBody(req)) as IstioResource;
+      } catch (err) {
+        return status(res, 400, "BadRequest", (err as Error).message);
+      }
+      if (!body || typeof body !== "object" || !body.metadata?.name) return status(res, 400, "BadRequest", "the body must be a resource with metadata.name");
+      if (body.kind !== info.kind) return status(res, 400, "BadRequest", `the body's kind ${body.kind} does not match the path's ${info.kind}`);
+      if (req.method === "PUT" && body.metadata.name !== name) return status(res, 400, "BadRequest", `the body's metadata.name ${body.metadata.name} does not match the path's ${name}`);
+      if (body.metadata.namespace && body.metadata.namespace !== namespace) return status(res, 400, "BadRequest", `the body's metadata.namespace ${body.metadata.namespace} does not match the path's ${namespace}`);
+      const resource: IstioResource = { ...body, metadata: { ...body.metadata, namespace } };
+      // A resource that is wrong in itself is refused; what depends on other resources (a subset whose
+      // DestinationRule comes in the next write) is returned as a warning, since apply order is the user's.
+      const structural = validateResource(resource);
+      const errors = structural.filter((f) => f.level === "Error");
+      const others = store.list().filter((r) => !(r.kind === resource.kind && r.metadata.namespace === namespace && r.metadata.name === resource.metadata.name));
+      const findings = errors.length ? structural : analyze([...others, resource], deps.meshContext()).filter((f) => f.resource?.kind === resource.kind && f.resource.namespace === namespace && f.resource.name === resource.metadata.name);
+      if (errors.length) return status(res, 400, "Invalid", `${info.kind} ${namespace}/${resource.metadata.name} is invalid: ${errors.map((e) => `${e.path ?? ""}: ${e.message}`).join("; ")}`, findings);
+      try {
+        const stored = store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
+        return send(res, req.method === "POST" ? 201 : 200, { ...stored, ...(findings.length ? { warnings: findings } : {}) });
+      } catch (err) {
+        if (err instanceof ConflictError) return status(res, 409, "Conflict", err.message);
+        throw err;
+      }
+    }
+    case "DELETE": {
+      if (!namespace || !name) return status(res, 400, "BadRequest", "DELETE needs /namespaces/NS/PLURAL/NAME");
+      try {
+        return send(res, 200, store.delete(info.kind, namespace, name));
+      } catch (err) {
+        if (err instanceof NotFoundError) return status(res, 404, "NotFound", err.message);
+        throw err;
+      }
+    }
+    default:
+      return status(res, 405, "MethodNotAllowed", `${req.method} is not supported; use GET, POST, PUT or DELETE`);
+  }
+}
+
+function watch(store: Store, kind: string, namespace: string | undefined, req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, { "content-type": "application/x-ndjson" });
+  for (const r of store.list(kind, namespace)) res.write(JSON.stringify({ type: "ADDED", object: r }) + "\n");
+  const onEvent = (e: StoreEvent) => {
+    if (e.object.kind === kind && (!namespace || e.object.metadata.namespace === namespace)) res.write(JSON.stringify(e) + "\n");
+  };
+  store.on("event", onEvent);
+  req.on("close", () => store.off("event", onEvent));
+}

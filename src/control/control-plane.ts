@@ -1,0 +1,159 @@
+// `trellis control` assembled: store + registry -> translation per proxy (debounced) -> ADS snapshots; the REST API;
+// and the CA (CSR service over TLS) when asked for.
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { AdsServer, type Snapshot } from "../xds/ads-server.js";
+import { ADS_ORDER, encodeAny, type ResourceKind, TYPE_URL, type AnyValue } from "../xds/resource.js";
+import { restApi } from "./api/rest-api.js";
+import { CertificateAuthority } from "./ca/authority.js";
+import { addCaService, controlPlaneCredentials } from "./ca/ca-service.js";
+import { TokenIssuer } from "./ca/tokens.js";
+import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
+import { Store } from "./store/store.js";
+import { translate, type ProxyResources } from "./translate/translate.js";
+import { servicesOf } from "./translate/services.js";
+
+export const CONTROL_VERSION = "trellis-control/0.1.0";
+
+export interface ControlPlaneOptions {
+  stateDir: string;
+  host?: string;
+  xdsPort?: number;
+  apiPort?: number;
+  /** CSR API (and xDS) over TLS; undefined = off. */
+  caPort?: number;
+  debounceMs?: number;
+  log?: (line: string) => void;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
+
+const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
+
+function toSnapshot(out: ProxyResources): Snapshot {
+  const snap: Snapshot = { versions: {}, resources: {} };
+  for (const kind of ADS_ORDER) {
+    const key = KEYS[kind];
+    if (!key) continue;
+    const list = out[key];
+    const json = JSON.stringify(list);
+    snap.versions[kind] = createHash("sha256").update(json).digest("hex").slice(0, 16);
+    snap.resources[kind] = new Map<string, AnyValue>(list.map((r) => [String(kind === "endpoint" ? r.cluster_name : r.name), encodeAny(TYPE_URL[kind], r)]));
+  }
+  return snap;
+}
+
+export class ControlPlane {
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly ads: AdsServer;
+  private api?: Server;
+  private caServer?: grpc.Server;
+  private timer?: NodeJS.Timeout;
+  private readonly log: (line: string) => void;
+  /** Proxies connected now: node id -> its workload. */
+  private readonly connected = new Map<string, Workload>();
+  ports = { xds: 0, api: 0, ca: 0 };
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    this.log = options.log ?? ((l) => console.error(l));
+    this.store = new Store(options.stateDir);
+    this.registry = new Registry(() => this.schedule());
+    this.ads = new AdsServer({
+      onStreamOpen: (p) => {
+        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata);
+        if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
+        this.connected.set(p.node.id, workload);
+        this.registry.upsert(workload);
+        this.recompute();
+      },
+      onStreamClose: (p) => {
+        if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
+          this.connected.delete(p.node.id);
+          this.registry.remove(p.node.id);
+        }
+      },
+      onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
+    });
+    this.store.on("event", () => this.schedule());
+  }
+
+  async start(): Promise<void> {
+    const host = this.options.host ?? "127.0.0.1";
+    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    const token = isLoopback(host) ? undefined : this.apiToken();
+    this.api = createServer(restApi({
+      store: this.store,
+      version: CONTROL_VERSION,
+      token,
+      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
+      meshContext: () => {
+        const workloads = this.registry.list();
+        if (workloads.length === 0) return {};
+        return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
+      },
+    }));
+    await new Promise<void>((resolve, reject) => {
+      this.api!.once("error", (e) => reject(new Error(`REST API: cannot bind ${host}:${this.options.apiPort ?? 15014}: ${e.message}`)));
+      this.api!.listen(this.options.apiPort ?? 15014, host, () => resolve());
+    });
+    this.ports.api = (this.api.address() as { port: number }).port;
+    if (this.options.caPort !== undefined) {
+      const ca = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
+      const tokens = TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), ca.trustDomain);
+      const server = new grpc.Server();
+      addCaService(server, ca, tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
+      this.ads.addTo(server);
+      const { credentials } = await controlPlaneCredentials(ca, 24 * 3600_000);
+      this.ports.ca = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${this.options.caPort}`, credentials, (e, p) => (e ? reject(e) : resolve(p))));
+      this.caServer = server;
+    }
+  }
+
+  /** A token for the REST API when it is reachable beyond loopback (created 0600 on first use, never logged). */
+  private apiToken(): string {
+    const path = join(this.options.stateDir, "api-token");
+    if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+    return readFileSync(path, "utf8").trim();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.recompute();
+    }, this.options.debounceMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
+  recompute(): void {
+    const resources = this.store.list();
+    const workloads = this.registry.list();
+    for (const [id, proxy] of this.connected) {
+      try {
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy })));
+      } catch (err) {
+        this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.registry.close();
+    await this.ads.close();
+    this.caServer?.forceShutdown();
+    if (this.api) {
+      this.api.closeAllConnections();
+      await new Promise((r) => this.api!.close(r));
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// `trellis demo`: the whole mesh on one machine: the control plane and Istio's Bookinfo (productpage, details,
+// reviews v1-v3, ratings), each workload with its sidecar, until Ctrl-C.
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { ControlPlane } from "../control/control-plane.js";
+
+const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N]
+
+Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
+runs until Ctrl-C. Try then, from another terminal:
+  trellis apply -f examples/istio/bookinfo/destination-rule-all.yaml
+  trellis apply -f examples/istio/tasks/request-routing/virtual-service-reviews-test-v2.yaml
+  trellis proxy-status`;
+
+const BOOKINFO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "bookinfo");
+
+interface App {
+  service: string;
+  version: string;
+  script: string;
+  args: string[];
+  upstreams: string[];
+}
+
+const APPS: App[] = [
+  { service: "details", version: "v1", script: "details.js", args: [], upstreams: [] },
+  { service: "ratings", version: "v1", script: "ratings.js", args: [], upstreams: [] },
+  { service: "reviews", version: "v1", script: "reviews.js", args: ["--version", "v1"], upstreams: ["ratings:9080"] },
+  { service: "reviews", version: "v2", script: "reviews.js", args: ["--version", "v2"], upstreams: ["ratings:9080"] },
+  { service: "reviews", version: "v3", script: "reviews.js", args: ["--version", "v3"], upstreams: ["ratings:9080"] },
+  { service: "productpage", version: "v1", script: "productpage.js", args: [], upstreams: ["details:9080", "reviews:9080"] },
+];
+
+export async function run(args: string[]): Promise<number> {
+  let opts;
+  try {
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, help: { type: "boolean", short: "h" } } });
+    if (values.help) { console.log(USAGE); return 0; }
+    for (const f of ["xds-port", "api-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
+    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]) };
+  } catch (err) {
+    console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const cp = new ControlPlane({ ...opts, log: (l) => console.error(l) });
+  try {
+    await cp.start();
+  } catch (err) {
+    console.error(`trellis demo: ${(err as Error).message} (is another trellis already running? use --xds-port 0 --api-port 0)`);
+    await cp.stop();
+    return 1;
+  }
+  console.log(`control plane: xDS on 127.0.0.1:${cp.ports.xds}, REST API on 127.0.0.1:${cp.ports.api} (export TRELLIS_CONTROL=127.0.0.1:${cp.ports.api})`);
+  const children: ChildProcess[] = [];
+  let productpage: string | undefined;
+  for (const app of APPS) {
+    const child = spawn(process.execPath, [
+      process.argv[1], "run", "--service", app.service, "--labels", `version=${app.version}`, "--service-account", `bookinfo-${app.service}`,
+      "--port", "9080", "--xds", `127.0.0.1:${cp.ports.xds}`, "--state-dir", opts.stateDir,
+      ...app.upstreams.flatMap((u) => ["--upstream", u]), "--", process.execPath, join(BOOKINFO, app.script), ...app.args,
+    ], { stdio: ["ignore", "inherit", "pipe"] });
+    children.push(child);
+    child.stderr!.on("data", (d: Buffer) => {
+      const text = d.toString();
+      process.stderr.write(text);
+      const m = /productpage\.\S+ \(.*sidecar inbound on (127\.0\.0\.1:\d+)/.exec(text);
+      if (m) productpage = m[1];
+    });
+  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (productpage) {
+      const ok = await fetch(`http://${productpage}/productpage`).then((r) => r.ok, () => false);
+      if (ok) break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
+  else console.error("trellis demo: productpage did not come up within 30 s");
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      await Promise.all(children.map((c) => new Promise<void>((r) => { if (c.exitCode !== null) return r(); c.once("exit", () => r()); c.kill("SIGTERM"); })));
+      await cp.stop();
+      resolve(0);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}

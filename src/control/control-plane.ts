@@ -59,6 +59,8 @@ export class ControlPlane {
   private readonly log: (line: string) => void;
   /** Proxies connected now: node id -> its workload. */
   private readonly connected = new Map<string, Workload>();
+  /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
+  private readonly proxyless = new Set<string>();
   ports = { xds: 0, api: 0, ca: 0 };
 
   constructor(private readonly options: ControlPlaneOptions) {
@@ -71,6 +73,7 @@ export class ControlPlane {
         const { workload, error } = workloadFromNode(p.node.id, p.node.metadata);
         if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
         this.connected.set(p.node.id, workload);
+        if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
         this.registry.upsert(workload);
         this.recompute();
       },
@@ -139,7 +142,7 @@ export class ControlPlane {
     const workloads = this.registry.list();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy })));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id) })));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

@@ -7,6 +7,8 @@ import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/auth
 import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
 import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
+import { serviceEntryServices } from "../registry/service-entries.js";
+import { proxylessGrpc } from "./proxyless-grpc.js";
 
 type Json = Record<string, unknown>;
 
@@ -17,6 +19,8 @@ export interface TranslateInput {
   /** Fetched JSON Web Key Sets by jwksUri. */
   jwks?: (uri: string) => string | undefined;
   rootNamespace?: string;
+  /** A proxyless gRPC client (node metadata GENERATOR=grpc): it gets api listeners for every service. */
+  proxyless?: boolean;
 }
 
 export interface ProxyResources {
@@ -56,6 +60,9 @@ export function translate(input: TranslateInput): ProxyResources {
   const { proxy } = input;
   const root = input.rootNamespace ?? "istio-system";
   const services = servicesOf(input.workloads);
+  for (const extra of serviceEntryServices(input.resources)) {
+    if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints });
+  }
   const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
   const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
@@ -64,6 +71,8 @@ export function translate(input: TranslateInput): ProxyResources {
     const sub = dr?.spec.subsets?.find((s) => s.name === subset);
     return hashPolicies(sub?.trafficPolicy?.loadBalancer ? sub.trafficPolicy : dr?.spec.trafficPolicy);
   };
+
+  if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared).
   const wanted = new Set(proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));

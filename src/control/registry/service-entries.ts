@@ -1,0 +1,60 @@
+// ServiceEntry and WorkloadEntry: services and workloads that run no Trellis proxy (VMs, external APIs, proxyless
+// gRPC servers). A ServiceEntry selects WorkloadEntries by labels or lists its endpoints inline.
+import type { IstioResource } from "../../api/resource.js";
+import type { Workload } from "./registry.js";
+
+interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
+interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
+
+export interface ServiceEntrySpec {
+  hosts: string[];
+  ports?: Port[];
+  location?: "MESH_EXTERNAL" | "MESH_INTERNAL";
+  resolution?: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+  workloadSelector?: { labels?: Record<string, string> };
+  endpoints?: SeEndpoint[];
+}
+
+export interface WorkloadEntrySpec { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; weight?: number }
+
+export interface ExtraService {
+  hostname: string;
+  namespace: string;
+  ports: Array<{ port: number; name?: string; protocol?: string }>;
+  endpoints: Workload[];
+  resolution: string;
+  external: boolean;
+}
+
+function endpointWorkload(id: string, namespace: string, e: SeEndpoint, port: Port): Workload {
+  return {
+    id, name: id, namespace, labels: e.labels ?? {}, serviceAccount: e.serviceAccount ?? "default", address: e.address,
+    inboundPort: e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number, servicePorts: [], upstreams: [], ready: true, sidecar: false,
+  };
+}
+
+/** The services ServiceEntries declare, with their endpoints (from WorkloadEntries they select, or inline). */
+export function serviceEntryServices(resources: IstioResource[]): ExtraService[] {
+  const wes = resources.filter((r) => r.kind === "WorkloadEntry") as unknown as Array<IstioResource<WorkloadEntrySpec>>;
+  const out: ExtraService[] = [];
+  for (const se of resources.filter((r) => r.kind === "ServiceEntry") as unknown as Array<IstioResource<ServiceEntrySpec>>) {
+    const ns = se.metadata.namespace ?? "default";
+    const ports = se.spec.ports ?? [];
+    for (const host of se.spec.hosts ?? []) {
+      const endpoints: Workload[] = [];
+      for (const port of ports.slice(0, 1)) {
+        const selector = se.spec.workloadSelector?.labels;
+        if (selector) {
+          for (const we of wes) {
+            if ((we.metadata.namespace ?? "default") !== ns) continue;
+            if (!Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) continue;
+            endpoints.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, port));
+          }
+        }
+        (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, port)));
+      }
+      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution: se.spec.resolution ?? "NONE", external: se.spec.location !== "MESH_INTERNAL" });
+    }
+  }
+  return out;
+}

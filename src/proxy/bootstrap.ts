@@ -78,6 +78,15 @@ function structToPlain(s: unknown): Record<string, unknown> {
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
+  const meta = structToPlain(bootstrap.node?.metadata);
+  if (typeof meta.NAMESPACE === "string") {
+    const labels = (meta.LABELS ?? {}) as Record<string, string>;
+    const ns = meta.NAMESPACE;
+    proxy.setIdentity(
+      { workload: String(meta.WORKLOAD_NAME ?? bootstrap.node?.id ?? "unknown"), namespace: ns, app: labels.app ?? "unknown", version: labels.version ?? "unknown", principal: "unknown", cluster: String(meta.CLUSTER_ID ?? "Kubernetes") },
+      typeof meta.SERVICE === "string" ? `${meta.SERVICE}.${ns}.svc.cluster.local` : undefined,
+    );
+  }
   const sr = bootstrap.static_resources;
   let initialized = false;
   if (sr) {
@@ -91,7 +100,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const synced = new Set<string>();
     ads = new AdsClient({
       target: adsTarget(bootstrap),
-      node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: structToPlain(bootstrap.node?.metadata) },
+      node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta },
       subscriptions: () => proxy.subscriptions(),
       apply: async (kind, resources, _removed, version) => {
         const list = [...resources.values()];

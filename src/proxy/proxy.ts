@@ -14,6 +14,7 @@ import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/li
 import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
 import { HttpConnectionManager } from "./http/connection-manager.js";
+import { IstioMetrics, type PeerInfo } from "./stats/istio-metrics.js";
 
 interface Versioned<T> {
   config: T;
@@ -45,6 +46,7 @@ export class Proxy {
   private routes = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
   private listeners = new Map<string, { active: ActiveListener; meta: Versioned<Listener__Output>; static: boolean }>();
   private readonly deps: ListenerDeps;
+  readonly istioMetrics = new IstioMetrics();
   private draining = false;
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
@@ -58,6 +60,11 @@ export class Proxy {
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
     };
+  }
+
+  /** Who this proxy is (from its node metadata): turns on Istio's standard metrics for its inbound and outbound traffic. */
+  setIdentity(self: PeerInfo, service?: string): void {
+    this.deps.istio = { metrics: this.istioMetrics, self, service };
   }
 
   /** Replaces the dynamic clusters with `list` (static ones stay). All are built before any is swapped in. */

@@ -136,6 +136,13 @@ test("a mesh of three sidecars: productpage -> reviews v1/v2 through two proxies
   assert.ok(headers["x-request-id"], "the request crossed the proxies with a request id");
   const status = cp.ads.proxies();
   assert.equal(status.length, 3);
+  // Both sides of the hop report Istio's standard metrics with the peer's labels (metadata exchange).
+  const metrics = async (p: RunningProxy) => (await get(`http://127.0.0.1:${p.adminPort}/stats/prometheus`)).text;
+  const source = await metrics(proxies[2]);
+  assert.match(source, /istio_requests_total\{reporter="source",source_workload="productpage-v1",source_workload_namespace="default",[^}]*source_app="productpage",[^}]*destination_workload="reviews-v2",[^}]*destination_app="reviews",destination_version="v2",destination_service="reviews.default.svc.cluster.local",destination_service_name="reviews",destination_service_namespace="default",[^}]*request_protocol="http",response_code="200",[^}]*\} [1-9]/);
+  assert.match(source, /istio_request_duration_milliseconds_bucket\{reporter="source",[^}]*le="0.5"\} \d+/);
+  const destination = await metrics(proxies[0]);
+  assert.match(destination, /istio_requests_total\{reporter="destination",source_workload="productpage-v1",[^}]*source_app="productpage",[^}]*destination_workload="reviews-v1",[^}]*destination_service="reviews.default.svc.cluster.local",[^}]*connection_security_policy="none"\} [1-9]/);
   // Every type a proxy subscribed to is in sync; the reviews sidecars need no EDS or RDS, so those stay NOT SENT.
   assert.ok(status.every((p) => p.types.every((t) => t.state === "SYNCED" || t.state === "NOT SENT")), JSON.stringify(status.map((p) => p.types)));
   assert.equal(status.find((p) => p.node.id === "productpage-v1")!.types.filter((t) => t.state === "SYNCED").length, 4);

@@ -130,6 +130,7 @@ export function translate(input: TranslateInput): ProxyResources {
       const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
       out.listeners.push({
         name: "virtualInbound",
+        traffic_direction: "INBOUND",
         address: socket(proxy.address, proxy.inboundPort),
         filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
           "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
@@ -147,6 +148,7 @@ export function translate(input: TranslateInput): ProxyResources {
 function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[]): Json {
   return {
     name,
+    traffic_direction: "OUTBOUND",
     address: socket(address, port),
     filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters } }] }],
   };

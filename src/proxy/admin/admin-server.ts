@@ -53,7 +53,7 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         if (url.searchParams.get("format") === "json") return send(res, 200, JSON.stringify(p.stats.json()), "application/json");
         return send(res, 200, p.stats.text(url.searchParams.get("filter") ? new RegExp(url.searchParams.get("filter")!) : undefined));
       case "/stats/prometheus":
-        return send(res, 200, p.stats.prometheus(), "text/plain; version=0.0.4");
+        return send(res, 200, p.istioMetrics.prometheus() + p.stats.prometheus(), "text/plain; version=0.0.4");
       case "/logging": {
         const level = url.searchParams.get("level");
         if (level && !["trace", "debug", "info", "warning", "error", "critical", "off"].includes(level)) return send(res, 400, `unknown level "${level}"; use trace, debug, info, warning, error, critical or off\n`);

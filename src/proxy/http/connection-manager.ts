@@ -18,12 +18,16 @@ import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
 import { replaySocket } from "./replay-socket.js";
 import "./filters/index.js";
+import { decodePeer, encodePeer, type IstioMetrics, PEER_HEADER, type PeerInfo } from "../stats/istio-metrics.js";
+import { recordIstioMetrics } from "../stats/record-istio-metrics.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export interface HcmDeps {
   router: Router;
   stats: Stats;
+  /** Istio's standard metrics, and who this proxy is (from its node metadata); undefined = not recorded. */
+  istio?: { metrics: IstioMetrics; self: PeerInfo; service?: string };
   /** RDS: the current route table by name (undefined until it arrives). */
   routes(name: string): RouteTable | undefined;
   clusterExists(name: string): boolean;
@@ -49,7 +53,7 @@ export class HttpConnectionManager {
   private readonly openSockets = new Set<Socket>();
   private draining = false;
 
-  constructor(config: HttpConnectionManager__Output, private readonly deps: HcmDeps, where: string) {
+  constructor(config: HttpConnectionManager__Output, private readonly deps: HcmDeps, where: string, private readonly direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED" = "UNSPECIFIED") {
     this.statPrefix = config.stat_prefix;
     if (config.route_specifier === "rds") this.rdsName = config.rds!.route_config_name;
     else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output);
@@ -150,10 +154,17 @@ export class HttpConnectionManager {
       bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0,
     };
     res.setHeader("server", this.serverName);
+    const istio = this.deps.istio;
+    if (istio && this.direction === "OUTBOUND") upstreamHeaders[PEER_HEADER] = encodePeer(istio.self);
+    else if (istio && this.direction === "INBOUND") {
+      ctx.sourcePeer = decodePeer(view.header(PEER_HEADER));
+      delete upstreamHeaders[PEER_HEADER];
+    }
     res.once("close", () => {
       stats.gauge(`${prefix}.downstream_rq_active`, -1);
       stats.inc(`${prefix}.downstream_rq_${Math.floor(ctx.responseCode / 100) || 0}xx`);
       for (const log of this.accessLogs) log(ctx);
+      if (istio && this.direction !== "UNSPECIFIED") recordIstioMetrics(istio, this.direction, ctx);
     });
     const table = this.routeTable();
     const vh = table?.virtualHost(view.authority);

@@ -29,6 +29,12 @@ type UpstreamOutcome =
   | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; body: NodeJS.ReadableStream; trailers: () => Record<string, string> | undefined; grpcStatus?: string }
   | { kind: "failure"; reason: "connect-failure" | "reset" | "timeout"; message: string };
 
+/** The istio.workload string the control plane puts in endpoint metadata (protobufjs Struct form). */
+function workloadOf(host: Endpoint): string | undefined {
+  const istio = host.metadata.istio as { fields?: Record<string, { stringValue?: string }> } | undefined;
+  return istio?.fields?.workload?.stringValue;
+}
+
 function requestHash(ctx: StreamContext, action: Forward): number | undefined {
   let h: number | undefined;
   for (const p of action.hashPolicies) {
@@ -160,6 +166,7 @@ export class Router {
       }
       tried.add(host.key);
       ctx.upstreamHost = host.key;
+      ctx.upstreamWorkload = workloadOf(host);
       host.activeRequests++;
       const perTry = retry && retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : 0;
       const sentAt = Date.now();

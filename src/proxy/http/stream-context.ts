@@ -36,6 +36,10 @@ export interface StreamContext {
   /** Dynamic metadata by filter name (jwt_authn payloads, istio_authn attributes, rbac results). */
   metadata: Record<string, Record<string, unknown>>;
   upstreamHost?: string;
+  /** The upstream endpoint's workload ("name;namespace;app;version;"), from its EDS metadata. */
+  upstreamWorkload?: string;
+  /** Who called, from the metadata exchange header (inbound side). */
+  sourcePeer?: import("../stats/istio-metrics.js").PeerInfo;
   upstreamCluster?: string;
   bytesReceived: number;
   bytesSent: number;

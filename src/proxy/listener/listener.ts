@@ -42,7 +42,7 @@ export interface ListenerDeps extends HcmDeps {
   cluster(name: string): UpstreamCluster | undefined;
 }
 
-function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string): Chain {
+function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED"): Chain {
   if (chain.transport_socket) {
     const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
     if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
@@ -69,7 +69,7 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   if (type.endsWith("http_connection_manager.v3.HttpConnectionManager")) {
     const hcm = decodeAny<HttpConnectionManager__Output>(last.typed_config, `${lastWhere}.typed_config`);
     if (!hcm.ok) throw new Error(hcm.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new HttpConnectionManager(hcm.value, deps, `${lastWhere}.typed_config`);
+    filter = new HttpConnectionManager(hcm.value, deps, `${lastWhere}.typed_config`, direction);
   } else if (type.endsWith("tcp_proxy.v3.TcpProxy")) {
     const tcp = decodeAny<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
     if (!tcp.ok) throw new Error(tcp.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
@@ -92,8 +92,9 @@ export class ListenerConfig {
 
   constructor(readonly config: Listener__Output, deps: ListenerDeps) {
     const where = `listener ${config.name}`;
-    this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`));
-    this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`) : undefined;
+    const direction = config.traffic_direction;
+    this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`, direction));
+    this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`, direction) : undefined;
     this.useOriginalDst = wrappedBool(config.use_original_dst) || config.listener_filters.some((f) => f.name === "envoy.filters.listener.original_dst" || f.typed_config?.type_url.endsWith("original_dst.v3.OriginalDst"));
     for (const [i, f] of config.listener_filters.entries()) {
       const t = f.typed_config?.type_url ?? f.name;

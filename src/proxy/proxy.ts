@@ -15,6 +15,7 @@ import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
 import { HttpConnectionManager } from "./http/connection-manager.js";
 import { IstioMetrics, type PeerInfo } from "./stats/istio-metrics.js";
+import type { SecretMaterial } from "./tls/tls-context.js";
 
 interface Versioned<T> {
   config: T;
@@ -47,6 +48,8 @@ export class Proxy {
   private listeners = new Map<string, { active: ActiveListener; meta: Versioned<Listener__Output>; static: boolean }>();
   private readonly deps: ListenerDeps;
   readonly istioMetrics = new IstioMetrics();
+  /** Certificates by SDS name ("default", "ROOTCA"), from the proxy's certificate provider. */
+  private readonly secrets = new Map<string, SecretMaterial>();
   private draining = false;
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
@@ -59,7 +62,13 @@ export class Proxy {
       routes: (name) => this.routes.get(name)?.table,
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
+      secrets: (name) => this.secrets.get(name),
     };
+  }
+
+  /** Installs or rotates a secret; new connections use it, open ones keep theirs. */
+  setSecret(name: string, material: SecretMaterial): void {
+    this.secrets.set(name, material);
   }
 
   /** Who this proxy is (from its node metadata): turns on Istio's standard metrics for its inbound and outbound traffic. */
@@ -83,7 +92,7 @@ export class Proxy {
         continue;
       }
       try {
-        const cluster = new UpstreamCluster(c, this.stats, () => undefined);
+        const cluster = new UpstreamCluster(c, this.stats, (name) => this.secrets.get(name));
         created.push(cluster);
         const cla = this.assignments.get(cluster.edsServiceName);
         if (cluster.type === "EDS" && cla) cluster.setAssignment(cla.config);

@@ -90,7 +90,7 @@ export class HttpConnectionManager {
   }
 
   /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
-  handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer): void {
+  handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer, alpn?: string): void {
     this.conns.set(socket, conn);
     this.openSockets.add(socket);
     socket.once("close", () => this.openSockets.delete(socket));
@@ -112,6 +112,12 @@ export class HttpConnectionManager {
       }
       socket.resume();
     };
+    if (alpn !== undefined) {
+      // TLS told us the protocol: no need to peek.
+      (alpn === "h2" ? this.h2 : this.h1).emit("connection", socket);
+      stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
+      return;
+    }
     if (firstBytes || this.codec !== "AUTO") return dispatch(firstBytes);
     socket.once("data", (chunk: Buffer) => {
       socket.pause();

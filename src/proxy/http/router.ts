@@ -1,6 +1,8 @@
 // envoy.filters.http.router: picks the cluster and host, applies circuit breakers, sends the request over a pooled
 // connection, retries and times out as the route says, and streams the response back (trailers included).
 import { request as h1request, type IncomingMessage, type ClientRequest } from "node:http";
+import { Writable } from "node:stream";
+import { request as tlsRequest } from "node:https";
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
 import type { Endpoint } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
@@ -28,6 +30,11 @@ interface Attempt {
 type UpstreamOutcome =
   | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; body: NodeJS.ReadableStream; trailers: () => Record<string, string> | undefined; grpcStatus?: string }
   | { kind: "failure"; reason: "connect-failure" | "reset" | "timeout"; message: string };
+
+/** Where a request body goes when no upstream connection could even be attempted (the failure is reported apart). */
+function discardSink(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
 
 /** The istio.workload string the control plane puts in endpoint metadata (protobufjs Struct form). */
 function workloadOf(host: Endpoint): string | undefined {
@@ -272,7 +279,14 @@ export class Router {
       settled = true;
       onOutcome(o);
     };
-    const req = h1request({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent: cluster.pools.agent, setHost: false });
+    let agent;
+    try {
+      agent = cluster.pools.currentAgent();
+    } catch (err) {
+      queueMicrotask(() => settle({ kind: "failure", reason: "connect-failure", message: (err as Error).message }));
+      return { attempt: { host, abort: () => {} }, sink: discardSink() as unknown as ClientRequest };
+    }
+    const req = (cluster.tls ? tlsRequest : h1request)({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent, setHost: false });
     let tryTimer: NodeJS.Timeout | undefined;
     let connectTimer: NodeJS.Timeout | undefined;
     req.on("socket", (socket) => {
@@ -310,7 +324,13 @@ export class Router {
       settled = true;
       onOutcome(o);
     };
-    const session = cluster.pools.session(host.address, host.port);
+    let session;
+    try {
+      session = cluster.pools.session(host.address, host.port);
+    } catch (err) {
+      queueMicrotask(() => settle({ kind: "failure", reason: "connect-failure", message: (err as Error).message }));
+      return { attempt: { host, abort: () => {} }, sink: discardSink() as unknown as ClientHttp2Stream };
+    }
     const stream = session.request(out, { endStream: false });
     let tryTimer: NodeJS.Timeout | undefined;
     if (perTryMs > 0) tryTimer = setTimeout(() => { settle({ kind: "failure", reason: "timeout", message: "per-try timeout" }); stream.close(); }, perTryMs);

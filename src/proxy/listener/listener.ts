@@ -12,6 +12,52 @@ import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.
 import type { ConnectionInfo } from "../http/stream-context.js";
 import { TcpProxyFilter } from "../tcp/tcp-proxy.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
+import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js";
+import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { replaySocket } from "../http/replay-socket.js";
+
+/** A secure context per chain and material, so rotated certificates apply to new connections only. */
+const contexts = new WeakMap<Chain, { key: string; context: SecureContext }>();
+
+function contextFor(chain: Chain, m: TlsMaterial): SecureContext {
+  const key = `${m.cert}|${m.key}|${m.ca}`;
+  const cached = contexts.get(chain);
+  if (cached && cached.key === key) return cached.context;
+  const context = createSecureContext({ cert: m.cert, key: m.key, ca: m.ca });
+  contexts.set(chain, { key, context });
+  return context;
+}
+
+/** Terminates TLS on a connection whose first bytes were peeked, then hands the clear stream to the chain's filter. */
+function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, conn: ConnectionInfo): void {
+  let m: TlsMaterial;
+  try {
+    m = chain.tls!.material();
+  } catch {
+    return void socket.destroy();
+  }
+  if (!m.cert || !m.key) return void socket.destroy();
+  const require = chain.tls!.requireClient;
+  // With rejectUnauthorized, OpenSSL itself fails the handshake of a client whose certificate the CA did not sign.
+  const tls = new TLSSocket(bytes ? (replaySocket(socket, bytes) as unknown as Socket) : socket, {
+    isServer: true, secureContext: contextFor(chain, m), requestCert: require || !!m.ca, rejectUnauthorized: require,
+    ALPNProtocols: m.alpn.length ? m.alpn : ["h2", "http/1.1"],
+  });
+  tls.once("secure", () => {
+    const peer = tls.getPeerCertificate();
+    const hasPeer = peer && Object.keys(peer).length > 0;
+    const verifyError = (tls as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.();
+    const verified = hasPeer && !verifyError;
+    const bad = verified ? m.verifySan?.(peer) : require ? new Error("no verified client certificate") : undefined;
+    if (bad) return void tls.destroy();
+    const info: ConnectionInfo = { ...conn, tls: true, peerPrincipal: verified ? peerPrincipal(peer) : undefined, requestedServerName: (tls as unknown as { servername?: string }).servername || undefined };
+    const filter = chain.filter;
+    if (filter instanceof HttpConnectionManager) filter.handleConnection(tls as unknown as Socket, info, undefined, tls.alpnProtocol || "http/1.1");
+    else filter.handleConnection(tls as unknown as Socket, info);
+  });
+  tls.on("error", () => tls.destroy());
+}
 
 type NetworkFilter = HttpConnectionManager | TcpProxyFilter;
 
@@ -19,6 +65,8 @@ interface Chain {
   name: string;
   matches(c: { dstPort: number; dstIp: string; srcIp: string; transport: string }): boolean;
   filter: NetworkFilter;
+  /** Downstream TLS terminated by this chain (mutual when client certificates are required). */
+  tls?: { material: () => TlsMaterial; requireClient: boolean };
 }
 
 function cidrList(ranges: CidrRange__Output[]): ((ip: string) => boolean) | undefined {
@@ -40,13 +88,20 @@ function cidrList(ranges: CidrRange__Output[]): ((ip: string) => boolean) | unde
 
 export interface ListenerDeps extends HcmDeps {
   cluster(name: string): UpstreamCluster | undefined;
+  secrets: SecretLookup;
 }
 
 function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED"): Chain {
+  let tls: Chain["tls"];
   if (chain.transport_socket) {
     const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
-    if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
-      throw new Error(`${where}.transport_socket: ${type} is not supported yet; downstream TLS is not implemented in this version of trellis proxy`);
+    if (type.endsWith("tls.v3.DownstreamTlsContext")) {
+      const ctx = decodeAny<DownstreamTlsContext__Output>(chain.transport_socket.typed_config!, `${where}.transport_socket.typed_config`);
+      if (!ctx.ok) throw new Error(ctx.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+      if (!ctx.value.common_tls_context) throw new Error(`${where}.transport_socket: common_tls_context is required`);
+      tls = { material: compileTlsContext(ctx.value.common_tls_context, deps.secrets, `${where}.transport_socket.common_tls_context`), requireClient: ctx.value.require_client_certificate?.value ?? false };
+    } else if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
+      throw new Error(`${where}.transport_socket: ${type} is not supported (tls and raw_buffer are)`);
     }
   }
   const m = chain.filter_chain_match;
@@ -80,6 +135,7 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   return {
     name: chain.name,
     filter,
+    tls,
     matches: (c) => (port === undefined || c.dstPort === port) && (!dst || dst(c.dstIp)) && (!src || src(c.srcIp)) && (transport === "" || transport === c.transport),
   };
 }
@@ -182,6 +238,7 @@ export class ActiveListener {
         socket.destroy();
         return;
       }
+      if (chain.tls) return terminateTls(socket, bytes, chain, conn);
       chain.filter.handleConnection(socket, conn, bytes);
     };
     if (firstBytes) return pickAndGo(firstBytes);

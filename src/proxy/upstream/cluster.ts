@@ -11,6 +11,7 @@ import { type Endpoint, newEndpoint, usable } from "./endpoint.js";
 import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
+import type { SecretLookup } from "../tls/tls-context.js";
 
 export interface CircuitBreakers {
   maxConnections: number;
@@ -33,10 +34,6 @@ export interface OutlierConfig {
 export type ClusterType = "STATIC" | "STRICT_DNS" | "LOGICAL_DNS" | "EDS" | "ORIGINAL_DST";
 
 const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-
-export interface SecretLookup {
-  (name: string): { certChainPem?: string; keyPem?: string; caPem?: string } | undefined;
-}
 
 export class UpstreamCluster {
   readonly name: string;

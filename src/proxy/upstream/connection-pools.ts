@@ -1,6 +1,8 @@
 // Keep-alive connection pools to a cluster's hosts: HTTP/1.1 through one Agent (sockets per host), HTTP/2 with one
 // multiplexed session per host. Hosts leaving the cluster have their idle connections closed.
 import { Agent } from "node:http";
+import { Agent as TlsAgent } from "node:https";
+import type { ConnectionOptions } from "node:tls";
 import { connect, type ClientHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Stats } from "../stats/stats.js";
@@ -19,16 +21,48 @@ export interface PoolOptions {
 }
 
 export class ConnectionPools {
-  readonly agent: Agent;
+  agent: Agent;
+  private tlsKey = "";
   private readonly sessions = new Map<string, ClientHttp2Session>();
   private readonly uses = new WeakMap<Socket, number>();
 
   constructor(readonly options: PoolOptions) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxConnectionsPerHost, maxFreeSockets: 1024, scheduling: "lifo", timeout: options.idleTimeoutMs });
+    this.agent = this.newAgent();
+  }
+
+  /** TLS options for a new connection, from the current secret material; undefined for plaintext. */
+  tlsOptions(alpn: string[]): ConnectionOptions | undefined {
+    const tls = this.options.tls;
+    if (!tls) return undefined;
+    const m = tls.material();
+    if (!m.cert || !m.key || !m.ca) throw Object.assign(new Error("upstream TLS material (certificate, key or trust) is not available yet"), { code: "TRELLIS_TLS_NOT_READY" });
+    return {
+      cert: m.cert, key: m.key, ca: m.ca, servername: tls.servername, ALPNProtocols: m.alpn.length ? m.alpn : alpn,
+      // Mesh peers are checked by their SPIFFE identity, not by host name.
+      checkServerIdentity: (_host, cert) => m.verifySan?.(cert),
+    };
+  }
+
+  /** The HTTP/1.1 agent; with TLS, a new agent once rotated secrets change the material (old connections finish). */
+  currentAgent(): Agent {
+    if (!this.options.tls) return this.agent;
+    const opts = this.tlsOptions(["http/1.1"])!;
+    const key = `${opts.cert}|${opts.ca}`;
+    if (key !== this.tlsKey) {
+      this.tlsKey = key;
+      this.agent = this.newAgent(opts);
+    }
+    return this.agent;
+  }
+
+  private newAgent(tls?: ConnectionOptions): Agent {
+    const options = this.options;
+    const base = { keepAlive: true, maxSockets: options.maxConnectionsPerHost, maxFreeSockets: 1024, scheduling: "lifo" as const, timeout: options.idleTimeoutMs };
+    const agent = tls ? new TlsAgent({ ...base, ...tls }) : new Agent(base);
     const stats = options.stats;
     const prefix = options.statPrefix;
     const maxUses = options.maxRequestsPerConnection;
-    this.agent.on("free", (socket: Socket) => {
+    agent.on("free", (socket: Socket) => {
       if (maxUses > 0) {
         const n = (this.uses.get(socket) ?? 0) + 1;
         this.uses.set(socket, n);
@@ -38,16 +72,17 @@ export class ConnectionPools {
         }
       }
     });
-    const origCreate = this.agent.createConnection.bind(this.agent);
+    const origCreate = agent.createConnection.bind(agent);
     // Count connections as Envoy's upstream_cx_total / upstream_cx_active do.
-    this.agent.createConnection = ((opts: object, cb: Parameters<typeof origCreate>[1]) => {
+    agent.createConnection = ((opts: object, cb: Parameters<typeof origCreate>[1]) => {
       const socket = origCreate(opts, cb) as Socket;
       socket.setNoDelay(true);
       stats.inc(`${prefix}.upstream_cx_total`);
       stats.gauge(`${prefix}.upstream_cx_active`, 1);
       socket.once("close", () => stats.gauge(`${prefix}.upstream_cx_active`, -1));
       return socket;
-    }) as typeof this.agent.createConnection;
+    }) as typeof agent.createConnection;
+    return agent;
   }
 
   /** The multiplexed session to a host, connecting if there is none or it is closing. */
@@ -56,7 +91,8 @@ export class ConnectionPools {
     const existing = this.sessions.get(key);
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const host = address.includes(":") ? `[${address}]` : address;
-    const session = connect(`http://${host}:${port}`, { settings: { enablePush: false } });
+    const tls = this.tlsOptions(["h2"]);
+    const session = connect(`${tls ? "https" : "http"}://${host}:${port}`, { settings: { enablePush: false }, ...tls });
     const stats = this.options.stats;
     const prefix = this.options.statPrefix;
     stats.inc(`${prefix}.upstream_cx_total`);

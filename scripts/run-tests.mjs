@@ -1,4 +1,5 @@
-// Runs every compiled test file under dist/ with Node's built-in test runner.
+// Runs every compiled test file under dist/ with Node's built-in test runner, one file at a time: several files
+// start real processes on ports picked while free, and running them side by side would let them race for ports.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -21,5 +22,5 @@ if (files.length === 0) {
   console.error("no test files found under dist/ (did the build run?)");
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ["--test", "--test-timeout=180000", "--test-concurrency=2", ...files], { stdio: "inherit" });
+const result = spawnSync(process.execPath, ["--test", "--test-timeout=180000", "--test-concurrency=1", ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -44,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const cp = new ControlPlane({ ...opts, log: (l) => console.error(l) });
+  const cp = new ControlPlane({ ...opts, caPort: 0, log: (l) => console.error(l) });
   try {
     await cp.start();
   } catch (err) {
@@ -52,13 +52,13 @@ export async function run(args: string[]): Promise<number> {
     await cp.stop();
     return 1;
   }
-  console.log(`control plane: xDS on 127.0.0.1:${cp.ports.xds}, REST API on 127.0.0.1:${cp.ports.api} (export TRELLIS_CONTROL=127.0.0.1:${cp.ports.api})`);
+  console.log(`control plane: xDS on 127.0.0.1:${cp.ports.xds}, CA on 127.0.0.1:${cp.ports.ca}, REST API on 127.0.0.1:${cp.ports.api} (export TRELLIS_CONTROL=127.0.0.1:${cp.ports.api})`);
   const children: ChildProcess[] = [];
   let productpage: string | undefined;
   for (const app of APPS) {
     const child = spawn(process.execPath, [
       process.argv[1], "run", "--service", app.service, "--labels", `version=${app.version}`, "--service-account", `bookinfo-${app.service}`,
-      "--port", "9080", "--xds", `127.0.0.1:${cp.ports.xds}`, "--state-dir", opts.stateDir,
+      "--port", "9080", "--xds", `127.0.0.1:${cp.ports.xds}`, "--ca", `127.0.0.1:${cp.ports.ca}`, "--state-dir", opts.stateDir,
       ...app.upstreams.flatMap((u) => ["--upstream", u]), "--", process.execPath, join(BOOKINFO, app.script), ...app.args,
     ], { stdio: ["ignore", "inherit", "pipe"] });
     children.push(child);

@@ -1,13 +1,17 @@
 // `trellis proxy --bootstrap FILE`: runs the data plane from an Envoy bootstrap, until SIGTERM drains it.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatErrors } from "../xds/result.js";
 import { readBootstrap, startProxy } from "../proxy/bootstrap.js";
 
 const USAGE = `usage: trellis proxy --bootstrap FILE [--admin-port N] [--admin-address ADDR] [--readiness-port N] [--drain-timeout SECONDS]
+                     [--ca HOST:PORT --ca-token-file FILE --ca-roots-file FILE]
 
 Runs a sidecar or gateway proxy configured by an Envoy bootstrap (YAML or JSON): static_resources, admin, and
 dynamic_resources.ads_config for a control plane. The admin endpoint binds to 127.0.0.1:15000 unless the
 bootstrap or --admin-port/--admin-address say otherwise; readiness answers /healthz/ready (Istio's port is 15021).
+--ca gets the workload's certificate from the CA (a CSR signed with a key that never leaves the proxy) and renews it at
+half-life; it is served to TLS contexts as the SDS secrets "default" and "ROOTCA", as Istio's agent does.
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to the drain timeout (default 5 s), then exits.`;
 
 function port(flag: string, v: string | undefined): number | undefined {
@@ -26,6 +30,9 @@ export async function run(args: string[]): Promise<number> {
       "admin-address": { type: "string" },
       "readiness-port": { type: "string" },
       "drain-timeout": { type: "string", default: "5" },
+      ca: { type: "string" },
+      "ca-token-file": { type: "string" },
+      "ca-roots-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     } }).values;
     if (values.help) {
@@ -35,6 +42,7 @@ export async function run(args: string[]): Promise<number> {
     if (!values.bootstrap) throw new Error("--bootstrap FILE is required");
     port("--admin-port", values["admin-port"]);
     port("--readiness-port", values["readiness-port"]);
+    if (values.ca && (!values["ca-token-file"] || !values["ca-roots-file"])) throw new Error("--ca needs --ca-token-file and --ca-roots-file");
     if (!/^\d+(\.\d+)?$/.test(values["drain-timeout"]!)) throw new Error(`--drain-timeout "${values["drain-timeout"]}" must be a number of seconds`);
   } catch (err) {
     console.error(`trellis proxy: ${(err as Error).message}\n\n${USAGE}`);
@@ -53,6 +61,7 @@ export async function run(args: string[]): Promise<number> {
       readinessPort: port("--readiness-port", values["readiness-port"]),
       drainTimeoutMs: Number(values["drain-timeout"]) * 1000,
       onQuit: () => process.kill(process.pid, "SIGTERM"),
+      ca: values.ca ? { address: values.ca, token: () => readFileSync(values["ca-token-file"]!, "utf8").trim(), rootsPem: readFileSync(values["ca-roots-file"]!, "utf8") } : undefined,
     });
   } catch (err) {
     console.error(`trellis proxy: ${(err as Error).message}`);

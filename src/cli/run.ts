@@ -4,16 +4,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { supervise } from "../universal/supervisor.js";
+import { TokenIssuer } from "../control/ca/tokens.js";
 import { appEnv, freePort, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, type WorkloadSpec } from "../universal/workload-spec.js";
 
 const USAGE = `usage: trellis run --service NAME [-n NS] [--labels version=v1,...] [--service-account SA]
                    --port PORT[/PROTOCOL] [--upstream SERVICE:PORT[=LOCALPORT] ...]
-                   [--xds HOST:PORT] [--state-dir DIR] -- CMD [ARGS...]
+                   [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR] -- CMD [ARGS...]
 
 Runs CMD as a workload of the mesh. The app listens on 127.0.0.1:$PORT (a free port Trellis picks); peers reach it
 through its sidecar as SERVICE:PORT. Each --upstream gets a local port on 127.0.0.1 that leads to that service
 through the mesh; the app finds it in NAME_HOSTNAME and NAME_SERVICE_PORT (as Istio's Bookinfo reads them).
-PROTOCOL is HTTP (default), HTTP2, GRPC or TCP. --xds names the control plane (default 127.0.0.1:15010).
+PROTOCOL is HTTP (default), HTTP2, GRPC or TCP. With --ca (the control plane's --ca-port), the sidecar gets a
+SPIFFE certificate for spiffe://cluster.local/ns/NS/sa/SA and sidecars talk mutual TLS (a token from the state dir
+proves the identity). --xds names the control plane (default 127.0.0.1:15010).
 Transparent mode (--transparent, network namespaces and iptables) is not available in this version.`;
 
 export async function run(args: string[]): Promise<number> {
@@ -22,11 +25,12 @@ export async function run(args: string[]): Promise<number> {
   const command = dash >= 0 ? args.slice(dash + 1) : [];
   let spec: WorkloadSpec;
   let stateDir: string;
+  let caAddress: string | undefined;
   try {
     const { values } = parseArgs({ args: own, options: {
       service: { type: "string" }, namespace: { type: "string", short: "n", default: "default" }, labels: { type: "string" },
       "service-account": { type: "string" }, port: { type: "string" }, upstream: { type: "string", multiple: true },
-      xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" },
+      xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" }, ca: { type: "string" },
       transparent: { type: "boolean" }, help: { type: "boolean", short: "h" },
     } });
     if (values.help) { console.log(USAGE); return 0; }
@@ -46,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       servicePort: Number(pm[1]), protocol: (pm[2] ?? "HTTP").toUpperCase(), upstreams, xdsAddress: values.xds!,
     };
     stateDir = values["state-dir"]!;
+    caAddress = values.ca;
   } catch (err) {
     console.error(`trellis run: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -55,11 +60,25 @@ export async function run(args: string[]): Promise<number> {
   const dir = join(stateDir, "workloads");
   mkdirSync(dir, { recursive: true });
   const bootstrapFile = join(dir, `${id}.json`);
-  writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id), null, 2));
+  const caArgs: string[] = [];
+  if (caAddress) {
+    // The bootstrap token proves this workload's identity to the CA; only who can read the state dir can mint one.
+    let token: string;
+    try {
+      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, 3600);
+    } catch (err) {
+      console.error(`trellis run: cannot issue a bootstrap token: ${(err as Error).message}`);
+      return 1;
+    }
+    const tokenFile = join(dir, `${id}.token`);
+    writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
+    caArgs.push("--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", join(stateDir, "ca", "root-cert.pem"));
+  }
+  writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id, caAddress !== undefined), null, 2));
   console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on 127.0.0.1:${ports.inbound}, admin on 127.0.0.1:${ports.admin}` +
     (spec.upstreams.length ? `; upstreams ${spec.upstreams.map((u) => `${u.service}:${u.port} -> 127.0.0.1:${u.localPort}`).join(", ")}` : ""));
   return supervise({
-    sidecar: { command: process.execPath, args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness)] },
+    sidecar: { command: process.execPath, args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...caArgs] },
     app: { command: command[0], args: command.slice(1), env: appEnv(spec, ports) },
     readyUrl: `http://127.0.0.1:${ports.readiness}/healthz/ready`,
     log: (l) => console.error(`trellis run: ${l}`),

@@ -8,6 +8,7 @@ import { parseMessage, toProto3Json } from "../xds/resource.js";
 import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
 import { Proxy } from "./proxy.js";
 import { AdsClient } from "../xds/ads-client.js";
+import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 
 export const PROXY_VERSION = "trellis/0.1.0";
 
@@ -19,6 +20,8 @@ export interface ProxyOptions {
   readinessPort?: number;
   drainTimeoutMs?: number;
   onQuit?: () => void;
+  /** Get this workload's certificate from the CA (IstioCertificateService over TLS) and serve it as SDS "default"/"ROOTCA". */
+  ca?: { address: string; token: () => string; rootsPem: string; ttlSeconds?: number };
 }
 
 export interface RunningProxy {
@@ -83,7 +86,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const labels = (meta.LABELS ?? {}) as Record<string, string>;
     const ns = meta.NAMESPACE;
     proxy.setIdentity(
-      { workload: String(meta.WORKLOAD_NAME ?? bootstrap.node?.id ?? "unknown"), namespace: ns, app: labels.app ?? "unknown", version: labels.version ?? "unknown", principal: "unknown", cluster: String(meta.CLUSTER_ID ?? "Kubernetes") },
+      { workload: String(meta.WORKLOAD_NAME ?? bootstrap.node?.id ?? "unknown"), namespace: ns, app: labels.app ?? "unknown", version: labels.version ?? "unknown", principal: options.ca ? `spiffe://cluster.local/ns/${ns}/sa/${String(meta.SERVICE_ACCOUNT ?? "default")}` : "unknown", cluster: String(meta.CLUSTER_ID ?? "Kubernetes") },
       typeof meta.SERVICE === "string" ? `${meta.SERVICE}.${ns}.svc.cluster.local` : undefined,
     );
   }
@@ -94,6 +97,25 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     if (!clusters.ok) throw new Error(`static_resources.clusters: ${formatErrors(clusters.errors)}`);
     const listeners = await proxy.applyListeners(sr.listeners, "static", true);
     if (!listeners.ok) throw new Error(`static_resources.listeners: ${formatErrors(listeners.errors)}`);
+  }
+  let caClient: CaClient | undefined;
+  let certReady = !options.ca;
+  if (options.ca) {
+    if (typeof meta.NAMESPACE !== "string") throw new Error("--ca needs the node metadata NAMESPACE and SERVICE_ACCOUNT to know which identity to ask for");
+    caClient = new CaClient({ address: options.ca.address, caRootsPem: options.ca.rootsPem, token: options.ca.token, ttlSeconds: options.ca.ttlSeconds,
+      identity: { trustDomain: "cluster.local", namespace: meta.NAMESPACE, serviceAccount: String(meta.SERVICE_ACCOUNT ?? "default") } });
+    caClient.on("certificate", (c: WorkloadCertificate) => {
+      proxy.setSecret("default", { certChainPem: c.certChainPem, keyPem: c.keyPem });
+      proxy.setSecret("ROOTCA", { caPem: c.rootsPem });
+      certReady = true;
+    });
+    caClient.on("failure", (err: Error) => console.error(`trellis proxy: certificate renewal failed, will retry: ${err.message}`));
+    try {
+      await caClient.start();
+    } catch (err) {
+      caClient.close();
+      throw new Error(`cannot get this workload's certificate: ${(err as Error).message}`, { cause: err });
+    }
   }
   let ads: AdsClient | undefined;
   if (bootstrap.dynamic_resources?.ads_config) {
@@ -114,7 +136,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
         }
         if (r.ok) synced.add(kind);
         // Ready once the first clusters and listeners are in (Envoy's initial fetch).
-        if (synced.has("cluster") && synced.has("listener")) initialized = true;
+        if (synced.has("cluster") && synced.has("listener") && certReady) initialized = true;
         return r;
       },
       onConnectionState: (state, err) => {
@@ -127,6 +149,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     ads?.close();
+    caClient?.close();
     await proxy.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   })());

@@ -27,15 +27,21 @@ export interface WorkloadPorts {
   readiness: number;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+/**
+ * A port free now, from below Linux's ephemeral range (32768-60999): a port picked now is bound later by another
+ * process, and the kernel hands ephemeral ports to outgoing connections, which would otherwise race for it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error("no free port found in 20000-31999 after 50 tries");
 }
 
 export async function pickPorts(): Promise<WorkloadPorts> {
@@ -69,7 +75,7 @@ export function nodeId(spec: WorkloadSpec): string {
 }
 
 /** The Envoy bootstrap for the sidecar: ADS to the control plane, node metadata describing the workload. */
-export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: string): object {
+export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: string, mtls = false): object {
   const [host, port] = splitHostPort(spec.xdsAddress);
   return {
     node: {
@@ -87,6 +93,7 @@ export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: s
         SERVICE_PORTS: [{ port: spec.servicePort, name: spec.protocol.toLowerCase(), protocol: spec.protocol }],
         UPSTREAMS: spec.upstreams.map((u) => ({ host: u.service, port: u.port, localPort: u.localPort })),
         ADMIN_ADDRESS: `127.0.0.1:${ports.admin}`,
+        MTLS_READY: mtls,
       },
     },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: ports.admin } } },

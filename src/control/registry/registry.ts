@@ -5,7 +5,8 @@
 //   NAMESPACE, WORKLOAD_NAME, SERVICE (the service it serves), LABELS (map, with app and version),
 //   SERVICE_ACCOUNT, INSTANCE_IP (the address peers dial), INBOUND_PORT (the port peers dial there),
 //   SERVICE_PORTS ([{port, name, protocol}], the service's ports), APP_PORT (where the app listens, on 127.0.0.1),
-//   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, READY (bool).
+//   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, READY (bool),
+//   MTLS_READY (bool: the sidecar has a certificate from the CA, so peers use mutual TLS toward it).
 export interface ServicePort {
   port: number;
   name?: string;
@@ -28,8 +29,10 @@ export interface Workload {
   upstreams: Array<{ host: string; port: number; localPort: number }>;
   adminAddress?: string;
   ready: boolean;
-  /** Runs a Trellis proxy (so mTLS and metadata exchange apply). */
+  /** Runs a Trellis proxy (so metadata exchange applies). */
   sidecar: boolean;
+  /** Its sidecar holds a mesh certificate, so peers reach it with mutual TLS (Istio's auto mTLS). */
+  mtls: boolean;
 }
 
 function str(v: unknown, d = ""): string {
@@ -65,6 +68,7 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>): { w
       adminAddress: str(meta.ADMIN_ADDRESS) || undefined,
       ready: meta.READY !== false,
       sidecar: true,
+      mtls: meta.MTLS_READY === true,
     },
   };
 }

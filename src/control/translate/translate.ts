@@ -9,6 +9,7 @@ import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./
 import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
 import { serviceEntryServices } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
+import { inboundChains, peerAuthenticationMode, upstreamTransportSocket } from "./mtls.js";
 
 type Json = Record<string, unknown>;
 
@@ -90,7 +91,10 @@ export function translate(input: TranslateInput): ProxyResources {
       ];
       for (const v of variants) {
         const name = clusterName("outbound", port.port, v.subset, hostname);
-        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
+        const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
+        const subsetTls = dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy?.tls?.mode;
+        const transport = upstreamTransportSocket(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port));
+        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...(transport ? { transport_socket: transport } : {}) });
         out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
       }
     }
@@ -128,18 +132,19 @@ export function translate(input: TranslateInput): ProxyResources {
       const jwt = buildJwtFilter(of<RequestAuthenticationSpec>(input.resources, "RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
       const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
       const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
+      const hcm = [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
+        "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
+        route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" } }] }] },
+        http_filters: filters,
+      } }];
       out.listeners.push({
         name: "virtualInbound",
         traffic_direction: "INBOUND",
         address: socket(proxy.address, proxy.inboundPort),
-        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
-          "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
-          route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" } }] }] },
-          http_filters: filters,
-        } }] }],
+        filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm),
       });
     } else {
-      out.listeners.push({ name: "virtualInbound", address: socket(proxy.address, proxy.inboundPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }] }] });
+      out.listeners.push({ name: "virtualInbound", address: socket(proxy.address, proxy.inboundPort), filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }]) });
     }
   }
   return out;

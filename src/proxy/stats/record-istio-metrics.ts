@@ -10,7 +10,9 @@ function serviceOfCluster(cluster: string | undefined): string | undefined {
 
 export function recordIstioMetrics(istio: { metrics: IstioMetrics; self: PeerInfo; service?: string }, direction: "INBOUND" | "OUTBOUND", ctx: StreamContext): void {
   const outbound = direction === "OUTBOUND";
-  const source = outbound ? istio.self : ctx.sourcePeer ?? UNKNOWN_PEER;
+  const peer = ctx.sourcePeer ?? UNKNOWN_PEER;
+  // The mTLS peer's certificate is the authority on who called; the exchanged metadata fills in the rest.
+  const source = outbound ? istio.self : ctx.conn.peerPrincipal ? { ...peer, principal: ctx.conn.peerPrincipal } : peer;
   const destination = outbound ? peerFromWorkloadString(ctx.upstreamWorkload, istio.self.cluster) ?? UNKNOWN_PEER : istio.self;
   const service = outbound ? serviceOfCluster(ctx.upstreamCluster) ?? ctx.view.authority : istio.service ?? "unknown";
   const [serviceName, serviceNs] = service.split(".");
@@ -27,8 +29,8 @@ export function recordIstioMetrics(istio: { metrics: IstioMetrics; self: PeerInf
     response_code: String(ctx.responseCode),
     grpc_response_status: grpcStatus,
     response_flags: ctx.flags.length ? ctx.flags.join(",") : "-",
-    // No mutual TLS between sidecars yet: the destination knows it, the source reports unknown as Istio does.
-    connection_security_policy: outbound ? "unknown" : "none",
+    // Only the destination knows how the connection was secured; the source reports unknown, as Istio does.
+    connection_security_policy: outbound ? "unknown" : ctx.conn.tls && ctx.conn.peerPrincipal ? "mutual_tls" : "none",
   };
   istio.metrics.record(labels, Date.now() - ctx.startTime, ctx.bytesReceived, ctx.bytesSent);
 }

@@ -1,0 +1,88 @@
+// Mutual TLS between sidecars, as Istio's auto mTLS does it: clusters whose endpoints hold mesh certificates get
+// ISTIO_MUTUAL (unless a DestinationRule says otherwise), and inbound listeners follow the PeerAuthentication in force.
+import type { IstioResource } from "../../api/resource.js";
+import type { Workload } from "../registry/registry.js";
+
+type Json = Record<string, unknown>;
+type Mode = "STRICT" | "PERMISSIVE" | "DISABLE";
+
+interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: string };
+  portLevelMtls?: Record<string, { mode?: string }>;
+}
+
+const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
+const SDS = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: "V3" } });
+
+function modeOf(pa: IstioResource<PeerAuthenticationSpec> | undefined, port: number): Mode | undefined {
+  if (!pa) return undefined;
+  const m = pa.spec.portLevelMtls?.[String(port)]?.mode ?? pa.spec.mtls?.mode;
+  return m === "STRICT" || m === "PERMISSIVE" || m === "DISABLE" ? m : undefined;
+}
+
+/** The PeerAuthentication mode for a workload's port: workload scope, then namespace, then the mesh; PERMISSIVE by default. */
+export function peerAuthenticationMode(resources: IstioResource[], w: Workload, port: number, rootNamespace: string): Mode {
+  const pas = (resources.filter((r) => r.kind === "PeerAuthentication") as unknown as Array<IstioResource<PeerAuthenticationSpec>>)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
+  const selects = (pa: IstioResource<PeerAuthenticationSpec>) => Object.entries(pa.spec.selector?.matchLabels ?? {}).every(([k, v]) => w.labels[k] === v);
+  const hasSelector = (pa: IstioResource<PeerAuthenticationSpec>) => Object.keys(pa.spec.selector?.matchLabels ?? {}).length > 0;
+  const workload = pas.find((pa) => pa.metadata.namespace === w.namespace && hasSelector(pa) && selects(pa));
+  const namespace = pas.find((pa) => pa.metadata.namespace === w.namespace && !hasSelector(pa) && pa.metadata.namespace !== rootNamespace);
+  const mesh = pas.find((pa) => pa.metadata.namespace === rootNamespace && !hasSelector(pa));
+  return modeOf(workload, port) ?? modeOf(namespace, port) ?? modeOf(mesh, port) ?? "PERMISSIVE";
+}
+
+export function spiffeOf(w: Workload): string {
+  return `spiffe://cluster.local/ns/${w.namespace}/sa/${w.serviceAccount}`;
+}
+
+/**
+ * The transport socket toward a service's endpoints: ISTIO_MUTUAL when the DestinationRule asks for it, or (auto mTLS)
+ * when it says nothing and every endpoint's sidecar holds a mesh certificate; plaintext otherwise.
+ */
+export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints: Workload[], hostname: string, port: number, http2: boolean): Json | undefined {
+  if (drTlsMode === "DISABLE") return undefined;
+  const auto = drTlsMode === undefined && endpoints.length > 0 && endpoints.every((w) => w.mtls);
+  if (drTlsMode !== "ISTIO_MUTUAL" && !auto) return undefined;
+  const identities = [...new Set(endpoints.map(spiffeOf))].sort();
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": `${TLS}UpstreamTlsContext`,
+      sni: `outbound_.${port}_._.${hostname}`,
+      common_tls_context: {
+        alpn_protocols: http2 ? ["h2"] : ["http/1.1"],
+        tls_certificate_sds_secret_configs: [SDS("default")],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: identities.map((id) => ({ san_type: "URI", matcher: { exact: id } })) },
+          validation_context_sds_secret_config: SDS("ROOTCA"),
+        },
+      },
+    },
+  };
+}
+
+/** The inbound TLS context: the workload's certificate, client certificates required and checked against the mesh root. */
+export function inboundTransportSocket(): Json {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": `${TLS}DownstreamTlsContext`,
+      require_client_certificate: true,
+      common_tls_context: {
+        alpn_protocols: ["h2", "http/1.1"],
+        tls_certificate_sds_secret_configs: [SDS("default")],
+        validation_context_sds_secret_config: SDS("ROOTCA"),
+      },
+    },
+  };
+}
+
+/** Filter chains for the inbound listener under a PeerAuthentication mode: TLS only, plaintext only, or both (sniffed). */
+export function inboundChains(mode: Mode, mtlsReady: boolean, filters: Json[]): Json[] {
+  if (!mtlsReady || mode === "DISABLE") return [{ filters }];
+  const tls = { filter_chain_match: { transport_protocol: "tls" }, transport_socket: inboundTransportSocket(), filters };
+  if (mode === "STRICT") return [tls];
+  return [tls, { filter_chain_match: { transport_protocol: "raw_buffer" }, filters }];
+}

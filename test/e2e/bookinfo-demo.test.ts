@@ -89,6 +89,42 @@ test("proxy-status lists the six sidecars in sync", () => {
   assert.ok(rows.every((l) => !/NACKED|STALE/.test(l)), r.stdout);
 });
 
+async function converge(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`did not converge: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test("Istio's fault injection task: an HTTP 500 abort to ratings for jason shows the ratings error", async () => {
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/fault-injection-abort/virtual-service-ratings-test-abort.yaml").status, 0);
+  await converge("jason's ratings to fail", async () => (await page("user=jason")).includes("Ratings service is currently unavailable"));
+  assert.doesNotMatch(await page(), /Ratings service is currently unavailable/, "others are not affected");
+  assert.equal(cli("delete", "vs", "ratings").status, 0);
+});
+
+test("Istio's request timeouts task: ratings delayed 2 s, reviews with a 0.5 s timeout: reviews unavailable", async () => {
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/request-timeouts/virtual-service-reviews-timeout.yaml").status, 0);
+  await converge("reviews to time out", async () => (await page()).includes("Sorry, product reviews are currently unavailable for this book."));
+  assert.equal(cli("delete", "vs", "ratings").status, 0);
+});
+
+test("Istio's traffic shifting task: 50/50 between v1 and v3, then 100% v3", async () => {
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/traffic-shifting/virtual-service-reviews-50-v3.yaml").status, 0);
+  await converge("only v1 and v3", async () => { const v = await Promise.all([page(), page(), page(), page()]); return v.every((h) => version(h) !== "v2"); });
+  const counts = { v1: 0, v2: 0, v3: 0 };
+  for (let i = 0; i < 60; i++) counts[version(await page())]++;
+  assert.equal(counts.v2, 0);
+  // 60 requests at 50/50: outside 15..45 has a chance below one in ten thousand.
+  assert.ok(counts.v1 >= 15 && counts.v3 >= 15, JSON.stringify(counts));
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/traffic-shifting-100/virtual-service-reviews-v3.yaml").status, 0);
+  await converge("everything on v3", async () => { const v = await Promise.all([page(), page(), page(), page(), page()]); return v.every((h) => version(h) === "v3"); });
+  // Back to the request-routing task's routes for what follows.
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/request-routing/virtual-service-reviews-test-v2.yaml").status, 0);
+  await converge("jason on v2 again", async () => version(await page("user=jason")) === "v2" && version(await page()) === "v1");
+});
+
 test("sidecars talk mutual TLS with SPIFFE identities; STRICT refuses plaintext; authorization by principal works", async () => {
   const status = cli("proxy-status");
   const adminOf = async (prefix: string) => {

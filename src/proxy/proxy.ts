@@ -1,6 +1,7 @@
 // The proxy: holds the live clusters, endpoints, route tables and listeners; applies a new set of one resource type
 // all-or-nothing (any error leaves the last good config serving), and drains what it replaces.
 import type { Socket } from "node:net";
+import { X509Certificate } from "node:crypto";
 import type { Cluster__Output } from "../xds/generated/envoy/config/cluster/v3/Cluster.js";
 import type { ClusterLoadAssignment__Output } from "../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
 import type { Listener__Output } from "../xds/generated/envoy/config/listener/v3/Listener.js";
@@ -64,6 +65,26 @@ export class Proxy {
       cluster: (name) => this.clusters.get(name)?.cluster,
       secrets: (name) => this.secrets.get(name),
     };
+  }
+
+  /** Envoy's /certs: each secret's certificate identity and validity (never the key). */
+  certificates(): Array<{ name: string; uri_sans: string[]; serial: string; valid_from: string; expiration_time: string; days_until_expiration: number; ca: boolean }> {
+    const out = [];
+    for (const [name, m] of this.secrets) {
+      const pem = m.certChainPem ?? m.caPem;
+      if (!pem) continue;
+      try {
+        const cert = new X509Certificate(pem);
+        out.push({
+          name, serial: cert.serialNumber, valid_from: new Date(cert.validFrom).toISOString(), expiration_time: new Date(cert.validTo).toISOString(),
+          days_until_expiration: Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000), ca: cert.ca,
+          uri_sans: (cert.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("URI:")).map((s) => s.slice(4)),
+        });
+      } catch {
+        // a malformed secret is reported by the TLS handshake that uses it
+      }
+    }
+    return out;
   }
 
   /** Installs or rotates a secret; new connections use it, open ones keep theirs. */

@@ -87,6 +87,16 @@ test("proxy-status lists the six sidecars in sync", () => {
   const rows = r.stdout.split("\n").filter((l) => /^(productpage|details|reviews|ratings)-/.test(l));
   assert.equal(rows.length, 6, r.stdout);
   assert.ok(rows.every((l) => !/NACKED|STALE/.test(l)), r.stdout);
+  const clusters = cli("proxy-config", "clusters", "productpage");
+  assert.equal(clusters.status, 0, clusters.stderr);
+  assert.match(clusters.stdout, /outbound\|9080\|\|reviews\.default\.svc\.cluster\.local\s+EDS\s+mTLS/);
+  const listeners = cli("proxy-config", "listeners", "productpage");
+  assert.match(listeners.stdout, /virtualInbound/);
+  const endpoints = cli("proxy-config", "endpoints", "productpage");
+  assert.equal(endpoints.stdout.split("\n").filter((l) => l.includes("outbound|9080||reviews")).length, 3);
+  const secrets = cli("proxy-config", "secrets", "productpage");
+  assert.match(secrets.stdout, /default\s+Cert Chain\s+spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage/);
+  assert.match(secrets.stdout, /ROOTCA\s+CA/);
 });
 
 async function converge(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -49,6 +49,8 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         }
         return send(res, 200, lines.join("\n") + "\n");
       }
+      case "/certs":
+        return send(res, 200, JSON.stringify({ certificates: p.certificates() }, null, 2), "application/json");
       case "/stats":
         if (url.searchParams.get("format") === "json") return send(res, 200, JSON.stringify(p.stats.json()), "application/json");
         return send(res, 200, p.stats.text(url.searchParams.get("filter") ? new RegExp(url.searchParams.get("filter")!) : undefined));
@@ -68,7 +70,7 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         o.onQuit();
         return;
       case "/":
-        return send(res, 200, ["/config_dump", "/clusters", "/listeners", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
+        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
       default:
         return send(res, 404, `no admin handler for ${path}\n`);
     }

@@ -1,5 +1,6 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
+import { portFlag } from "./flags.js";
 import { ControlPlane } from "../control/control-plane.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
@@ -8,13 +9,6 @@ Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
 (default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
 requires the token in STATE_DIR/api-token.`;
-
-function port(flag: string, v: string | undefined, d?: number): number | undefined {
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} "${v}" is not a port (0-65535, 0 = any free port)`);
-  return n;
-}
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -31,7 +25,7 @@ export async function run(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: port("--xds-port", values["xds-port"], 15010), apiPort: port("--api-port", values["api-port"], 15014), caPort: port("--ca-port", values["ca-port"]) };
+    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

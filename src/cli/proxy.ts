@@ -1,6 +1,7 @@
 // `trellis proxy --bootstrap FILE`: runs the data plane from an Envoy bootstrap, until SIGTERM drains it.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { portFlag } from "./flags.js";
 import { formatErrors } from "../xds/result.js";
 import { readBootstrap, startProxy } from "../proxy/bootstrap.js";
 
@@ -13,13 +14,6 @@ bootstrap or --admin-port/--admin-address say otherwise; readiness answers /heal
 --ca gets the workload's certificate from the CA (a CSR signed with a key that never leaves the proxy) and renews it at
 half-life; it is served to TLS contexts as the SDS secrets "default" and "ROOTCA", as Istio's agent does.
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to the drain timeout (default 5 s), then exits.`;
-
-function port(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} "${v}" is not a port (0-65535, 0 = any free port)`);
-  return n;
-}
 
 export async function run(args: string[]): Promise<number> {
   let values;
@@ -40,8 +34,8 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     if (!values.bootstrap) throw new Error("--bootstrap FILE is required");
-    port("--admin-port", values["admin-port"]);
-    port("--readiness-port", values["readiness-port"]);
+    portFlag("--admin-port", values["admin-port"]);
+    portFlag("--readiness-port", values["readiness-port"]);
     if (values.ca && (!values["ca-token-file"] || !values["ca-roots-file"])) throw new Error("--ca needs --ca-token-file and --ca-roots-file");
     if (!/^\d+(\.\d+)?$/.test(values["drain-timeout"]!)) throw new Error(`--drain-timeout "${values["drain-timeout"]}" must be a number of seconds`);
   } catch (err) {
@@ -56,9 +50,9 @@ export async function run(args: string[]): Promise<number> {
   let running;
   try {
     running = await startProxy(bootstrap.value, {
-      adminPort: port("--admin-port", values["admin-port"]),
+      adminPort: portFlag("--admin-port", values["admin-port"]),
       adminAddress: values["admin-address"],
-      readinessPort: port("--readiness-port", values["readiness-port"]),
+      readinessPort: portFlag("--readiness-port", values["readiness-port"]),
       drainTimeoutMs: Number(values["drain-timeout"]) * 1000,
       onQuit: () => process.kill(process.pid, "SIGTERM"),
       ca: values.ca ? { address: values.ca, token: () => readFileSync(values["ca-token-file"]!, "utf8").trim(), rootsPem: readFileSync(values["ca-roots-file"]!, "utf8") } : undefined,

@@ -9,6 +9,7 @@ import { hash32 } from "../upstream/load-balancer.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { Stats } from "../stats/stats.js";
 import { localReply } from "./local-reply.js";
+import { cookieValue } from "./cookies.js";
 import { pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
 import type { StreamContext } from "./stream-context.js";
 
@@ -48,7 +49,7 @@ function requestHash(ctx: StreamContext, action: Forward): number | undefined {
     let v: string | undefined;
     switch (p.kind) {
       case "header": v = ctx.view.header(p.name); break;
-      case "cookie": v = cookie(ctx.view.header("cookie"), p.name); break;
+      case "cookie": v = cookieValue(ctx.view.header("cookie"), p.name); break;
       case "source_ip": v = ctx.conn.remoteAddress; break;
       case "query_parameter": v = ctx.view.query().get(p.name) ?? undefined; break;
     }
@@ -58,15 +59,6 @@ function requestHash(ctx: StreamContext, action: Forward): number | undefined {
     if (p.terminal) break;
   }
   return h;
-}
-
-function cookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }
 
 function retriable(retry: RetryConfig, outcome: UpstreamOutcome): boolean {

@@ -4,19 +4,10 @@ import { decodeAny } from "../../../xds/resource.js";
 import { compileJwtAuthn, type CompiledJwtAuthn } from "../../jwt/jwt-authn.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
+import { cookieValue } from "../cookies.js";
 import type { StreamContext } from "../stream-context.js";
 
 const NAME = "envoy.filters.http.jwt_authn";
-
-function cookieOf(ctx: StreamContext, name: string): string | undefined {
-  const header = ctx.view.header("cookie");
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 class JwtFilter implements HttpFilter {
   readonly name = NAME;
@@ -25,7 +16,7 @@ class JwtFilter implements HttpFilter {
 
   onRequest(ctx: StreamContext): FilterStatus {
     const v = ctx.view;
-    const outcome = this.engine.authenticate({ method: v.method, path: v.pathOnly, query: v.path.includes("?") ? v.query() : undefined, header: (n) => v.header(n), cookie: (n) => cookieOf(ctx, n) });
+    const outcome = this.engine.authenticate({ method: v.method, path: v.pathOnly, query: v.path.includes("?") ? v.query() : undefined, header: (n) => v.header(n), cookie: (n) => cookieValue(v.header("cookie"), n) });
     if (!outcome.ok) {
       this.stats.inc(`http.${this.prefix}.jwt_authn.denied`);
       localReply(ctx, outcome.status, outcome.body, "UAEX", { "www-authenticate": outcome.wwwAuthenticate });

@@ -86,6 +86,13 @@ test("fault delay and abort become per-route fault filter config in millionths",
   assert.deepEqual(fault.abort, { http_status: 500, percentage: { numerator: 125_000, denominator: "MILLION" } });
 });
 
+test("corsPolicy becomes the CORS filter's per-route policy", () => {
+  const [route] = reviewsRoutes([r("VirtualService", "reviews", { hosts: ["reviews"], http: [{ corsPolicy: { allowOrigins: [{ exact: "https://example.com" }], allowMethods: ["GET", "POST"], maxAge: "24h", allowCredentials: false }, route: [{ destination: { host: "reviews" } }] }] })]);
+  assert.deepEqual((route.typed_per_filter_config as Record<string, unknown>)["envoy.filters.http.cors"], {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy", allow_origin_string_match: [{ exact: "https://example.com" }], allow_methods: "GET,POST", max_age: "86400", allow_credentials: false,
+  });
+});
+
 test("DestinationRule policy: consistent hash by header, connection limits, outlier detection", () => {
   const dr = r("DestinationRule", "reviews", { host: "reviews", trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: "x-user" } }, connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } }, outlierDetection: { consecutive5xxErrors: 1, interval: "1s", baseEjectionTime: "3m", maxEjectionPercent: 100 } } });
   const out = valid(translate({ resources: [dr], workloads, proxy: productpage }));

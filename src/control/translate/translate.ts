@@ -34,6 +34,7 @@ export interface ProxyResources {
 const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const TCP = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const ROUTER = { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
+const CORS = { name: "envoy.filters.http.cors", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors" } };
 const FAULT = { name: "envoy.filters.http.fault", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault" } };
 const H2 = { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } };
 
@@ -119,7 +120,7 @@ export function translate(input: TranslateInput): ProxyResources {
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
     out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes: routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor }) }] });
-    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [FAULT, ROUTER]));
+    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER]));
   }
 
   // Inbound: the sidecar's listener peers dial, in front of the app, with the workload's security filters.

@@ -27,6 +27,7 @@ interface HttpRoute {
   mirror?: Destination;
   mirrorPercentage?: { value?: number };
   headers?: Headers;
+  corsPolicy?: { allowOrigins?: StringMatch[]; allowMethods?: string[]; allowHeaders?: string[]; exposeHeaders?: string[]; maxAge?: string; allowCredentials?: boolean };
 }
 interface Headers {
   request?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
@@ -172,6 +173,22 @@ function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: Rou
     if (r.fault.delay?.fixedDelay) f.delay = { fixed_delay: protoDuration(r.fault.delay.fixedDelay), percentage: percentage(r.fault.delay.percentage?.value) };
     if (r.fault.abort) f.abort = { ...(r.fault.abort.grpcStatus ? { grpc_status: GRPC_CODES[r.fault.abort.grpcStatus] ?? 2 } : { http_status: r.fault.abort.httpStatus ?? 500 }), percentage: percentage(r.fault.abort.percentage?.value) };
     route.typed_per_filter_config = { "envoy.filters.http.fault": f };
+  }
+  if (r.corsPolicy) {
+    const c = r.corsPolicy;
+    const maxAge = protoDuration(c.maxAge);
+    route.typed_per_filter_config = {
+      ...(route.typed_per_filter_config as Json | undefined),
+      "envoy.filters.http.cors": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        allow_origin_string_match: (c.allowOrigins ?? []).map(stringMatcher),
+        ...(c.allowMethods?.length ? { allow_methods: c.allowMethods.join(",") } : {}),
+        ...(c.allowHeaders?.length ? { allow_headers: c.allowHeaders.join(",") } : {}),
+        ...(c.exposeHeaders?.length ? { expose_headers: c.exposeHeaders.join(",") } : {}),
+        ...(maxAge ? { max_age: String(Math.round(parseFloat(maxAge))) } : {}),
+        ...(c.allowCredentials !== undefined ? { allow_credentials: c.allowCredentials } : {}),
+      },
+    };
   }
   if (r.headers?.request) {
     route.request_headers_to_add = headerOps(r.headers.request.set, r.headers.request.add);

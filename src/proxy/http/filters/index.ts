@@ -3,3 +3,5 @@ import "./router-filter.js";
 import "./fault.js";
 import "./rbac.js";
 import "./jwt-authn.js";
+import "./cors.js";
+import "./local-ratelimit.js";

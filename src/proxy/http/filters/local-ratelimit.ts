@@ -1,0 +1,84 @@
+// envoy.filters.http.local_ratelimit: a token bucket per filter or per route; over the limit answers 429 (RL).
+import type { LocalRateLimit__Output } from "../../../xds/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js";
+import { decodeAny, type AnyValue } from "../../../xds/resource.js";
+import { durationMs } from "../../util/duration.js";
+import { fractionOf } from "../route-table.js";
+import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
+import { localReply } from "../local-reply.js";
+import type { StreamContext } from "../stream-context.js";
+import type { Stats } from "../../stats/stats.js";
+
+const NAME = "envoy.filters.http.local_ratelimit";
+
+class Bucket {
+  private tokens: number;
+  private last = Date.now();
+
+  constructor(private readonly max: number, private readonly perFill: number, private readonly intervalMs: number) {
+    this.tokens = max;
+  }
+
+  take(now = Date.now()): boolean {
+    const fills = Math.floor((now - this.last) / this.intervalMs);
+    if (fills > 0) {
+      this.tokens = Math.min(this.max, this.tokens + fills * this.perFill);
+      this.last += fills * this.intervalMs;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+interface Limit {
+  bucket?: Bucket;
+  enabled: number;
+  enforced: number;
+  status: number;
+  prefix: string;
+}
+
+function compile(any: AnyValue, where: string): Limit {
+  const r = decodeAny<LocalRateLimit__Output>(any, where);
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+  const c = r.value;
+  const tb = c.token_bucket;
+  return {
+    bucket: tb ? new Bucket(tb.max_tokens, tb.tokens_per_fill?.value ?? 1, durationMs(tb.fill_interval, 1000)) : undefined,
+    // As in Envoy, an unset filter_enabled / filter_enforced means 0%: the bucket is only observed.
+    enabled: c.filter_enabled?.default_value ? fractionOf(c.filter_enabled.default_value) : 0,
+    enforced: c.filter_enforced?.default_value ? fractionOf(c.filter_enforced.default_value) : 0,
+    status: c.status?.code ? Number(c.status.code) || 429 : 429,
+    prefix: c.stat_prefix,
+  };
+}
+
+class LocalRateLimitFilter implements HttpFilter {
+  readonly name = NAME;
+  private readonly perRoute = new WeakMap<object, Limit | null>();
+
+  constructor(private readonly base: Limit | undefined, private readonly stats: Stats) {}
+
+  onRequest(ctx: StreamContext): FilterStatus {
+    const route = ctx.route!;
+    let limit = this.perRoute.get(route);
+    if (limit === undefined) {
+      const any = route.perFilterConfig.get(NAME);
+      limit = any ? compile(any, `typed_per_filter_config.${NAME}`) : null;
+      this.perRoute.set(route, limit);
+    }
+    const l = limit ?? this.base;
+    if (!l?.bucket || l.enabled === 0 || (l.enabled < 1 && Math.random() >= l.enabled)) return "continue";
+    if (l.bucket.take()) {
+      this.stats.inc(`${l.prefix}.http_local_rate_limit.ok`);
+      return "continue";
+    }
+    this.stats.inc(`${l.prefix}.http_local_rate_limit.rate_limited`);
+    if (l.enforced === 0 || (l.enforced < 1 && Math.random() >= l.enforced)) return "continue";
+    this.stats.inc(`${l.prefix}.http_local_rate_limit.enforced`);
+    localReply(ctx, l.status, "local_rate_limited", "RL");
+    return "stop";
+  }
+}
+
+registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", (any, ctx) => new LocalRateLimitFilter(any ? compile(any, NAME) : undefined, ctx.stats));

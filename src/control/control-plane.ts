@@ -14,6 +14,7 @@ import { addCaService, controlPlaneCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { Store } from "./store/store.js";
+import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { translate, type ProxyResources } from "./translate/translate.js";
 import { servicesOf } from "./translate/services.js";
 
@@ -62,11 +63,13 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   ports = { xds: 0, api: 0, ca: 0 };
+  readonly jwks: JwksFetcher;
 
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
     this.store = new Store(options.stateDir);
+    this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       onStreamOpen: (p) => {
@@ -142,7 +145,7 @@ export class ControlPlane {
     const workloads = this.registry.list();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id) })));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri) })));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }
@@ -152,6 +155,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.registry.close();
+    this.jwks.close();
     await this.ads.close();
     this.caServer?.forceShutdown();
     if (this.api) {

@@ -7,10 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
-import { parseMessage } from "../../src/xds/resource.js";
-import type { Bootstrap__Output } from "../../src/xds/generated/envoy/config/bootstrap/v3/Bootstrap.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { echo, get } from "../proxy/harness.js";
+import { freePort, sidecarBootstrap, until } from "./mesh-harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-control-"));
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -88,22 +87,6 @@ test("apply, get, delete through the REST API; invalid, conflicting and unknown 
   assert.equal(cli(cp.api, "delete", "vs", "reviews").status, 1);
 });
 
-function sidecarBootstrap(xdsPort: number, id: string, meta: Record<string, unknown>): Bootstrap__Output {
-  const b = parseMessage<Bootstrap__Output>("envoy.config.bootstrap.v3.Bootstrap", {
-    node: { id, cluster: String(meta.SERVICE ?? id), metadata: meta },
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } },
-    dynamic_resources: { ads_config: { api_type: "GRPC", grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc" } }] }, cds_config: { ads: {} }, lds_config: { ads: {} } },
-    static_resources: { clusters: [{ name: "xds-grpc", type: "STATIC", connect_timeout: "1s", typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } }, load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: xdsPort } } } }] }] } }] },
-  });
-  if (!b.ok) throw new Error(JSON.stringify(b.errors));
-  return b.value;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
-}
-
 test("a mesh of three sidecars: productpage -> reviews v1/v2 through two proxies, routed by a VirtualService", async () => {
   const cp = new ControlPlane({ stateDir: join(dir, "mesh"), xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
@@ -123,7 +106,6 @@ test("a mesh of three sidecars: productpage -> reviews v1/v2 through two proxies
   await sidecar("productpage-v1", { SERVICE: "productpage", LABELS: { app: "productpage", version: "v1" }, UPSTREAMS: [{ host: "reviews", port: 9080, localPort: local }] });
   const url = `http://127.0.0.1:${local}/reviews/0`;
   const names = async (n: number) => { const out = new Set<string>(); for (let i = 0; i < n; i++) { const r = await get(url).catch(() => undefined); if (r?.status === 200) out.add(String(r.json().name)); } return out; };
-  const until = async (what: string, ok: () => Promise<boolean>) => { const end = Date.now() + 10_000; while (!(await ok())) { if (Date.now() > end) throw new Error(`timed out: ${what}`); await new Promise((r) => setTimeout(r, 100)); } };
   // No VirtualService: round robin over both versions.
   await until("both versions to answer", async () => (await names(10)).size === 2);
   const dr = { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews", namespace: "default" }, spec: { host: "reviews", subsets: [{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }] } };

@@ -14,6 +14,7 @@ import { addCaService, controlPlaneCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { Store } from "./store/store.js";
+import type { ApiRoute } from "./api/rest-api.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { translate, type ProxyResources } from "./translate/translate.js";
 import { servicesOf } from "./translate/services.js";
@@ -64,6 +65,8 @@ export class ControlPlane {
   private readonly proxyless = new Set<string>();
   ports = { xds: 0, api: 0, ca: 0 };
   readonly jwks: JwksFetcher;
+  /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
+  readonly apiRoutes: ApiRoute[] = [];
 
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -99,6 +102,7 @@ export class ControlPlane {
       store: this.store,
       version: CONTROL_VERSION,
       token,
+      routes: this.apiRoutes,
       proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
       meshContext: () => {
         const workloads = this.registry.list();

@@ -17,17 +17,21 @@ export interface ApiDeps {
   version: string;
   /** When set, every request must carry `Authorization: Bearer TOKEN` (required off loopback). */
   token?: string;
+  /** More APIs mounted beside the resources (telemetry, traces): each answers and returns true, or returns false. */
+  routes?: ApiRoute[];
 }
+
+export type ApiRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string, findings?: Finding[]): void {
+export function status(res: ServerResponse, code: number, reason: string, message: string, findings?: Finding[]): void {
   send(res, code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...(findings ? { details: { findings } } : {}) });
 }
 
@@ -92,6 +96,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   if (url.pathname === "/version") return send(res, 200, { version: deps.version });
   if (url.pathname === "/readyz") return send(res, 200, { status: "ok" });
   if (url.pathname === "/debug/proxies") return send(res, 200, deps.proxies());
+  for (const route of deps.routes ?? []) if (await route(req, res, url)) return;
   const target = parsePath(url.pathname);
   if (!target) return status(res, 404, "NotFound", `no API at ${url.pathname}; paths look like /apis/networking.istio.io/v1/namespaces/default/virtualservices/NAME`);
   if ("error" in target) return status(res, 404, "NotFound", target.error);

@@ -1,14 +1,18 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
-import { portFlag } from "./flags.js";
+import { collectorUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { ControlPlane } from "../control/control-plane.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
+                       [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
 (default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
-requires the token in STATE_DIR/api-token.`;
+requires the token in STATE_DIR/api-token.
+
+Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
+to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.`;
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -19,13 +23,18 @@ export async function run(args: string[]): Promise<number> {
       "xds-port": { type: "string" },
       "api-port": { type: "string" },
       "ca-port": { type: "string" },
+      "otlp-port": { type: "string" },
+      "trace-sampling": { type: "string" },
+      "otlp-collector": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
       console.log(USAGE);
       return 0;
     }
-    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]) };
+    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
+      otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: percentFlag("--trace-sampling", values["trace-sampling"], 1),
+      otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -41,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(`xds listening on ${opts.host}:${cp.ports.xds}`);
   console.log(`api listening on ${opts.host}:${cp.ports.api}`);
   if (cp.ports.ca) console.log(`ca listening on ${opts.host}:${cp.ports.ca}`);
+  console.log(`otlp listening on ${opts.host}:${cp.ports.otlp}`);
   return new Promise((resolve) => {
     const stop = () => cp.stop().then(() => resolve(0), () => resolve(1));
     process.once("SIGTERM", stop);

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ControlPlane } from "../control/control-plane.js";
 
-const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N]
+const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N]
 
 Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
 runs until Ctrl-C. Try then, from another terminal:
@@ -36,19 +36,20 @@ const APPS: App[] = [
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
-    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, help: { type: "boolean", short: "h" } } });
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, help: { type: "boolean", short: "h" } } });
     if (values.help) { console.log(USAGE); return 0; }
-    for (const f of ["xds-port", "api-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
-    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]) };
+    for (const f of ["xds-port", "api-port", "otlp-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
+    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]) };
   } catch (err) {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const cp = new ControlPlane({ ...opts, caPort: 0, log: (l) => console.error(l) });
+  // Istio's demo profile traces every request.
+  const cp = new ControlPlane({ ...opts, caPort: 0, traceSamplingPercent: 100, log: (l) => console.error(l) });
   try {
     await cp.start();
   } catch (err) {
-    console.error(`trellis demo: ${(err as Error).message} (is another trellis already running? use --xds-port 0 --api-port 0)`);
+    console.error(`trellis demo: ${(err as Error).message} (is another trellis already running? use --xds-port 0 --api-port 0 --otlp-port 0)`);
     await cp.stop();
     return 1;
   }

@@ -7,3 +7,25 @@ export function portFlag(flag: string, v: string | undefined, fallback?: number)
   if (!/^\d+$/.test(v) || n > 65535) throw new Error(`${flag} "${v}" is not a port (0-65535, 0 = any free port)`);
   return n;
 }
+
+/** A percentage flag (0-100, decimals allowed), `fallback` when absent. */
+export function percentFlag(flag: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n > 100) throw new Error(`${flag} "${v}" is not a percentage (0-100, e.g. 1 or 0.5)`);
+  return n;
+}
+
+/** An OTLP/HTTP collector URL (http only: sidecars export in plaintext to a collector they reach directly). */
+export function collectorUrlFlag(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`${flag} "${v}" is not a URL; write e.g. http://127.0.0.1:4318/v1/traces`);
+  }
+  if (url.protocol !== "http:") throw new Error(`${flag} "${v}": only http:// collectors are supported`);
+  if (url.pathname === "/") url.pathname = "/v1/traces";
+  return url.href;
+}

@@ -15,6 +15,10 @@ import { TokenIssuer } from "./ca/tokens.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { Store } from "./store/store.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
+import { TraceStore } from "../telemetry/traces/trace-store.js";
+import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
+import { traceApi } from "./api/trace-api.js";
+import type { TracingSettings } from "./translate/tracing.js";
 import { translate, type ProxyResources } from "./translate/translate.js";
 import { servicesOf } from "./translate/services.js";
 
@@ -29,6 +33,14 @@ export interface ControlPlaneOptions {
   caPort?: number;
   debounceMs?: number;
   log?: (line: string) => void;
+  /** The OTLP/HTTP trace intake; default 4318, 0 = any free port. */
+  otlpPort?: number;
+  /** Percentage of requests sidecars sample (Istio's default: 1); 0 turns tracing off. */
+  traceSamplingPercent?: number;
+  /** Send spans to this OTLP/HTTP collector (http://host:port/v1/traces) instead of the embedded store. */
+  otlpCollectorUrl?: string;
+  /** Spans kept by the embedded trace store (oldest traces go first). */
+  traceStoreSpans?: number;
 }
 
 function isLoopback(host: string): boolean {
@@ -62,7 +74,9 @@ export class ControlPlane {
   private readonly connected = new Map<string, Workload>();
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
-  ports = { xds: 0, api: 0, ca: 0 };
+  ports = { xds: 0, api: 0, ca: 0, otlp: 0 };
+  readonly traces: TraceStore;
+  private otlp?: Server;
   readonly jwks: JwksFetcher;
   /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
   readonly apiRoutes: ApiRoute[] = [];
@@ -72,6 +86,8 @@ export class ControlPlane {
     this.log = options.log ?? ((l) => console.error(l));
     this.store = new Store(options.stateDir);
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
+    this.traces = new TraceStore(options.traceStoreSpans);
+    this.apiRoutes.push(traceApi(this.traces));
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       onStreamOpen: (p) => {
@@ -114,6 +130,9 @@ export class ControlPlane {
       this.api!.listen(this.options.apiPort ?? 15014, host, () => resolve());
     });
     this.ports.api = (this.api.address() as { port: number }).port;
+    const otlpPort = this.options.otlpPort ?? 4318;
+    this.otlp = await startOtlpIntake(this.traces, host, otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind ${host}:${otlpPort}: ${e.message}`); });
+    this.ports.otlp = (this.otlp.address() as { port: number }).port;
     if (this.options.caPort !== undefined) {
       const ca = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
       const tokens = TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), ca.trustDomain);
@@ -124,6 +143,18 @@ export class ControlPlane {
       this.ports.ca = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${this.options.caPort}`, credentials, (e, p) => (e ? reject(e) : resolve(p))));
       this.caServer = server;
     }
+  }
+
+  /** Where sidecars send spans: the embedded intake unless a collector URL was given. */
+  private tracing(): TracingSettings | undefined {
+    const percent = this.options.traceSamplingPercent ?? 1;
+    if (percent <= 0) return undefined;
+    if (this.options.otlpCollectorUrl) {
+      const url = new URL(this.options.otlpCollectorUrl);
+      return { samplingPercent: percent, collector: { address: url.hostname, port: Number(url.port || 80), path: url.pathname } };
+    }
+    const host = this.options.host ?? "127.0.0.1";
+    return { samplingPercent: percent, collector: { address: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host, port: this.ports.otlp } };
   }
 
   /** A token for the REST API when it is reachable beyond loopback (created 0600 on first use, never logged). */
@@ -148,7 +179,7 @@ export class ControlPlane {
     const workloads = this.registry.list();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri) })));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing() })));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }
@@ -161,6 +192,10 @@ export class ControlPlane {
     this.jwks.close();
     await this.ads.close();
     this.caServer?.forceShutdown();
+    if (this.otlp) {
+      this.otlp.closeAllConnections();
+      await new Promise((r) => this.otlp!.close(r));
+    }
     if (this.api) {
       this.api.closeAllConnections();
       await new Promise((r) => this.api!.close(r));

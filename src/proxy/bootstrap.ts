@@ -80,6 +80,7 @@ function structToPlain(s: unknown): Record<string, unknown> {
 
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
+  proxy.nodeId = bootstrap.node?.id ?? "";
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
   const meta = structToPlain(bootstrap.node?.metadata);
   if (typeof meta.NAMESPACE === "string") {

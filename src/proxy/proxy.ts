@@ -11,6 +11,7 @@ import { type ResourceKind, toProto3Json } from "../xds/resource.js";
 import { originalDestination } from "../native/original-dst.js";
 import { compileRouteTable, type RouteTable } from "./http/route-table.js";
 import { Router } from "./http/router.js";
+import { OtlpExporter, type ExporterTarget } from "./tracing/otlp-exporter.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
@@ -54,6 +55,9 @@ export class Proxy {
   private draining = false;
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
+  nodeId = "";
+  /** One span exporter per collector target, shared by every connection manager that traces to it. */
+  private readonly exporters = new Map<string, OtlpExporter>();
 
   constructor() {
     this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
@@ -64,6 +68,7 @@ export class Proxy {
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
       secrets: (name) => this.secrets.get(name),
+      tracing: { nodeId: () => this.nodeId, exporter: (target) => this.exporter(target) },
     };
   }
 
@@ -272,8 +277,17 @@ export class Proxy {
     await Promise.all([...this.listeners.values()].map(({ active }) => active.close(this.drainTimeoutMs)));
   }
 
+  private exporter(target: ExporterTarget): OtlpExporter {
+    const key = JSON.stringify({ ...target, url: target.url.href });
+    let e = this.exporters.get(key);
+    if (!e) this.exporters.set(key, (e = new OtlpExporter(target, (n) => this.clusters.get(n)?.cluster, this.stats)));
+    return e;
+  }
+
   async close(): Promise<void> {
     await this.drain();
+    await Promise.all([...this.exporters.values()].map((e) => e.flush()));
+    for (const e of this.exporters.values()) e.close();
     for (const { cluster } of this.clusters.values()) cluster.close();
   }
 }

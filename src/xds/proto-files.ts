@@ -32,6 +32,7 @@ export const PROTO_ENTRY_FILES = [
   "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
   "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
+  "envoy/config/trace/v3/opentelemetry.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",

@@ -16,7 +16,7 @@ const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => { for (const c of cleanup) await c(); rmSync(dir, { recursive: true, force: true }); });
 
 function startControl(stateDir: string): Promise<{ child: ChildProcess; api: string; xds: number }> {
-  const child = spawn(process.execPath, ["dist/src/cli/main.js", "control", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["dist/src/cli/main.js", "control", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d) => {
@@ -88,7 +88,7 @@ test("apply, get, delete through the REST API; invalid, conflicting and unknown 
 });
 
 test("a mesh of three sidecars: productpage -> reviews v1/v2 through two proxies, routed by a VirtualService", async () => {
-  const cp = new ControlPlane({ stateDir: join(dir, "mesh"), xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
+  const cp = new ControlPlane({ stateDir: join(dir, "mesh"), xdsPort: 0, apiPort: 0, otlpPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
   cleanup.unshift(() => cp.stop());
   const v1 = await echo("reviews-v1");

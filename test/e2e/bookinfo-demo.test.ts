@@ -13,7 +13,7 @@ let productpage = "";
 let api = "";
 
 before(async () => {
-  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   demo.stderr!.resume();
   await new Promise<void>((resolve, reject) => {
     let out = "";
@@ -63,6 +63,33 @@ test("the product page is served through the mesh, with reviews from all three v
   assert.match(html, /The Comedy of Errors/);
   assert.match(html, /Reviewer1/);
   assert.deepEqual([...seen].sort(), ["v1", "v2", "v3"]);
+});
+
+test("a page view is one trace with a span from every proxy on the way: productpage -> reviews -> ratings", async () => {
+  interface Span { spanId: string; parentSpanId: string; service: string; kind: string; operation: string }
+  let spans: Span[] = [];
+  let traceId = "";
+  // Sidecars export in batches (within a second), each on its own clock: poll until every hop's span is in.
+  const complete = () => ["ratings.default", "details.default", "productpage.default"].every((svc) => spans.some((s) => s.service === svc && s.kind === "server"));
+  for (let i = 0; i < 40 && !complete(); i++) {
+    if (!traceId) await page();
+    await new Promise((r) => setTimeout(r, 250));
+    const found = (await (await fetch(`http://${api}/api/v1/traces?service=ratings.default&limit=1`)).json()) as Array<{ traceId: string }>;
+    traceId ||= found[0]?.traceId ?? "";
+    if (traceId) spans = ((await (await fetch(`http://${api}/api/v1/traces/${traceId}`)).json()) as { spans: Span[] }).spans;
+  }
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const chain = (s: Span | undefined): string[] => (s ? [...chain(byId.get(s.parentSpanId)), `${s.service} ${s.kind}`] : []);
+  const ratings = spans.find((s) => s.service === "ratings.default");
+  assert.ok(ratings, `a trace reached ratings: ${JSON.stringify(spans)}`);
+  assert.deepEqual(chain(ratings), [
+    "productpage.default server", "productpage.default client", "reviews.default server", "reviews.default client", "ratings.default server",
+  ]);
+  assert.equal(ratings.operation, "ratings.default.svc.cluster.local:9080/*");
+  assert.ok(spans.some((s) => s.service === "details.default" && s.kind === "server"), "the details call is in the same trace");
+  const bad = await fetch(`http://${api}/api/v1/traces?minDuration=soon`);
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { message: string }).message, /minDuration: "soon" is not a duration/);
 });
 
 test("Istio's request-routing task: jason sees v2 (black stars), everyone else v1", async () => {

@@ -38,7 +38,7 @@ function startIssuer(port: number): Promise<Server> {
 }
 
 test("jwksUri: fetched by the control plane, inlined for the sidecar; refused while the issuer is down, accepted once it is up", async () => {
-  const cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, debounceMs: 20, log: () => {} });
+  const cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, otlpPort: 0, debounceMs: 20, log: () => {} });
   await cp.start();
   cleanup.unshift(() => cp.stop());
   const app = await echo("productpage");

@@ -17,7 +17,7 @@ let bootstrapFile: string;
 const TARGET = "echo.default.svc.cluster.local:9080";
 
 before(async () => {
-  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, debounceMs: 10, log: () => {} });
+  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, otlpPort: 0, debounceMs: 10, log: () => {} });
   await cp.start();
   cleanup.push(() => cp.stop());
   const s1 = await startEchoServer("s1");

@@ -10,6 +10,7 @@ import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
 import { serviceEntryServices } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, upstreamTransportSocket } from "./mtls.js";
+import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
 
 type Json = Record<string, unknown>;
 
@@ -22,6 +23,8 @@ export interface TranslateInput {
   rootNamespace?: string;
   /** A proxyless gRPC client (node metadata GENERATOR=grpc): it gets api listeners for every service. */
   proxyless?: boolean;
+  /** Where sidecars send spans, and how many they sample; undefined = no tracing. */
+  tracing?: TracingSettings;
 }
 
 export interface ProxyResources {
@@ -75,6 +78,8 @@ export function translate(input: TranslateInput): ProxyResources {
   };
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
+  const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
+  if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared).
   const wanted = new Set(proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));
@@ -111,7 +116,7 @@ export function translate(input: TranslateInput): ProxyResources {
       // Not registered (yet): answer 503 rather than refuse the connection, so apps see a mesh error.
       const routeName = `${name}|unavailable`;
       out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${hostname} has no registered endpoints` } } }] }] });
-      out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER]));
+      out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER], tracing));
       continue;
     }
     if (!isHttp(port)) {
@@ -120,7 +125,7 @@ export function translate(input: TranslateInput): ProxyResources {
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
     out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes: routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor }) }] });
-    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER]));
+    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], tracing));
   }
 
   // Inbound: the sidecar's listener peers dial, in front of the app, with the workload's security filters.
@@ -135,8 +140,9 @@ export function translate(input: TranslateInput): ProxyResources {
       const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
       const hcm = [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
         "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
-        route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" } }] }] },
+        route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" }, decorator: { operation: `${fqdn(proxy.service, proxy.namespace)}:${port.port}/*` } }] }] },
         http_filters: filters,
+        ...(tracing ? { tracing } : {}),
       } }];
       out.listeners.push({
         name: "virtualInbound",
@@ -151,11 +157,11 @@ export function translate(input: TranslateInput): ProxyResources {
   return out;
 }
 
-function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[]): Json {
+function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[], tracing: Json | undefined): Json {
   return {
     name,
     traffic_direction: "OUTBOUND",
     address: socket(address, port),
-    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters } }] }],
+    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters, ...(tracing ? { tracing } : {}) } }] }],
   };
 }

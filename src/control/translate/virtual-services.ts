@@ -204,7 +204,9 @@ function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: Rou
 /** The routes for one service port: from the first VirtualService that routes it, else Istio's default route. */
 export function routesFor(vss: Array<IstioResource<VirtualServiceSpec>>, ctx: RouteContext): Json[] {
   const vs = virtualServicesFor(vss, ctx.service.hostname, ctx.proxy.namespace)[0];
-  const fallback = { name: "default", match: { prefix: "/" }, route: { cluster: clusterName("outbound", ctx.port, "", ctx.service.hostname), timeout: "0s", retry_policy: DEFAULT_RETRY, hash_policy: ctx.hashPolicies(ctx.service.hostname) } };
+  // Istio's span name for every route to a service port.
+  const decorator = { operation: `${ctx.service.hostname}:${ctx.port}/*` };
+  const fallback = { name: "default", match: { prefix: "/" }, route: { cluster: clusterName("outbound", ctx.port, "", ctx.service.hostname), timeout: "0s", retry_policy: DEFAULT_RETRY, hash_policy: ctx.hashPolicies(ctx.service.hostname) }, decorator };
   if (!vs) return [fallback];
   const ns = vs.metadata.namespace ?? "default";
   const routes: Json[] = [];
@@ -212,7 +214,7 @@ export function routesFor(vss: Array<IstioResource<VirtualServiceSpec>>, ctx: Ro
     const matches = r.match?.length ? r.match : [undefined];
     matches.forEach((m, j) => {
       const route = routeFor(r, m, ns, ctx, `${vs.metadata.name}.${i}.${j}`);
-      if (route) routes.push(route);
+      if (route) routes.push({ ...route, decorator });
     });
   });
   return routes.length ? routes : [fallback];

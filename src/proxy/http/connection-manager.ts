@@ -20,6 +20,7 @@ import { replaySocket } from "./replay-socket.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, type IstioMetrics, PEER_HEADER, type PeerInfo } from "../stats/istio-metrics.js";
 import { recordIstioMetrics } from "../stats/record-istio-metrics.js";
+import { Tracer, type TracerDeps } from "../tracing/tracer.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -31,6 +32,7 @@ export interface HcmDeps {
   /** RDS: the current route table by name (undefined until it arrives). */
   routes(name: string): RouteTable | undefined;
   clusterExists(name: string): boolean;
+  tracing: TracerDeps;
 }
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -42,6 +44,7 @@ export class HttpConnectionManager {
   private readonly inlineRoutes?: RouteTable;
   private readonly filters: HttpFilter[];
   private readonly accessLogs: AccessLogger[];
+  private readonly tracer?: Tracer;
   private readonly h1: H1Server;
   private readonly h2: Http2Server;
   private readonly codec: string;
@@ -69,6 +72,7 @@ export class HttpConnectionManager {
     }
     this.filters.pop();
     this.accessLogs = compileAccessLogs(config.access_log, where);
+    if (config.tracing) this.tracer = new Tracer(config.tracing, deps.tracing, direction, `${where}.tracing`);
     this.codec = config.codec_type;
     this.serverName = config.server_name || "envoy";
     this.generateRequestId = wrapped(config.generate_request_id, true);
@@ -166,7 +170,9 @@ export class HttpConnectionManager {
       ctx.sourcePeer = decodePeer(view.header(PEER_HEADER));
       delete upstreamHeaders[PEER_HEADER];
     }
+    const span = this.tracer?.start(ctx);
     res.once("close", () => {
+      if (span) this.tracer!.finish(ctx, span);
       stats.gauge(`${prefix}.downstream_rq_active`, -1);
       stats.inc(`${prefix}.downstream_rq_${Math.floor(ctx.responseCode / 100) || 0}xx`);
       for (const log of this.accessLogs) log(ctx);

@@ -246,7 +246,7 @@ function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfi
       { add: cfg.response_headers_to_add, remove: cfg.response_headers_to_remove },
     ]),
     perFilterConfig,
-    operation: r.decorator?.operation || r.name || "",
+    operation: r.decorator?.operation ?? "",
   };
 }
 

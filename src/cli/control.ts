@@ -1,10 +1,11 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
-import { collectorUrlFlag, percentFlag, portFlag } from "./flags.js";
+import { collectorUrlFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { ControlPlane } from "../control/control-plane.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
+                       [--scrape-interval DURATION] [--prometheus-url URL]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -12,7 +13,9 @@ uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources per
 requires the token in STATE_DIR/api-token.
 
 Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
-to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.`;
+to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.
+Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
+--prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).`;
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -26,6 +29,8 @@ export async function run(args: string[]): Promise<number> {
       "otlp-port": { type: "string" },
       "trace-sampling": { type: "string" },
       "otlp-collector": { type: "string" },
+      "scrape-interval": { type: "string" },
+      "prometheus-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -34,7 +39,8 @@ export async function run(args: string[]): Promise<number> {
     }
     opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: percentFlag("--trace-sampling", values["trace-sampling"], 1),
-      otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]) };
+      otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
+      scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -5,8 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ControlPlane } from "../control/control-plane.js";
+import { durationFlag } from "./flags.js";
 
-const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N]
+const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s]
 
 Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
 runs until Ctrl-C. Try then, from another terminal:
@@ -36,10 +37,10 @@ const APPS: App[] = [
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
-    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, help: { type: "boolean", short: "h" } } });
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, help: { type: "boolean", short: "h" } } });
     if (values.help) { console.log(USAGE); return 0; }
     for (const f of ["xds-port", "api-port", "otlp-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
-    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]) };
+    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000) };
   } catch (err) {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -1,4 +1,5 @@
 // Flag value checks shared by the commands.
+import { parseGoDuration } from "../api/formats.js";
 
 /** A port flag's value (0 = any free port), `fallback` when absent; throws naming the flag when invalid. */
 export function portFlag(flag: string, v: string | undefined, fallback?: number): number | undefined {
@@ -28,4 +29,25 @@ export function collectorUrlFlag(flag: string, v: string | undefined): string | 
   if (url.protocol !== "http:") throw new Error(`${flag} "${v}": only http:// collectors are supported`);
   if (url.pathname === "/") url.pathname = "/v1/traces";
   return url.href;
+}
+
+/** A duration flag ("15s", "1m"), at least minMs; `fallback` when absent. */
+export function durationFlag(flag: string, v: string | undefined, fallback: number, minMs = 0): number {
+  if (v === undefined) return fallback;
+  const ms = parseGoDuration(v);
+  if (ms === undefined) throw new Error(`${flag} "${v}" is not a duration; write e.g. 15s or 1m`);
+  if (ms < minMs) throw new Error(`${flag} "${v}" is shorter than the minimum ${minMs / 1000}s`);
+  return ms;
+}
+
+/** An http(s) URL flag, undefined when absent. */
+export function httpUrlFlag(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  try {
+    const url = new URL(v);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+    return url.href;
+  } catch {
+    throw new Error(`${flag} "${v}" is not an http(s) URL; write e.g. http://127.0.0.1:9090`);
+  }
 }

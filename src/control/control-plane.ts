@@ -18,6 +18,10 @@ import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
 import { traceApi } from "./api/trace-api.js";
+import { telemetryApi } from "./api/telemetry-api.js";
+import { SeriesStore } from "../telemetry/metrics/series-store.js";
+import { Scraper } from "../telemetry/metrics/scraper.js";
+import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
 import { translate, type ProxyResources } from "./translate/translate.js";
 import { servicesOf } from "./translate/services.js";
@@ -41,6 +45,10 @@ export interface ControlPlaneOptions {
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
   traceStoreSpans?: number;
+  /** How often every proxy's metrics are scraped into the embedded store (default 15 s). */
+  scrapeIntervalMs?: number;
+  /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
+  prometheusUrl?: string;
 }
 
 function isLoopback(host: string): boolean {
@@ -76,6 +84,8 @@ export class ControlPlane {
   private readonly proxyless = new Set<string>();
   ports = { xds: 0, api: 0, ca: 0, otlp: 0 };
   readonly traces: TraceStore;
+  readonly metrics = new SeriesStore();
+  readonly scraper: Scraper;
   private otlp?: Server;
   readonly jwks: JwksFetcher;
   /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
@@ -88,6 +98,9 @@ export class ControlPlane {
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans);
     this.apiRoutes.push(traceApi(this.traces));
+    this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
+    const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
+    this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       onStreamOpen: (p) => {
@@ -133,6 +146,7 @@ export class ControlPlane {
     const otlpPort = this.options.otlpPort ?? 4318;
     this.otlp = await startOtlpIntake(this.traces, host, otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind ${host}:${otlpPort}: ${e.message}`); });
     this.ports.otlp = (this.otlp.address() as { port: number }).port;
+    this.scraper.start();
     if (this.options.caPort !== undefined) {
       const ca = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
       const tokens = TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), ca.trustDomain);
@@ -190,6 +204,7 @@ export class ControlPlane {
     if (this.timer) clearTimeout(this.timer);
     this.registry.close();
     this.jwks.close();
+    this.scraper.stop();
     await this.ads.close();
     this.caServer?.forceShutdown();
     if (this.otlp) {

@@ -13,7 +13,7 @@ let productpage = "";
 let api = "";
 
 before(async () => {
-  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--scrape-interval", "1s"], { stdio: ["ignore", "pipe", "pipe"] });
   demo.stderr!.resume();
   await new Promise<void>((resolve, reject) => {
     let out = "";
@@ -90,6 +90,42 @@ test("a page view is one trace with a span from every proxy on the way: productp
   const bad = await fetch(`http://${api}/api/v1/traces?minDuration=soon`);
   assert.equal(bad.status, 400);
   assert.match(((await bad.json()) as { message: string }).message, /minDuration: "soon" is not a duration/);
+});
+
+test("the mesh graph from the embedded metrics store: Bookinfo's services, versions and edges with live rates", async () => {
+  interface Graph { nodes: Array<{ id: string; nodeType: string }>; edges: Array<{ source: string; target: string; rps: number; errorRatio: number; responseTimeMs?: { p99: number }; mtlsRatio: number }> }
+  const want = [
+    "unknown->default/service/productpage", "default/service/productpage->default/app/productpage/v1",
+    "default/app/productpage/v1->default/service/details", "default/service/details->default/app/details/v1",
+    "default/app/productpage/v1->default/service/reviews",
+    "default/service/reviews->default/app/reviews/v1", "default/service/reviews->default/app/reviews/v2", "default/service/reviews->default/app/reviews/v3",
+    "default/app/reviews/v2->default/service/ratings", "default/app/reviews/v3->default/service/ratings", "default/service/ratings->default/app/ratings/v1",
+  ];
+  let graph: Graph = { nodes: [], edges: [] };
+  const have = () => new Set(graph.edges.filter((e) => e.rps > 0).map((e) => `${e.source}->${e.target}`));
+  for (let i = 0; i < 30 && !want.every((w) => have().has(w)); i++) {
+    for (let j = 0; j < 6; j++) await page();
+    await new Promise((r) => setTimeout(r, 500));
+    graph = (await (await fetch(`http://${api}/api/v1/telemetry/graph?window=1m&graphType=versionedApp&namespaces=default`)).json()) as Graph;
+  }
+  for (const w of want) assert.ok(have().has(w), `edge ${w} in ${[...have()].join(", ")}`);
+  assert.ok(!have().has("default/app/reviews/v1->default/service/ratings"), "reviews v1 does not call ratings");
+  const toReviews = graph.edges.find((e) => e.target === "default/service/reviews")!;
+  assert.ok(toReviews.responseTimeMs && toReviews.responseTimeMs.p99 > 0, "latency percentiles per edge");
+  assert.equal(toReviews.errorRatio, 0);
+  const services = (await (await fetch(`http://${api}/api/v1/telemetry/graph?window=1m&graphType=service`)).json()) as Graph;
+  assert.ok(services.nodes.every((n) => n.nodeType === "service" || n.nodeType === "unknown" || n.nodeType === "app"));
+  const health = (await (await fetch(`http://${api}/api/v1/telemetry/health?window=1m`)).json()) as Array<{ kind: string; name: string; status: string }>;
+  assert.equal(health.find((h) => h.kind === "service" && h.name === "reviews")?.status, "Healthy");
+  const metrics = (await (await fetch(`http://${api}/api/v1/telemetry/metrics?kind=service&namespace=default&name=reviews&window=1m`)).json()) as { requestRate: Array<[number, number]> };
+  assert.ok(metrics.requestRate.some(([, v]) => v > 0), "the service's request-rate chart has traffic");
+  const prom = (await (await fetch(`http://${api}/api/v1/query?query=${encodeURIComponent('sum(rate(istio_requests_total{reporter="destination",destination_app="ratings"}[1m])) > 0')}`)).json()) as { status: string; data: { resultType: string; result: unknown[] } };
+  assert.equal(prom.status, "success");
+  assert.equal(prom.data.resultType, "vector");
+  assert.equal(prom.data.result.length, 1);
+  const bad = await fetch(`http://${api}/api/v1/telemetry/graph?window=forever`);
+  assert.equal(bad.status, 400);
+  assert.match(((await bad.json()) as { message: string }).message, /window: "forever" is not a duration/);
 });
 
 test("Istio's request-routing task: jason sees v2 (black stars), everyone else v1", async () => {

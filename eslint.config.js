@@ -17,6 +17,10 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
     },
   },
+  {
+    files: ["src/console/web/**/*.{ts,tsx}"],
+    languageOptions: { globals: { window: "readonly", document: "readonly", fetch: "readonly", HashChangeEvent: "readonly", URLSearchParams: "readonly", HTMLDivElement: "readonly" } },
+  },
   { files: ["src/proxy/**/*.ts"], rules: boundary(["**/control/**", "**/telemetry/**", "**/console/**", "**/cli/**"], "proxy meets control only in src/api, src/xds and src/identity") },
   { files: ["src/control/**/*.ts"], rules: boundary(["**/proxy/**", "**/cli/**"], "control meets proxy only in src/api, src/xds and src/identity") },
   { files: ["src/api/**/*.ts", "src/xds/**/*.ts", "src/identity/**/*.ts", "src/native/**/*.ts"], rules: boundary(["**/proxy/**", "**/control/**", "**/cli/**", "**/telemetry/**", "**/console/**"], "api, xds and identity are shared leaves: they import nothing above them") },

@@ -1,4 +1,5 @@
-// Builds the package: generates Envoy's types, type-checks and compiles TypeScript to dist/, marks the CLI executable.
+// Builds the package: generates Envoy's types, type-checks and compiles TypeScript to dist/, builds the console,
+// marks the CLI executable.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -14,5 +15,8 @@ const schema = "src/api/generated/istio-schema.json";
 if (!existsSync(schema) || statSync(schema).mtimeMs < statSync("scripts/gen-istio-schema.mjs").mtimeMs) run(["scripts/gen-istio-schema.mjs"]);
 run([require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"]);
 run(["scripts/build-native.mjs"]);
+// The console: type-checked on its own (browser libs, JSX), bundled by Vite into dist/console.
+run([require.resolve("typescript/bin/tsc"), "-p", "src/console/web/tsconfig.json"]);
+run(["node_modules/vite/bin/vite.js", "build", "--config", "src/console/web/vite.config.ts"]);
 const bin = "dist/src/cli/main.js";
 if (existsSync(bin)) chmodSync(bin, 0o755);

@@ -18,6 +18,8 @@ export const commandTable: Record<string, Command> = {
   run: { summary: "run a workload with its sidecar (explicit mode)", load: () => import("./run.js") },
   cleanup: { summary: "remove namespaces and rules a crashed transparent-mode run left", load: () => import("./cleanup.js") },
   proxy: { summary: "run the sidecar/gateway proxy from an Envoy bootstrap", load: () => import("./proxy.js") },
+  dashboard: { summary: "print (and open) the web console's address", load: () => import("./dashboard.js") },
+  "prometheus-config": { summary: "a Prometheus scrape config for every connected proxy", load: () => import("./prometheus-config.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };
 

@@ -5,7 +5,7 @@ import { ControlPlane } from "../control/control-plane.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
-                       [--scrape-interval DURATION] [--prometheus-url URL]
+                       [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -15,7 +15,8 @@ requires the token in STATE_DIR/api-token.
 Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
 to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.
 Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
---prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).`;
+--prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).
+The web console is served on --console-port (default 20001).`;
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -31,6 +32,7 @@ export async function run(args: string[]): Promise<number> {
       "otlp-collector": { type: "string" },
       "scrape-interval": { type: "string" },
       "prometheus-url": { type: "string" },
+      "console-port": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -40,7 +42,8 @@ export async function run(args: string[]): Promise<number> {
     opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
-      scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]) };
+      scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
+      consolePort: portFlag("--console-port", values["console-port"], 20001) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -57,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(`api listening on ${opts.host}:${cp.ports.api}`);
   if (cp.ports.ca) console.log(`ca listening on ${opts.host}:${cp.ports.ca}`);
   console.log(`otlp listening on ${opts.host}:${cp.ports.otlp}`);
+  console.log(`console listening on http://${opts.host}:${cp.ports.console}/`);
   return new Promise((resolve) => {
     const stop = () => cp.stop().then(() => resolve(0), () => resolve(1));
     process.once("SIGTERM", stop);

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { ControlPlane } from "../control/control-plane.js";
 import { durationFlag } from "./flags.js";
 
-const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s]
+const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s] [--console-port N]
 
 Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
 runs until Ctrl-C. Try then, from another terminal:
@@ -37,10 +37,10 @@ const APPS: App[] = [
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
-    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, help: { type: "boolean", short: "h" } } });
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, "console-port": { type: "string", default: "20001" }, help: { type: "boolean", short: "h" } } });
     if (values.help) { console.log(USAGE); return 0; }
-    for (const f of ["xds-port", "api-port", "otlp-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
-    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000) };
+    for (const f of ["xds-port", "api-port", "otlp-port", "console-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
+    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000), consolePort: Number(values["console-port"]) };
   } catch (err) {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -50,7 +50,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     await cp.start();
   } catch (err) {
-    console.error(`trellis demo: ${(err as Error).message} (is another trellis already running? use --xds-port 0 --api-port 0 --otlp-port 0)`);
+    console.error(`trellis demo: ${(err as Error).message} (is another trellis already running? use --xds-port 0 --api-port 0 --otlp-port 0 --console-port 0)`);
     await cp.stop();
     return 1;
   }
@@ -79,6 +79,7 @@ export async function run(args: string[]): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  console.log(`console: http://127.0.0.1:${cp.ports.console}/ (traffic graph, metrics, traces, Istio config)`);
   if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
   else console.error("trellis demo: productpage did not come up within 30 s");
   return new Promise((resolve) => {

@@ -19,6 +19,8 @@ import { TraceStore } from "../telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
 import { traceApi } from "./api/trace-api.js";
 import { telemetryApi } from "./api/telemetry-api.js";
+import { proxyConfigApi } from "./api/proxy-config-api.js";
+import { startConsole } from "../console/console-server.js";
 import { SeriesStore } from "../telemetry/metrics/series-store.js";
 import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
@@ -49,6 +51,8 @@ export interface ControlPlaneOptions {
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
   prometheusUrl?: string;
+  /** The web console (default 20001, 0 = any free port); undefined = not served. */
+  consolePort?: number;
 }
 
 function isLoopback(host: string): boolean {
@@ -82,7 +86,8 @@ export class ControlPlane {
   private readonly connected = new Map<string, Workload>();
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
-  ports = { xds: 0, api: 0, ca: 0, otlp: 0 };
+  ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
+  private console?: Server;
   readonly traces: TraceStore;
   readonly metrics = new SeriesStore();
   readonly scraper: Scraper;
@@ -101,6 +106,7 @@ export class ControlPlane {
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
     this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
+    this.apiRoutes.push(proxyConfigApi((id) => this.connected.get(id)?.adminAddress));
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       onStreamOpen: (p) => {
@@ -126,7 +132,7 @@ export class ControlPlane {
     const host = this.options.host ?? "127.0.0.1";
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     const token = isLoopback(host) ? undefined : this.apiToken();
-    this.api = createServer(restApi({
+    const handler = restApi({
       store: this.store,
       version: CONTROL_VERSION,
       token,
@@ -137,7 +143,8 @@ export class ControlPlane {
         if (workloads.length === 0) return {};
         return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
       },
-    }));
+    });
+    this.api = createServer(handler);
     await new Promise<void>((resolve, reject) => {
       this.api!.once("error", (e) => reject(new Error(`REST API: cannot bind ${host}:${this.options.apiPort ?? 15014}: ${e.message}`)));
       this.api!.listen(this.options.apiPort ?? 15014, host, () => resolve());
@@ -147,6 +154,10 @@ export class ControlPlane {
     this.otlp = await startOtlpIntake(this.traces, host, otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind ${host}:${otlpPort}: ${e.message}`); });
     this.ports.otlp = (this.otlp.address() as { port: number }).port;
     this.scraper.start();
+    if (this.options.consolePort !== undefined) {
+      this.console = await startConsole(handler, host, this.options.consolePort);
+      this.ports.console = (this.console.address() as { port: number }).port;
+    }
     if (this.options.caPort !== undefined) {
       const ca = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
       const tokens = TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), ca.trustDomain);
@@ -207,6 +218,10 @@ export class ControlPlane {
     this.scraper.stop();
     await this.ads.close();
     this.caServer?.forceShutdown();
+    if (this.console) {
+      this.console.closeAllConnections();
+      await new Promise((r) => this.console!.close(r));
+    }
     if (this.otlp) {
       this.otlp.closeAllConnections();
       await new Promise((r) => this.otlp!.close(r));

@@ -262,6 +262,8 @@ export class Proxy {
         { "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", static_clusters: clusters.static, dynamic_active_clusters: clusters.dynamic },
         { "@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump", static_listeners: listeners.static, dynamic_listeners: listeners.dynamic.map((d) => ({ name: (d.active_state as unknown as { listener: { name: string } }).listener.name, ...d })) },
         { "@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump", dynamic_route_configs: [...this.routes.values()].map((r) => at(r.meta, "route")) },
+        // Envoy redacts private keys in a dump; Trellis leaves them out and shows what identifies each certificate.
+        { "@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump", dynamic_active_secrets: this.certificates().map((c) => ({ name: c.name, secret: { ...c, private_key: c.ca ? undefined : "[redacted]" } })) },
         { "@type": "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump", dynamic_endpoint_configs: [...this.assignments.values()].map((a) => ({ version_info: a.version, endpoint_config: { "@type": `type.googleapis.com/${FULL_NAMES.endpoint}`, ...(toProto3Json(FULL_NAMES.endpoint, a.config) as object) } })) },
       ],
     };

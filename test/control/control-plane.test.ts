@@ -16,7 +16,7 @@ const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => { for (const c of cleanup) await c(); rmSync(dir, { recursive: true, force: true }); });
 
 function startControl(stateDir: string): Promise<{ child: ChildProcess; api: string; xds: number }> {
-  const child = spawn(process.execPath, ["dist/src/cli/main.js", "control", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["dist/src/cli/main.js", "control", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--console-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d) => {

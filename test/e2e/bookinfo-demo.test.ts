@@ -13,7 +13,7 @@ let productpage = "";
 let api = "";
 
 before(async () => {
-  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--scrape-interval", "1s"], { stdio: ["ignore", "pipe", "pipe"] });
+  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--scrape-interval", "1s", "--console-port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   demo.stderr!.resume();
   await new Promise<void>((resolve, reject) => {
     let out = "";

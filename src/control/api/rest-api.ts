@@ -96,6 +96,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   if (url.pathname === "/version") return send(res, 200, { version: deps.version });
   if (url.pathname === "/readyz") return send(res, 200, { status: "ok" });
   if (url.pathname === "/debug/proxies") return send(res, 200, deps.proxies());
+  if (url.pathname === "/api/v1/validations") return send(res, 200, analyze(deps.store.list(), deps.meshContext()));
   for (const route of deps.routes ?? []) if (await route(req, res, url)) return;
   const target = parsePath(url.pathname);
   if (!target) return status(res, 404, "NotFound", `no API at ${url.pathname}; paths look like /apis/networking.istio.io/v1/namespaces/default/virtualservices/NAME`);
@@ -132,6 +133,8 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       const others = store.list().filter((r) => !(r.kind === resource.kind && r.metadata.namespace === namespace && r.metadata.name === resource.metadata.name));
       const findings = errors.length ? structural : analyze([...others, resource], deps.meshContext()).filter((f) => f.resource?.kind === resource.kind && f.resource.namespace === namespace && f.resource.name === resource.metadata.name);
       if (errors.length) return status(res, 400, "Invalid", `${info.kind} ${namespace}/${resource.metadata.name} is invalid: ${errors.map((e) => `${e.path ?? ""}: ${e.message}`).join("; ")}`, findings);
+      // kubectl's server-side dry run: validated as a write would be, nothing stored (the console's live validation).
+      if (url.searchParams.get("dryRun") === "All") return send(res, 200, { ...resource, ...(findings.length ? { warnings: findings } : {}) });
       try {
         const stored = store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
         return send(res, req.method === "POST" ? 201 : 200, { ...stored, ...(findings.length ? { warnings: findings } : {}) });

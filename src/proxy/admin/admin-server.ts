@@ -32,8 +32,15 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         return send(res, o.ready() && !p.isDraining() ? 200 : 503, o.ready() ? (p.isDraining() ? "DRAINING\n" : "LIVE\n") : "PRE_INITIALIZING\n");
       case "/server_info":
         return send(res, 200, JSON.stringify({ version: o.version, state: p.isDraining() ? "DRAINING" : o.ready() ? "LIVE" : "PRE_INITIALIZING", uptime_current_epoch: `${Math.floor((Date.now() - p.startedAt.getTime()) / 1000)}s`, node: { id: o.nodeId }, command_line_options: { base_id: 0 } }, null, 2), "application/json");
-      case "/config_dump":
-        return send(res, 200, JSON.stringify(p.configDump(o.bootstrap()), null, 2), "application/json");
+      case "/config_dump": {
+        const dump = p.configDump(o.bootstrap());
+        // Envoy's ?resource=FIELD: only that repeated field of whichever config type has it, as {configs: [...]}.
+        const resource = url.searchParams.get("resource");
+        if (!resource) return send(res, 200, JSON.stringify(dump, null, 2), "application/json");
+        const holder = dump.configs.find((c) => Array.isArray((c as Record<string, unknown>)[resource]));
+        if (!holder) return send(res, 404, `no config dump field ${resource}; try dynamic_listeners, dynamic_active_clusters, dynamic_route_configs, dynamic_active_secrets\n`);
+        return send(res, 200, JSON.stringify({ configs: (holder as Record<string, unknown>)[resource] }, null, 2), "application/json");
+      }
       case "/listeners":
         if (url.searchParams.get("format") === "json") return send(res, 200, JSON.stringify({ listener_statuses: p.listenerAddresses().map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address, port_value: l.port } } })) }), "application/json");
         return send(res, 200, p.listenerAddresses().map((l) => `${l.name}::${l.address}:${l.port}`).join("\n") + "\n");

@@ -1,0 +1,61 @@
+// Serves the console (the built web app) on 20001 and forwards its API calls to the control plane's REST handler
+// in-process, so the browser talks to one origin and the console sees exactly what the REST API answers.
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where the package's build puts the web app (dist/console), next to dist/src. */
+export const CONSOLE_ASSETS = fileURLToPath(new URL("../../console/", import.meta.url));
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon", ".json": "application/json", ".woff2": "font/woff2",
+};
+
+const API_PREFIXES = ["/api/", "/apis/", "/debug/", "/version", "/readyz"];
+
+export function consoleHandler(api: (req: IncomingMessage, res: ServerResponse) => void, assets = CONSOLE_ASSETS): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (API_PREFIXES.some((p) => path.startsWith(p))) return api(req, res);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    let file: string;
+    try {
+      file = normalize(join(assets, decodeURIComponent(path)));
+    } catch {
+      res.writeHead(400).end("bad path");
+      return;
+    }
+    if (!file.startsWith(assets.endsWith(sep) ? assets : assets + sep) && file !== assets) {
+      res.writeHead(403).end();
+      return;
+    }
+    // The app routes with the URL's hash, so every other path is the app itself.
+    if (!existsSync(file) || statSync(file).isDirectory()) file = join(assets, "index.html");
+    if (!existsSync(file)) {
+      res.writeHead(503, { "content-type": "text/plain" }).end("the console is not built: run npm run build\n");
+      return;
+    }
+    const hashed = file.includes(`${sep}assets${sep}`);
+    res.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "cache-control": hashed ? "public, max-age=31536000, immutable" : "no-cache",
+      "x-content-type-options": "nosniff",
+      "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    });
+    if (req.method === "HEAD") res.end();
+    else createReadStream(file).pipe(res);
+  };
+}
+
+export function startConsole(api: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number): Promise<Server> {
+  const server = createServer(consoleHandler(api));
+  return new Promise((resolve, reject) => {
+    server.once("error", (e) => reject(new Error(`console: cannot bind ${host}:${port}: ${e.message}`)));
+    server.listen(port, host, () => resolve(server));
+  });
+}

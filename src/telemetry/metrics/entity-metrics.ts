@@ -33,15 +33,18 @@ export async function entityMetrics(backend: QueryBackend, o: { kind: EntityKind
   const w = o.rateWindow;
   const one = async (query: string): Promise<Points> => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
   const quantile = (q: number) => one(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])) by (le))`);
-  const [requestRate, errorRatio, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
+  const [requestRate, errorRate, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
     one(`sum(rate(istio_requests_total{${sel}}[${w}]))`),
-    one(`sum(rate(istio_requests_total{${sel},response_code=~"5..|0"}[${w}])) / sum(rate(istio_requests_total{${sel}}[${w}]))`),
+    one(`sum(rate(istio_requests_total{${sel},response_code=~"5..|0"}[${w}]))`),
     quantile(0.5), quantile(0.95), quantile(0.99),
     one(`sum(rate(istio_request_bytes_sum{${sel}}[${w}])) / sum(rate(istio_request_bytes_count{${sel}}[${w}]))`),
     one(`sum(rate(istio_response_bytes_sum{${sel}}[${w}])) / sum(rate(istio_response_bytes_count{${sel}}[${w}]))`),
     one(`sum(rate(istio_tcp_sent_bytes_total{${sel}}[${w}]))`),
     one(`sum(rate(istio_tcp_received_bytes_total{${sel}}[${w}]))`),
   ]);
+  // No error series at a step means no errors, not no data: the ratio is 0 wherever there was traffic.
+  const errorsAt = new Map(errorRate);
+  const errorRatio: Points = requestRate.map(([t, rps]) => [t, rps > 0 ? (errorsAt.get(t) ?? 0) / rps : 0]);
   return { requestRate, errorRatio, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived };
 }
 

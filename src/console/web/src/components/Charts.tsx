@@ -24,7 +24,7 @@ function Chart({ title, series, unit }: { title: string; series: Record<string, 
             <YAxis fontSize={11} unit={unit} width={56} />
             <Tooltip labelFormatter={(t) => time(Number(t))} formatter={(v) => `${Number(v).toFixed(3)}${unit}`} />
             {Object.keys(series).length > 1 && <Legend />}
-            {Object.keys(series).map((k, i) => <Line key={k} type="monotone" dataKey={k} stroke={colors[i % colors.length]} dot={false} isAnimationActive={false} />)}
+            {Object.keys(series).map((k, i) => <Line key={k} type="monotone" dataKey={k} stroke={colors[i % colors.length]} dot={data.length < 3} isAnimationActive={false} />)}
           </LineChart>
         </ResponsiveContainer>
       )}

@@ -65,7 +65,6 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
           { selector: "edge", style: { width: 2, "curve-style": "bezier", "target-arrow-shape": "triangle", label: "data(label)", "font-size": 10, "text-background-color": "#fff", "text-background-opacity": 0.8, "line-color": "data(color)", "target-arrow-color": "data(color)" } },
           { selector: ":selected", style: { "border-color": "#0066cc", "line-color": "#0066cc", "target-arrow-color": "#0066cc" } },
         ],
-        wheelSensitivity: 0.3,
       });
       cy.current.on("tap", "node", (ev) => setSelected({ node: ev.target.data("raw") as GraphNode }));
       cy.current.on("tap", "edge", (ev) => setSelected({ edge: ev.target.data("raw") as GraphEdge }));

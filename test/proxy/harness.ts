@@ -92,6 +92,8 @@ export function get(url: string, headers: Record<string, string> = {}, method = 
       });
     });
     req.on("error", reject);
+    // Bounded: a test never waits forever on a proxy that accepted and then went quiet.
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
     req.end(body);
   });
 }

@@ -46,6 +46,7 @@ type Json = Record<string, unknown>;
 /** The dynamic metadata namespace Trellis' JWT filter writes the verified payload to (Istio's name). */
 export const AUTHN_METADATA_FILTER = "istio_authn";
 const RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
+const NETWORK_RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
 
 /** Does the policy apply to this workload? Root-namespace policies are mesh-wide; no selector = whole namespace. */
 export function policyApplies(policy: IstioResource<AuthorizationPolicySpec>, workload: WorkloadIdentity, rootNamespace: string): boolean {
@@ -190,9 +191,32 @@ function policyName(p: IstioResource<AuthorizationPolicySpec>, i: number): strin
   return `ns[${p.metadata.namespace ?? "default"}]-policy[${p.metadata.name}]-rule[${i}]`;
 }
 
+/**
+ * A rule as it applies to TCP traffic, as Istio translates it: fields only HTTP has (hosts, methods, paths, request
+ * principals, request headers and JWT claims) cannot match a TCP connection. An ALLOW rule using them allows no TCP
+ * connection (undefined); a DENY rule drops them and so denies more, since failing open is the one wrong answer.
+ */
+function tcpRule(rule: Rule, action: "ALLOW" | "DENY" | "AUDIT"): Rule | undefined {
+  const httpOnlyWhen = (c: Condition) => c.key.startsWith("request.");
+  const sources = (rule.from ?? []).map((f) => f.source ?? {});
+  const operations = (rule.to ?? []).map((t) => t.operation ?? {});
+  const usesHttp = sources.some((s) => s.requestPrincipals?.length || s.notRequestPrincipals?.length)
+    || operations.some((o) => o.hosts?.length || o.notHosts?.length || o.methods?.length || o.notMethods?.length || o.paths?.length || o.notPaths?.length)
+    || (rule.when ?? []).some(httpOnlyWhen);
+  if (!usesHttp) return rule;
+  if (action !== "DENY") return undefined;
+  return {
+    from: rule.from?.map((f) => ({ source: f.source && { ...f.source, requestPrincipals: undefined, notRequestPrincipals: undefined } })),
+    to: rule.to?.map((t) => ({ operation: t.operation && { ports: t.operation.ports, notPorts: t.operation.notPorts } })),
+    when: rule.when?.filter((c) => !httpOnlyWhen(c)),
+  };
+}
+
 export interface RbacFilters {
   /** HTTP filters in evaluation order (DENY, then ALLOW, then AUDIT), as proto3 JSON http_filters entries. */
   httpFilters: Json[];
+  /** The same policies for a TCP port, as envoy.filters.network.rbac network filters in the same order. */
+  networkFilters: Json[];
   /** Policies skipped, with why (CUSTOM without a provider Trellis knows, unsupported condition keys). */
   skipped: Array<{ policy: string; reason: string }>;
 }
@@ -206,6 +230,7 @@ export interface RbacFilters {
 export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPolicySpec>>, workload: WorkloadIdentity, rootNamespace = "istio-system"): RbacFilters {
   const applying = policies.filter((p) => policyApplies(p, workload, rootNamespace)).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
   const byAction: Record<"DENY" | "ALLOW" | "AUDIT", Json> = { DENY: {}, ALLOW: {}, AUDIT: {} };
+  const tcpByAction: Record<"DENY" | "ALLOW" | "AUDIT", Json> = { DENY: {}, ALLOW: {}, AUDIT: {} };
   const present = { DENY: false, ALLOW: false, AUDIT: false };
   const skipped: RbacFilters["skipped"] = [];
   for (const p of applying) {
@@ -218,9 +243,11 @@ export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPoli
     (p.spec.rules ?? []).forEach((rule, i) => {
       try {
         byAction[action][policyName(p, i)] = rulePolicy(rule);
+        const tcp = tcpRule(rule, action);
+        if (tcp) tcpByAction[action][policyName(p, i)] = rulePolicy(tcp);
       } catch (err) {
         skipped.push({ policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: (err as Error).message });
-        if (action === "DENY") byAction.DENY[policyName(p, i)] = { permissions: [{ any: true }], principals: [{ any: true }] };
+        if (action === "DENY") byAction.DENY[policyName(p, i)] = tcpByAction.DENY[policyName(p, i)] = { permissions: [{ any: true }], principals: [{ any: true }] };
       }
     });
   }
@@ -232,5 +259,13 @@ export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPoli
   if (present.DENY) httpFilters.push(filter("envoy.filters.http.rbac", "DENY", byAction.DENY));
   if (present.ALLOW) httpFilters.push(filter("envoy.filters.http.rbac", "ALLOW", byAction.ALLOW));
   if (present.AUDIT) httpFilters.push(filter("envoy.filters.http.rbac", "LOG", byAction.AUDIT));
-  return { httpFilters, skipped };
+  const networkFilters: Json[] = [];
+  const network = (action: string, policiesMap: Json): Json => ({
+    name: "envoy.filters.network.rbac",
+    typed_config: { "@type": NETWORK_RBAC_TYPE, stat_prefix: "tcp.", rules: { action, policies: policiesMap } },
+  });
+  if (present.DENY) networkFilters.push(network("DENY", tcpByAction.DENY));
+  if (present.ALLOW) networkFilters.push(network("ALLOW", tcpByAction.ALLOW));
+  if (present.AUDIT) networkFilters.push(network("LOG", tcpByAction.AUDIT));
+  return { httpFilters, networkFilters, skipped };
 }

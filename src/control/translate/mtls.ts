@@ -41,7 +41,7 @@ export function spiffeOf(w: Workload): string {
  * The transport socket toward a service's endpoints: ISTIO_MUTUAL when the DestinationRule asks for it, or (auto mTLS)
  * when it says nothing and every endpoint's sidecar holds a mesh certificate; plaintext otherwise.
  */
-export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints: Workload[], hostname: string, port: number, http2: boolean): Json | undefined {
+export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints: Workload[], hostname: string, port: number, protocol: "http" | "h2" | "tcp"): Json | undefined {
   if (drTlsMode === "DISABLE") return undefined;
   const auto = drTlsMode === undefined && endpoints.length > 0 && endpoints.every((w) => w.mtls);
   if (drTlsMode !== "ISTIO_MUTUAL" && !auto) return undefined;
@@ -52,7 +52,8 @@ export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints
       "@type": `${TLS}UpstreamTlsContext`,
       sni: `outbound_.${port}_._.${hostname}`,
       common_tls_context: {
-        alpn_protocols: http2 ? ["h2"] : ["http/1.1"],
+        // TCP offers Istio's metadata exchange protocol, so the server learns which workload is calling.
+        alpn_protocols: protocol === "h2" ? ["h2"] : protocol === "tcp" ? ["istio-peer-exchange", "istio"] : ["http/1.1"],
         tls_certificate_sds_secret_configs: [SDS("default")],
         combined_validation_context: {
           default_validation_context: { match_typed_subject_alt_names: identities.map((id) => ({ san_type: "URI", matcher: { exact: id } })) },
@@ -64,14 +65,14 @@ export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints
 }
 
 /** The inbound TLS context: the workload's certificate, client certificates required and checked against the mesh root. */
-export function inboundTransportSocket(): Json {
+export function inboundTransportSocket(tcp = false): Json {
   return {
     name: "envoy.transport_sockets.tls",
     typed_config: {
       "@type": `${TLS}DownstreamTlsContext`,
       require_client_certificate: true,
       common_tls_context: {
-        alpn_protocols: ["h2", "http/1.1"],
+        alpn_protocols: tcp ? ["istio-peer-exchange", "h2", "http/1.1"] : ["h2", "http/1.1"],
         tls_certificate_sds_secret_configs: [SDS("default")],
         validation_context_sds_secret_config: SDS("ROOTCA"),
       },
@@ -80,9 +81,9 @@ export function inboundTransportSocket(): Json {
 }
 
 /** Filter chains for the inbound listener under a PeerAuthentication mode: TLS only, plaintext only, or both (sniffed). */
-export function inboundChains(mode: Mode, mtlsReady: boolean, filters: Json[]): Json[] {
+export function inboundChains(mode: Mode, mtlsReady: boolean, filters: Json[], tcp = false): Json[] {
   if (!mtlsReady || mode === "DISABLE") return [{ filters }];
-  const tls = { filter_chain_match: { transport_protocol: "tls" }, transport_socket: inboundTransportSocket(), filters };
+  const tls = { filter_chain_match: { transport_protocol: "tls" }, transport_socket: inboundTransportSocket(tcp), filters };
   if (mode === "STRICT") return [tls];
   return [tls, { filter_chain_match: { transport_protocol: "raw_buffer" }, filters }];
 }

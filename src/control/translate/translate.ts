@@ -99,7 +99,7 @@ export function translate(input: TranslateInput): ProxyResources {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
         const subsetTls = dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy?.tls?.mode;
-        const transport = upstreamTransportSocket(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port));
+        const transport = upstreamTransportSocket(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
         out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...(transport ? { transport_socket: transport } : {}) });
         out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
       }
@@ -120,7 +120,7 @@ export function translate(input: TranslateInput): ProxyResources {
       continue;
     }
     if (!isHttp(port)) {
-      out.listeners.push({ name, address: socket("127.0.0.1", u.localPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: clusterName("outbound", port.port, "", hostname), cluster: clusterName("outbound", port.port, "", hostname) } }] }] });
+      out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket("127.0.0.1", u.localPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: clusterName("outbound", port.port, "", hostname), cluster: clusterName("outbound", port.port, "", hostname) } }] }] });
       continue;
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
@@ -134,9 +134,9 @@ export function translate(input: TranslateInput): ProxyResources {
     const inboundCluster = clusterName("inbound", port.port, "", "");
     out.clusters.push({ name: inboundCluster, type: "STATIC", connect_timeout: "10s", load_assignment: { cluster_name: inboundCluster, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket("127.0.0.1", proxy.appPort) } }] }] }, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
     const identity = { namespace: proxy.namespace, labels: proxy.labels };
+    const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
     if (isHttp(port)) {
       const jwt = buildJwtFilter(of<RequestAuthenticationSpec>(input.resources, "RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
-      const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
       const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
       const hcm = [{ name: "envoy.filters.network.http_connection_manager", typed_config: {
         "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
@@ -151,7 +151,8 @@ export function translate(input: TranslateInput): ProxyResources {
         filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm),
       });
     } else {
-      out.listeners.push({ name: "virtualInbound", address: socket(proxy.address, proxy.inboundPort), filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }]) });
+      const filters = [...rbac.networkFilters, { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }];
+      out.listeners.push({ name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, filters, true) });
     }
   }
   return out;

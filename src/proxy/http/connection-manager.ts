@@ -18,8 +18,8 @@ import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
 import { replaySocket } from "./replay-socket.js";
 import "./filters/index.js";
-import { decodePeer, encodePeer, type IstioMetrics, PEER_HEADER, type PeerInfo } from "../stats/istio-metrics.js";
-import { recordIstioMetrics } from "../stats/record-istio-metrics.js";
+import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
+import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
 import { Tracer, type TracerDeps } from "../tracing/tracer.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -28,7 +28,7 @@ export interface HcmDeps {
   router: Router;
   stats: Stats;
   /** Istio's standard metrics, and who this proxy is (from its node metadata); undefined = not recorded. */
-  istio?: { metrics: IstioMetrics; self: PeerInfo; service?: string };
+  istio?: IstioReporting;
   /** RDS: the current route table by name (undefined until it arrives). */
   routes(name: string): RouteTable | undefined;
   clusterExists(name: string): boolean;

@@ -4,7 +4,7 @@ import { request as h1request, type IncomingMessage, type ClientRequest } from "
 import { Writable } from "node:stream";
 import { request as tlsRequest } from "node:https";
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
-import type { Endpoint } from "../upstream/endpoint.js";
+import { type Endpoint, workloadOf } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { Stats } from "../stats/stats.js";
@@ -35,12 +35,6 @@ type UpstreamOutcome =
 /** Where a request body goes when no upstream connection could even be attempted (the failure is reported apart). */
 function discardSink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
-}
-
-/** The istio.workload string the control plane puts in endpoint metadata (protobufjs Struct form). */
-function workloadOf(host: Endpoint): string | undefined {
-  const istio = host.metadata.istio as { fields?: Record<string, { stringValue?: string }> } | undefined;
-  return istio?.fields?.workload?.stringValue;
 }
 
 function requestHash(ctx: StreamContext, action: Forward): number | undefined {

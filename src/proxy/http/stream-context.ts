@@ -18,6 +18,8 @@ export interface ConnectionInfo {
   /** The peer's URI SAN (mTLS), when any. */
   peerPrincipal?: string;
   requestedServerName?: string;
+  /** The protocol the TLS handshake settled on (ALPN), when any. */
+  alpn?: string;
   tls: boolean;
 }
 

@@ -11,6 +11,8 @@ import { originalDestination } from "../../native/original-dst.js";
 import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.js";
 import type { ConnectionInfo } from "../http/stream-context.js";
 import { TcpProxyFilter } from "../tcp/tcp-proxy.js";
+import { NetworkRbac } from "../rbac/network-rbac.js";
+import type { RBAC__Output as NetworkRBAC__Output } from "../../xds/generated/envoy/extensions/filters/network/rbac/v3/RBAC.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js";
 import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
@@ -51,7 +53,8 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
     const verified = hasPeer && !verifyError;
     const bad = verified ? m.verifySan?.(peer) : require ? new Error("no verified client certificate") : undefined;
     if (bad) return void tls.destroy();
-    const info: ConnectionInfo = { ...conn, tls: true, peerPrincipal: verified ? peerPrincipal(peer) : undefined, requestedServerName: (tls as unknown as { servername?: string }).servername || undefined };
+    const info: ConnectionInfo = { ...conn, tls: true, peerPrincipal: verified ? peerPrincipal(peer) : undefined, requestedServerName: (tls as unknown as { servername?: string }).servername || undefined, alpn: tls.alpnProtocol || undefined };
+    if (!chain.rbac.every((r) => r.allows(info))) return void tls.destroy();
     const filter = chain.filter;
     if (filter instanceof HttpConnectionManager) filter.handleConnection(tls as unknown as Socket, info, undefined, tls.alpnProtocol || "http/1.1");
     else filter.handleConnection(tls as unknown as Socket, info);
@@ -65,6 +68,8 @@ interface Chain {
   name: string;
   matches(c: { dstPort: number; dstIp: string; srcIp: string; transport: string }): boolean;
   filter: NetworkFilter;
+  /** envoy.filters.network.rbac filters ahead of the terminal filter, in order; each must allow the connection. */
+  rbac: NetworkRbac[];
   /** Downstream TLS terminated by this chain (mutual when client certificates are required). */
   tls?: { material: () => TlsMaterial; requireClient: boolean };
 }
@@ -113,8 +118,12 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
     throw new Error(`${where}.filter_chain_match: server_names and application_protocols need TLS inspection, which is not implemented yet`);
   }
   if (chain.filters.length === 0) throw new Error(`${where}.filters: a filter chain needs a network filter`);
-  chain.filters.slice(0, -1).forEach((f, i) => {
-    throw new Error(`${where}.filters[${i}]: network filter ${f.name} is not supported (only a terminal http_connection_manager or tcp_proxy is)`);
+  const rbac = chain.filters.slice(0, -1).map((f, i) => {
+    const fw = `${where}.filters[${i}]`;
+    if (!f.typed_config?.type_url.endsWith("filters.network.rbac.v3.RBAC")) throw new Error(`${fw}: network filter ${f.name} is not supported before the terminal filter (envoy.filters.network.rbac is)`);
+    const r = decodeAny<NetworkRBAC__Output>(f.typed_config, `${fw}.typed_config`);
+    if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+    return new NetworkRbac(r.value, deps.stats, `${fw}.typed_config`);
   });
   const last = chain.filters[chain.filters.length - 1];
   const lastWhere = `${where}.filters[${chain.filters.length - 1}]`;
@@ -128,13 +137,14 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   } else if (type.endsWith("tcp_proxy.v3.TcpProxy")) {
     const tcp = decodeAny<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
     if (!tcp.ok) throw new Error(tcp.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new TcpProxyFilter(tcp.value, (n) => deps.cluster(n), deps.stats, `${lastWhere}.typed_config`);
+    filter = new TcpProxyFilter(tcp.value, deps, `${lastWhere}.typed_config`, direction);
   } else {
     throw new Error(`${lastWhere}: network filter ${last.name} (${type}) is not supported (http_connection_manager, tcp_proxy are)`);
   }
   return {
     name: chain.name,
     filter,
+    rbac,
     tls,
     matches: (c) => (port === undefined || c.dstPort === port) && (!dst || dst(c.dstIp)) && (!src || src(c.srcIp)) && (transport === "" || transport === c.transport),
   };
@@ -239,6 +249,7 @@ export class ActiveListener {
         return;
       }
       if (chain.tls) return terminateTls(socket, bytes, chain, conn);
+      if (!chain.rbac.every((r) => r.allows(conn))) return void socket.destroy();
       chain.filter.handleConnection(socket, conn, bytes);
     };
     if (firstBytes) return pickAndGo(firstBytes);

@@ -1,6 +1,7 @@
 // Istio's standard metrics (istio_requests_total, istio_request_duration_milliseconds, istio_request_bytes,
-// istio_response_bytes) with Istio's label set and buckets, recorded by both sides of a hop (reporter source and
-// destination) and rendered in the Prometheus text format.
+// istio_response_bytes, and for TCP istio_tcp_sent_bytes_total, istio_tcp_received_bytes_total,
+// istio_tcp_connections_opened_total, istio_tcp_connections_closed_total) with Istio's label sets and buckets,
+// recorded by both sides of a hop (reporter source and destination) and rendered in the Prometheus text format.
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -16,6 +17,26 @@ export const LABELS = [
 
 export type LabelName = (typeof LABELS)[number];
 export type LabelValues = Record<LabelName, string>;
+/** Istio's TCP metrics carry the same labels but response_code and grpc_response_status. */
+export const TCP_LABELS = LABELS.filter((l) => l !== "response_code" && l !== "grpc_response_status");
+export type TcpLabelValues = Omit<LabelValues, "response_code" | "grpc_response_status">;
+
+interface TcpSeries {
+  labels: string;
+  opened: number;
+  closed: number;
+  sent: number;
+  received: number;
+}
+
+/** An open connection's byte counters, read when metrics are scraped (nothing is paid per chunk of data). */
+interface OpenTcp {
+  series: TcpSeries;
+  sent: () => number;
+  received: () => number;
+  reportedSent: number;
+  reportedReceived: number;
+}
 
 class Histogram {
   readonly counts: number[];
@@ -85,6 +106,42 @@ export function peerFromWorkloadString(s: string | undefined, cluster = "Kuberne
 
 export class IstioMetrics {
   private readonly series = new Map<string, Series>();
+  private readonly tcp = new Map<string, TcpSeries>();
+  private readonly openTcp = new Set<OpenTcp>();
+
+  /**
+   * Counts a TCP connection opened; `sent` and `received` read its bytes (response and request direction) whenever
+   * metrics are rendered. Returns the function that counts it closed, with its last bytes.
+   */
+  openTcpConnection(labels: TcpLabelValues, sent: () => number, received: () => number): () => void {
+    let key = "";
+    for (const name of TCP_LABELS) key += `${name}="${escape(labels[name])}",`;
+    let series = this.tcp.get(key);
+    if (!series) {
+      series = { labels: key.slice(0, -1), opened: 0, closed: 0, sent: 0, received: 0 };
+      this.tcp.set(key, series);
+    }
+    series.opened++;
+    const open: OpenTcp = { series, sent, received, reportedSent: 0, reportedReceived: 0 };
+    this.openTcp.add(open);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      this.flushTcp(open);
+      this.openTcp.delete(open);
+      open.series.closed++;
+    };
+  }
+
+  private flushTcp(o: OpenTcp): void {
+    const sent = o.sent();
+    const received = o.received();
+    o.series.sent += sent - o.reportedSent;
+    o.series.received += received - o.reportedReceived;
+    o.reportedSent = sent;
+    o.reportedReceived = received;
+  }
 
   record(labels: LabelValues, durationMs: number, requestBytes: number, responseBytes: number): void {
     let key = "";
@@ -101,6 +158,25 @@ export class IstioMetrics {
   }
 
   prometheus(): string {
+    return this.httpText() + this.tcpText();
+  }
+
+  private tcpText(): string {
+    if (this.tcp.size === 0) return "";
+    for (const o of this.openTcp) this.flushTcp(o);
+    const out: string[] = [];
+    const counter = (name: string, pick: (s: TcpSeries) => number) => {
+      out.push(`# TYPE ${name} counter`);
+      for (const s of this.tcp.values()) out.push(`${name}{${s.labels}} ${pick(s)}`);
+    };
+    counter("istio_tcp_sent_bytes_total", (s) => s.sent);
+    counter("istio_tcp_received_bytes_total", (s) => s.received);
+    counter("istio_tcp_connections_opened_total", (s) => s.opened);
+    counter("istio_tcp_connections_closed_total", (s) => s.closed);
+    return out.join("\n") + "\n";
+  }
+
+  private httpText(): string {
     if (this.series.size === 0) return "";
     const out: string[] = ["# TYPE istio_requests_total counter"];
     for (const s of this.series.values()) out.push(`istio_requests_total{${s.labels}} ${s.requests}`);

@@ -1,6 +1,12 @@
-// Fills Istio's metric labels for one finished request, from the reporting side's point of view.
-import type { StreamContext } from "../http/stream-context.js";
-import { type IstioMetrics, type LabelValues, type PeerInfo, peerFromWorkloadString, UNKNOWN_PEER } from "./istio-metrics.js";
+// Fills Istio's metric labels for one finished request or one TCP connection, from the reporting side's point of view.
+import type { ConnectionInfo, StreamContext } from "../http/stream-context.js";
+import { type IstioMetrics, type LabelValues, type PeerInfo, peerFromWorkloadString, type TcpLabelValues, UNKNOWN_PEER } from "./istio-metrics.js";
+
+export interface IstioReporting {
+  metrics: IstioMetrics;
+  self: PeerInfo;
+  service?: string;
+}
 
 /** outbound|9080|v1|reviews.default.svc.cluster.local -> the service's FQDN. */
 function serviceOfCluster(cluster: string | undefined): string | undefined {
@@ -8,16 +14,29 @@ function serviceOfCluster(cluster: string | undefined): string | undefined {
   return parts && parts.length === 4 && parts[3] ? parts[3] : undefined;
 }
 
-export function recordIstioMetrics(istio: { metrics: IstioMetrics; self: PeerInfo; service?: string }, direction: "INBOUND" | "OUTBOUND", ctx: StreamContext): void {
-  const outbound = direction === "OUTBOUND";
-  const peer = ctx.sourcePeer ?? UNKNOWN_PEER;
+interface Hop {
+  outbound: boolean;
+  conn: ConnectionInfo;
+  /** The caller's workload as the metadata exchange told it (inbound). */
+  sourcePeer?: PeerInfo;
+  /** istio.workload of the upstream host (outbound). */
+  upstreamWorkload?: string;
+  upstreamCluster?: string;
+  /** The service when the cluster does not name one (the request's authority). */
+  fallbackService: string;
+  protocol: string;
+  flags: string[];
+}
+
+function hopLabels(istio: IstioReporting, hop: Hop): TcpLabelValues {
+  const { outbound, conn } = hop;
+  const peer = hop.sourcePeer ?? UNKNOWN_PEER;
   // The mTLS peer's certificate is the authority on who called; the exchanged metadata fills in the rest.
-  const source = outbound ? istio.self : ctx.conn.peerPrincipal ? { ...peer, principal: ctx.conn.peerPrincipal } : peer;
-  const destination = outbound ? peerFromWorkloadString(ctx.upstreamWorkload, istio.self.cluster) ?? UNKNOWN_PEER : istio.self;
-  const service = outbound ? serviceOfCluster(ctx.upstreamCluster) ?? ctx.view.authority : istio.service ?? "unknown";
+  const source = outbound ? istio.self : conn.peerPrincipal ? { ...peer, principal: conn.peerPrincipal } : peer;
+  const destination = outbound ? peerFromWorkloadString(hop.upstreamWorkload, istio.self.cluster) ?? UNKNOWN_PEER : istio.self;
+  const service = outbound ? serviceOfCluster(hop.upstreamCluster) ?? hop.fallbackService : istio.service ?? "unknown";
   const [serviceName, serviceNs] = service.split(".");
-  const grpcStatus = ctx.grpc ? String(ctx.res.getHeader("grpc-status") ?? (ctx.req as { trailers?: Record<string, string> }).trailers?.["grpc-status"] ?? "") : "";
-  const labels: LabelValues = {
+  return {
     reporter: outbound ? "source" : "destination",
     source_workload: source.workload, source_workload_namespace: source.namespace, source_principal: source.principal,
     source_app: source.app, source_version: source.version, source_cluster: source.cluster,
@@ -25,12 +44,27 @@ export function recordIstioMetrics(istio: { metrics: IstioMetrics; self: PeerInf
     destination_app: destination.app, destination_version: destination.version,
     destination_service: service, destination_service_name: serviceName || "unknown", destination_service_namespace: serviceNs || "unknown",
     destination_cluster: destination.cluster,
-    request_protocol: ctx.grpc ? "grpc" : "http",
+    request_protocol: hop.protocol,
+    response_flags: hop.flags.length ? hop.flags.join(",") : "-",
+    // Only the destination knows how the connection was secured; the source reports unknown, as Istio does.
+    connection_security_policy: outbound ? "unknown" : conn.tls && conn.peerPrincipal ? "mutual_tls" : "none",
+  };
+}
+
+export function recordIstioMetrics(istio: IstioReporting, direction: "INBOUND" | "OUTBOUND", ctx: StreamContext): void {
+  const grpcStatus = ctx.grpc ? String(ctx.res.getHeader("grpc-status") ?? (ctx.req as { trailers?: Record<string, string> }).trailers?.["grpc-status"] ?? "") : "";
+  const labels: LabelValues = {
+    ...hopLabels(istio, {
+      outbound: direction === "OUTBOUND", conn: ctx.conn, sourcePeer: ctx.sourcePeer, upstreamWorkload: ctx.upstreamWorkload,
+      upstreamCluster: ctx.upstreamCluster, fallbackService: ctx.view.authority, protocol: ctx.grpc ? "grpc" : "http", flags: ctx.flags,
+    }),
     response_code: String(ctx.responseCode),
     grpc_response_status: grpcStatus,
-    response_flags: ctx.flags.length ? ctx.flags.join(",") : "-",
-    // Only the destination knows how the connection was secured; the source reports unknown, as Istio does.
-    connection_security_policy: outbound ? "unknown" : ctx.conn.tls && ctx.conn.peerPrincipal ? "mutual_tls" : "none",
   };
   istio.metrics.record(labels, Date.now() - ctx.startTime, ctx.bytesReceived, ctx.bytesSent);
+}
+
+/** Counts a TCP connection opened (Istio's istio_tcp_* metrics); the returned function counts it closed. */
+export function openIstioTcpConnection(istio: IstioReporting, hop: Omit<Hop, "protocol" | "fallbackService">, sent: () => number, received: () => number): () => void {
+  return istio.metrics.openTcpConnection(hopLabels(istio, { ...hop, protocol: "tcp", fallbackService: "unknown" }), sent, received);
 }

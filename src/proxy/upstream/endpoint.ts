@@ -33,3 +33,9 @@ export function newEndpoint(address: string, port: number, fields: Partial<Endpo
 export function usable(e: Endpoint, now: number): boolean {
   return e.edsHealthy && e.hcHealthy && e.ejectedUntil <= now;
 }
+
+/** The istio.workload string the control plane puts in endpoint metadata (protobufjs Struct form). */
+export function workloadOf(host: Endpoint): string | undefined {
+  const istio = host.metadata.istio as { fields?: Record<string, { stringValue?: string }> } | undefined;
+  return istio?.fields?.workload?.stringValue;
+}

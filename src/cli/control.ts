@@ -1,11 +1,13 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
 import { collectorUrlFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
+import { readFileSync } from "node:fs";
 import { ControlPlane } from "../control/control-plane.js";
+import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
-                       [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N]
+                       [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -16,7 +18,10 @@ Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Ist
 to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.
 Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
 --prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).
-The web console is served on --console-port (default 20001).`;
+The web console is served on --console-port (default 20001).
+--mesh-config reads Istio's MeshConfig (the bare document or istio's ConfigMap {mesh: ...}): accessLogFile and
+accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTracing, defaultConfig.tracing.sampling
+(--trace-sampling wins over it) and rootNamespace are honoured too.`;
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -33,14 +38,27 @@ export async function run(args: string[]): Promise<number> {
       "scrape-interval": { type: "string" },
       "prometheus-url": { type: "string" },
       "console-port": { type: "string" },
+      "mesh-config": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
       console.log(USAGE);
       return 0;
     }
-    opts = { stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
-      otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: percentFlag("--trace-sampling", values["trace-sampling"], 1),
+    let mesh: MeshConfig | undefined;
+    if (values["mesh-config"] !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(values["mesh-config"], "utf8");
+      } catch (err) {
+        throw new Error(`--mesh-config: cannot read ${values["mesh-config"]}: ${(err as Error).message}`, { cause: err });
+      }
+      const parsed = parseMeshConfig(text, values["mesh-config"]);
+      if (!parsed.ok) throw new Error(`--mesh-config is not valid:\n  ${parsed.errors.join("\n  ")}`);
+      mesh = parsed.value;
+    }
+    opts = { mesh, stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
+      otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001) };

@@ -51,3 +51,14 @@ export function httpUrlFlag(flag: string, v: string | undefined): string | undef
     throw new Error(`${flag} "${v}" is not an http(s) URL; write e.g. http://127.0.0.1:9090`);
   }
 }
+
+/** "9090/metrics" or, when `defaultPort` is given, "/metrics" (the app's own port): where an app serves Prometheus metrics. */
+export function appMetricsFlag(flag: string, v: string | undefined, defaultPort?: number): { port: number; path: string } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,5})?(\/[\x21-\x7e]*)$/.exec(v);
+  const port = m?.[1] ? Number(m[1]) : defaultPort;
+  if (!m || port === undefined || port < 1 || port > 65535) {
+    throw new Error(`${flag} "${v}" must be PORT/PATH${defaultPort !== undefined ? " or /PATH (the app's port)" : ""}, e.g. 9090/metrics, as Istio's prometheus.io/port and prometheus.io/path annotations say`);
+  }
+  return { port, path: m[2] };
+}

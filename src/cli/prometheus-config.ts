@@ -1,4 +1,5 @@
-// `trellis prometheus-config`: a Prometheus scrape config with every connected proxy's admin endpoint as a target,
+// `trellis prometheus-config`: a Prometheus scrape config with every connected proxy's merged metrics port (or its
+// admin endpoint) as a target,
 // labelled as Istio's Kubernetes scrape config labels its pods, so the telemetry API can use --prometheus-url.
 import { parseArgs } from "node:util";
 import { call, controlAddress } from "./rest-client.js";
@@ -18,7 +19,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`trellis prometheus-config: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  let proxies: Array<{ node: { id: string }; workload?: { name: string; namespace: string; labels: Record<string, string>; adminAddress?: string } }>;
+  let proxies: Array<{ node: { id: string }; workload?: { name: string; namespace: string; labels: Record<string, string>; adminAddress?: string; statsAddress?: string } }>;
   try {
     const res = await call(controlAddress(values.control), "GET", "/debug/proxies");
     if (res.status !== 200) throw new Error(String(res.body.message ?? `HTTP ${res.status}`));
@@ -38,8 +39,10 @@ export async function run(args: string[]): Promise<number> {
   ];
   for (const p of proxies) {
     const w = p.workload;
-    if (!w?.adminAddress) continue;
-    lines.push(`  - targets: [${JSON.stringify(w.adminAddress)}]`, "    labels:", `      pod: ${JSON.stringify(p.node.id)}`, `      namespace: ${JSON.stringify(w.namespace)}`, `      app: ${JSON.stringify(w.labels.app ?? w.name)}`);
+    // The merged port (15020) carries the app's own metrics too, as Istio's scrape annotations point at it.
+    const target = w?.statsAddress ?? w?.adminAddress;
+    if (!w || !target) continue;
+    lines.push(`  - targets: [${JSON.stringify(target)}]`, "    labels:", `      pod: ${JSON.stringify(p.node.id)}`, `      namespace: ${JSON.stringify(w.namespace)}`, `      app: ${JSON.stringify(w.labels.app ?? w.name)}`);
   }
   if (lines[lines.length - 1] === "  static_configs:") lines[lines.length - 1] = "  static_configs: []  # no proxy is connected now";
   console.log(lines.join("\n"));

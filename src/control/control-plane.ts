@@ -27,6 +27,7 @@ import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-b
 import type { TracingSettings } from "./translate/tracing.js";
 import { translate, type ProxyResources } from "./translate/translate.js";
 import { servicesOf } from "./translate/services.js";
+import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -43,6 +44,8 @@ export interface ControlPlaneOptions {
   otlpPort?: number;
   /** Percentage of requests sidecars sample (Istio's default: 1); 0 turns tracing off. */
   traceSamplingPercent?: number;
+  /** Istio's MeshConfig: access logs, tracing, root namespace (see mesh-config.ts). */
+  mesh?: MeshConfig;
   /** Send spans to this OTLP/HTTP collector (http://host:port/v1/traces) instead of the embedded store. */
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
@@ -172,8 +175,9 @@ export class ControlPlane {
 
   /** Where sidecars send spans: the embedded intake unless a collector URL was given. */
   private tracing(): TracingSettings | undefined {
-    const percent = this.options.traceSamplingPercent ?? 1;
-    if (percent <= 0) return undefined;
+    const mesh = this.options.mesh ?? DEFAULT_MESH_CONFIG;
+    const percent = this.options.traceSamplingPercent ?? mesh.tracingSampling ?? 1;
+    if (percent <= 0 || !mesh.enableTracing) return undefined;
     if (this.options.otlpCollectorUrl) {
       const url = new URL(this.options.otlpCollectorUrl);
       return { samplingPercent: percent, collector: { address: url.hostname, port: Number(url.port || 80), path: url.pathname } };
@@ -204,7 +208,7 @@ export class ControlPlane {
     const workloads = this.registry.list();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing() })));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, accessLog: accessLogOf(this.options.mesh) })));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

@@ -6,6 +6,7 @@ import type { Bootstrap__Output } from "../xds/generated/envoy/config/bootstrap/
 import { formatErrors, type Result } from "../xds/result.js";
 import { parseMessage, toProto3Json } from "../xds/resource.js";
 import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
+import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metrics.js";
 import { Proxy } from "./proxy.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
@@ -18,6 +19,12 @@ export interface ProxyOptions {
   adminAddress?: string;
   /** Readiness (/healthz/ready); undefined = none, 0 = any free port. */
   readinessPort?: number;
+  /** Istio's agent port (15020): the proxy's and the app's metrics merged; undefined = none, 0 = any free port. */
+  statsPort?: number;
+  /** Where the stats port binds (default: the admin's address). */
+  statsAddress?: string;
+  /** Where the app serves its own Prometheus metrics, for the merged /stats/prometheus. */
+  appMetrics?: AppMetricsTarget;
   drainTimeoutMs?: number;
   onQuit?: () => void;
   /** Get this workload's certificate from the CA (IstioCertificateService over TLS) and serve it as SDS "default"/"ROOTCA". */
@@ -29,6 +36,7 @@ export interface RunningProxy {
   bootstrap: Bootstrap__Output;
   adminPort: number;
   readinessPort?: number;
+  statsPort?: number;
   ready(): boolean;
   /** Drains then stops everything. */
   stop(): Promise<void>;
@@ -168,5 +176,11 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     servers.push(r);
     readinessPort = (r.address() as { port: number }).port;
   }
-  return { proxy, bootstrap, adminPort: (admin.address() as { port: number }).port, readinessPort, ready: () => initialized, stop };
+  let statsPort: number | undefined;
+  if (options.statsPort !== undefined) {
+    const s = await listenHttp(mergedMetricsHandler(proxy, () => initialized, options.appMetrics), options.statsAddress ?? adminHost, options.statsPort);
+    servers.push(s);
+    statsPort = (s.address() as { port: number }).port;
+  }
+  return { proxy, bootstrap, adminPort: (admin.address() as { port: number }).port, readinessPort, statsPort, ready: () => initialized, stop };
 }

@@ -25,6 +25,8 @@ export interface WorkloadPorts {
   inbound: number;
   admin: number;
   readiness: number;
+  /** Istio's agent port (15020): merged proxy and app metrics. */
+  stats: number;
 }
 
 /**
@@ -45,8 +47,8 @@ export async function freePort(): Promise<number> {
 }
 
 export async function pickPorts(): Promise<WorkloadPorts> {
-  const [app, inbound, admin, readiness] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  return { app, inbound, admin, readiness };
+  const [app, inbound, admin, readiness, stats] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  return { app, inbound, admin, readiness, stats };
 }
 
 /** "reviews:9080=19081" or "reviews:9080" (local port picked later). */
@@ -93,6 +95,7 @@ export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: s
         SERVICE_PORTS: [{ port: spec.servicePort, name: spec.protocol.toLowerCase(), protocol: spec.protocol }],
         UPSTREAMS: spec.upstreams.map((u) => ({ host: u.service, port: u.port, localPort: u.localPort })),
         ADMIN_ADDRESS: `127.0.0.1:${ports.admin}`,
+        STATS_ADDRESS: `127.0.0.1:${ports.stats}`,
         MTLS_READY: mtls,
       },
     },

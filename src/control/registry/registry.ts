@@ -5,7 +5,7 @@
 //   NAMESPACE, WORKLOAD_NAME, SERVICE (the service it serves), LABELS (map, with app and version),
 //   SERVICE_ACCOUNT, INSTANCE_IP (the address peers dial), INBOUND_PORT (the port peers dial there),
 //   SERVICE_PORTS ([{port, name, protocol}], the service's ports), APP_PORT (where the app listens, on 127.0.0.1),
-//   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, READY (bool),
+//   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, STATS_ADDRESS, READY (bool),
 //   MTLS_READY (bool: the sidecar has a certificate from the CA, so peers use mutual TLS toward it).
 export interface ServicePort {
   port: number;
@@ -28,6 +28,8 @@ export interface Workload {
   appPort?: number;
   upstreams: Array<{ host: string; port: number; localPort: number }>;
   adminAddress?: string;
+  /** Istio's agent port (15020): the proxy's and the app's metrics, merged. */
+  statsAddress?: string;
   ready: boolean;
   /** Runs a Trellis proxy (so metadata exchange applies). */
   sidecar: boolean;
@@ -66,6 +68,7 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>): { w
       appPort: num(meta.APP_PORT),
       upstreams,
       adminAddress: str(meta.ADMIN_ADDRESS) || undefined,
+      statsAddress: str(meta.STATS_ADDRESS) || undefined,
       ready: meta.READY !== false,
       sidecar: true,
       mtls: meta.MTLS_READY === true,

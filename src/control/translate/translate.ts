@@ -25,6 +25,8 @@ export interface TranslateInput {
   proxyless?: boolean;
   /** Where sidecars send spans, and how many they sample; undefined = no tracing. */
   tracing?: TracingSettings;
+  /** MeshConfig accessLogFile/accessLogEncoding: every HTTP connection manager logs each request there. */
+  accessLog?: { path: string; json: boolean };
 }
 
 export interface ProxyResources {
@@ -79,6 +81,8 @@ export function translate(input: TranslateInput): ProxyResources {
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
   const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
+  const accessLog = input.accessLog ? [fileAccessLog(input.accessLog)] : undefined;
+  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}) };
   if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared).
@@ -116,7 +120,7 @@ export function translate(input: TranslateInput): ProxyResources {
       // Not registered (yet): answer 503 rather than refuse the connection, so apps see a mesh error.
       const routeName = `${name}|unavailable`;
       out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${hostname} has no registered endpoints` } } }] }] });
-      out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER], tracing));
+      out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER], observe));
       continue;
     }
     if (!isHttp(port)) {
@@ -125,7 +129,7 @@ export function translate(input: TranslateInput): ProxyResources {
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
     out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes: routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor }) }] });
-    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], tracing));
+    out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], observe));
   }
 
   // Inbound: the sidecar's listener peers dial, in front of the app, with the workload's security filters.
@@ -142,7 +146,7 @@ export function translate(input: TranslateInput): ProxyResources {
         "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
         route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" }, decorator: { operation: `${fqdn(proxy.service, proxy.namespace)}:${port.port}/*` } }] }] },
         http_filters: filters,
-        ...(tracing ? { tracing } : {}),
+        ...observe,
       } }];
       out.listeners.push({
         name: "virtualInbound",
@@ -158,11 +162,28 @@ export function translate(input: TranslateInput): ProxyResources {
   return out;
 }
 
-function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[], tracing: Json | undefined): Json {
+/** Envoy's file access logger: its default text format, or JSON with Trellis' fields. */
+function fileAccessLog(log: { path: string; json: boolean }): Json {
+  return {
+    name: "envoy.access_loggers.file",
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", path: log.path, ...(log.json ? { log_format: { json_format: JSON_LOG_FIELDS } } : {}) },
+  };
+}
+
+/** The JSON fields the proxy writes (Istio's default JSON access log keys, as Envoy command operators). */
+const JSON_LOG_FIELDS = {
+  start_time: "%START_TIME%", method: "%REQ(:METHOD)%", path: "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", protocol: "%PROTOCOL%",
+  response_code: "%RESPONSE_CODE%", response_flags: "%RESPONSE_FLAGS%", bytes_received: "%BYTES_RECEIVED%", bytes_sent: "%BYTES_SENT%",
+  duration: "%DURATION%", upstream_service_time: "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%", x_forwarded_for: "%REQ(X-FORWARDED-FOR)%",
+  user_agent: "%REQ(USER-AGENT)%", request_id: "%REQ(X-REQUEST-ID)%", authority: "%REQ(:AUTHORITY)%", upstream_host: "%UPSTREAM_HOST%",
+  upstream_cluster: "%UPSTREAM_CLUSTER%", downstream_remote_address: "%DOWNSTREAM_REMOTE_ADDRESS%",
+};
+
+function httpListener(name: string, address: string, port: number, routeName: string, statPrefix: string, filters: Json[], observe: Json): Json {
   return {
     name,
     traffic_direction: "OUTBOUND",
     address: socket(address, port),
-    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters, ...(tracing ? { tracing } : {}) } }] }],
+    filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: statPrefix, rds: { route_config_name: routeName, config_source: { ads: {} } }, http_filters: filters, ...observe } }] }],
   };
 }

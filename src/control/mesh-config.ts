@@ -1,0 +1,84 @@
+// Istio's MeshConfig (the `mesh` document of istio's ConfigMap), the subset Trellis honours: access logs, tracing and
+// the root namespace. Unknown or unsupported fields are refused by name, so a setting is never silently ignored.
+import { parse as parseYaml } from "yaml";
+
+export interface MeshConfig {
+  /** Where every sidecar writes an access log line per request ("" = none, "/dev/stdout", or an absolute path). */
+  accessLogFile: string;
+  accessLogEncoding: "TEXT" | "JSON";
+  enableTracing: boolean;
+  /** defaultConfig.tracing.sampling, a percentage; undefined = the control plane's flag or default. */
+  tracingSampling?: number;
+  rootNamespace?: string;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
+
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace";
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Parses and checks a MeshConfig document; errors name the field and say what would be accepted. */
+export function parseMeshConfig(text: string, source = "mesh config"): { ok: true; value: MeshConfig } | { ok: false; errors: string[] } {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    return { ok: false, errors: [`${source}: not YAML: ${(err as Error).message}`] };
+  }
+  if (doc === null || doc === undefined) return { ok: true, value: { ...DEFAULT_MESH_CONFIG } };
+  // Istio's ConfigMap form ({mesh: "...yaml..."}) is accepted as well as the bare document.
+  if (isObject(doc) && typeof doc.mesh === "string" && Object.keys(doc).length === 1) return parseMeshConfig(doc.mesh, `${source}: mesh`);
+  if (!isObject(doc)) return { ok: false, errors: [`${source}: must be a mapping of MeshConfig fields (${SUPPORTED})`] };
+  const errors: string[] = [];
+  const out: MeshConfig = { ...DEFAULT_MESH_CONFIG };
+  for (const [key, value] of Object.entries(doc)) {
+    const where = `${source}: ${key}`;
+    switch (key) {
+      case "accessLogFile":
+        if (typeof value !== "string") errors.push(`${where} must be a string: "" (off), /dev/stdout or an absolute file path`);
+        else if (value !== "" && !value.startsWith("/")) errors.push(`${where} "${value}" must be /dev/stdout or an absolute path (sidecars run in other directories)`);
+        else out.accessLogFile = value;
+        break;
+      case "accessLogEncoding":
+        if (value !== "TEXT" && value !== "JSON") errors.push(`${where} must be TEXT or JSON, not ${JSON.stringify(value)}`);
+        else out.accessLogEncoding = value;
+        break;
+      case "accessLogFormat":
+        errors.push(`${where}: custom access log formats are not supported yet; remove it to get Envoy's default format (TEXT) or Trellis' JSON fields (accessLogEncoding: JSON)`);
+        break;
+      case "enableTracing":
+        if (typeof value !== "boolean") errors.push(`${where} must be true or false`);
+        else out.enableTracing = value;
+        break;
+      case "rootNamespace":
+        if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) errors.push(`${where} must be a namespace name (e.g. istio-system)`);
+        else out.rootNamespace = value;
+        break;
+      case "defaultConfig": {
+        if (!isObject(value)) { errors.push(`${where} must be a mapping`); break; }
+        for (const [k, v] of Object.entries(value)) {
+          if (k !== "tracing") { errors.push(`${where}.${k} is not supported (defaultConfig.tracing.sampling is)`); continue; }
+          if (!isObject(v)) { errors.push(`${where}.tracing must be a mapping`); continue; }
+          for (const [tk, tv] of Object.entries(v)) {
+            if (tk !== "sampling") errors.push(`${where}.tracing.${tk} is not supported (sampling is; the collector is --otlp-collector)`);
+            else if (typeof tv !== "number" || !(tv >= 0 && tv <= 100)) errors.push(`${where}.tracing.sampling must be a percentage from 0 to 100`);
+            else out.tracingSampling = tv;
+          }
+        }
+        break;
+      }
+      default:
+        errors.push(`${where} is not supported; Trellis reads ${SUPPORTED}`);
+    }
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: out };
+}
+
+/** The access log sidecars write under this mesh config, or undefined for none. */
+export function accessLogOf(mesh: MeshConfig | undefined): { path: string; json: boolean } | undefined {
+  if (!mesh?.accessLogFile) return undefined;
+  return { path: mesh.accessLogFile, json: mesh.accessLogEncoding === "JSON" };
+}

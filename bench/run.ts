@@ -8,7 +8,7 @@ import { fmt, spread } from "./lib/stats.js";
 import { direct, type Peer } from "./peers/chain.js";
 import { haproxy } from "./peers/haproxy.js";
 import { nginx } from "./peers/nginx.js";
-import { trellis } from "./peers/trellis.js";
+import { trellis, trellisPeer } from "./peers/trellis.js";
 import { type HopSample, sampleHop } from "./scenarios/http1-latency.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -32,8 +32,32 @@ async function withBackend<T>(fn: (port: number) => Promise<T>): Promise<T> {
 }
 
 async function latencyScenario(): Promise<unknown> {
+  return compare([direct, trellis, haproxy, nginx], ["haproxy", "nginx"]);
+}
+
+/** What telemetry costs a hop: the same Trellis chain bare, with Istio's metrics, tracing every request, an access log. */
+async function telemetryScenario(): Promise<unknown> {
+  const sinkPort = await freePort();
+  // The OTLP sink is the bench backend: it accepts any POST and answers, which is all an exporter needs.
+  const sink = start("otlp-sink", process.execPath, ["dist/bench/lib/backend.js"], { PORT: String(sinkPort) });
+  try {
+    await waitForPort(sinkPort);
+    return await compare([
+      direct,
+      trellisPeer("bare"),
+      trellisPeer("metrics", { metrics: true }),
+      trellisPeer("tracing", { tracingSinkPort: sinkPort }),
+      trellisPeer("log", { accessLog: true }),
+      trellisPeer("all", { metrics: true, tracingSinkPort: sinkPort, accessLog: true }),
+    ], [], "bare");
+  } finally {
+    await sink.stop();
+  }
+}
+
+async function compare(candidates: Peer[], rivals: string[], against = "trellis"): Promise<unknown> {
   const peers: Peer[] = [];
-  for (const p of [direct, trellis, haproxy, nginx]) {
+  for (const p of candidates) {
     const why = p.available();
     if (why) console.log(`  skipping ${p.name}: ${why}`);
     else peers.push(p);
@@ -66,12 +90,17 @@ async function latencyScenario(): Promise<unknown> {
     const added = base ? s.p99.median - base.p99.median : NaN;
     console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
   }
-  if (summary.trellis) {
-    for (const peer of ["haproxy", "nginx"]) {
-      if (!summary[peer] || !base) continue;
-      const t = summary.trellis.p99.median - base.p99.median;
+  if (summary[against] && base) {
+    const t = summary[against].p99.median - base.p99.median;
+    for (const peer of rivals) {
+      if (!summary[peer]) continue;
       const p = summary[peer].p99.median - base.p99.median;
-      console.log(`  added p99 latency trellis/${peer}: ${(t / p).toFixed(2)}x; CPU per request trellis/${peer}: ${(summary.trellis.cpuPer1000.median / summary[peer].cpuPer1000.median).toFixed(2)}x`);
+      console.log(`  added p99 latency ${against}/${peer}: ${(t / p).toFixed(2)}x; CPU per request ${against}/${peer}: ${(summary[against].cpuPer1000.median / summary[peer].cpuPer1000.median).toFixed(2)}x`);
+    }
+    // Variants of the same proxy: how much each feature adds over the bare one.
+    for (const [name, s] of Object.entries(summary)) {
+      if (rivals.length || name === against || name === "direct") continue;
+      console.log(`  ${name} vs ${against}: added p99 ${(s.p99.median - base.p99.median).toFixed(3)} vs ${t.toFixed(3)} ms; CPU per request ${(s.cpuPer1000.median / summary[against].cpuPer1000.median).toFixed(2)}x`);
     }
   }
   return { rounds: ROUNDS, durationMs: DURATION_MS, rate: 1000, connections: 4, summary, samples: Object.fromEntries(samples) };
@@ -79,6 +108,7 @@ async function latencyScenario(): Promise<unknown> {
 
 const scenarios: Scenario[] = [
   { name: "http1-latency", describe: "HTTP/1.1 1 KB at 1,000 req/s, 4 connections, two chained proxies per peer", run: latencyScenario },
+  { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
 ];
 
 const wanted = process.argv.slice(2);

@@ -1,4 +1,6 @@
-// Trellis as the system under test: two `trellis proxy` processes from static Envoy bootstraps, chained.
+// Trellis as the system under test: two `trellis proxy` processes from static Envoy bootstraps, chained. Variants
+// turn on what a sidecar pays for telemetry: Istio's metrics (the node names its workload and the listeners their
+// traffic direction, as the control plane does), tracing every request to an OTLP sink, and an access log.
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,55 +9,62 @@ import type { Chain, Peer } from "./chain.js";
 
 const CLI = "dist/src/cli/main.js";
 
-function bootstrap(name: string, listenPort: number, nextPort: number, adminPort: number, readyPort: number): object {
+export interface TrellisFeatures {
+  metrics?: boolean;
+  /** Trace 100% of requests, exporting OTLP/HTTP to a sink on this port. */
+  tracingSinkPort?: number;
+  accessLog?: boolean;
+}
+
+function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures): object {
+  const hcm: Record<string, unknown> = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    stat_prefix: name,
+    route_config: { name: "bench", virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "next" } }] }] },
+    http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+  };
+  const clusters: object[] = [{
+    name: "next", type: "STATIC", connect_timeout: "1s",
+    load_assignment: { cluster_name: "next", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: nextPort } } }, ...(f.metrics ? { metadata: { filter_metadata: { istio: { workload: "backend-v1;default;backend;v1;" } } } } : {}) }] }] },
+  }];
+  if (f.tracingSinkPort) {
+    hcm.tracing = { random_sampling: { value: 100 }, provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig", service_name: `${name}.default`, http_service: { http_uri: { uri: `http://127.0.0.1:${f.tracingSinkPort}/v1/traces`, cluster: "otlp", timeout: "2s" } } } } };
+    clusters.push({ name: "otlp", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "otlp", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: f.tracingSinkPort } } } }] }] } });
+  }
+  if (f.accessLog) hcm.access_log = [{ name: "envoy.access_loggers.file", typed_config: { "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", path: "/dev/null" } }];
   return {
-    node: { id: name, cluster: name },
+    node: { id: name, cluster: name, ...(f.metrics ? { metadata: { NAMESPACE: "default", WORKLOAD_NAME: name, LABELS: { app: name, version: "v1" }, SERVICE: name } } : {}) },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } },
     static_resources: {
       listeners: [{
         name: "bench",
+        traffic_direction: f.metrics ? direction : "UNSPECIFIED",
         address: { socket_address: { address: "127.0.0.1", port_value: listenPort } },
-        filter_chains: [{
-          filters: [{
-            name: "envoy.filters.network.http_connection_manager",
-            typed_config: {
-              "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-              stat_prefix: name,
-              route_config: { name: "bench", virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "next" } }] }] },
-              http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
-            },
-          }],
-        }],
+        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
       }],
-      clusters: [{
-        name: "next",
-        type: "STATIC",
-        connect_timeout: "1s",
-        load_assignment: { cluster_name: "next", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: nextPort } } } }] }] },
-      }],
+      clusters,
     },
-    readiness_port: readyPort,
   };
 }
 
-export const trellis: Peer = {
-  name: "trellis",
-  available: () => (existsSync("dist/src/cli/proxy.js") ? undefined : "trellis proxy is not built (npm run build)"),
-  async startChain(backendPort): Promise<Chain> {
-    const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
-    const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
-    const write = (file: string, b: object) => {
-      const { readiness_port: _r, ...rest } = b as { readiness_port: number };
-      writeFileSync(join(dir, file), JSON.stringify(rest));
-    };
-    write("server.json", bootstrap("server-side", serverSide, backendPort, a1, r1));
-    write("client.json", bootstrap("client-side", clientSide, serverSide, a2, r2));
-    const procs = [
-      start("trellis-server", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "server.json"), "--readiness-port", String(r1)]),
-      start("trellis-client", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "client.json"), "--readiness-port", String(r2)]),
-    ];
-    await waitForPort(serverSide);
-    await waitForPort(clientSide);
-    return { entryPort: clientSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
-  },
-};
+export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer {
+  return {
+    name,
+    available: () => (existsSync(CLI) ? undefined : "trellis is not built (npm run build)"),
+    async startChain(backendPort): Promise<Chain> {
+      const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
+      const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
+      writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features)));
+      writeFileSync(join(dir, "client.json"), JSON.stringify(bootstrap("client-side", "OUTBOUND", clientSide, serverSide, a2, features)));
+      const procs = [
+        start("trellis-server", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "server.json"), "--readiness-port", String(r1)]),
+        start("trellis-client", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "client.json"), "--readiness-port", String(r2)]),
+      ];
+      await waitForPort(serverSide);
+      await waitForPort(clientSide);
+      return { entryPort: clientSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+    },
+  };
+}
+
+export const trellis = trellisPeer("trellis");

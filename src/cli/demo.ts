@@ -8,9 +8,12 @@ import { ControlPlane } from "../control/control-plane.js";
 import { durationFlag } from "./flags.js";
 
 const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s] [--console-port N]
+                    [--transparent] [--traffic RATE]
 
 Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
-runs until Ctrl-C. Try then, from another terminal:
+runs until Ctrl-C. A light traffic generator asks for the product page --traffic times a second (default 1; 0 turns
+it off), so the console's graph has something to draw. --transparent (Linux, root) runs every workload in its own
+network namespace with iptables interception instead of per-upstream local ports. Try then, from another terminal:
   trellis apply -f examples/istio/bookinfo/destination-rule-all.yaml
   trellis apply -f examples/istio/tasks/request-routing/virtual-service-reviews-test-v2.yaml
   trellis proxy-status`;
@@ -37,16 +40,19 @@ const APPS: App[] = [
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
-    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, "console-port": { type: "string", default: "20001" }, help: { type: "boolean", short: "h" } } });
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, "console-port": { type: "string", default: "20001" }, transparent: { type: "boolean" }, traffic: { type: "string", default: "1" }, help: { type: "boolean", short: "h" } } });
     if (values.help) { console.log(USAGE); return 0; }
     for (const f of ["xds-port", "api-port", "otlp-port", "console-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
-    opts = { stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000), consolePort: Number(values["console-port"]) };
+    if (!/^\d+(\.\d+)?$/.test(values.traffic!) || Number(values.traffic) > 100) throw new Error(`--traffic "${values.traffic}" must be requests per second, from 0 to 100`);
+    if (values.transparent && process.getuid?.() !== 0) throw new Error("--transparent needs root (network namespaces and iptables); run as root or without it");
+    opts = { transparent: values.transparent === true, trafficRate: Number(values.traffic), stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000), consolePort: Number(values["console-port"]) };
   } catch (err) {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   // Istio's demo profile traces every request.
-  const cp = new ControlPlane({ ...opts, caPort: 0, traceSamplingPercent: 100, log: (l) => console.error(l) });
+  const { transparent, trafficRate, ...cpOpts } = opts;
+  const cp = new ControlPlane({ ...cpOpts, caPort: 0, traceSamplingPercent: 100, log: (l) => console.error(l) });
   try {
     await cp.start();
   } catch (err) {
@@ -61,13 +67,14 @@ export async function run(args: string[]): Promise<number> {
     const child = spawn(process.execPath, [
       process.argv[1], "run", "--service", app.service, "--labels", `version=${app.version}`, "--service-account", `bookinfo-${app.service}`,
       "--port", "9080", "--xds", `127.0.0.1:${cp.ports.xds}`, "--ca", `127.0.0.1:${cp.ports.ca}`, "--state-dir", opts.stateDir,
-      ...app.upstreams.flatMap((u) => ["--upstream", u]), "--", process.execPath, join(BOOKINFO, app.script), ...app.args,
+      ...(transparent ? ["--transparent", "--control", `127.0.0.1:${cp.ports.api}`] : app.upstreams.flatMap((u) => ["--upstream", u])),
+      "--", process.execPath, join(BOOKINFO, app.script), ...app.args,
     ], { stdio: ["ignore", "inherit", "pipe"] });
     children.push(child);
     child.stderr!.on("data", (d: Buffer) => {
       const text = d.toString();
       process.stderr.write(text);
-      const m = /productpage\.\S+ \(.*sidecar inbound on (127\.0\.0\.1:\d+)/.exec(text);
+      const m = /productpage\.\S+ \(.*(?:sidecar inbound on|port-forward) (127\.0\.0\.1:\d+)/.exec(text);
       if (m) productpage = m[1];
     });
   }
@@ -80,13 +87,26 @@ export async function run(args: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 250));
   }
   console.log(`console: http://127.0.0.1:${cp.ports.console}/ (traffic graph, metrics, traces, Istio config)`);
-  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
+  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (${transparent ? "forwarded into productpage's namespace" : "through productpage's sidecar"})`);
   else console.error("trellis demo: productpage did not come up within 30 s");
+  // The traffic generator: one GET at a time at the given rate, so a slow mesh is never flooded.
+  let generating = productpage !== undefined && trafficRate > 0;
+  const generate = async () => {
+    while (generating) {
+      await fetch(`http://${productpage}/productpage`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer(), () => undefined);
+      await new Promise((r) => setTimeout(r, 1000 / trafficRate));
+    }
+  };
+  if (generating) {
+    console.log(`traffic: ${trafficRate} request(s)/s to the product page (--traffic 0 to stop it)`);
+    void generate();
+  }
   return new Promise((resolve) => {
     let stopping = false;
     const stop = async () => {
       if (stopping) return;
       stopping = true;
+      generating = false;
       await Promise.all(children.map((c) => new Promise<void>((r) => { if (c.exitCode !== null) return r(); c.once("exit", () => r()); c.kill("SIGTERM"); })));
       await cp.stop();
       resolve(0);

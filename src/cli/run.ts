@@ -1,12 +1,15 @@
-// `trellis run`: starts one workload with its sidecar (explicit mode): the sidecar first, then the app, signals to
-// both, the app stopped first and the sidecar drained after it.
+// `trellis run`: starts one workload with its sidecar: the sidecar first, then the app, signals to both, the app
+// stopped first and the sidecar drained after it. Explicit mode by default; --transparent runs both in a network
+// namespace of their own with istio-iptables' interception.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { supervise } from "../universal/supervisor.js";
 import { appMetricsFlag } from "./flags.js";
 import { TokenIssuer } from "../control/ca/tokens.js";
-import { appEnv, freePort, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, type WorkloadSpec } from "../universal/workload-spec.js";
+import { appEnv, freePort, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, splitHostPort, type WorkloadSpec } from "../universal/workload-spec.js";
+import { createTransparentWorkload, SIDECAR_PORTS, type TransparentWorkload } from "../universal/transparent-workload.js";
+import { call, controlAddress } from "./rest-client.js";
 
 const USAGE = `usage: trellis run --service NAME [-n NS] [--labels version=v1,...] [--service-account SA]
                    --port PORT[/PROTOCOL] [--upstream SERVICE:PORT[=LOCALPORT] ...]
@@ -20,7 +23,11 @@ SPIFFE certificate for spiffe://cluster.local/ns/NS/sa/SA and sidecars talk mutu
 proves the identity). --xds names the control plane (default 127.0.0.1:15010). The sidecar's merged metrics port
 (Istio's 15020) serves its metrics and, with --app-metrics, the app's own from that path (on the app's port unless
 PORT is given), as Istio's prometheus.io/port and prometheus.io/path annotations say.
-Transparent mode (--transparent, network namespaces and iptables) is not available in this version.`;
+With --transparent (Linux, root), the app and its sidecar run in a network namespace of their own on the mesh
+bridge (10.213.0.0/16); iptables sends the app's outbound connections to the sidecar's 15001 and inbound ones to
+15006 (as istio-iptables does), service names resolve to virtual IPs, and the app listens on PORT itself and calls
+peers by name (http://reviews:9080): no --upstream needed. --control names the REST API (default 127.0.0.1:15014),
+where the service VIPs come from. \`trellis cleanup\` removes what a crashed run left.`;
 
 export async function run(args: string[]): Promise<number> {
   const dash = args.indexOf("--");
@@ -30,15 +37,20 @@ export async function run(args: string[]): Promise<number> {
   let stateDir: string;
   let caAddress: string | undefined;
   let appMetrics: string | undefined;
+  let transparent = false;
+  let control: string | undefined;
   try {
     const { values } = parseArgs({ args: own, options: {
       service: { type: "string" }, namespace: { type: "string", short: "n", default: "default" }, labels: { type: "string" },
       "service-account": { type: "string" }, port: { type: "string" }, upstream: { type: "string", multiple: true },
       xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" }, ca: { type: "string" },
-      transparent: { type: "boolean" }, "app-metrics": { type: "string" }, help: { type: "boolean", short: "h" },
+      transparent: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, help: { type: "boolean", short: "h" },
     } });
     if (values.help) { console.log(USAGE); return 0; }
-    if (values.transparent) throw new Error("--transparent is not available in this version; run without it (explicit mode)");
+    if (values.transparent && process.platform !== "linux") throw new Error("--transparent needs Linux (network namespaces and iptables)");
+    if (values.transparent && process.getuid?.() !== 0) throw new Error("--transparent needs root (it creates a network namespace and iptables rules); run as root or without it (explicit mode)");
+    transparent = values.transparent === true;
+    control = values.control;
     if (!values.service) throw new Error("--service NAME is required");
     if (!values.port) throw new Error("--port PORT[/PROTOCOL] is required");
     if (command.length === 0) throw new Error("give the app's command after --");
@@ -62,6 +74,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`trellis run: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
+  if (transparent) return runTransparent({ spec, stateDir, caAddress, appMetrics, command, control });
   const ports = await pickPorts();
   const appMetricsTarget = appMetricsFlag("--app-metrics", appMetrics, ports.app);
   const statsArgs = ["--stats-port", String(ports.stats), ...(appMetricsTarget ? ["--app-metrics", `${appMetricsTarget.port}${appMetricsTarget.path}`] : [])];
@@ -69,19 +82,12 @@ export async function run(args: string[]): Promise<number> {
   const dir = join(stateDir, "workloads");
   mkdirSync(dir, { recursive: true });
   const bootstrapFile = join(dir, `${id}.json`);
-  const caArgs: string[] = [];
-  if (caAddress) {
-    // The bootstrap token proves this workload's identity to the CA; only who can read the state dir can mint one.
-    let token: string;
-    try {
-      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, 3600);
-    } catch (err) {
-      console.error(`trellis run: cannot issue a bootstrap token: ${(err as Error).message}`);
-      return 1;
-    }
-    const tokenFile = join(dir, `${id}.token`);
-    writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
-    caArgs.push("--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", join(stateDir, "ca", "root-cert.pem"));
+  let caArgs: string[];
+  try {
+    caArgs = caArgsFor(spec, stateDir, id, caAddress);
+  } catch (err) {
+    console.error(`trellis run: ${(err as Error).message}`);
+    return 1;
   }
   writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id, caAddress !== undefined), null, 2));
   console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on 127.0.0.1:${ports.inbound}, admin on 127.0.0.1:${ports.admin}, metrics on 127.0.0.1:${ports.stats}` +
@@ -92,4 +98,76 @@ export async function run(args: string[]): Promise<number> {
     readyUrl: `http://127.0.0.1:${ports.readiness}/healthz/ready`,
     log: (l) => console.error(`trellis run: ${l}`),
   });
+}
+
+/** The sidecar's CA flags; the bootstrap token proves this workload's identity, and only who can read the state dir can mint one. */
+function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): string[] {
+  if (!caAddress) return [];
+  let token: string;
+  try {
+    token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, 3600);
+  } catch (err) {
+    throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
+  }
+  const tokenFile = join(stateDir, "workloads", `${id}.token`);
+  writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
+  return ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", join(stateDir, "ca", "root-cert.pem")];
+}
+
+async function transparentInfo(control: string | undefined): Promise<{ vips: Record<string, string>; collector: { address: string; port: number } | null }> {
+  const res = await call(controlAddress(control), "GET", "/debug/transparent");
+  if (res.status !== 200) throw new Error(`the control plane answered ${res.status} on /debug/transparent: ${String(res.body.message ?? "")}`);
+  return res.body as unknown as { vips: Record<string, string>; collector: { address: string; port: number } | null };
+}
+
+async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddress?: string; appMetrics?: string; command: string[]; control?: string }): Promise<number> {
+  const { spec, stateDir } = o;
+  const id = nodeId(spec);
+  mkdirSync(join(stateDir, "workloads"), { recursive: true });
+  let info;
+  let workload: TransparentWorkload;
+  let caArgs: string[];
+  try {
+    info = await transparentInfo(o.control);
+    // The control plane's loopback ports the sidecar needs appear on the same numbers inside the namespace.
+    const [, xdsPort] = splitHostPort(spec.xdsAddress);
+    const controlPorts = [xdsPort];
+    if (o.caAddress) controlPorts.push(splitHostPort(o.caAddress)[1]);
+    if (info.collector && /^127\./.test(info.collector.address)) controlPorts.push(info.collector.port);
+    caArgs = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${splitHostPort(o.caAddress)[1]}` : undefined);
+    workload = await createTransparentWorkload({ stateDir, namespace: spec.namespace, controlPorts, servicePort: spec.servicePort });
+  } catch (err) {
+    console.error(`trellis run: ${(err as Error).message}`);
+    return 1;
+  }
+  workload.setVips(info.vips);
+  // New services get names as they register; a failed poll keeps the names already written.
+  const poll = setInterval(() => { transparentInfo(o.control).then((i) => workload.setVips(i.vips), () => {}); }, 2000);
+  try {
+    const [, xdsPort] = splitHostPort(spec.xdsAddress);
+    const inner = { app: spec.servicePort, inbound: spec.servicePort, admin: SIDECAR_PORTS.admin, readiness: SIDECAR_PORTS.readiness, stats: SIDECAR_PORTS.stats };
+    const bootstrap = sidecarBootstrap({ ...spec, upstreams: [], xdsAddress: `127.0.0.1:${xdsPort}` }, inner, id, o.caAddress !== undefined) as { node: { metadata: Record<string, unknown> } };
+    Object.assign(bootstrap.node.metadata, {
+      INSTANCE_IP: workload.address, INTERCEPTION_MODE: "REDIRECT",
+      ADMIN_ADDRESS: `127.0.0.1:${workload.hostPorts.admin}`, STATS_ADDRESS: `127.0.0.1:${workload.hostPorts.stats}`,
+    });
+    const bootstrapFile = join(stateDir, "workloads", `${id}.json`);
+    writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 2));
+    const metrics = appMetricsFlag("--app-metrics", o.appMetrics, spec.servicePort);
+    console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}), transparent: namespace ${workload.netns} at ${workload.address}, app on :${spec.servicePort}, ` +
+      `admin on 127.0.0.1:${workload.hostPorts.admin}, metrics on 127.0.0.1:${workload.hostPorts.stats}, port-forward 127.0.0.1:${workload.hostPorts.app} -> app`);
+    return await supervise({
+      sidecar: {
+        command: process.execPath, wrapper: workload.wrapper(true),
+        args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
+          ...(metrics ? ["--app-metrics", `${metrics.port}${metrics.path}`] : []), ...caArgs],
+      },
+      app: { command: o.command[0], args: o.command.slice(1), wrapper: workload.wrapper(false), env: { PORT: String(spec.servicePort), HOST: "0.0.0.0", TRELLIS_APP_PORT: String(spec.servicePort) } },
+      readyUrl: `http://127.0.0.1:${workload.hostPorts.readiness}/healthz/ready`,
+      log: (l) => console.error(`trellis run: ${l}`),
+    });
+  } finally {
+    clearInterval(poll);
+    await workload.remove();
+  }
 }

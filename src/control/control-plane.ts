@@ -8,7 +8,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { AdsServer, type Snapshot } from "../xds/ads-server.js";
 import { ADS_ORDER, encodeAny, type ResourceKind, TYPE_URL, type AnyValue } from "../xds/resource.js";
-import { restApi, type ApiRoute } from "./api/rest-api.js";
+import { restApi, send, type ApiRoute } from "./api/rest-api.js";
 import { CertificateAuthority } from "./ca/authority.js";
 import { addCaService, controlPlaneCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
@@ -25,7 +25,8 @@ import { SeriesStore } from "../telemetry/metrics/series-store.js";
 import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
-import { translate, type ProxyResources } from "./translate/translate.js";
+import { meshServices, translate, type ProxyResources } from "./translate/translate.js";
+import { serviceVips } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 
@@ -110,6 +111,13 @@ export class ControlPlane {
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
     this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
     this.apiRoutes.push(proxyConfigApi((id) => this.connected.get(id)?.adminAddress));
+    // What `trellis run --transparent` needs: the service VIPs for each workload's hosts file, and where sidecars
+    // send spans (a loopback port it bridges into the namespace).
+    this.apiRoutes.push(async (_req, res, url) => {
+      if (url.pathname !== "/debug/transparent") return false;
+      send(res, 200, { vips: Object.fromEntries(serviceVips(meshServices(this.registry.list(), this.store.list()).keys())), collector: this.tracing()?.collector ?? null });
+      return true;
+    });
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       onStreamOpen: (p) => {

@@ -5,7 +5,9 @@ export interface InterceptionPlan {
   /** Sidecar's inbound capture port (Istio: 15006). */
   inboundPort: number;
   /** The uid the sidecar runs as: its own traffic is never captured, so it can reach the real destination. */
-  proxyUid: number;
+  proxyUid?: number;
+  /** Or the gid it runs as (istio-iptables' --gid-owner), which lets the sidecar keep root's uid to read its files. */
+  proxyGid?: number;
   /** Inbound ports to capture ("*" = all but the excluded ones). */
   inboundPorts: number[] | "*";
   /** Ports never captured inbound (the sidecar's own admin, stats and health ports). */
@@ -20,6 +22,7 @@ export interface InterceptionPlan {
  * to itself is not captured unless it was addressed to a non-local IP.
  */
 export function interceptionRules(plan: InterceptionPlan): string {
+  if (plan.proxyUid === undefined && plan.proxyGid === undefined) throw new Error("interception needs the proxy's uid or gid, or it would capture its own traffic");
   const lines = [
     "*nat",
     ":ISTIO_INBOUND - [0:0]",
@@ -36,7 +39,8 @@ export function interceptionRules(plan: InterceptionPlan): string {
   lines.push(
     "-A OUTPUT -p tcp -j ISTIO_OUTPUT",
     // The proxy's own connections go where they were addressed.
-    `-A ISTIO_OUTPUT -m owner --uid-owner ${plan.proxyUid} -j RETURN`,
+    ...(plan.proxyUid !== undefined ? [`-A ISTIO_OUTPUT -m owner --uid-owner ${plan.proxyUid} -j RETURN`] : []),
+    ...(plan.proxyGid !== undefined ? [`-A ISTIO_OUTPUT -m owner --gid-owner ${plan.proxyGid} -j RETURN`] : []),
     // The app talking to itself over loopback stays local.
     "-A ISTIO_OUTPUT -o lo -d 127.0.0.1/32 -j RETURN",
   );

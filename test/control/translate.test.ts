@@ -8,7 +8,7 @@ import { translate, type ProxyResources } from "../../src/control/translate/tran
 import { parseMessage } from "../../src/xds/resource.js";
 
 function wl(service: string, version: string, inboundPort: number, upstreams: Workload["upstreams"] = []): Workload {
-  return { id: `${service}-${version}`, name: `${service}-${version}`, namespace: "default", service, labels: { app: service, version }, serviceAccount: `bookinfo-${service}`, address: "127.0.0.1", inboundPort, servicePorts: [{ port: 9080, name: "http", protocol: "HTTP" }], appPort: inboundPort + 1000, upstreams, ready: true, sidecar: true, mtls: false };
+  return { id: `${service}-${version}`, name: `${service}-${version}`, namespace: "default", service, labels: { app: service, version }, serviceAccount: `bookinfo-${service}`, address: "127.0.0.1", inboundPort, servicePorts: [{ port: 9080, name: "http", protocol: "HTTP" }], appPort: inboundPort + 1000, upstreams, ready: true, sidecar: true, mtls: false, interception: "NONE" };
 }
 
 const productpage = wl("productpage", "v1", 15101, [{ host: "reviews", port: 9080, localPort: 19081 }, { host: "details", port: 9080, localPort: 19082 }]);

@@ -6,7 +6,8 @@
 //   SERVICE_ACCOUNT, INSTANCE_IP (the address peers dial), INBOUND_PORT (the port peers dial there),
 //   SERVICE_PORTS ([{port, name, protocol}], the service's ports), APP_PORT (where the app listens, on 127.0.0.1),
 //   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, STATS_ADDRESS, READY (bool),
-//   MTLS_READY (bool: the sidecar has a certificate from the CA, so peers use mutual TLS toward it).
+//   MTLS_READY (bool: the sidecar has a certificate from the CA, so peers use mutual TLS toward it),
+//   INTERCEPTION_MODE ("REDIRECT" in transparent mode: the sidecar gets 15001/15006 and a listener per service VIP).
 export interface ServicePort {
   port: number;
   name?: string;
@@ -35,6 +36,8 @@ export interface Workload {
   sidecar: boolean;
   /** Its sidecar holds a mesh certificate, so peers reach it with mutual TLS (Istio's auto mTLS). */
   mtls: boolean;
+  /** REDIRECT: iptables sends the workload's traffic to its sidecar (15001 out, 15006 in), as Istio's sidecars run. */
+  interception: "REDIRECT" | "NONE";
 }
 
 function str(v: unknown, d = ""): string {
@@ -72,6 +75,7 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>): { w
       ready: meta.READY !== false,
       sidecar: true,
       mtls: meta.MTLS_READY === true,
+      interception: meta.INTERCEPTION_MODE === "REDIRECT" ? "REDIRECT" : "NONE",
     },
   };
 }

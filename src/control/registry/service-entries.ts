@@ -29,7 +29,7 @@ export interface ExtraService {
 function endpointWorkload(id: string, namespace: string, e: SeEndpoint, port: Port): Workload {
   return {
     id, name: id, namespace, labels: e.labels ?? {}, serviceAccount: e.serviceAccount ?? "default", address: e.address,
-    inboundPort: e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number, servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false,
+    inboundPort: e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number, servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
   };
 }
 

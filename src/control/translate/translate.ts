@@ -11,6 +11,8 @@ import { serviceEntryServices } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, upstreamTransportSocket } from "./mtls.js";
 import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
+import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
+import { serviceVips } from "./vips.js";
 
 type Json = Record<string, unknown>;
 
@@ -63,13 +65,19 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
   }];
 }
 
+/** Every service of the mesh: from registered workloads, then ServiceEntries for hosts no workload serves. */
+export function meshServices(workloads: Workload[], resources: IstioResource[]): Map<string, Service> {
+  const services = servicesOf(workloads);
+  for (const extra of serviceEntryServices(resources)) {
+    if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints });
+  }
+  return services;
+}
+
 export function translate(input: TranslateInput): ProxyResources {
   const { proxy } = input;
   const root = input.rootNamespace ?? "istio-system";
-  const services = servicesOf(input.workloads);
-  for (const extra of serviceEntryServices(input.resources)) {
-    if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints });
-  }
+  const services = meshServices(input.workloads, input.resources);
   const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
   const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
@@ -85,8 +93,10 @@ export function translate(input: TranslateInput): ProxyResources {
   const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}) };
   if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
 
-  // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared).
-  const wanted = new Set(proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));
+  // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared;
+  // transparent mode: every service, since the app may dial any of them by name).
+  const transparent = proxy.interception === "REDIRECT";
+  const wanted = new Set(transparent ? services.keys() : proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));
   for (const route of vss) for (const h of route.spec.http ?? []) for (const d of [...(h.route ?? []).map((x) => x.destination), ...(h.mirror ? [h.mirror] : [])]) {
     if (wanted.has(fqdn((route.spec.hosts ?? [])[0] ?? "", route.metadata.namespace ?? "default"))) wanted.add(fqdn(d.host, route.metadata.namespace ?? "default"));
   }
@@ -132,6 +142,29 @@ export function translate(input: TranslateInput): ProxyResources {
     out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], observe));
   }
 
+  // Transparent-mode outbound: a listener per service VIP and port (not bound: 15001 hands connections over).
+  if (transparent) {
+    const vips = serviceVips(services.keys());
+    out.clusters.push(...passthroughClusters());
+    out.listeners.push(virtualOutbound());
+    for (const hostname of [...wanted].sort()) {
+      const service = services.get(hostname);
+      const vip = vips.get(hostname);
+      if (!service || !vip) continue;
+      for (const port of service.ports) {
+        const name = `${vip}_${port.port}`;
+        const cluster = clusterName("outbound", port.port, "", hostname);
+        if (!isHttp(port)) {
+          out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket(vip, port.port), bind_to_port: false, filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: cluster, cluster } }] }] });
+          continue;
+        }
+        const routeName = `${port.port}|${hostname}|${vip}`;
+        out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${port.port}`, domains: ["*"], routes: routesFor(vss, { service, port: port.port, proxy, services, hashPolicies: hashFor }) }] });
+        out.listeners.push({ ...httpListener(name, vip, port.port, routeName, `outbound_${vip}_${port.port}`, [CORS, FAULT, ROUTER], observe), bind_to_port: false });
+      }
+    }
+  }
+
   // Inbound: the sidecar's listener peers dial, in front of the app, with the workload's security filters.
   if (proxy.service && proxy.inboundPort && proxy.appPort) {
     const port = proxy.servicePorts[0] ?? { port: proxy.appPort, protocol: "HTTP" };
@@ -148,15 +181,12 @@ export function translate(input: TranslateInput): ProxyResources {
         http_filters: filters,
         ...observe,
       } }];
-      out.listeners.push({
-        name: "virtualInbound",
-        traffic_direction: "INBOUND",
-        address: socket(proxy.address, proxy.inboundPort),
-        filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm),
-      });
+      const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm);
+      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }]) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     } else {
       const filters = [...rbac.networkFilters, { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }];
-      out.listeners.push({ name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, filters, true) });
+      const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, filters, true);
+      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }]) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     }
   }
   return out;

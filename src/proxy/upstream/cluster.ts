@@ -100,7 +100,13 @@ export class UpstreamCluster {
     this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
     this.panicThreshold = config.common_lb_config?.healthy_panic_threshold ? config.common_lb_config.healthy_panic_threshold.value : 50;
     if (config.transport_socket) this.tls = buildUpstreamTls(config.transport_socket, secrets, `cluster ${config.name}`);
-    this.lb = createLoadBalancer(config.lb_policy, {
+    // An ORIGINAL_DST cluster's host is the connection's destination, so the cluster provides it (Envoy requires
+    // CLUSTER_PROVIDED there and refuses it elsewhere; the unset default, ROUND_ROBIN, is let through).
+    const provided = config.lb_policy === "CLUSTER_PROVIDED";
+    if (provided !== (t === "ORIGINAL_DST") && (provided || config.lb_policy !== "ROUND_ROBIN")) {
+      throw new Error(`cluster ${config.name}: lb_policy CLUSTER_PROVIDED goes with type ORIGINAL_DST, and only there`);
+    }
+    this.lb = createLoadBalancer(provided ? "ROUND_ROBIN" : config.lb_policy, {
       choiceCount: wrapped(config.least_request_lb_config?.choice_count, 2),
       minRingSize: Number(wrapped(config.ring_hash_lb_config?.minimum_ring_size, 1024)),
       maxRingSize: Number(wrapped(config.ring_hash_lb_config?.maximum_ring_size, 8 * 1024 * 1024)),

@@ -1,0 +1,45 @@
+// What a sidecar in transparent mode (Istio's REDIRECT interception) gets beyond explicit mode: the virtual outbound
+// listener on 15001 that hands each captured connection to the listener of its original destination (a service
+// VIP and port) or passes it through, and the virtual inbound listener on 15006 with one filter chain per port.
+type Json = Record<string, unknown>;
+
+export const OUTBOUND_CAPTURE_PORT = 15001;
+export const INBOUND_CAPTURE_PORT = 15006;
+export const PASSTHROUGH = "PassthroughCluster";
+export const INBOUND_PASSTHROUGH = "InboundPassthroughCluster";
+const TCP = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+
+function originalDstCluster(name: string): Json {
+  return { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: "10s" };
+}
+
+function tcpProxy(cluster: string): Json {
+  return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: cluster, cluster } };
+}
+
+/** Where captured connections go when no service listener claims them (Istio's ALLOW_ANY outbound policy). */
+export function passthroughClusters(): Json[] {
+  return [originalDstCluster(PASSTHROUGH), originalDstCluster(INBOUND_PASSTHROUGH)];
+}
+
+export function virtualOutbound(): Json {
+  return {
+    name: "virtualOutbound",
+    traffic_direction: "OUTBOUND",
+    address: { socket_address: { address: "0.0.0.0", port_value: OUTBOUND_CAPTURE_PORT } },
+    use_original_dst: true,
+    filter_chains: [{ name: PASSTHROUGH, filters: [tcpProxy(PASSTHROUGH)] }],
+  };
+}
+
+/** The inbound chains of one port, matched on the original destination port, then a passthrough for other ports. */
+export function virtualInbound(chainsByPort: Array<{ port: number; chains: Json[] }>): Json {
+  const chains = chainsByPort.flatMap(({ port, chains: list }) => list.map((c) => ({ ...c, filter_chain_match: { ...((c.filter_chain_match as Json | undefined) ?? {}), destination_port: port } })));
+  return {
+    name: "virtualInbound",
+    traffic_direction: "INBOUND",
+    address: { socket_address: { address: "0.0.0.0", port_value: INBOUND_CAPTURE_PORT } },
+    filter_chains: chains,
+    default_filter_chain: { name: INBOUND_PASSTHROUGH, filters: [tcpProxy(INBOUND_PASSTHROUGH)] },
+  };
+}

@@ -1,0 +1,26 @@
+// Virtual IPs for services in transparent mode (Kubernetes gives each Service a ClusterIP; universal mode has none):
+// each hostname hashes to an address in 10.214.0.0/16, probing past collisions in hostname order, so every control
+// plane computes the same VIPs from the same services without storing them.
+export const VIP_PREFIX = "10.214.";
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+export function serviceVips(hostnames: Iterable<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  const taken = new Set<number>();
+  for (const host of [...new Set(hostnames)].sort()) {
+    // 1..65534: neither the network nor the broadcast address of the /16.
+    let n = (fnv1a(host) % 65534) + 1;
+    while (taken.has(n)) n = (n % 65534) + 1;
+    taken.add(n);
+    out.set(host, `${VIP_PREFIX}${n >> 8}.${n & 255}`);
+  }
+  return out;
+}

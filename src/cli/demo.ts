@@ -67,14 +67,14 @@ export async function run(args: string[]): Promise<number> {
     const child = spawn(process.execPath, [
       process.argv[1], "run", "--service", app.service, "--labels", `version=${app.version}`, "--service-account", `bookinfo-${app.service}`,
       "--port", "9080", "--xds", `127.0.0.1:${cp.ports.xds}`, "--ca", `127.0.0.1:${cp.ports.ca}`, "--state-dir", opts.stateDir,
-      ...(transparent ? ["--transparent", "--control", `127.0.0.1:${cp.ports.api}`] : app.upstreams.flatMap((u) => ["--upstream", u])),
+      ...(transparent ? ["--transparent", "--control", `127.0.0.1:${cp.ports.api}`, ...(app.service === "productpage" ? ["--publish"] : [])] : app.upstreams.flatMap((u) => ["--upstream", u])),
       "--", process.execPath, join(BOOKINFO, app.script), ...app.args,
     ], { stdio: ["ignore", "inherit", "pipe"] });
     children.push(child);
     child.stderr!.on("data", (d: Buffer) => {
       const text = d.toString();
       process.stderr.write(text);
-      const m = /productpage\.\S+ \(.*(?:sidecar inbound on|port-forward) (127\.0\.0\.1:\d+)/.exec(text);
+      const m = /productpage\.\S+ \(.*(?:sidecar inbound on|published on) (127\.0\.0\.1:\d+)/.exec(text);
       if (m) productpage = m[1];
     });
   }
@@ -87,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 250));
   }
   console.log(`console: http://127.0.0.1:${cp.ports.console}/ (traffic graph, metrics, traces, Istio config)`);
-  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (${transparent ? "forwarded into productpage's namespace" : "through productpage's sidecar"})`);
+  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
   else console.error("trellis demo: productpage did not come up within 30 s");
   // The traffic generator: one GET at a time at the given rate, so a slow mesh is never flooded.
   let generating = productpage !== undefined && trafficRate > 0;

@@ -13,7 +13,7 @@ import { call, controlAddress } from "./rest-client.js";
 
 const USAGE = `usage: trellis run --service NAME [-n NS] [--labels version=v1,...] [--service-account SA]
                    --port PORT[/PROTOCOL] [--upstream SERVICE:PORT[=LOCALPORT] ...]
-                   [--app-metrics [PORT]/PATH] [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR] -- CMD [ARGS...]
+                   [--app-metrics [PORT]/PATH] [--transparent [--publish] [--control ADDR]] [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR] -- CMD [ARGS...]
 
 Runs CMD as a workload of the mesh. The app listens on 127.0.0.1:$PORT (a free port Trellis picks); peers reach it
 through its sidecar as SERVICE:PORT. Each --upstream gets a local port on 127.0.0.1 that leads to that service
@@ -27,7 +27,8 @@ With --transparent (Linux, root), the app and its sidecar run in a network names
 bridge (10.213.0.0/16); iptables sends the app's outbound connections to the sidecar's 15001 and inbound ones to
 15006 (as istio-iptables does), service names resolve to virtual IPs, and the app listens on PORT itself and calls
 peers by name (http://reviews:9080): no --upstream needed. --control names the REST API (default 127.0.0.1:15014),
-where the service VIPs come from. \`trellis cleanup\` removes what a crashed run left.`;
+where the service VIPs come from. --publish makes the service port reachable from the host's loopback through the
+sidecar, as an ingress would. \`trellis cleanup\` removes what a crashed run left.`;
 
 export async function run(args: string[]): Promise<number> {
   const dash = args.indexOf("--");
@@ -38,18 +39,21 @@ export async function run(args: string[]): Promise<number> {
   let caAddress: string | undefined;
   let appMetrics: string | undefined;
   let transparent = false;
+  let publish = false;
   let control: string | undefined;
   try {
     const { values } = parseArgs({ args: own, options: {
       service: { type: "string" }, namespace: { type: "string", short: "n", default: "default" }, labels: { type: "string" },
       "service-account": { type: "string" }, port: { type: "string" }, upstream: { type: "string", multiple: true },
       xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" }, ca: { type: "string" },
-      transparent: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, help: { type: "boolean", short: "h" },
+      transparent: { type: "boolean" }, publish: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, help: { type: "boolean", short: "h" },
     } });
     if (values.help) { console.log(USAGE); return 0; }
     if (values.transparent && process.platform !== "linux") throw new Error("--transparent needs Linux (network namespaces and iptables)");
     if (values.transparent && process.getuid?.() !== 0) throw new Error("--transparent needs root (it creates a network namespace and iptables rules); run as root or without it (explicit mode)");
     transparent = values.transparent === true;
+    publish = values.publish === true;
+    if (publish && !transparent) throw new Error("--publish is for --transparent (in explicit mode the sidecar's inbound port is already on 127.0.0.1)");
     control = values.control;
     if (!values.service) throw new Error("--service NAME is required");
     if (!values.port) throw new Error("--port PORT[/PROTOCOL] is required");
@@ -74,7 +78,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`trellis run: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (transparent) return runTransparent({ spec, stateDir, caAddress, appMetrics, command, control });
+  if (transparent) return runTransparent({ spec, stateDir, caAddress, appMetrics, command, control, publish });
   const ports = await pickPorts();
   const appMetricsTarget = appMetricsFlag("--app-metrics", appMetrics, ports.app);
   const statsArgs = ["--stats-port", String(ports.stats), ...(appMetricsTarget ? ["--app-metrics", `${appMetricsTarget.port}${appMetricsTarget.path}`] : [])];
@@ -120,7 +124,7 @@ async function transparentInfo(control: string | undefined): Promise<{ vips: Rec
   return res.body as unknown as { vips: Record<string, string>; collector: { address: string; port: number } | null };
 }
 
-async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddress?: string; appMetrics?: string; command: string[]; control?: string }): Promise<number> {
+async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddress?: string; appMetrics?: string; command: string[]; control?: string; publish?: boolean }): Promise<number> {
   const { spec, stateDir } = o;
   const id = nodeId(spec);
   mkdirSync(join(stateDir, "workloads"), { recursive: true });
@@ -135,7 +139,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     if (o.caAddress) controlPorts.push(splitHostPort(o.caAddress)[1]);
     if (info.collector && /^127\./.test(info.collector.address)) controlPorts.push(info.collector.port);
     caArgs = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${splitHostPort(o.caAddress)[1]}` : undefined);
-    workload = await createTransparentWorkload({ stateDir, namespace: spec.namespace, controlPorts, servicePort: spec.servicePort });
+    workload = await createTransparentWorkload({ stateDir, namespace: spec.namespace, controlPorts, servicePort: spec.servicePort, publish: o.publish });
   } catch (err) {
     console.error(`trellis run: ${(err as Error).message}`);
     return 1;
@@ -155,7 +159,8 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 2));
     const metrics = appMetricsFlag("--app-metrics", o.appMetrics, spec.servicePort);
     console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}), transparent: namespace ${workload.netns} at ${workload.address}, app on :${spec.servicePort}, ` +
-      `admin on 127.0.0.1:${workload.hostPorts.admin}, metrics on 127.0.0.1:${workload.hostPorts.stats}, port-forward 127.0.0.1:${workload.hostPorts.app} -> app`);
+      `admin on 127.0.0.1:${workload.hostPorts.admin}, metrics on 127.0.0.1:${workload.hostPorts.stats}` +
+      (workload.publishedPort ? `, published on 127.0.0.1:${workload.publishedPort}` : ""));
     return await supervise({
       sidecar: {
         command: process.execPath, wrapper: workload.wrapper(true),

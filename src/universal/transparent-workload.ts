@@ -23,11 +23,10 @@ export interface TransparentWorkload {
   netns: string;
   /** The workload's address on the mesh bridge: where peers' sidecars dial it. */
   address: string;
-  /**
-   * Host loopback ports leading to the sidecar's admin, stats and readiness ports inside, and to the app's port on
-   * the namespace's loopback (like `kubectl port-forward`, this reaches the app without its sidecar's inbound).
-   */
-  hostPorts: { admin: number; stats: number; readiness: number; app: number };
+  /** Host loopback ports leading to the sidecar's admin, stats and readiness ports inside. */
+  hostPorts: { admin: number; stats: number; readiness: number };
+  /** With `publish`: a host loopback port leading to the service port from outside the workload, through its sidecar. */
+  publishedPort?: number;
   /** Prefix for a command to run inside; asProxy gives it the sidecar's gid. */
   wrapper(asProxy: boolean): string[];
   /** Writes the hosts file: every service's names (short ones for the workload's own namespace) to its VIP. */
@@ -35,12 +34,29 @@ export interface TransparentWorkload {
   remove(): Promise<void>;
 }
 
-/** The hub namespace with its bridge; several runs starting at once may race to create it, which is fine. */
+type Pair = { from: { port: number } | { path: string }; to: { port: number; host?: string } | { path: string } };
+
+/** Starts the port bridge process inside a namespace; resolves once every pair listens. */
+async function startBridge(netns: string, pairs: Pair[]): Promise<ChildProcess> {
+  const child = spawn("ip", ["netns", "exec", netns, process.execPath, BRIDGE_SCRIPT, JSON.stringify(pairs)], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the port bridge in ${netns} did not start within 10 s`)), 10_000);
+    child.stdout!.once("data", () => { clearTimeout(timer); resolve(); });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the port bridge in ${netns} exited with ${code}`)); });
+  });
+  return child;
+}
+
+/**
+ * The hub namespace with its bridge, which holds 10.213.0.1 so that published ports can reach workloads from
+ * outside them; several runs starting at once may race to create it, which is fine.
+ */
 function ensureMeshHub(): void {
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
       ensureHub(MESH_HUB, 16);
       inNetns(MESH_HUB, "ip", ["link", "show", "br0"]);
+      if (!inNetns(MESH_HUB, "ip", ["-4", "addr", "show", "dev", "br0"]).includes("10.213.0.1/16")) inNetns(MESH_HUB, "ip", ["addr", "add", "10.213.0.1/16", "dev", "br0"], { allowFail: true });
       return;
     } catch {
       // another run is creating it right now
@@ -81,14 +97,14 @@ function hostsFor(vips: Record<string, string>, namespace: string): Record<strin
  * Sets up the namespace for one workload. `controlPorts` are the host loopback ports the sidecar must reach (xDS,
  * CA, OTLP); they appear on the same numbers on the namespace's loopback.
  */
-export async function createTransparentWorkload(opts: { stateDir: string; namespace: string; controlPorts: number[]; servicePort: number }): Promise<TransparentWorkload> {
+export async function createTransparentWorkload(opts: { stateDir: string; namespace: string; controlPorts: number[]; servicePort: number; publish?: boolean }): Promise<TransparentWorkload> {
   ensureMeshHub();
   const { name, address } = claimNetns();
   const servers: Server[] = [];
-  let bridge: ChildProcess | undefined;
+  const bridges: ChildProcess[] = [];
   const dir = join(opts.stateDir, "netns", name);
   const remove = async () => {
-    bridge?.kill("SIGTERM");
+    for (const b of bridges) b.kill("SIGTERM");
     for (const s of servers) s.close();
     removeNetns(name);
     rmSync(dir, { recursive: true, force: true });
@@ -102,22 +118,27 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     // Control plane ports: namespace loopback -> socket -> host loopback.
-    const pairs: Array<{ from: { port: number } | { path: string }; to: { port: number } | { path: string } }> = [];
+    const pairs: Pair[] = [];
     for (const port of opts.controlPorts) {
       const path = join(dir, `control-${port}.sock`);
       servers.push((await forward({ path }, { port })).server);
       pairs.push({ from: { port }, to: { path } });
     }
     // Sidecar ports: host loopback (a free port) -> socket -> namespace loopback.
-    const inward = { admin: SIDECAR_PORTS.admin, stats: SIDECAR_PORTS.stats, readiness: SIDECAR_PORTS.readiness, app: opts.servicePort };
+    const inward = { admin: SIDECAR_PORTS.admin, stats: SIDECAR_PORTS.stats, readiness: SIDECAR_PORTS.readiness };
     for (const port of Object.values(inward)) pairs.push({ from: { path: join(dir, `sidecar-${port}.sock`) }, to: { port } });
-    bridge = spawn("ip", ["netns", "exec", name, process.execPath, BRIDGE_SCRIPT, JSON.stringify(pairs)], { stdio: ["pipe", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the namespace's port bridge did not start within 10 s")), 10_000);
-      bridge!.stdout!.once("data", () => { clearTimeout(timer); resolve(); });
-      bridge!.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the namespace's port bridge exited with ${code}`)); });
-    });
-    const hostPorts = { admin: 0, stats: 0, readiness: 0, app: 0 };
+    bridges.push(await startBridge(name, pairs));
+    // Published: from the hub, which sits outside every workload, so the connection enters through the sidecar's
+    // inbound capture as a client's would.
+    let publishedPort: number | undefined;
+    if (opts.publish) {
+      const path = join(dir, "published.sock");
+      bridges.push(await startBridge(MESH_HUB, [{ from: { path }, to: { host: address, port: opts.servicePort } }]));
+      const f = await forward({ port: 0 }, { path });
+      servers.push(f.server);
+      publishedPort = f.port;
+    }
+    const hostPorts = { admin: 0, stats: 0, readiness: 0 };
     for (const [key, port] of Object.entries(inward) as Array<[keyof typeof hostPorts, number]>) {
       const f = await forward({ port: 0 }, { path: join(dir, `sidecar-${port}.sock`) });
       servers.push(f.server);
@@ -125,7 +146,7 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
     }
     let lastHosts = "";
     return {
-      netns: name, address, hostPorts,
+      netns: name, address, hostPorts, publishedPort,
       wrapper: (asProxy) => ["ip", "netns", "exec", name, ...(asProxy ? ["setpriv", `--regid=${PROXY_GID}`, "--clear-groups"] : [])],
       setVips: (vips) => {
         const hosts = hostsFor(vips, opts.namespace);

@@ -172,6 +172,9 @@ export function translate(input: TranslateInput): ProxyResources {
     out.clusters.push({ name: inboundCluster, type: "STATIC", connect_timeout: "10s", load_assignment: { cluster_name: inboundCluster, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket("127.0.0.1", proxy.appPort) } }] }] }, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
     const identity = { namespace: proxy.namespace, labels: proxy.labels };
     const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
+    // Other ports of a transparent workload pass through under the workload-wide mode (port 0: no port-level mode)
+    // and its authorization policies.
+    const passthrough = (filters: Json[]) => inboundChains(peerAuthenticationMode(input.resources, proxy, 0, root), proxy.mtls, [...rbac.networkFilters, ...filters], true);
     if (isHttp(port)) {
       const jwt = buildJwtFilter(of<RequestAuthenticationSpec>(input.resources, "RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
       const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];
@@ -182,11 +185,11 @@ export function translate(input: TranslateInput): ProxyResources {
         ...observe,
       } }];
       const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm);
-      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }]) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
+      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     } else {
       const filters = [...rbac.networkFilters, { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }];
       const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, filters, true);
-      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }]) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
+      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     }
   }
   return out;

@@ -32,14 +32,17 @@ export function virtualOutbound(): Json {
   };
 }
 
-/** The inbound chains of one port, matched on the original destination port, then a passthrough for other ports. */
-export function virtualInbound(chainsByPort: Array<{ port: number; chains: Json[] }>): Json {
+/**
+ * The inbound chains of each service port, matched on the original destination port, then the passthrough for other
+ * ports. The passthrough comes as chains built under the workload's PeerAuthentication mode (not as a default
+ * chain): a plaintext connection that a STRICT port refused must not slip through to the app by the passthrough.
+ */
+export function virtualInbound(chainsByPort: Array<{ port: number; chains: Json[] }>, passthrough: (filters: Json[]) => Json[]): Json {
   const chains = chainsByPort.flatMap(({ port, chains: list }) => list.map((c) => ({ ...c, filter_chain_match: { ...((c.filter_chain_match as Json | undefined) ?? {}), destination_port: port } })));
   return {
     name: "virtualInbound",
     traffic_direction: "INBOUND",
     address: { socket_address: { address: "0.0.0.0", port_value: INBOUND_CAPTURE_PORT } },
-    filter_chains: chains,
-    default_filter_chain: { name: INBOUND_PASSTHROUGH, filters: [tcpProxy(INBOUND_PASSTHROUGH)] },
+    filter_chains: [...chains, ...passthrough([tcpProxy(INBOUND_PASSTHROUGH)]).map((c) => ({ ...c, name: INBOUND_PASSTHROUGH }))],
   };
 }

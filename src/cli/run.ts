@@ -38,8 +38,8 @@ export async function run(args: string[]): Promise<number> {
   let stateDir: string;
   let caAddress: string | undefined;
   let appMetrics: string | undefined;
-  let transparent = false;
-  let publish = false;
+  let transparent: boolean;
+  let publish: boolean;
   let control: string | undefined;
   try {
     const { values } = parseArgs({ args: own, options: {

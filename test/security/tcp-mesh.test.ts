@@ -57,7 +57,7 @@ async function deletePolicy(): Promise<void> {
 }
 
 before(async () => {
-  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, caPort: 0, otlpPort: 0, debounceMs: 20, traceSamplingPercent: 0, log: () => {} });
+  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, caPort: 0, otlpPort: 0, debounceMs: 20, scrapeIntervalMs: 1000, traceSamplingPercent: 0, log: () => {} });
   await cp.start();
   echoServer = createServer({ allowHalfOpen: true }, (s) => {
     const chunks: Buffer[] = [];
@@ -106,6 +106,16 @@ test("TCP between sidecars is mutual TLS, and both sides report Istio's TCP metr
     assert.ok((sample(text, "istio_tcp_sent_bytes_total", labels) ?? 0) >= 21, "sent bytes");
   }
   assert.equal(sample(src, "istio_tcp_received_bytes_total", source), sample(dst, "istio_tcp_received_bytes_total", destination), "both sides count the same request bytes");
+  // The embedded store scrapes them: the mesh graph has the TCP edge with its throughput.
+  interface Edge { id: string; protocol: string; tcpBytesPerSec: number }
+  let edge: Edge | undefined;
+  await until("the graph to show the TCP edge", async () => {
+    await exchange("graph");
+    const graph = (await (await fetch(`http://127.0.0.1:${cp.ports.api}/api/v1/telemetry/graph?window=1m&namespaces=default&graphType=workload`)).json()) as { edges: Edge[] };
+    edge = graph.edges.find((e) => e.id === "default/workload/sleep-v1->default/service/tcp-echo");
+    return (edge?.tcpBytesPerSec ?? 0) > 0;
+  }, 15_000);
+  assert.equal(edge!.protocol, "tcp");
 });
 
 test("AuthorizationPolicy on a TCP port: ALLOW by principal lets the caller in, others are cut off", async () => {

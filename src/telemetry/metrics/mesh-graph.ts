@@ -62,11 +62,13 @@ export async function buildGraph(backend: QueryBackend, opts: { windowMs: number
   const { graphType, now } = opts;
   // Callers with a sidecar report their own requests (reporter=source), which also sees failures that never reached
   // the destination; callers without one (ingress, tests, curl) are only seen by the destination.
-  const [fromSource, fromDestination, mtls, tcp, ...latency] = await Promise.all([
+  const [fromSource, fromDestination, mtls, tcpSent, tcpReceived, ...latency] = await Promise.all([
     backend.instant(requestsQuery("source", opts.window, opts.namespaces), now),
     backend.instant(requestsQuery("destination", opts.window, opts.namespaces), now),
     backend.instant(`sum(rate(istio_requests_total{reporter="destination",connection_security_policy="mutual_tls"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
+    // A TCP edge's throughput is both directions, as Kiali draws it.
     backend.instant(`sum(rate(istio_tcp_sent_bytes_total{reporter="source"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
+    backend.instant(`sum(rate(istio_tcp_received_bytes_total{reporter="source"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
     ...[0.5, 0.95, 0.99].map((q) => backend.instant(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source"}[${opts.window}])) by (le,${EDGE_LABELS}))`, now)),
   ]);
   const requests = [...fromSource, ...fromDestination.filter((s) => !known(s.labels.source_workload))];
@@ -128,7 +130,7 @@ export async function buildGraph(backend: QueryBackend, opts: { windowMs: number
     }
   }
   for (const s of mtls) for (const e of hops(s.labels, "http")) e.mtlsRps += s.value;
-  for (const s of tcp) for (const e of hops(s.labels, "tcp")) e.tcpBytesPerSec += s.value;
+  for (const s of [...tcpSent, ...tcpReceived]) for (const e of hops(s.labels, "tcp")) e.tcpBytesPerSec += s.value;
   const key = (l: Labels) => JSON.stringify(Object.entries(l).sort());
   const [p50, p95] = latency.slice(0, 2).map((v) => new Map(v.map((s) => [key(s.labels), s.value])));
   for (const s of latency[2]) {

@@ -90,7 +90,7 @@ test("killing a workload's app, its sidecar or the control plane mid-traffic: me
   process.kill(sidecarPid, "SIGKILL");
   assert.notEqual(await exited(details.child), 0);
   await until("callers to get 503 without details' sidecar", async () => (await status(url)) === 503);
-  details = await runDetails();
+  await runDetails();
   await until("details to be back again", async () => (await status(url)) === 200);
 
   // The control plane dies: sidecars keep their last config and traffic flows.
@@ -98,7 +98,7 @@ test("killing a workload's app, its sidecar or the control plane mid-traffic: me
   await exited(control);
   for (let i = 0; i < 10; i++) assert.equal(await status(url), 200, "served from the last config while the control plane is away");
   // It comes back on the same ports and state: sidecars reconnect, and new config reaches them.
-  control = (await start(controlArgs, /api listening/)).child;
+  await start(controlArgs, /api listening/);
   const vs = join(dir, "details-abort.yaml");
   writeFileSync(vs, "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: details}\nspec:\n  hosts: [details]\n  http:\n  - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n    route: [{destination: {host: details}}]\n");
   const apply = spawnSync(process.execPath, [CLI, "apply", "-f", vs, "--control", `127.0.0.1:${api}`], { encoding: "utf8" });

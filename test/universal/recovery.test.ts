@@ -66,7 +66,7 @@ test("killing a workload's app, its sidecar or the control plane mid-traffic: me
   const state = join(dir, "state");
   const [xds, api, ca, local] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const controlArgs = ["control", "--state-dir", state, "--xds-port", String(xds), "--api-port", String(api), "--ca-port", String(ca), "--otlp-port", "0", "--console-port", "0"];
-  let control = (await start(controlArgs, /api listening/)).child;
+  const control = (await start(controlArgs, /api listening/)).child;
   const mesh = ["--xds", `127.0.0.1:${xds}`, "--ca", `127.0.0.1:${ca}`, "--state-dir", state];
   const runDetails = () => start(["run", "--service", "details", "--labels", "version=v1", "--port", "9080", ...mesh, "--", process.execPath, DETAILS], /details listening/);
   let details = await runDetails();

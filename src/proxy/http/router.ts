@@ -96,7 +96,8 @@ export class Router {
     const cs = `cluster.${cluster.name}`;
     if (cluster.activeRequests >= cluster.breakers.maxRequests || cluster.pools.pending() >= cluster.breakers.maxPendingRequests) {
       this.stats.inc(`${cs}.upstream_rq_pending_overflow`);
-      localReply(ctx, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO");
+      // Envoy's router marks what its circuit breakers refused, so callers can tell overload from a failing upstream.
+      localReply(ctx, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO", { "x-envoy-overloaded": "true" });
       return;
     }
     // Per-request header changes: route, weighted cluster, path rewrite, host rewrite.
@@ -170,6 +171,8 @@ export class Router {
           if (outcome.kind === "response") (outcome.body as { resume?: () => void }).resume?.();
           return;
         }
+        // Counted whenever a try is cut short, retried or not, as Envoy counts it.
+        if (perTry > 0 && outcome.kind === "failure" && outcome.reason === "timeout") this.stats.inc(`${cs}.upstream_rq_per_try_timeout`);
         const canRetry = retry && attempts <= retry.numRetries && replayable && retriable(retry, outcome) && (!deadline || Date.now() < deadline);
         if (canRetry) {
           if (cluster.activeRetries >= cluster.breakers.maxRetries) {
@@ -189,7 +192,8 @@ export class Router {
         if (retry && attempts > 1 && outcome.kind !== "response") ctx.flags.push("URX");
         if (outcome.kind === "failure") {
           const flag = outcome.reason === "connect-failure" ? "UF" : outcome.reason === "timeout" ? "UT" : "UC";
-          this.stats.inc(`${cs}.upstream_rq_${outcome.reason === "timeout" ? "per_try_timeout" : "pending_failure_eject"}`);
+          if (outcome.reason !== "timeout") this.stats.inc(`${cs}.upstream_rq_pending_failure_eject`);
+          else if (perTry === 0) this.stats.inc(`${cs}.upstream_rq_timeout`);
           if (outcome.reason === "timeout") localReply(ctx, 504, "upstream request timeout", flag);
           else localReply(ctx, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${outcome.reason === "connect-failure" ? "connection failure" : "connection termination"}${outcome.message ? `, transport failure reason: ${outcome.message}` : ""}`, flag);
           done();

@@ -1,6 +1,6 @@
 // Keep-alive connection pools to a cluster's hosts: HTTP/1.1 through one Agent (sockets per host), HTTP/2 with one
 // multiplexed session per host. Hosts leaving the cluster have their idle connections closed.
-import { Agent } from "node:http";
+import { Agent, type ClientRequest } from "node:http";
 import { Agent as TlsAgent } from "node:https";
 import type { ConnectionOptions } from "node:tls";
 import { connect, type ClientHttp2Session } from "node:http2";
@@ -62,16 +62,24 @@ export class ConnectionPools {
     const stats = options.stats;
     const prefix = options.statPrefix;
     const maxUses = options.maxRequestsPerConnection;
-    agent.on("free", (socket: Socket) => {
-      if (maxUses > 0) {
-        const n = (this.uses.get(socket) ?? 0) + 1;
-        this.uses.set(socket, n);
-        if (n >= maxUses) {
-          stats.inc(`${prefix}.upstream_cx_max_requests`);
-          socket.destroy();
-        }
-      }
-    });
+    if (maxUses > 0) {
+      // A socket's uses are counted when a request gets it; a fresh socket the agent opens for a waiting request
+      // also emits "free" first, and must not count as used.
+      // addRequest is the Agent's (undocumented but stable) entry for every request it serves.
+      const withAdd = agent as unknown as { addRequest: (req: ClientRequest, opts: object) => void };
+      const add = withAdd.addRequest.bind(agent);
+      withAdd.addRequest = (req, opts) => {
+        req.once("socket", (socket: Socket) => this.uses.set(socket, (this.uses.get(socket) ?? 0) + 1));
+        add(req, opts);
+      };
+      // Ahead of the agent's own "free" handler, which would otherwise hand the used-up socket to a waiting request
+      // before it is closed (that request then fails with ECONNRESET); destroyed first, the agent opens a new one.
+      agent.prependListener("free", (socket: Socket) => {
+        if ((this.uses.get(socket) ?? 0) < maxUses) return;
+        stats.inc(`${prefix}.upstream_cx_max_requests`);
+        socket.destroy();
+      });
+    }
     const origCreate = agent.createConnection.bind(agent);
     // Count connections as Envoy's upstream_cx_total / upstream_cx_active do.
     agent.createConnection = ((opts: object, cb: Parameters<typeof origCreate>[1]) => {

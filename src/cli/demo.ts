@@ -79,18 +79,22 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  let ready = false;
+  let lastProblem = "productpage's address was not printed";
+  while (!ready && Date.now() < deadline) {
     if (productpage) {
-      const ok = await fetch(`http://${productpage}/productpage`).then((r) => r.ok, () => false);
-      if (ok) break;
+      ready = await fetch(`http://${productpage}/productpage`, { signal: AbortSignal.timeout(5_000) }).then(
+        (r) => { lastProblem = `HTTP ${r.status}`; return r.ok; },
+        (err: Error) => { lastProblem = `${err.message}${(err.cause as Error | undefined)?.message ? `: ${(err.cause as Error).message}` : ""}`; return false; },
+      );
     }
-    await new Promise((r) => setTimeout(r, 250));
+    if (!ready) await new Promise((r) => setTimeout(r, 250));
   }
   console.log(`console: http://127.0.0.1:${cp.ports.console}/ (traffic graph, metrics, traces, Istio config)`);
-  if (productpage) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
-  else console.error("trellis demo: productpage did not come up within 30 s");
+  if (productpage && ready) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
+  else console.error(`trellis demo: productpage did not come up within 30 s (last answer: ${lastProblem})`);
   // The traffic generator: one GET at a time at the given rate, so a slow mesh is never flooded.
-  let generating = productpage !== undefined && trafficRate > 0;
+  let generating = ready && trafficRate > 0;
   const generate = async () => {
     while (generating) {
       await fetch(`http://${productpage}/productpage`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer(), () => undefined);

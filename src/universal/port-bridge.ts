@@ -5,6 +5,8 @@
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { rmSync } from "node:fs";
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export type Endpoint = { port: number; host?: string } | { path: string };
 
 function dial(to: Endpoint): Socket {
@@ -16,7 +18,10 @@ export function forward(from: Endpoint, to: Endpoint): Promise<{ server: Server;
   const server = createServer({ allowHalfOpen: true }, (down) => {
     down.pause();
     const up = dial(to);
+    // A target that never answers (a namespace not wired yet) must not hold the caller forever.
+    up.setTimeout(CONNECT_TIMEOUT_MS, () => up.destroy());
     up.once("connect", () => {
+      up.setTimeout(0);
       down.pipe(up);
       up.pipe(down);
       down.resume();

@@ -19,10 +19,12 @@ const test = (name: string, fn: () => unknown) => nodeTest(name, { skip: mode.sk
 before(async () => {
   if (mode.skip) return;
   demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--scrape-interval", "1s", "--console-port", "0", "--traffic", "0", ...(transparent ? ["--transparent"] : [])], { stdio: ["ignore", "pipe", "pipe"] });
-  demo.stderr!.resume();
+  // The demo's own log, kept (bounded) to explain a start that fails.
+  let log = "";
+  demo.stderr!.on("data", (d: Buffer) => { log = (log + d.toString()).slice(-4000); });
   await new Promise<void>((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`the demo did not come up: ${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`the demo did not come up: ${out}\n--- its log:\n${log}`)), 60_000);
     demo.stdout!.on("data", (d) => {
       out += d;
       const p = /Bookinfo is ready: (http:\/\/\S+\/productpage)/.exec(out);
@@ -34,7 +36,7 @@ before(async () => {
         resolve();
       }
     });
-    demo.once("exit", (code) => reject(new Error(`trellis demo exited with ${code}: ${out}`)));
+    demo.once("exit", (code) => reject(new Error(`trellis demo exited with ${code}: ${out}\n--- its log:\n${log}`)));
   });
 });
 
@@ -191,6 +193,19 @@ test("Istio's fault injection task: an HTTP 500 abort to ratings for jason shows
   assert.equal(cli("apply", "-f", "examples/istio/tasks/fault-injection-abort/virtual-service-ratings-test-abort.yaml").status, 0);
   await converge("jason's ratings to fail", async () => (await page("user=jason")).includes("Ratings service is currently unavailable"));
   assert.doesNotMatch(await page(), /Ratings service is currently unavailable/, "others are not affected");
+  assert.equal(cli("delete", "vs", "ratings").status, 0);
+});
+
+test("Istio's fault injection task: a 7 s delay to ratings for jason; productpage gives up on reviews after about 6 s", async () => {
+  assert.equal(cli("apply", "-f", "examples/istio/tasks/fault-injection-delay/virtual-service-ratings-test-delay.yaml").status, 0);
+  // The task's documented outcome: reviews v2 waits out the delay, productpage times out twice (3 s each) first.
+  await converge("jason's reviews to be unavailable", async () => (await page("user=jason")).includes("Sorry, product reviews are currently unavailable for this book."), 30_000);
+  const started = Date.now();
+  const html = await page("user=jason");
+  const took = Date.now() - started;
+  assert.match(html, /Sorry, product reviews are currently unavailable for this book\./);
+  assert.ok(took >= 5_000, `productpage waited out its two 3 s tries (${took} ms)`);
+  assert.doesNotMatch(await page(), /currently unavailable/, "others are not delayed");
   assert.equal(cli("delete", "vs", "ratings").status, 0);
 });
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CertificateAuthority } from "../../src/control/ca/authority.js";
 import { createCsr, generateKeyPair } from "../../src/identity/x509.js";
-import { echo, get, HCM, proxy, ROUTER, staticCluster, type Backend, type TestProxy } from "./harness.js";
+import { backend as backendWith, get, HCM, proxy, ROUTER, staticCluster, type Backend, type TestProxy } from "./harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-mtls-"));
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -44,7 +44,11 @@ async function client(sa: string, expectServer: string): Promise<TestProxy> {
 
 before(async () => {
   ca = await CertificateAuthority.open({ dir: join(dir, "ca") });
-  backend = await echo("reviews");
+  // /slow answers after a second, so a caller can give up mid-request.
+  backend = await backendWith((req, res) => {
+    const answer = () => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify({ name: "reviews", path: req.url })); };
+    if (req.url?.startsWith("/slow")) setTimeout(answer, 1000); else answer();
+  });
   cleanup.push(() => backend.close());
   const s = await cert("bookinfo-reviews");
   server = await proxy([{
@@ -81,6 +85,17 @@ test("a server whose SAN is not the expected identity is refused by the client (
   const c = await client("bookinfo-productpage", id("someone-else"));
   const r = await get(c.url("/reviews/0"));
   assert.equal(r.status, 503);
+});
+
+test("a caller giving up mid-request does not break the next one over mutual TLS", async () => {
+  const c = await client("bookinfo-productpage", id("bookinfo-reviews"));
+  assert.equal((await get(c.url("/reviews/0"))).status, 200);
+  for (let i = 0; i < 3; i++) {
+    const aborted = await fetch(c.url("/slow"), { signal: AbortSignal.timeout(200) }).then(() => "answered", (e: Error) => e.name);
+    assert.equal(aborted, "TimeoutError");
+    const next = await get(c.url("/reviews/0"));
+    assert.equal(next.status, 200, `request after an abort: ${next.text}`);
+  }
 });
 
 test("plaintext to the mTLS listener gets no HTTP answer", async () => {

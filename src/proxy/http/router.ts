@@ -151,7 +151,8 @@ export class Router {
       const skip = retry?.previousHosts && tried.size > 0 ? (e: Endpoint) => tried.has(e.key) : undefined;
       const host = cluster.type === "ORIGINAL_DST" && ctx.conn.originalDst
         ? cluster.originalDestinationHost(ctx.conn.originalDst.address, ctx.conn.originalDst.port)
-        : cluster.pick(hash, skip);
+        // previous_hosts only steers: once every host has been tried, Envoy takes one anyway rather than fail.
+        : cluster.pick(hash, skip) ?? (skip ? cluster.pick(hash) : undefined);
       if (!host) {
         this.stats.inc(`${cs}.upstream_cx_none_healthy`);
         localReply(ctx, 503, "no healthy upstream", "UH");

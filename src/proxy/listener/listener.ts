@@ -1,5 +1,6 @@
 // A Listener: a bound socket, its filter chains compiled (match on destination port and address, transport, source),
 // and the network filter each chain ends in (HTTP connection manager or TCP proxy).
+import { createHash } from "node:crypto";
 import { BlockList, createServer, isIPv6, type Server, type Socket } from "node:net";
 import type { Listener__Output } from "../../xds/generated/envoy/config/listener/v3/Listener.js";
 import type { FilterChain__Output } from "../../xds/generated/envoy/config/listener/v3/FilterChain.js";
@@ -26,7 +27,11 @@ function contextFor(chain: Chain, m: TlsMaterial): SecureContext {
   const key = `${m.cert}|${m.key}|${m.ca}`;
   const cached = contexts.get(chain);
   if (cached && cached.key === key) return cached.context;
-  const context = createSecureContext({ cert: m.cert, key: m.key, ca: m.ca });
+  // A server that asks for client certificates must name its session context, or OpenSSL fails every resumed
+  // handshake with internal_error (tls.Server sets one itself; a bare TLSSocket's context does not). Tied to the
+  // material, so a session resumes only under the certificates and trust that verified it.
+  const sessionIdContext = createHash("sha256").update(key).digest("hex").slice(0, 32);
+  const context = createSecureContext({ cert: m.cert, key: m.key, ca: m.ca, sessionIdContext });
   contexts.set(chain, { key, context });
   return context;
 }

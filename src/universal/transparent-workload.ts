@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Server } from "node:net";
 import { inNetns, sh } from "./exec.js";
 import { interceptionRules } from "./iptables-rules.js";
-import { createWorkloadNetns, ensureHub, netnsExists, NETNS_PREFIX, removeNetns, trellisNamespaces, writeHosts } from "./netns.js";
+import { addVirtualIps, createWorkloadNetns, ensureHub, netnsExists, NETNS_PREFIX, removeNetns, trellisNamespaces, writeHosts } from "./netns.js";
 import { forward } from "./port-bridge.js";
 
 export const MESH_HUB = `${NETNS_PREFIX}hub`;
@@ -145,6 +145,7 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
       hostPorts[key] = f.port!;
     }
     let lastHosts = "";
+    const bound = new Set<string>();
     return {
       netns: name, address, hostPorts, publishedPort,
       wrapper: (asProxy) => ["ip", "netns", "exec", name, ...(asProxy ? ["setpriv", `--regid=${PROXY_GID}`, "--clear-groups"] : [])],
@@ -153,6 +154,11 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
         const text = JSON.stringify(hosts);
         if (text === lastHosts) return;
         lastHosts = text;
+        // Bound on the namespace's loopback, so a VIP answers (refused) even before the sidecar is up; iptables
+        // sends connections to it to 15001 all the same.
+        const fresh = Object.values(vips).filter((v) => !bound.has(v));
+        addVirtualIps(name, fresh);
+        fresh.forEach((v) => bound.add(v));
         writeHosts(name, hosts);
       },
       remove,

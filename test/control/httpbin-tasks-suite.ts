@@ -74,6 +74,7 @@ export function httpbinTasks(start: () => Promise<TaskMesh>, skip: string | fals
   });
 
   test("mirroring: v1 answers every request, v2 gets a copy with the -shadow host", async () => {
+    await apply("examples/istio/tasks/mirroring/destination-rule-httpbin.yaml");
     await apply("examples/istio/tasks/mirroring/httpbin-all-v1.yaml");
     await until("everything on v1", async () => (await mesh.call("/headers", 6)).every((r) => version(r) === "v1"));
     await apply("examples/istio/tasks/mirroring/httpbin-mirror-v2.yaml");

@@ -26,7 +26,7 @@ let consoleUrl = "";
 before(async () => {
   if (skip) return;
   mkdirSync(ARTIFACTS, { recursive: true });
-  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--console-port", "0", "--scrape-interval", "1s"], { stdio: ["ignore", "pipe", "pipe"] });
+  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--console-port", "0", "--scrape-interval", "1s", "--traffic", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   demo.stderr!.resume();
   await new Promise<void>((resolve, reject) => {
     let out = "";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import { after, before, test } from "node:test";
-import { encodeTraceRequest, SPAN_KIND, STATUS_CODE, type OtlpSpan } from "../../src/xds/otlp-trace.js";
+import { decodeTraceRequest, encodeTraceRequest, SPAN_KIND, STATUS_CODE, type OtlpSpan } from "../../src/xds/otlp-trace.js";
 import { TraceStore } from "../../src/telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../../src/telemetry/traces/otlp-intake.js";
 
@@ -83,4 +83,20 @@ test("the store keeps at most its span budget, dropping whole traces oldest firs
   assert.equal(small.size.traces, 50);
   assert.ok(small.get(tid(1000)), "the newest trace is kept");
   assert.equal(small.get(tid(1)), undefined, "the oldest is gone");
+});
+
+test("OTLP protobuf written by the exporter decodes to the same spans: ids, times, status and every attribute type", () => {
+  const spans: OtlpSpan[] = Array.from({ length: 64 }, (_, i) => ({
+    traceId: "0af7651916cd43dd8448eb211c80319c", spanId: (i + 1).toString(16).padStart(16, "0"), parentSpanId: i % 2 ? "00f067aa0ba902b7" : "",
+    traceState: i % 3 ? undefined : "vendor=1", name: `op-${i}`, kind: i % 2 ? SPAN_KIND.client : SPAN_KIND.server,
+    startTimeUnixNano: 1_764_000_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_764_000_000_250_000_000n + BigInt(i), statusCode: i % 2 ? STATUS_CODE.error : STATUS_CODE.unset,
+    attributes: { "http.method": "GET", "http.status_code": 200 + i, "retry.ratio": 0.25, "sampled": i % 2 === 0, "offset": -i - 1, "empty": "" },
+  }));
+  const [batch] = decodeTraceRequest(encodeTraceRequest([{ resource: { "service.name": "reviews.default", "pid": 7 }, spans }], "trellis-proxy"));
+  assert.deepEqual(batch.resource, { "service.name": "reviews.default", pid: 7 });
+  assert.equal(batch.spans.length, spans.length);
+  batch.spans.forEach((s, i) => {
+    const want = spans[i];
+    assert.deepEqual({ ...s, traceState: s.traceState || undefined }, { ...want, traceState: want.traceState || undefined });
+  });
 });

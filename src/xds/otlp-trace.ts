@@ -59,15 +59,6 @@ export interface OtlpBatch {
   spans: OtlpSpan[];
 }
 
-function keyValues(attrs: Record<string, AttributeValue>): unknown[] {
-  const out = [];
-  for (const key in attrs) {
-    const v = attrs[key];
-    out.push({ key, value: typeof v === "string" ? { stringValue: v } : typeof v === "boolean" ? { boolValue: v } : Number.isInteger(v) ? { intValue: v } : { doubleValue: v } });
-  }
-  return out;
-}
-
 // Field tags (field number << 3 | wire type) of the OTLP messages written below.
 const LEN = 2;
 const tag = (field: number, wire: number) => (field << 3) | wire;

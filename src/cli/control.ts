@@ -8,6 +8,7 @@ import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
+                       [--config-dir DIR]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -21,7 +22,10 @@ Metrics: every proxy is scraped each --scrape-interval (default 15s) into the em
 The web console is served on --console-port (default 20001).
 --mesh-config reads Istio's MeshConfig (the bare document or istio's ConfigMap {mesh: ...}): accessLogFile and
 accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTracing, defaultConfig.tracing.sampling
-(--trace-sampling wins over it) and rootNamespace are honoured too.`;
+(--trace-sampling wins over it) and rootNamespace are honoured too.
+--config-dir applies the YAML under DIR and keeps it applied (GitOps): edits are picked up within 2 s, a resource
+whose file no longer defines it is deleted, and a file that does not parse or validate is reported with its line
+while the version applied before keeps serving.`;
 
 export async function run(args: string[]): Promise<number> {
   let opts;
@@ -39,6 +43,7 @@ export async function run(args: string[]): Promise<number> {
       "prometheus-url": { type: "string" },
       "console-port": { type: "string" },
       "mesh-config": { type: "string" },
+      "config-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -57,7 +62,7 @@ export async function run(args: string[]): Promise<number> {
       if (!parsed.ok) throw new Error(`--mesh-config is not valid:\n  ${parsed.errors.join("\n  ")}`);
       mesh = parsed.value;
     }
-    opts = { mesh, stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
+    opts = { mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),

@@ -29,6 +29,7 @@ import { meshServices, translate, type ProxyResources } from "./translate/transl
 import { serviceVips } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
+import { ConfigDirSync } from "./store/config-dir.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -47,6 +48,9 @@ export interface ControlPlaneOptions {
   traceSamplingPercent?: number;
   /** Istio's MeshConfig: access logs, tracing, root namespace (see mesh-config.ts). */
   mesh?: MeshConfig;
+  /** GitOps: the YAML under this directory is applied and kept applied (see config-dir.ts). */
+  configDir?: string;
+  configDirIntervalMs?: number;
   /** Send spans to this OTLP/HTTP collector (http://host:port/v1/traces) instead of the embedded store. */
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
@@ -91,6 +95,7 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
+  private configDir?: ConfigDirSync;
   private console?: Server;
   readonly traces: TraceStore;
   readonly metrics = new SeriesStore();
@@ -165,6 +170,10 @@ export class ControlPlane {
     this.otlp = await startOtlpIntake(this.traces, host, otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind ${host}:${otlpPort}: ${e.message}`); });
     this.ports.otlp = (this.otlp.address() as { port: number }).port;
     this.scraper.start();
+    if (this.options.configDir) {
+      this.configDir = new ConfigDirSync(this.options.configDir, this.store, this.log, this.options.configDirIntervalMs);
+      await this.configDir.start();
+    }
     if (this.options.consolePort !== undefined) {
       this.console = await startConsole(handler, host, this.options.consolePort);
       this.ports.console = (this.console.address() as { port: number }).port;
@@ -228,6 +237,7 @@ export class ControlPlane {
     this.registry.close();
     this.jwks.close();
     this.scraper.stop();
+    this.configDir?.stop();
     await this.ads.close();
     this.caServer?.forceShutdown();
     if (this.console) {

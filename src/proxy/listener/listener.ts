@@ -13,6 +13,14 @@ import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.
 import type { ConnectionInfo } from "../http/stream-context.js";
 import { TcpProxyFilter } from "../tcp/tcp-proxy.js";
 import { NetworkRbac } from "../rbac/network-rbac.js";
+import { clientHelloLength, parseClientHello, serverNameScore } from "./client-hello.js";
+
+/**
+ * A ClientHello larger than this is judged on what arrived. A connection that sends nothing to peek at in time is
+ * closed, as Envoy's listener_filters_timeout (15 s) does.
+ */
+const MAX_HELLO_BYTES = 16 * 1024 + 5;
+const HELLO_TIMEOUT_MS = 15_000;
 import type { RBAC__Output as NetworkRBAC__Output } from "../../xds/generated/envoy/extensions/filters/network/rbac/v3/RBAC.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js";
@@ -71,12 +79,48 @@ type NetworkFilter = HttpConnectionManager | TcpProxyFilter;
 
 interface Chain {
   name: string;
-  matches(c: { dstPort: number; dstIp: string; srcIp: string; transport: string }): boolean;
+  /**
+   * How specifically this chain matches a connection, as Envoy ranks chains (destination port, then server name,
+   * then transport and application protocols): a comparable tuple, or undefined when it does not match.
+   */
+  score(c: ConnectionFacts): number[] | undefined;
+  /** Needs the ClientHello's server name or ALPN. */
+  readsHello: boolean;
   filter: NetworkFilter;
   /** envoy.filters.network.rbac filters ahead of the terminal filter, in order; each must allow the connection. */
   rbac: NetworkRbac[];
   /** Downstream TLS terminated by this chain (mutual when client certificates are required). */
   tls?: { material: () => TlsMaterial; requireClient: boolean };
+}
+
+interface ConnectionFacts {
+  dstPort: number;
+  dstIp: string;
+  srcIp: string;
+  transport: string;
+  serverName?: string;
+  alpn: string[];
+}
+
+/** Lexicographic: the first criterion that differs decides. */
+function outranks(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
+  return false;
+}
+
+/** The most specific matching chain (the first of equals, in config order). */
+function selectChain(chains: Chain[], facts: ConnectionFacts): Chain | undefined {
+  let best: Chain | undefined;
+  let bestScore: number[] | undefined;
+  for (const c of chains) {
+    const score = c.score(facts);
+    if (!score) continue;
+    if (!bestScore || outranks(score, bestScore)) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return best;
 }
 
 function cidrList(ranges: CidrRange__Output[]): ((ip: string) => boolean) | undefined {
@@ -119,9 +163,8 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   const dst = cidrList(m?.prefix_ranges ?? []);
   const src = cidrList(m?.source_prefix_ranges ?? []);
   const transport = m?.transport_protocol || "";
-  if (m && (m.server_names.length || m.application_protocols.length)) {
-    throw new Error(`${where}.filter_chain_match: server_names and application_protocols need TLS inspection, which is not implemented yet`);
-  }
+  const serverNames = m?.server_names ?? [];
+  const alpn = m?.application_protocols ?? [];
   if (chain.filters.length === 0) throw new Error(`${where}.filters: a filter chain needs a network filter`);
   const rbac = chain.filters.slice(0, -1).map((f, i) => {
     const fw = `${where}.filters[${i}]`;
@@ -151,7 +194,13 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
     filter,
     rbac,
     tls,
-    matches: (c) => (port === undefined || c.dstPort === port) && (!dst || dst(c.dstIp)) && (!src || src(c.srcIp)) && (transport === "" || transport === c.transport),
+    readsHello: serverNames.length > 0 || alpn.length > 0,
+    score: (c) => {
+      if ((port !== undefined && c.dstPort !== port) || (dst && !dst(c.dstIp)) || (src && !src(c.srcIp)) || (transport !== "" && transport !== c.transport)) return undefined;
+      const sni = serverNameScore(serverNames, c.serverName);
+      if (sni < 0 || (alpn.length > 0 && !alpn.some((a) => c.alpn.includes(a)))) return undefined;
+      return [port === undefined ? 0 : 1, dst ? 1 : 0, sni, transport ? 1 : 0, alpn.length ? 1 : 0, src ? 1 : 0];
+    },
   };
 }
 
@@ -160,12 +209,15 @@ export class ListenerConfig {
   readonly chains: Chain[];
   readonly defaultChain?: Chain;
   readonly useOriginalDst: boolean;
+  /** Some chain matches on the ClientHello (Envoy's tls_inspector, implied here as Istio configures it). */
+  readonly readsHello: boolean;
 
   constructor(readonly config: Listener__Output, deps: ListenerDeps) {
     const where = `listener ${config.name}`;
     const direction = config.traffic_direction;
     this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`, direction));
     this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`, direction) : undefined;
+    this.readsHello = this.chains.some((c) => c.readsHello);
     this.useOriginalDst = wrappedBool(config.use_original_dst) || config.listener_filters.some((f) => f.name === "envoy.filters.listener.original_dst" || f.typed_config?.type_url.endsWith("original_dst.v3.OriginalDst"));
     for (const [i, f] of config.listener_filters.entries()) {
       const t = f.typed_config?.type_url ?? f.name;
@@ -246,9 +298,9 @@ export class ActiveListener {
     const dstIp = originalDst?.address ?? conn.localAddress;
     const pickAndGo = (bytes: Buffer | undefined) => {
       const transport = bytes && bytes[0] === 0x16 ? "tls" : "raw_buffer";
-      const facts = { dstPort, dstIp, srcIp: conn.remoteAddress, transport };
-      // Envoy picks the most specific chain; Istio's chains differ by port first, so port-specific ones go first.
-      const chain = cfg.chains.find((c) => c.matches(facts)) ?? cfg.defaultChain;
+      const hello = transport === "tls" && cfg.readsHello ? parseClientHello(bytes!) : { alpn: [] as string[], serverName: undefined };
+      const facts = { dstPort, dstIp, srcIp: conn.remoteAddress, transport, serverName: hello.serverName, alpn: hello.alpn };
+      const chain = selectChain(cfg.chains, facts) ?? cfg.defaultChain;
       if (!chain) {
         socket.destroy();
         return;
@@ -258,13 +310,23 @@ export class ActiveListener {
       chain.filter.handleConnection(socket, conn, bytes);
     };
     if (firstBytes) return pickAndGo(firstBytes);
-    const needsPeek = cfg.chains.some((c) => c.filter instanceof HttpConnectionManager) || cfg.chains.length > 1;
+    const needsPeek = cfg.chains.some((c) => c.filter instanceof HttpConnectionManager) || cfg.chains.length > 1 || cfg.readsHello;
     if (!needsPeek) return pickAndGo(undefined);
-    // Peek at the first bytes (TLS or not, HTTP/2 preface or not); the chosen filter gets them back.
-    socket.once("data", (bytes: Buffer) => {
+    // Peek at the first bytes (TLS or not, HTTP/2 preface or not); the chosen filter gets them back. A chain that
+    // matches on SNI or ALPN needs the whole ClientHello, which may come in several segments (bounded).
+    let peeked: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      peeked = peeked ? Buffer.concat([peeked, chunk]) : chunk;
+      const need = cfg.readsHello ? clientHelloLength(peeked) : undefined;
+      if (need !== undefined && peeked.length < Math.min(need, MAX_HELLO_BYTES)) return;
+      socket.off("data", onData);
+      clearTimeout(helloTimer);
       socket.pause();
-      pickAndGo(bytes);
-    });
+      pickAndGo(peeked);
+    };
+    const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    socket.on("data", onData);
+    socket.once("close", () => clearTimeout(helloTimer));
   }
 
   /** Stops accepting; open connections finish (HTTP gets drained by its connection managers). */

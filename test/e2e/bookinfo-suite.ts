@@ -88,8 +88,10 @@ test("a page view is one trace with a span from every proxy on the way: productp
   interface Span { spanId: string; parentSpanId: string; service: string; kind: string; operation: string }
   let spans: Span[] = [];
   let traceId = "";
-  // Sidecars export in batches (within a second), each on its own clock: poll until every hop's span is in.
-  const complete = () => ["ratings.default", "details.default", "productpage.default"].every((svc) => spans.some((s) => s.service === svc && s.kind === "server"));
+  // Sidecars export in batches (within a second), each on its own clock: poll until every hop's span is in, the
+  // whole way from ratings up to the root.
+  const rootward = (s: Span | undefined, seen = 0): boolean => !!s && seen < 10 && (s.parentSpanId === "" || rootward(spans.find((p) => p.spanId === s.parentSpanId), seen + 1));
+  const complete = () => rootward(spans.find((s) => s.service === "ratings.default")) && spans.some((s) => s.service === "details.default" && s.kind === "server");
   for (let i = 0; i < 40 && !complete(); i++) {
     if (!traceId) await page();
     await new Promise((r) => setTimeout(r, 250));

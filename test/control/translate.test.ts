@@ -119,3 +119,28 @@ test("a VirtualService exported only to its namespace is not used by other names
   const rc = out.routes.find((x) => String(x.name).includes("reviews"))!;
   assert.equal(((rc.virtual_hosts as Array<{ routes: Array<{ name: string }> }>)[0].routes[0]).name, "default");
 });
+
+test("Sidecar egress hosts limit what a proxy is told about: workload selector, namespace, then mesh default", () => {
+  const transparent: Workload = { ...wl("productpage", "v1", 9080), interception: "REDIRECT", upstreams: [] };
+  const services = (out: ProxyResources) => [...new Set(out.clusters.map((c) => String(c.name)).filter((n) => n.startsWith("outbound|")).map((n) => n.split("|")[3]))].sort();
+  const all = translate({ resources: [], workloads, proxy: transparent });
+  assert.deepEqual(services(all), ["details.default.svc.cluster.local", "productpage.default.svc.cluster.local", "ratings.default.svc.cluster.local", "reviews.default.svc.cluster.local"], "no Sidecar: every service");
+  const meshDefault = r("Sidecar", "default", { egress: [{ hosts: ["./details.default.svc.cluster.local"] }] }, "istio-system");
+  assert.deepEqual(services(valid(translate({ resources: [meshDefault], workloads, proxy: transparent }))), ["details.default.svc.cluster.local"], "the root namespace's Sidecar is the mesh default");
+  const nsSidecar = r("Sidecar", "default", { egress: [{ hosts: ["./reviews.default.svc.cluster.local", "./ratings"] }] });
+  const scoped = valid(translate({ resources: [meshDefault, nsSidecar], workloads, proxy: transparent }));
+  assert.deepEqual(services(scoped), ["ratings.default.svc.cluster.local", "reviews.default.svc.cluster.local"], "the namespace's Sidecar wins over the mesh's; short names work");
+  assert.deepEqual(scoped.listeners.map((l) => String(l.name)).filter((n) => n.startsWith("10.214.")).length, 2, "VIP listeners only for the visible services");
+  const selected = r("Sidecar", "productpage", { workloadSelector: { labels: { app: "productpage" } }, egress: [{ hosts: ["~/*"] }] });
+  assert.deepEqual(services(translate({ resources: [nsSidecar, selected], workloads, proxy: transparent })), [], "a workloadSelector Sidecar wins; ~ hides everything");
+  assert.deepEqual(services(translate({ resources: [r("Sidecar", "any", { egress: [{ hosts: ["*/*.default.svc.cluster.local"] }] })], workloads, proxy: transparent })).length, 4);
+});
+
+test("an explicit upstream a Sidecar hides answers 503 saying which Sidecar hides it", () => {
+  const sidecar = r("Sidecar", "productpage", { workloadSelector: { labels: { app: "productpage" } }, egress: [{ hosts: ["./details.default.svc.cluster.local"] }] });
+  const out = valid(translate({ resources: [sidecar], workloads, proxy: productpage }));
+  assert.ok(out.clusters.some((c) => c.name === "outbound|9080||details.default.svc.cluster.local"));
+  assert.ok(!out.clusters.some((c) => String(c.name).includes("reviews")));
+  const unavailable = out.routes.find((x) => String(x.name).endsWith("|unavailable"))!;
+  assert.match(JSON.stringify(unavailable), /reviews\.default\.svc\.cluster\.local is not visible to this workload: the Sidecar default\/productpage does not list it in egress\.hosts/);
+});

@@ -13,6 +13,7 @@ import { inboundChains, peerAuthenticationMode, upstreamTransportSocket } from "
 import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
 import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
 import { serviceVips } from "./vips.js";
+import { egressAllows, sidecarFor } from "./sidecar-scope.js";
 
 type Json = Record<string, unknown>;
 
@@ -100,6 +101,14 @@ export function translate(input: TranslateInput): ProxyResources {
   for (const route of vss) for (const h of route.spec.http ?? []) for (const d of [...(h.route ?? []).map((x) => x.destination), ...(h.mirror ? [h.mirror] : [])]) {
     if (wanted.has(fqdn((route.spec.hosts ?? [])[0] ?? "", route.metadata.namespace ?? "default"))) wanted.add(fqdn(d.host, route.metadata.namespace ?? "default"));
   }
+  // The Sidecar resource's egress hosts limit what the proxy is told about.
+  const sidecar = sidecarFor(input.resources, proxy, root);
+  const hidden = new Set<string>();
+  for (const hostname of wanted) {
+    const service = services.get(hostname);
+    if (service && !egressAllows(sidecar, proxy.namespace, service)) hidden.add(hostname);
+  }
+  for (const h of hidden) wanted.delete(h);
   for (const hostname of [...wanted].sort()) {
     const service = services.get(hostname);
     if (!service) continue;
@@ -123,13 +132,14 @@ export function translate(input: TranslateInput): ProxyResources {
   // Explicit-mode outbound listeners: one local port per declared upstream.
   for (const u of proxy.upstreams) {
     const hostname = fqdn(u.host, proxy.namespace);
-    const service = services.get(hostname);
+    const service = hidden.has(hostname) ? undefined : services.get(hostname);
     const port = service?.ports.find((p) => p.port === u.port) ?? { port: u.port, protocol: "HTTP" };
     const name = `outbound_127.0.0.1_${u.localPort}`;
     if (!service) {
       // Not registered (yet): answer 503 rather than refuse the connection, so apps see a mesh error.
       const routeName = `${name}|unavailable`;
-      out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${hostname} has no registered endpoints` } } }] }] });
+      const why = hidden.has(hostname) ? `${hostname} is not visible to this workload: the Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name} does not list it in egress.hosts` : `${hostname} has no registered endpoints`;
+      out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${why}` } } }] }] });
       out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER], observe));
       continue;
     }

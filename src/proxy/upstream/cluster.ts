@@ -11,6 +11,7 @@ import { type Endpoint, newEndpoint, usable } from "./endpoint.js";
 import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
+import { ActiveHealthChecker } from "./health-checker.js";
 import type { SecretLookup } from "../tls/tls-context.js";
 
 export interface CircuitBreakers {
@@ -53,6 +54,7 @@ export class UpstreamCluster {
   activeRequests = 0;
   activeRetries = 0;
   private timers: NodeJS.Timeout[] = [];
+  private healthChecker?: ActiveHealthChecker;
   private closed = false;
 
   constructor(readonly config: Cluster__Output, private readonly stats: Stats, secrets: SecretLookup) {
@@ -118,6 +120,11 @@ export class UpstreamCluster {
       if (this.type === "STATIC") this.setAssignment(config.load_assignment);
       else this.startDns(config.load_assignment, durationMs(config.dns_refresh_rate, 5000));
     }
+    if (config.health_checks.length > 1) throw new Error(`cluster ${config.name}.health_checks: one health check per cluster is supported, not ${config.health_checks.length}`);
+    if (config.health_checks.length === 1) {
+      this.healthChecker = new ActiveHealthChecker(config.health_checks[0], { name: this.name, hosts: () => this.hosts(), tls: () => this.pools.tlsOptions(["http/1.1"]) }, stats, `cluster ${config.name}.health_checks[0]`);
+      this.healthChecker.start();
+    }
     if (this.outlier) {
       const timer = setInterval(() => this.uneject(), Math.min(this.outlier.intervalMs, 1000));
       timer.unref();
@@ -151,6 +158,7 @@ export class UpstreamCluster {
     for (const [key] of this.all) if (!next.has(key)) this.pools.drainHost(key);
     this.all = next;
     this.levels = levels.filter(Boolean);
+    this.healthChecker?.sync();
     this.stats.setGauge(`cluster.${this.name}.membership_total`, next.size);
     this.stats.setGauge(`cluster.${this.name}.membership_healthy`, [...next.values()].filter((e) => usable(e, Date.now())).length);
   }
@@ -262,6 +270,7 @@ export class UpstreamCluster {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.healthChecker?.close();
     this.pools.close();
   }
 }

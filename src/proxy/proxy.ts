@@ -209,7 +209,7 @@ export class Proxy {
   }
 
   private async drainConfig(cfg: ListenerConfig): Promise<void> {
-    await Promise.all(cfg.filters().map((f) => (f instanceof HttpConnectionManager ? f.drain(this.drainTimeoutMs) : Promise.resolve())));
+    await Promise.all(cfg.filters().map((f) => (f instanceof HttpConnectionManager ? f.drain(this.drainTimeoutMs, true) : Promise.resolve())));
   }
 
   /**

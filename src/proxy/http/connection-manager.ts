@@ -139,6 +139,11 @@ export class HttpConnectionManager {
   }
 
   private handle(req: Req, res: Res): void {
+    // Draining: this answer is the connection's last (HTTP/1 Connection: close; HTTP/2 GOAWAY after its streams).
+    if (this.draining) {
+      if (req.httpVersionMajor === 1) (res as ServerResponse).shouldKeepAlive = false;
+      else (req as Http2ServerRequest).stream?.session?.close();
+    }
     const stats = this.deps.stats;
     const prefix = `http.${this.statPrefix}`;
     stats.inc(`${prefix}.downstream_rq_total`);
@@ -258,17 +263,24 @@ export class HttpConnectionManager {
     upgradeConnection(req, socket, head, route, this.deps, this.connInfo(req));
   }
 
-  /** Stops taking new requests on open connections (Connection: close / GOAWAY) and resolves when they are gone. */
-  async drain(timeoutMs: number): Promise<void> {
+  /**
+   * Stops taking new requests on open connections (Connection: close / GOAWAY) and resolves when they are gone.
+   * Shutting down closes idle connections at once. Replaced by new config (`gentle`), idle keep-alive connections
+   * are left to carry one more request, answered with Connection: close, as Envoy drains a listener: closing them
+   * at once races a client that is just reusing one (it sees a reset); what remains closes at the deadline.
+   */
+  async drain(timeoutMs: number, gentle = false): Promise<void> {
     this.draining = true;
-    this.h1.closeIdleConnections?.();
-    for (const s of this.openSockets) {
-      const session = (s as unknown as { _httpMessage?: unknown });
-      if (!session._httpMessage) s.end();
+    if (!gentle) {
+      this.h1.closeIdleConnections?.();
+      for (const s of this.openSockets) {
+        const session = (s as unknown as { _httpMessage?: unknown });
+        if (!session._httpMessage) s.end();
+      }
     }
     const deadline = Date.now() + timeoutMs;
     while (this.openSockets.size > 0 && Date.now() < deadline) {
-      this.h1.closeIdleConnections?.();
+      if (!gentle) this.h1.closeIdleConnections?.();
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of this.openSockets) s.destroy();

@@ -1,8 +1,8 @@
 // `trellis run`: starts one workload with its sidecar: the sidecar first, then the app, signals to both, the app
 // stopped first and the sidecar drained after it. Explicit mode by default; --transparent runs both in a network
 // namespace of their own with istio-iptables' interception.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { supervise } from "../universal/supervisor.js";
 import { appMetricsFlag } from "./flags.js";
@@ -20,7 +20,8 @@ through its sidecar as SERVICE:PORT. Each --upstream gets a local port on 127.0.
 through the mesh; the app finds it in NAME_HOSTNAME and NAME_SERVICE_PORT (as Istio's Bookinfo reads them).
 PROTOCOL is HTTP (default), HTTP2, GRPC or TCP. With --ca (the control plane's --ca-port), the sidecar gets a
 SPIFFE certificate for spiffe://cluster.local/ns/NS/sa/SA and sidecars talk mutual TLS (a token from the state dir
-proves the identity). --xds names the control plane (default 127.0.0.1:15010). The sidecar's merged metrics port
+proves the identity, to the CA and to xDS, which then goes over TLS to the CA's port). Without --ca, --xds names
+the control plane's plaintext xDS port (default 127.0.0.1:15010). The sidecar's merged metrics port
 (Istio's 15020) serves its metrics and, with --app-metrics, the app's own from that path (on the app's port unless
 PORT is given), as Istio's prometheus.io/port and prometheus.io/path annotations say.
 With --transparent (Linux, root), the app and its sidecar run in a network namespace of their own on the mesh
@@ -86,36 +87,57 @@ export async function run(args: string[]): Promise<number> {
   const dir = join(stateDir, "workloads");
   mkdirSync(dir, { recursive: true });
   const bootstrapFile = join(dir, `${id}.json`);
-  let caArgs: string[];
+  let ca: ReturnType<typeof caArgsFor>;
   try {
-    caArgs = caArgsFor(spec, stateDir, id, caAddress);
+    ca = caArgsFor(spec, stateDir, id, caAddress);
   } catch (err) {
     console.error(`trellis run: ${(err as Error).message}`);
     return 1;
   }
-  writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id, caAddress !== undefined), null, 2));
+  writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id, caAddress ? { address: caAddress, rootsFile: rootsFile(stateDir) } : undefined), null, 2));
   console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on 127.0.0.1:${ports.inbound}, admin on 127.0.0.1:${ports.admin}, metrics on 127.0.0.1:${ports.stats}` +
     (spec.upstreams.length ? `; upstreams ${spec.upstreams.map((u) => `${u.service}:${u.port} -> 127.0.0.1:${u.localPort}`).join(", ")}` : ""));
   return supervise({
-    sidecar: { command: process.execPath, args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...statsArgs, ...caArgs] },
+    sidecar: { command: process.execPath, args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...statsArgs, ...ca.args] },
     app: { command: command[0], args: command.slice(1), env: appEnv(spec, ports) },
     readyUrl: `http://127.0.0.1:${ports.readiness}/healthz/ready`,
     log: (l) => console.error(`trellis run: ${l}`),
-  });
+  }).finally(() => ca.stop());
 }
 
-/** The sidecar's CA flags; the bootstrap token proves this workload's identity, and only who can read the state dir can mint one. */
-function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): string[] {
-  if (!caAddress) return [];
-  let token: string;
-  try {
-    token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, 3600);
-  } catch (err) {
-    throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
-  }
+const TOKEN_TTL_S = 3600;
+
+/**
+ * The sidecar's CA flags. The bootstrap token proves this workload's identity to the CA and to xDS, and only who can
+ * read the state dir can mint one. Like a projected service-account token, it is short-lived and rewritten (0600)
+ * well before it expires, for as long as the run lasts; the sidecar reads the file each time it needs it.
+ */
+function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): { args: string[]; stop(): void } {
+  if (!caAddress) return { args: [], stop: () => {} };
   const tokenFile = join(stateDir, "workloads", `${id}.token`);
-  writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
-  return ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", join(stateDir, "ca", "root-cert.pem")];
+  const write = () => {
+    let token: string;
+    try {
+      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S);
+    } catch (err) {
+      throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
+    }
+    writeFileSync(`${tokenFile}.tmp`, token + "\n", { mode: 0o600 });
+    renameSync(`${tokenFile}.tmp`, tokenFile);
+  };
+  write();
+  const timer = setInterval(() => {
+    try { write(); } catch (err) { console.error(`trellis run: ${(err as Error).message}; the sidecar keeps the current token until it expires`); }
+  }, (TOKEN_TTL_S / 3) * 1000);
+  timer.unref();
+  return {
+    args: ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", rootsFile(stateDir)],
+    stop: () => { clearInterval(timer); rmSync(tokenFile, { force: true }); },
+  };
+}
+
+function rootsFile(stateDir: string): string {
+  return resolve(join(stateDir, "ca", "root-cert.pem"));
 }
 
 async function transparentInfo(control: string | undefined): Promise<{ vips: Record<string, string>; collector: { address: string; port: number } | null }> {
@@ -130,17 +152,18 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
   mkdirSync(join(stateDir, "workloads"), { recursive: true });
   let info;
   let workload: TransparentWorkload;
-  let caArgs: string[];
+  let ca: ReturnType<typeof caArgsFor> | undefined;
+  // The control plane's loopback ports the sidecar needs appear on the same numbers inside the namespace: xDS (over
+  // TLS on the CA's port when there is a CA) and the trace collector.
+  const xdsPort = splitHostPort(o.caAddress ?? spec.xdsAddress)[1];
   try {
     info = await transparentInfo(o.control);
-    // The control plane's loopback ports the sidecar needs appear on the same numbers inside the namespace.
-    const [, xdsPort] = splitHostPort(spec.xdsAddress);
     const controlPorts = [xdsPort];
-    if (o.caAddress) controlPorts.push(splitHostPort(o.caAddress)[1]);
     if (info.collector && /^127\./.test(info.collector.address)) controlPorts.push(info.collector.port);
-    caArgs = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${splitHostPort(o.caAddress)[1]}` : undefined);
+    ca = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${xdsPort}` : undefined);
     workload = await createTransparentWorkload({ stateDir, namespace: spec.namespace, controlPorts, servicePort: spec.servicePort, publish: o.publish });
   } catch (err) {
+    ca?.stop();
     console.error(`trellis run: ${(err as Error).message}`);
     return 1;
   }
@@ -148,9 +171,9 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
   // New services get names as they register; a failed poll keeps the names already written.
   const poll = setInterval(() => { transparentInfo(o.control).then((i) => workload.setVips(i.vips), () => {}); }, 2000);
   try {
-    const [, xdsPort] = splitHostPort(spec.xdsAddress);
     const inner = { app: spec.servicePort, inbound: spec.servicePort, admin: SIDECAR_PORTS.admin, readiness: SIDECAR_PORTS.readiness, stats: SIDECAR_PORTS.stats };
-    const bootstrap = sidecarBootstrap({ ...spec, upstreams: [], xdsAddress: `127.0.0.1:${xdsPort}` }, inner, id, o.caAddress !== undefined) as { node: { metadata: Record<string, unknown> } };
+    const xds = `127.0.0.1:${xdsPort}`;
+    const bootstrap = sidecarBootstrap({ ...spec, upstreams: [], xdsAddress: xds }, inner, id, o.caAddress ? { address: xds, rootsFile: rootsFile(stateDir) } : undefined) as { node: { metadata: Record<string, unknown> } };
     Object.assign(bootstrap.node.metadata, {
       INSTANCE_IP: workload.address, INTERCEPTION_MODE: "REDIRECT",
       ADMIN_ADDRESS: `127.0.0.1:${workload.hostPorts.admin}`, STATS_ADDRESS: `127.0.0.1:${workload.hostPorts.stats}`,
@@ -165,7 +188,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
       sidecar: {
         command: process.execPath, wrapper: workload.wrapper(true),
         args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
-          ...(metrics ? ["--app-metrics", `${metrics.port}${metrics.path}`] : []), ...caArgs],
+          ...(metrics ? ["--app-metrics", `${metrics.port}${metrics.path}`] : []), ...ca.args],
       },
       app: { command: o.command[0], args: o.command.slice(1), wrapper: workload.wrapper(false), env: { PORT: String(spec.servicePort), HOST: "0.0.0.0", TRELLIS_APP_PORT: String(spec.servicePort) } },
       readyUrl: `http://127.0.0.1:${workload.hostPorts.readiness}/healthz/ready`,
@@ -173,6 +196,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     });
   } finally {
     clearInterval(poll);
+    ca.stop();
     await workload.remove();
   }
 }

@@ -10,8 +10,9 @@ import { AdsServer, type Snapshot } from "../xds/ads-server.js";
 import { ADS_ORDER, encodeAny, type ResourceKind, TYPE_URL, type AnyValue } from "../xds/resource.js";
 import { restApi, send, type ApiRoute } from "./api/rest-api.js";
 import { CertificateAuthority } from "./ca/authority.js";
-import { addCaService, controlPlaneCredentials } from "./ca/ca-service.js";
+import { addCaService, controlPlaneCredentials, type ServingCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
+import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { Store } from "./store/store.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
@@ -88,6 +89,8 @@ export class ControlPlane {
   readonly ads: AdsServer;
   private api?: Server;
   private caServer?: grpc.Server;
+  private ca?: { authority: CertificateAuthority; tokens: TokenIssuer };
+  private serving?: ServingCredentials;
   private timer?: NodeJS.Timeout;
   private readonly log: (line: string) => void;
   /** Proxies connected now: node id -> its workload. */
@@ -125,9 +128,17 @@ export class ControlPlane {
     });
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
+      authorize: (ctx) => {
+        const verdict = xdsAuthorizer(this.ca?.tokens)(ctx);
+        if (!verdict.ok) this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${verdict.message}`);
+        return verdict;
+      },
       onStreamOpen: (p) => {
         const { workload, error } = workloadFromNode(p.node.id, p.node.metadata);
         if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
+        // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
+        // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.
+        if (p.identity) workload.mtls = true;
         this.connected.set(p.node.id, workload);
         if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
         this.registry.upsert(workload);
@@ -146,6 +157,10 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const host = this.options.host ?? "127.0.0.1";
+    if (this.options.caPort !== undefined) {
+      const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
+      this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
+    }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     const token = isLoopback(host) ? undefined : this.apiToken();
     const handler = restApi({
@@ -178,13 +193,13 @@ export class ControlPlane {
       this.console = await startConsole(handler, host, this.options.consolePort);
       this.ports.console = (this.console.address() as { port: number }).port;
     }
-    if (this.options.caPort !== undefined) {
-      const ca = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
-      const tokens = TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), ca.trustDomain);
-      const server = new grpc.Server();
+    if (this.ca) {
+      const { authority: ca, tokens } = this.ca;
+      const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
       addCaService(server, ca, tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
-      this.ads.addTo(server);
-      const { credentials } = await controlPlaneCredentials(ca, 24 * 3600_000);
+      this.ads.addTo(server, true);
+      this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));
+      const { credentials } = this.serving;
       this.ports.ca = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${this.options.caPort}`, credentials, (e, p) => (e ? reject(e) : resolve(p))));
       this.caServer = server;
     }
@@ -240,6 +255,7 @@ export class ControlPlane {
     this.configDir?.stop();
     await this.ads.close();
     this.caServer?.forceShutdown();
+    this.serving?.stop();
     if (this.console) {
       this.console.closeAllConnections();
       await new Promise((r) => this.console!.close(r));

@@ -10,6 +10,9 @@ import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metr
 import { Proxy } from "./proxy.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
+import * as grpc from "@grpc/grpc-js";
+import { buildUpstreamTls } from "./upstream/upstream-tls.js";
+import type { SecretLookup } from "./tls/tls-context.js";
 
 export const PROXY_VERSION = "trellis/0.1.0";
 
@@ -59,16 +62,31 @@ export function readBootstrap(path: string): Result<Bootstrap__Output> {
   return parseMessage<Bootstrap__Output>("envoy.config.bootstrap.v3.Bootstrap", json);
 }
 
-/** The ADS server address: google_grpc's target_uri, or the address of the static cluster envoy_grpc names. */
-function adsTarget(b: Bootstrap__Output): string {
+/**
+ * Where ADS goes and how: google_grpc's target_uri (and its ssl_credentials), or the static cluster envoy_grpc names
+ * (and its TLS transport socket: trusted CA, SNI, client certificate).
+ */
+function adsChannel(b: Bootstrap__Output, secrets: SecretLookup): { target: string; credentials?: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
+  const where = "dynamic_resources.ads_config.grpc_services[0]";
   const svc = b.dynamic_resources!.ads_config!.grpc_services[0];
   if (!svc) throw new Error("dynamic_resources.ads_config.grpc_services: name the xDS server (envoy_grpc.cluster_name or google_grpc.target_uri)");
-  if (svc.google_grpc?.target_uri) return svc.google_grpc.target_uri;
+  if (svc.google_grpc?.target_uri) {
+    const ssl = svc.google_grpc.channel_credentials?.ssl_credentials;
+    if (!ssl) return { target: svc.google_grpc.target_uri };
+    const read = (d: typeof ssl.root_certs) => (d?.inline_string || d?.inline_bytes?.length ? Buffer.from(d.inline_string || d.inline_bytes!) : d?.filename ? readFileSync(d.filename) : null);
+    return { target: svc.google_grpc.target_uri, credentials: grpc.credentials.createSsl(read(ssl.root_certs), read(ssl.private_key), read(ssl.cert_chain)) };
+  }
   const name = svc.envoy_grpc?.cluster_name;
   const cluster = b.static_resources?.clusters.find((c) => c.name === name);
   const sock = cluster?.load_assignment?.endpoints[0]?.lb_endpoints[0]?.endpoint?.address?.socket_address;
-  if (!sock) throw new Error(`dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
-  return `${sock.address.includes(":") ? `[${sock.address}]` : sock.address}:${sock.port_value}`;
+  if (!sock) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
+  const target = `${sock.address.includes(":") ? `[${sock.address}]` : sock.address}:${sock.port_value}`;
+  const tls = cluster!.transport_socket ? buildUpstreamTls(cluster!.transport_socket, secrets, `static_resources.clusters[${name}]`) : undefined;
+  if (!tls) return { target };
+  const m = tls.material();
+  if (!m.ca) throw new Error(`static_resources.clusters[${name}].transport_socket: the xDS server's TLS needs a trusted CA (validation_context.trusted_ca)`);
+  const credentials = grpc.credentials.createSsl(Buffer.from(m.ca), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null);
+  return { target, credentials, channelOptions: tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined };
 }
 
 function structToPlain(s: unknown): Record<string, unknown> {
@@ -129,8 +147,12 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let ads: AdsClient | undefined;
   if (bootstrap.dynamic_resources?.ads_config) {
     const synced = new Set<string>();
+    const channel = adsChannel(bootstrap, (name) => proxy.secret(name));
+    const token = options.ca?.token;
     ads = new AdsClient({
-      target: adsTarget(bootstrap),
+      ...channel,
+      // The bootstrap token proves who this proxy is to the control plane, as it does to the CA.
+      metadata: token ? () => { const md = new grpc.Metadata(); md.set("authorization", `Bearer ${token()}`); return md; } : undefined,
       node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta },
       subscriptions: () => proxy.subscriptions(),
       apply: async (kind, resources, _removed, version) => {

@@ -92,6 +92,10 @@ export class Proxy {
     return out;
   }
 
+  secret(name: string): SecretMaterial | undefined {
+    return this.secrets.get(name);
+  }
+
   /** Installs or rotates a secret; new connections use it, open ones keep theirs. */
   setSecret(name: string, material: SecretMaterial): void {
     this.secrets.set(name, material);

@@ -76,9 +76,13 @@ export function nodeId(spec: WorkloadSpec): string {
   return `${spec.service}-${spec.labels.version ?? "v1"}-${randomBytes(3).toString("hex")}.${spec.namespace}`;
 }
 
-/** The Envoy bootstrap for the sidecar: ADS to the control plane, node metadata describing the workload. */
-export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: string, mtls = false): object {
-  const [host, port] = splitHostPort(spec.xdsAddress);
+/**
+ * The Envoy bootstrap for the sidecar: ADS to the control plane, node metadata describing the workload. With `ca`,
+ * the workload gets a mesh certificate and ADS goes over TLS to the CA's port (Istio's 15012), trusting the mesh root.
+ */
+export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: string, ca?: { address: string; rootsFile: string }): object {
+  const [host, port] = splitHostPort(ca?.address ?? spec.xdsAddress);
+  const mtls = ca !== undefined;
   return {
     node: {
       id,
@@ -110,6 +114,11 @@ export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: s
         name: "xds-grpc", type: "STATIC", connect_timeout: "1s",
         typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } },
         load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
+        ...(ca ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          sni: "istiod.istio-system.svc",
+          common_tls_context: { validation_context: { trusted_ca: { filename: ca.rootsFile } } },
+        } } } : {}),
       }],
     },
   };

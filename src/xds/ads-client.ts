@@ -8,6 +8,10 @@ import { type FieldError, formatErrors, type Result } from "./result.js";
 export interface AdsClientOptions {
   target: string;
   credentials?: grpc.ChannelCredentials;
+  /** Channel options, such as the TLS name the server's certificate must carry. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Call metadata for each new stream (read per connect, so a refreshed token is sent on reconnect). */
+  metadata?: () => grpc.Metadata;
   node: { id: string; cluster: string; metadata?: Record<string, unknown>; locality?: { region?: string; zone?: string; sub_zone?: string } };
   apply(kind: ResourceKind, resources: Map<string, unknown>, removed: string[], version: string): Result<void> | Promise<Result<void>>;
   subscriptions(): { endpoint: string[]; route: string[]; secret: string[] };
@@ -36,7 +40,7 @@ export class AdsClient {
 
   constructor(private readonly options: AdsClientOptions) {
     const Client = adsService();
-    this.client = new Client(options.target, options.credentials ?? grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    this.client = new Client(options.target, options.credentials ?? grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...options.channelOptions });
   }
 
   start(): void {
@@ -59,7 +63,7 @@ export class AdsClient {
     this.options.onConnectionState?.("connecting");
     this.first = true;
     this.sentNames.clear();
-    const call = (this.client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources();
+    const call = (this.client as unknown as { StreamAggregatedResources(md?: grpc.Metadata): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources(this.options.metadata?.());
     this.call = call;
     let connected = false;
     call.on("data", (res: DiscoveryResponse) => {

@@ -33,10 +33,26 @@ export interface ConnectedProxy {
   streamId: number;
   connectedAt: Date;
   peerAddress: string;
+  /** The stream arrived over TLS. */
+  secure: boolean;
+  /** Who the stream proved to be (a SPIFFE ID), when the server authenticates streams. */
+  identity?: string;
   types: TypeStatus[];
 }
 
+/** What a stream's first request is judged with: its node, its call metadata, how it arrived. */
+export interface StreamContext {
+  node: NodeInfo;
+  metadata: grpc.Metadata;
+  secure: boolean;
+  peerAddress: string;
+}
+
+export type StreamVerdict = { ok: true; identity?: string } | { ok: false; code: grpc.status; message: string };
+
 export interface AdsServerOptions {
+  /** Decides whether a stream may be served; a refused stream ends with the verdict's status and message. */
+  authorize?(ctx: StreamContext): StreamVerdict;
   onStreamOpen?(proxy: ConnectedProxy): void;
   onStreamClose?(proxy: ConnectedProxy): void;
   onAck?(proxy: ConnectedProxy, typeUrl: string, version: string): void;
@@ -57,6 +73,9 @@ interface TypeState {
 interface Stream {
   id: number;
   call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  secure: boolean;
+  identity?: string;
+  refused?: boolean;
   node?: NodeInfo;
   connectedAt: Date;
   types: Map<ResourceKind, TypeState>;
@@ -122,13 +141,16 @@ export class AdsServer {
       streamId: s.id,
       connectedAt: s.connectedAt,
       peerAddress: s.call.getPeer(),
+      secure: s.secure,
+      identity: s.identity,
       types: ADS_ORDER.map((k) => status(s.types.get(k), TYPE_URL[k])),
     };
   }
 
-  addTo(server: grpc.Server): void {
+  /** Serves ADS on `server`; `secure` says its port is TLS, for authorize(). */
+  addTo(server: grpc.Server, secure = false): void {
     server.addService(adsService().service, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.handle(call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => this.handle(call, secure),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "Delta xDS is not supported; use state-of-the-world ADS" });
         call.end();
@@ -138,7 +160,7 @@ export class AdsServer {
 
   listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
-    this.addTo(server);
+    this.addTo(server, credentials._isSecure());
     this.server = server;
     return new Promise((resolve, reject) => server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
   }
@@ -148,8 +170,8 @@ export class AdsServer {
     if (this.server) await new Promise<void>((r) => { this.server!.tryShutdown(() => r()); setTimeout(() => { this.server!.forceShutdown(); r(); }, 2000).unref(); });
   }
 
-  private handle(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
-    const s: Stream = { id: this.nextId++, call, connectedAt: new Date(), types: new Map(), nonce: 0 };
+  private handle(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, secure: boolean): void {
+    const s: Stream = { id: this.nextId++, call, secure, connectedAt: new Date(), types: new Map(), nonce: 0 };
     this.streams.add(s);
     const end = () => {
       if (!this.streams.delete(s)) return;
@@ -162,12 +184,22 @@ export class AdsServer {
   }
 
   private onRequest(s: Stream, req: DiscoveryRequest): void {
+    if (s.refused) return;
     if (!s.node) {
       if (!req.node?.id) {
         s.call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: "the first DiscoveryRequest must carry node.id" });
         return;
       }
-      s.node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name };
+      const node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name };
+      const verdict = this.options.authorize?.({ node, metadata: s.call.metadata, secure: s.secure, peerAddress: s.call.getPeer() }) ?? { ok: true };
+      if (!verdict.ok) {
+        s.refused = true;
+        this.streams.delete(s);
+        s.call.emit("error", { code: verdict.code, details: verdict.message });
+        return;
+      }
+      s.identity = verdict.identity;
+      s.node = node;
       this.options.onStreamOpen?.(this.describe(s));
     }
     const kind = kindOfTypeUrl(req.type_url);

@@ -1,4 +1,5 @@
 // The CSR endpoint: IstioCertificateService/CreateCertificate over gRPC, authenticated by a bootstrap token.
+import type { SecureContextOptions } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { caServiceDefinition, type CertificateRequest, type CertificateResponse } from "../../identity/ca-api.js";
 import { generateKeyPair, signLeaf } from "../../identity/x509.js";
@@ -10,7 +11,7 @@ export interface CaServiceEvents {
   onDecision?(decision: { ok: boolean; identity?: string; reason?: string; peer: string }): void;
 }
 
-function bearer(metadata: grpc.Metadata): string | undefined {
+export function bearer(metadata: grpc.Metadata): string | undefined {
   const value = metadata.get("authorization")[0];
   if (typeof value !== "string") return undefined;
   const m = /^Bearer\s+(\S+)$/i.exec(value);
@@ -47,8 +48,25 @@ export function addCaService(server: grpc.Server, ca: CertificateAuthority, toke
 /** DNS names the control plane's serving certificate carries (Istio's istiod names, so clients may verify either). */
 export const CONTROL_PLANE_DNS_NAMES = ["istiod.istio-system.svc", "trellis-control", "localhost"];
 
-/** TLS credentials for 15012, with a serving certificate the CA signs for the control plane itself. */
-export async function controlPlaneCredentials(ca: CertificateAuthority, lifetimeMs: number): Promise<{ credentials: grpc.ServerCredentials; certPem: string; keyPem: string }> {
+/**
+ * Server credentials whose certificate is replaced while the server runs: new handshakes get the new one, open
+ * connections keep theirs. grpc-js re-reads a credential's secure context when it changes.
+ */
+class RotatingServerCredentials extends grpc.ServerCredentials {
+  constructor(context: SecureContextOptions) {
+    super({ requestCert: false }, context);
+  }
+
+  rotate(context: SecureContextOptions): void {
+    this.updateSecureContextOptions(context);
+  }
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+async function issueServingCert(ca: CertificateAuthority, lifetimeMs: number): Promise<{ certPem: string; keyPem: string; context: SecureContextOptions }> {
   const keys = await generateKeyPair();
   const certPem = await signLeaf({
     publicKey: keys.publicKey,
@@ -58,6 +76,39 @@ export async function controlPlaneCredentials(ca: CertificateAuthority, lifetime
     lifetimeMs,
     ...ca.signer(),
   });
-  const credentials = grpc.ServerCredentials.createSsl(Buffer.from(ca.rootsPem()), [{ private_key: Buffer.from(keys.keyPem), cert_chain: Buffer.from(certPem + ca.intermediatesPem()) }], false);
-  return { credentials, certPem, keyPem: keys.keyPem };
+  return { certPem, keyPem: keys.keyPem, context: { cert: certPem + ca.intermediatesPem(), key: keys.keyPem } };
+}
+
+export interface ServingCredentials {
+  credentials: grpc.ServerCredentials;
+  certPem: string;
+  keyPem: string;
+  /** Signs a fresh serving certificate now (after a root rotation); renewal at half-life goes on by itself. */
+  renew(): Promise<void>;
+  stop(): void;
+}
+
+/** TLS credentials for 15012, with a serving certificate the CA signs for the control plane itself and renews at half-life. */
+export async function controlPlaneCredentials(ca: CertificateAuthority, lifetimeMs: number, onError: (err: Error) => void = () => {}): Promise<ServingCredentials> {
+  const first = await issueServingCert(ca, lifetimeMs);
+  const credentials = new RotatingServerCredentials(first.context);
+  let timer: NodeJS.Timeout | undefined;
+  const out: ServingCredentials = {
+    credentials, certPem: first.certPem, keyPem: first.keyPem,
+    renew: async () => {
+      const next = await issueServingCert(ca, lifetimeMs);
+      credentials.rotate(next.context);
+      out.certPem = next.certPem;
+      out.keyPem = next.keyPem;
+      schedule(lifetimeMs / 2);
+    },
+    stop: () => clearTimeout(timer),
+  };
+  const schedule = (delayMs: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => out.renew().catch((err: Error) => { onError(err); schedule(Math.min(60_000, lifetimeMs / 10)); }), delayMs);
+    timer.unref();
+  };
+  schedule(lifetimeMs / 2);
+  return out;
 }

@@ -71,11 +71,13 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
     if (kind === "secrets") {
-      const certs = (await (await fetch(`http://${admin}/certs`)).json()) as { certificates: Array<{ name: string; uri_sans: string[]; expiration_time: string; serial: string; ca: boolean }> };
+      const certs = (await (await fetch(`http://${admin}/certs`)).json()) as { certificates: Array<{ name: string; uri_sans: string[]; expiration_time: string; serial: string; ca: boolean; sha256_fingerprint: string; issuer_root_sha256?: string }> };
       if (parsed.values.output === "json") console.log(JSON.stringify(certs, null, 2));
       else {
-        console.log(`${"RESOURCE NAME".padEnd(16)}${"TYPE".padEnd(12)}${"IDENTITY".padEnd(60)}${"SERIAL".padEnd(36)}NOT AFTER`);
-        for (const c of certs.certificates) console.log(`${c.name.padEnd(16)}${(c.ca ? "CA" : "Cert Chain").padEnd(12)}${(c.uri_sans[0] ?? "-").padEnd(60)}${c.serial.padEnd(36)}${c.expiration_time}`);
+        // ROOT: a CA entry's own fingerprint, a certificate's issuing root; they match when the proxy is current.
+        const root = (c: { ca: boolean; sha256_fingerprint: string; issuer_root_sha256?: string }) => (c.ca ? c.sha256_fingerprint : c.issuer_root_sha256 ?? "-").slice(0, 17);
+        console.log(`${"RESOURCE NAME".padEnd(16)}${"TYPE".padEnd(12)}${"IDENTITY".padEnd(56)}${"SERIAL".padEnd(36)}${"NOT AFTER".padEnd(26)}ROOT SHA256`);
+        for (const c of certs.certificates) console.log(`${c.name.padEnd(16)}${(c.ca ? "CA" : "Cert Chain").padEnd(12)}${(c.uri_sans[0] ?? "-").padEnd(56)}${c.serial.padEnd(36)}${c.expiration_time.padEnd(26)}${root(c)}`);
       }
       return 0;
     }

@@ -21,6 +21,7 @@ import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
 import { traceApi } from "./api/trace-api.js";
 import { telemetryApi } from "./api/telemetry-api.js";
 import { proxyConfigApi } from "./api/proxy-config-api.js";
+import { caApi } from "./api/ca-api.js";
 import { startConsole } from "../console/console-server.js";
 import { SeriesStore } from "../telemetry/metrics/series-store.js";
 import { Scraper } from "../telemetry/metrics/scraper.js";
@@ -70,12 +71,13 @@ function isLoopback(host: string): boolean {
 
 const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
 
-function toSnapshot(out: ProxyResources): Snapshot {
+/** `secrets` are what the control plane serves over SDS: only trust bundles (workload keys never leave their proxy). */
+function toSnapshot(out: ProxyResources, secrets: Array<Record<string, unknown>>): Snapshot {
   const snap: Snapshot = { versions: {}, resources: {} };
   for (const kind of ADS_ORDER) {
     const key = KEYS[kind];
-    if (!key) continue;
-    const list = out[key];
+    const list: Array<Record<string, unknown>> = key ? out[key] : secrets;
+    if (!key && list.length === 0) continue;
     const json = JSON.stringify(list);
     snap.versions[kind] = createHash("sha256").update(json).digest("hex").slice(0, 16);
     snap.resources[kind] = new Map<string, AnyValue>(list.map((r) => [String(kind === "endpoint" ? r.cluster_name : r.name), encodeAny(TYPE_URL[kind], r)]));
@@ -119,6 +121,22 @@ export class ControlPlane {
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
     this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
     this.apiRoutes.push(proxyConfigApi((id) => this.connected.get(id)?.adminAddress));
+    this.apiRoutes.push(caApi({
+      authority: () => this.ca?.authority,
+      proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
+      start: async () => {
+        await this.ca!.authority.rotateRoot();
+        // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
+        await this.serving?.renew();
+        this.log("trellis control: root rotation started: a new root signs, the bundle trusts both; proxies renew their certificates");
+        this.recompute();
+      },
+      finish: async () => {
+        this.ca!.authority.finishRootRotation();
+        this.log("trellis control: root rotation finished: only the new root is trusted");
+        this.recompute();
+      },
+    }));
     // What `trellis run --transparent` needs: the service VIPs for each workload's hosts file, and where sidecars
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
@@ -238,9 +256,11 @@ export class ControlPlane {
   recompute(): void {
     const resources = this.store.list();
     const workloads = this.registry.list();
+    // The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first.
+    const secrets = this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, accessLog: accessLogOf(this.options.mesh) })));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, accessLog: accessLogOf(this.options.mesh) }), secrets));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

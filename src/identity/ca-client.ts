@@ -17,8 +17,8 @@ export interface WorkloadCertificate {
 export interface CaClientOptions {
   /** "host:port" of the CA's TLS endpoint (15012). */
   address: string;
-  /** PEM roots that sign the CA's serving certificate (the mesh root). */
-  caRootsPem: string;
+  /** PEM roots that sign the CA's serving certificate (the mesh root); asked again per request, so a rotated bundle applies. */
+  caRootsPem: string | (() => string);
   /** The name the CA's certificate must carry (Istio's default). */
   serverName?: string;
   token: () => string;
@@ -36,17 +36,28 @@ type CreateCertificate = (req: CertificateRequest, md: grpc.Metadata, opts: grpc
  * "failure" (Error) when a request fails; it retries with backoff and never stops on its own until close().
  */
 export class CaClient extends EventEmitter {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
+  private clientRoots = "";
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private current: WorkloadCertificate | undefined;
 
   constructor(private readonly options: CaClientOptions) {
     super();
+    this.client = this.channel();
+  }
+
+  /** The channel to the CA, new when the trusted roots changed. */
+  private channel(): grpc.Client {
+    const roots = typeof this.options.caRootsPem === "function" ? this.options.caRootsPem() : this.options.caRootsPem;
+    if (this.client && roots === this.clientRoots) return this.client;
+    this.client?.close();
+    this.clientRoots = roots;
     const Client = grpc.makeGenericClientConstructor(caServiceDefinition, "IstioCertificateService");
-    this.client = new Client(options.address, grpc.credentials.createSsl(Buffer.from(options.caRootsPem)), {
-      "grpc.ssl_target_name_override": options.serverName ?? "istiod.istio-system.svc",
+    this.client = new Client(this.options.address, grpc.credentials.createSsl(Buffer.from(roots)), {
+      "grpc.ssl_target_name_override": this.options.serverName ?? "istiod.istio-system.svc",
     });
+    return this.client;
   }
 
   certificate(): WorkloadCertificate | undefined {
@@ -58,6 +69,12 @@ export class CaClient extends EventEmitter {
     const cert = await this.request();
     this.install(cert);
     return cert;
+  }
+
+  /** Asks for a new certificate now (the trust bundle moved to a new root), then renews at half-life as usual. */
+  renewNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0, this.options.retryBaseMs ?? 1000);
   }
 
   close(): void {
@@ -72,7 +89,7 @@ export class CaClient extends EventEmitter {
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${this.options.token()}`);
     const res = await new Promise<CertificateResponse>((resolve, reject) => {
-      (this.client as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate(
+      (this.channel() as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate(
         { csr, validity_duration: this.options.ttlSeconds ?? 0 }, md, { deadline: Date.now() + 10_000 },
         (err, value) => (err ? reject(new Error(`CA ${this.options.address} refused the CSR: ${err.details || err.message}`, { cause: err })) : resolve(value)),
       );

@@ -1,4 +1,5 @@
 // Starts a proxy from an Envoy bootstrap: static resources, admin and readiness endpoints, and (when configured) ADS.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { parse as parseYaml } from "yaml";
@@ -12,6 +13,7 @@ import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 import * as grpc from "@grpc/grpc-js";
 import { buildUpstreamTls } from "./upstream/upstream-tls.js";
+import { splitPem } from "../identity/x509.js";
 import type { SecretLookup } from "./tls/tls-context.js";
 
 export const PROXY_VERSION = "trellis/0.1.0";
@@ -66,7 +68,7 @@ export function readBootstrap(path: string): Result<Bootstrap__Output> {
  * Where ADS goes and how: google_grpc's target_uri (and its ssl_credentials), or the static cluster envoy_grpc names
  * (and its TLS transport socket: trusted CA, SNI, client certificate).
  */
-function adsChannel(b: Bootstrap__Output, secrets: SecretLookup): { target: string; credentials?: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
+function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () => string): { target: string; credentials?: () => grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
   const where = "dynamic_resources.ads_config.grpc_services[0]";
   const svc = b.dynamic_resources!.ads_config!.grpc_services[0];
   if (!svc) throw new Error("dynamic_resources.ads_config.grpc_services: name the xDS server (envoy_grpc.cluster_name or google_grpc.target_uri)");
@@ -74,7 +76,8 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup): { target: stri
     const ssl = svc.google_grpc.channel_credentials?.ssl_credentials;
     if (!ssl) return { target: svc.google_grpc.target_uri };
     const read = (d: typeof ssl.root_certs) => (d?.inline_string || d?.inline_bytes?.length ? Buffer.from(d.inline_string || d.inline_bytes!) : d?.filename ? readFileSync(d.filename) : null);
-    return { target: svc.google_grpc.target_uri, credentials: grpc.credentials.createSsl(read(ssl.root_certs), read(ssl.private_key), read(ssl.cert_chain)) };
+    const creds = grpc.credentials.createSsl(read(ssl.root_certs), read(ssl.private_key), read(ssl.cert_chain));
+    return { target: svc.google_grpc.target_uri, credentials: () => creds };
   }
   const name = svc.envoy_grpc?.cluster_name;
   const cluster = b.static_resources?.clusters.find((c) => c.name === name);
@@ -85,8 +88,42 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup): { target: stri
   if (!tls) return { target };
   const m = tls.material();
   if (!m.ca) throw new Error(`static_resources.clusters[${name}].transport_socket: the xDS server's TLS needs a trusted CA (validation_context.trusted_ca)`);
-  const credentials = grpc.credentials.createSsl(Buffer.from(m.ca), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null);
+  // The configured CA plus the mesh's current trust bundle: after a root rotation the control plane's certificate
+  // comes from the new root, which the bootstrap's file may predate.
+  let last: { roots: string; creds: grpc.ChannelCredentials } | undefined;
+  const credentials = () => {
+    const roots = mergeRoots(m.ca!, meshRoots());
+    if (last?.roots !== roots) last = { roots, creds: grpc.credentials.createSsl(Buffer.from(roots), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null) };
+    return last.creds;
+  };
   return { target, credentials, channelOptions: tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined };
+}
+
+/**
+ * Root rotation: the control plane's bundle (SDS "ROOTCA") lists the root that signs now first. A certificate from
+ * another root is replaced at once, so every workload holds a new-root certificate before the old root is dropped.
+ */
+function renewOnNewRoot(proxy: Proxy, caClient: CaClient): void {
+  const bundle = proxy.secret("ROOTCA")?.caPem;
+  const current = caClient.certificate();
+  if (!bundle || !current) return;
+  const signing = splitPem(bundle)[0];
+  if (!signing || fingerprint(signing) === fingerprint(current.rootsPem)) return;
+  console.error("trellis proxy: the mesh's trust bundle has a new signing root; renewing this workload's certificate now");
+  caClient.renewNow();
+}
+
+function fingerprint(pem: string): string {
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return pem;
+  }
+}
+
+/** The union of two PEM bundles, each certificate once. */
+function mergeRoots(a: string, b: string): string {
+  return [...new Set([...splitPem(a), ...splitPem(b)])].join("");
 }
 
 function structToPlain(s: unknown): Record<string, unknown> {
@@ -129,10 +166,11 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let certReady = !options.ca;
   if (options.ca) {
     if (typeof meta.NAMESPACE !== "string") throw new Error("--ca needs the node metadata NAMESPACE and SERVICE_ACCOUNT to know which identity to ask for");
-    caClient = new CaClient({ address: options.ca.address, caRootsPem: options.ca.rootsPem, token: options.ca.token, ttlSeconds: options.ca.ttlSeconds,
+    const configured = options.ca.rootsPem;
+    caClient = new CaClient({ address: options.ca.address, caRootsPem: () => mergeRoots(configured, proxy.secret("ROOTCA")?.caPem ?? ""), token: options.ca.token, ttlSeconds: options.ca.ttlSeconds,
       identity: { trustDomain: "cluster.local", namespace: meta.NAMESPACE, serviceAccount: String(meta.SERVICE_ACCOUNT ?? "default") } });
     caClient.on("certificate", (c: WorkloadCertificate) => {
-      proxy.setSecret("default", { certChainPem: c.certChainPem, keyPem: c.keyPem });
+      proxy.setSecret("default", { certChainPem: c.certChainPem, keyPem: c.keyPem, issuerRootPem: c.rootsPem });
       proxy.setSecret("ROOTCA", { caPem: c.rootsPem });
       certReady = true;
     });
@@ -147,7 +185,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let ads: AdsClient | undefined;
   if (bootstrap.dynamic_resources?.ads_config) {
     const synced = new Set<string>();
-    const channel = adsChannel(bootstrap, (name) => proxy.secret(name));
+    const channel = adsChannel(bootstrap, (name) => proxy.secret(name), () => proxy.secret("ROOTCA")?.caPem ?? "");
     const token = options.ca?.token;
     ads = new AdsClient({
       ...channel,
@@ -163,7 +201,10 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
           case "endpoint": r = proxy.applyEndpoints(list as never, version); break;
           case "route": r = proxy.applyRoutes(list as never, version); break;
           case "listener": r = await proxy.applyListeners(list as never, version); break;
-          default: r = { ok: false, errors: [{ path: "", message: "SDS secrets are not supported by this version of trellis proxy" }] };
+          case "secret":
+            r = proxy.applySecrets(list as never, version);
+            if (r.ok && caClient) renewOnNewRoot(proxy, caClient);
+            break;
         }
         if (r.ok) synced.add(kind);
         // Ready once the first clusters and listeners are in (Envoy's initial fetch).

@@ -17,7 +17,9 @@ import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
 import { HttpConnectionManager } from "./http/connection-manager.js";
 import { IstioMetrics, type PeerInfo } from "./stats/istio-metrics.js";
-import type { SecretMaterial } from "./tls/tls-context.js";
+import { type SecretMaterial, secretMaterial } from "./tls/tls-context.js";
+import type { Secret__Output } from "../xds/generated/envoy/extensions/transport_sockets/tls/v3/Secret.js";
+import { splitPem } from "../identity/x509.js";
 
 interface Versioned<T> {
   config: T;
@@ -52,7 +54,12 @@ export class Proxy {
   readonly istioMetrics = new IstioMetrics();
   /** Certificates by SDS name ("default", "ROOTCA"), from the proxy's certificate provider. */
   private readonly secrets = new Map<string, SecretMaterial>();
+  /** Secrets sent by the control plane (SDS over ADS); they take precedence over the local provider's. */
+  private adsSecrets = new Map<string, SecretMaterial>();
+  /** Every SDS name a config refers to: the proxy subscribes to them over ADS. */
+  private readonly wantedSecrets = new Set<string>();
   private draining = false;
+  secretsVersion = "";
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
   nodeId = "";
@@ -67,33 +74,61 @@ export class Proxy {
       routes: (name) => this.routes.get(name)?.table,
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
-      secrets: (name) => this.secrets.get(name),
+      secrets: Object.assign((name: string) => this.secret(name), { want: (name: string) => void this.wantedSecrets.add(name) }),
       tracing: { nodeId: () => this.nodeId, exporter: (target) => this.exporter(target) },
     };
   }
 
-  /** Envoy's /certs: each secret's certificate identity and validity (never the key). */
-  certificates(): Array<{ name: string; uri_sans: string[]; serial: string; valid_from: string; expiration_time: string; days_until_expiration: number; ca: boolean }> {
+  /** Envoy's /certs: each secret's certificates (every root of a bundle), identity and validity (never the key). */
+  certificates(): Array<{ name: string; source: "local" | "ads"; uri_sans: string[]; serial: string; valid_from: string; expiration_time: string; days_until_expiration: number; ca: boolean; sha256_fingerprint: string; issuer_root_sha256?: string }> {
     const out = [];
-    for (const [name, m] of this.secrets) {
-      const pem = m.certChainPem ?? m.caPem;
-      if (!pem) continue;
-      try {
-        const cert = new X509Certificate(pem);
-        out.push({
-          name, serial: cert.serialNumber, valid_from: new Date(cert.validFrom).toISOString(), expiration_time: new Date(cert.validTo).toISOString(),
-          days_until_expiration: Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000), ca: cert.ca,
-          uri_sans: (cert.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("URI:")).map((s) => s.slice(4)),
-        });
-      } catch {
-        // a malformed secret is reported by the TLS handshake that uses it
+    const names = new Set([...this.secrets.keys(), ...this.adsSecrets.keys()]);
+    for (const name of [...names].sort()) {
+      const source = this.adsSecrets.has(name) ? "ads" as const : "local" as const;
+      const m = this.secret(name)!;
+      const pems = m.certChainPem ? splitPem(m.certChainPem).slice(0, 1) : splitPem(m.caPem ?? "");
+      for (const pem of pems) {
+        try {
+          const cert = new X509Certificate(pem);
+          out.push({
+            name, source, serial: cert.serialNumber, valid_from: new Date(cert.validFrom).toISOString(), expiration_time: new Date(cert.validTo).toISOString(),
+            days_until_expiration: Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000), ca: cert.ca,
+            uri_sans: (cert.subjectAltName ?? "").split(/,\s*/).filter((s) => s.startsWith("URI:")).map((s) => s.slice(4)),
+            sha256_fingerprint: cert.fingerprint256,
+            issuer_root_sha256: m.issuerRootPem && m.certChainPem ? new X509Certificate(m.issuerRootPem).fingerprint256 : undefined,
+          });
+        } catch {
+          // a malformed secret is reported by the TLS handshake that uses it
+        }
       }
     }
     return out;
   }
 
   secret(name: string): SecretMaterial | undefined {
-    return this.secrets.get(name);
+    return this.adsSecrets.get(name) ?? this.secrets.get(name);
+  }
+
+  /**
+   * SDS over ADS, state of the world for the names subscribed. Certificates must parse and a key must come with its
+   * chain; a bad secret rejects the update and the previous ones keep serving.
+   */
+  applySecrets(list: Secret__Output[], version: string): Result<void> {
+    const next = new Map<string, SecretMaterial>();
+    const errors = [];
+    for (const [i, sec] of list.entries()) {
+      const where = `secret[${i}]${sec.name ? ` ${sec.name}` : ""}`;
+      if (!sec.name) { errors.push({ path: `${where}.name`, message: "a secret needs a name" }); continue; }
+      try {
+        next.set(sec.name, secretMaterial(sec, where));
+      } catch (err) {
+        errors.push({ path: where, message: (err as Error).message });
+      }
+    }
+    if (errors.length) return { ok: false, errors };
+    this.adsSecrets = next;
+    this.secretsVersion = version;
+    return { ok: true, value: undefined };
   }
 
   /** Installs or rotates a secret; new connections use it, open ones keep theirs. */
@@ -122,7 +157,7 @@ export class Proxy {
         continue;
       }
       try {
-        const cluster = new UpstreamCluster(c, this.stats, (name) => this.secrets.get(name));
+        const cluster = new UpstreamCluster(c, this.stats, this.deps.secrets);
         created.push(cluster);
         const cla = this.assignments.get(cluster.edsServiceName);
         if (cluster.type === "EDS" && cla) cluster.setAssignment(cla.config);
@@ -240,7 +275,7 @@ export class Proxy {
     const endpoint = [...this.clusters.values()].filter((c) => c.cluster.type === "EDS").map((c) => c.cluster.edsServiceName);
     const route = new Set<string>();
     for (const { active } of this.listeners.values()) for (const f of active.config.filters()) if (f instanceof HttpConnectionManager && f.rdsName) route.add(f.rdsName);
-    return { endpoint: [...new Set(endpoint)].sort(), route: [...route].sort(), secret: [] };
+    return { endpoint: [...new Set(endpoint)].sort(), route: [...route].sort(), secret: [...this.wantedSecrets].sort() };
   }
 
   listenerAddresses(): Array<{ name: string; address: string; port: number }> {

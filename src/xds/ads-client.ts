@@ -7,7 +7,8 @@ import { type FieldError, formatErrors, type Result } from "./result.js";
 
 export interface AdsClientOptions {
   target: string;
-  credentials?: grpc.ChannelCredentials;
+  /** A function is asked again at each (re)connect; a new value opens a new channel (e.g. a rotated trust bundle). */
+  credentials?: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** Channel options, such as the TLS name the server's certificate must carry. */
   channelOptions?: grpc.ChannelOptions;
   /** Call metadata for each new stream (read per connect, so a refreshed token is sent on reconnect). */
@@ -26,7 +27,8 @@ function nameOf(kind: ResourceKind, obj: Record<string, unknown>): string {
 }
 
 export class AdsClient {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
+  private clientCredentials: grpc.ChannelCredentials;
   private call?: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
   private readonly acked = new Map<ResourceKind, string>();
   private readonly known = new Map<ResourceKind, Set<string>>();
@@ -39,8 +41,18 @@ export class AdsClient {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AdsClientOptions) {
+    this.clientCredentials = this.currentCredentials();
+    this.client = this.makeClient();
+  }
+
+  private currentCredentials(): grpc.ChannelCredentials {
+    const c = this.options.credentials;
+    return (typeof c === "function" ? c() : c) ?? grpc.credentials.createInsecure();
+  }
+
+  private makeClient(): grpc.Client {
     const Client = adsService();
-    this.client = new Client(options.target, options.credentials ?? grpc.credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...options.channelOptions });
+    return new Client(this.options.target, this.clientCredentials, { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...this.options.channelOptions });
   }
 
   start(): void {
@@ -63,6 +75,12 @@ export class AdsClient {
     this.options.onConnectionState?.("connecting");
     this.first = true;
     this.sentNames.clear();
+    const credentials = this.currentCredentials();
+    if (credentials !== this.clientCredentials) {
+      this.client.close();
+      this.clientCredentials = credentials;
+      this.client = this.makeClient();
+    }
     const call = (this.client as unknown as { StreamAggregatedResources(md?: grpc.Metadata): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources(this.options.metadata?.());
     this.call = call;
     let connected = false;

@@ -6,7 +6,7 @@ import { send, status, type ApiRoute } from "./rest-api.js";
 
 const MAX_BYTES = 32 * 1024 * 1024;
 
-function fetchAdmin(address: string, path: string): Promise<{ status: number; body: string }> {
+export function fetchAdmin(address: string, path: string): Promise<{ status: number; body: string }> {
   const colon = address.lastIndexOf(":");
   return new Promise((resolve, reject) => {
     const req = request({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), path, timeout: 5000 }, (res) => {

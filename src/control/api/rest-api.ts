@@ -35,7 +35,7 @@ export function status(res: ServerResponse, code: number, reason: string, messag
   send(res, code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...(findings ? { details: { findings } } : {}) });
 }
 
-function readBody(req: IncomingMessage): Promise<unknown> {
+export function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

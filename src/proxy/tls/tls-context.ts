@@ -1,21 +1,28 @@
 // TLS contexts (envoy.transport_sockets.tls) compiled per config: certificates and trust from inline data, files or
 // SDS secret names, and SAN matchers; the material is read when a connection starts, so rotated secrets apply to
 // new connections without touching the ones open.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { PeerCertificate } from "node:tls";
 import type { CommonTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/CommonTlsContext.js";
 import type { DataSource__Output } from "../../xds/generated/envoy/config/core/v3/DataSource.js";
 import type { CertificateValidationContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/CertificateValidationContext.js";
+import type { Secret__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/Secret.js";
 import { compileStringMatcher, type Predicate } from "../matchers/string-matcher.js";
 
 export interface SecretMaterial {
   certChainPem?: string;
   keyPem?: string;
   caPem?: string;
+  /** The root that issued certChainPem, when the provider knows it (shown by /certs, checked by root rotation). */
+  issuerRootPem?: string;
 }
 
-/** Secrets by SDS name ("default" and "ROOTCA" in Istio), served by the proxy's certificate provider. */
-export type SecretLookup = (name: string) => SecretMaterial | undefined;
+/**
+ * Secrets by SDS name ("default" and "ROOTCA" in Istio), from the proxy's certificate provider or SDS over ADS.
+ * `want` is told each name a config refers to, so the proxy can subscribe to it.
+ */
+export type SecretLookup = ((name: string) => SecretMaterial | undefined) & { want?(name: string): void };
 
 export interface TlsMaterial {
   cert?: string;
@@ -83,6 +90,8 @@ export function compileTlsContext(ctx: CommonTlsContext__Output, secrets: Secret
     case undefined: break;
     default: throw new Error(`${where}: ${ctx.validation_context_type} is not supported (validation_context, validation_context_sds_secret_config, combined_validation_context are)`);
   }
+  if (certSds) secrets.want?.(certSds);
+  if (caSds) secrets.want?.(caSds);
   const fixedCert = inlineCert ? { cert: data(inlineCert.certificate_chain, `${where}.tls_certificates[0].certificate_chain`), key: data(inlineCert.private_key, `${where}.tls_certificates[0].private_key`) } : undefined;
   const fixedCa = data(validation?.trusted_ca, `${where}.validation_context.trusted_ca`);
   const verifySan = sanMatcher(validation);
@@ -94,4 +103,30 @@ export function compileTlsContext(ctx: CommonTlsContext__Output, secrets: Secret
     const key = fixedCert ? fixedCert.key : (certs as SecretMaterial | undefined)?.keyPem;
     return { cert, key, ca, alpn, verifySan };
   };
+}
+
+/** A Secret resource (SDS) as the material TLS contexts read; throws naming the field when it is unusable. */
+export function secretMaterial(sec: Secret__Output, where: string): SecretMaterial {
+  const check = (pem: string | undefined, field: string): string => {
+    if (!pem) throw new Error(`${where}.${field}: no certificate (inline_string, inline_bytes or filename)`);
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new Error(`${where}.${field}: not a PEM certificate (${(err as Error).message})`, { cause: err });
+    }
+    return pem;
+  };
+  switch (sec.type) {
+    case "tls_certificate": {
+      const t = sec.tls_certificate!;
+      const certChainPem = check(data(t.certificate_chain, `${where}.tls_certificate.certificate_chain`), "tls_certificate.certificate_chain");
+      const keyPem = data(t.private_key, `${where}.tls_certificate.private_key`);
+      if (!keyPem) throw new Error(`${where}.tls_certificate.private_key: a certificate needs its private key`);
+      return { certChainPem, keyPem };
+    }
+    case "validation_context":
+      return { caPem: check(data(sec.validation_context!.trusted_ca, `${where}.validation_context.trusted_ca`), "validation_context.trusted_ca") };
+    default:
+      throw new Error(`${where}: ${sec.type ?? "an empty secret"} is not supported (tls_certificate and validation_context are)`);
+  }
 }

@@ -25,7 +25,10 @@ function shortRows(kind: string, dump: Json): string[] {
     case "clusters":
       return [...pick("static_clusters"), ...pick("dynamic_active_clusters")].map((c) => {
         const cluster = (c.cluster ?? c) as Json;
-        return `${String(cluster.name).padEnd(70)} ${cluster.type ?? "STATIC"}${cluster.transport_socket ? "  mTLS" : ""}`;
+        // TLS to every host, or (auto mTLS) to the hosts whose tlsMode metadata picks a TLS transport_socket_matches entry.
+        const matches = (cluster.transport_socket_matches as Json[] | undefined) ?? [];
+        const tls = cluster.transport_socket ? "  mTLS" : matches.some((m) => String((m.transport_socket as Json | undefined)?.name ?? "").endsWith("tls")) ? "  mTLS (auto)" : "";
+        return `${String(cluster.name).padEnd(70)} ${cluster.type ?? "STATIC"}${tls}`;
       });
     case "routes":
       return pick("dynamic_route_configs").flatMap((r) => {

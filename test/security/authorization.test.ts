@@ -131,6 +131,13 @@ test("AUDIT becomes a shadow LOG filter that never denies", () => {
   assert.ok(e.allows({ method: "POST" }));
 });
 
+test("a CUSTOM policy (no ext_authz provider known) fails closed: what it matches is denied, the rest allowed", () => {
+  const e = enforce([policy("ext", { action: "CUSTOM", provider: { name: "opa" }, rules: [{ to: [{ operation: { paths: ["/admin/*"] } }] }] })]);
+  assert.equal(e.allows({ path: "/admin/users" }), false);
+  assert.equal(e.allows({ path: "/reviews/1" }), true);
+  assert.match(e.skipped[0].reason, /CUSTOM policies \(provider opa\) are not supported yet: the requests it matches are denied/);
+});
+
 test("an untranslatable DENY fails closed and is reported; CUSTOM is reported as unsupported", () => {
   const e = enforce([
     policy("bad", { action: "DENY", rules: [{ when: [{ key: "experimental.unknown", values: ["x"] }] }] }),

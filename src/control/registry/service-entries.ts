@@ -58,3 +58,20 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
   }
   return out;
 }
+
+/**
+ * WorkloadEntries that join a sidecar-registered service, as a Kubernetes Service's selector picks WorkloadEntries in
+ * Istio: same namespace, label `app` equal to the service's name. They run no proxy, so peers reach them in
+ * plaintext while the service's sidecars get mutual TLS (auto mTLS is decided per endpoint).
+ */
+export function workloadEntriesOf(service: { name: string; namespace: string; ports: Array<{ port: number; name?: string; protocol?: string }> }, resources: IstioResource[]): Workload[] {
+  const port = service.ports[0];
+  if (!port) return [];
+  const out: Workload[] = [];
+  for (const we of resources.filter((r) => r.kind === "WorkloadEntry") as unknown as Array<IstioResource<WorkloadEntrySpec>>) {
+    const ns = we.metadata.namespace ?? "default";
+    if (ns !== service.namespace || we.spec.labels?.app !== service.name) continue;
+    out.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, { number: port.port, name: port.name, protocol: port.protocol }));
+  }
+  return out;
+}

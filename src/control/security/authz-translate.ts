@@ -234,11 +234,11 @@ export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPoli
   const present = { DENY: false, ALLOW: false, AUDIT: false };
   const skipped: RbacFilters["skipped"] = [];
   for (const p of applying) {
-    const action = p.spec.action ?? "ALLOW";
-    if (action === "CUSTOM") {
-      skipped.push({ policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: "CUSTOM (ext_authz) policies are not supported yet" });
-      continue;
-    }
+    const declared = p.spec.action ?? "ALLOW";
+    // No ext_authz provider is known, so a CUSTOM policy denies what it matches: Istio does the same for a CUSTOM
+    // policy whose provider it cannot find. Skipping it would let through what its author meant to have checked.
+    if (declared === "CUSTOM") skipped.push({ policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: `CUSTOM policies (provider ${p.spec.provider?.name ?? "unnamed"}) are not supported yet: the requests it matches are denied` });
+    const action = declared === "CUSTOM" ? "DENY" : declared;
     present[action] = true;
     (p.spec.rules ?? []).forEach((rule, i) => {
       try {

@@ -37,16 +37,21 @@ export function spiffeOf(w: Workload): string {
   return `spiffe://cluster.local/ns/${w.namespace}/sa/${w.serviceAccount}`;
 }
 
+/** The key of endpoint metadata (and transport_socket_matches) that says an endpoint's sidecar talks mesh mTLS. */
+export const TLS_MODE_MATCH = "envoy.transport_socket_match";
+
 /**
- * The transport socket toward a service's endpoints: ISTIO_MUTUAL when the DestinationRule asks for it, or (auto mTLS)
- * when it says nothing and every endpoint's sidecar holds a mesh certificate; plaintext otherwise.
+ * How a cluster reaches a service's endpoints. A DestinationRule's ISTIO_MUTUAL: one TLS transport socket. Auto mTLS
+ * (the DestinationRule says nothing) as Istio does it, per endpoint: transport_socket_matches pick TLS for endpoints
+ * whose metadata says tlsMode istio (their sidecar holds a mesh certificate) and plaintext for the rest, so one
+ * workload without a sidecar does not turn mutual TLS off for its whole service. DISABLE: plaintext.
  */
-export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints: Workload[], hostname: string, port: number, protocol: "http" | "h2" | "tcp"): Json | undefined {
-  if (drTlsMode === "DISABLE") return undefined;
-  const auto = drTlsMode === undefined && endpoints.length > 0 && endpoints.every((w) => w.mtls);
-  if (drTlsMode !== "ISTIO_MUTUAL" && !auto) return undefined;
-  const identities = [...new Set(endpoints.map(spiffeOf))].sort();
-  return {
+export function upstreamTransport(drTlsMode: string | undefined, endpoints: Workload[], hostname: string, port: number, protocol: "http" | "h2" | "tcp"): Json {
+  if (drTlsMode === "DISABLE") return {};
+  const meshEndpoints = drTlsMode === "ISTIO_MUTUAL" ? endpoints : endpoints.filter((w) => w.mtls);
+  if (drTlsMode !== "ISTIO_MUTUAL" && meshEndpoints.length === 0) return {};
+  const identities = [...new Set(meshEndpoints.map(spiffeOf))].sort();
+  const tls = {
     name: "envoy.transport_sockets.tls",
     typed_config: {
       "@type": `${TLS}UpstreamTlsContext`,
@@ -61,6 +66,13 @@ export function upstreamTransportSocket(drTlsMode: string | undefined, endpoints
         },
       },
     },
+  };
+  if (drTlsMode === "ISTIO_MUTUAL") return { transport_socket: tls };
+  return {
+    transport_socket_matches: [
+      { name: "tlsMode-istio", match: { tlsMode: "istio" }, transport_socket: tls },
+      { name: "tlsMode-disabled", match: {}, transport_socket: { name: "envoy.transport_sockets.raw_buffer", typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" } } },
+    ],
   };
 }
 

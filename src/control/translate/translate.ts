@@ -7,9 +7,9 @@ import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/auth
 import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
 import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
-import { serviceEntryServices } from "../registry/service-entries.js";
+import { serviceEntryServices, workloadEntriesOf } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
-import { inboundChains, peerAuthenticationMode, upstreamTransportSocket } from "./mtls.js";
+import { inboundChains, peerAuthenticationMode, TLS_MODE_MATCH, upstreamTransport } from "./mtls.js";
 import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
 import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
 import { serviceVips } from "./vips.js";
@@ -61,7 +61,10 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
     lb_endpoints: matching.map((w) => ({
       endpoint: { address: socket(w.address, w.inboundPort || port) },
       health_status: w.ready ? "HEALTHY" : "UNHEALTHY",
-      metadata: { filter_metadata: { istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` } } },
+      metadata: { filter_metadata: {
+        istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` },
+        ...(w.mtls ? { [TLS_MODE_MATCH]: { tlsMode: "istio" } } : {}),
+      } },
     })),
   }];
 }
@@ -69,6 +72,7 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
 /** Every service of the mesh: from registered workloads, then ServiceEntries for hosts no workload serves. */
 export function meshServices(workloads: Workload[], resources: IstioResource[]): Map<string, Service> {
   const services = servicesOf(workloads);
+  for (const s of services.values()) s.endpoints.push(...workloadEntriesOf(s, resources));
   for (const extra of serviceEntryServices(resources)) {
     if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints });
   }
@@ -122,8 +126,8 @@ export function translate(input: TranslateInput): ProxyResources {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
         const subsetTls = dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy?.tls?.mode;
-        const transport = upstreamTransportSocket(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
-        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...(transport ? { transport_socket: transport } : {}) });
+        const transport = upstreamTransport(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
+        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport });
         out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
       }
     }

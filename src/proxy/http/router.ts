@@ -94,7 +94,7 @@ export class Router {
     }
     ctx.upstreamCluster = cluster.name;
     const cs = `cluster.${cluster.name}`;
-    if (cluster.activeRequests >= cluster.breakers.maxRequests || cluster.pools.pending() >= cluster.breakers.maxPendingRequests) {
+    if (cluster.activeRequests >= cluster.breakers.maxRequests || cluster.pending() >= cluster.breakers.maxPendingRequests) {
       this.stats.inc(`${cs}.upstream_rq_pending_overflow`);
       // Envoy's router marks what its circuit breakers refused, so callers can tell overload from a failing upstream.
       localReply(ctx, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO", { "x-envoy-overloaded": "true" });
@@ -270,14 +270,15 @@ export class Router {
       settled = true;
       onOutcome(o);
     };
+    const pools = cluster.poolsFor(host);
     let agent;
     try {
-      agent = cluster.pools.currentAgent();
+      agent = pools.currentAgent();
     } catch (err) {
       queueMicrotask(() => settle({ kind: "failure", reason: "connect-failure", message: (err as Error).message }));
       return { attempt: { host, abort: () => {} }, sink: discardSink() as unknown as ClientRequest };
     }
-    const req = (cluster.tls ? tlsRequest : h1request)({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent, setHost: false });
+    const req = (pools.options.tls ? tlsRequest : h1request)({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent, setHost: false });
     let tryTimer: NodeJS.Timeout | undefined;
     let connectTimer: NodeJS.Timeout | undefined;
     req.on("socket", (socket) => {
@@ -317,7 +318,7 @@ export class Router {
     };
     let session;
     try {
-      session = cluster.pools.session(host.address, host.port);
+      session = cluster.poolsFor(host).session(host.address, host.port);
     } catch (err) {
       queueMicrotask(() => settle({ kind: "failure", reason: "connect-failure", message: (err as Error).message }));
       return { attempt: { host, abort: () => {} }, sink: discardSink() as unknown as ClientHttp2Stream };

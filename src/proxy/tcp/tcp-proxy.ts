@@ -75,7 +75,7 @@ export class TcpProxyFilter {
     if (cluster.activeRequests >= cluster.breakers.maxConnections) return refuse(`${cs}.upstream_cx_overflow`, "UO");
     let tlsOptions;
     try {
-      tlsOptions = cluster.pools.tlsOptions([]);
+      tlsOptions = cluster.poolsFor(host).tlsOptions([]);
     } catch {
       // Mesh certificates not issued yet: refuse rather than fall back to plaintext.
       return refuse(`${cs}.upstream_cx_connect_fail`, "UF");

@@ -46,7 +46,10 @@ export class UpstreamCluster {
   readonly edsServiceName: string;
   readonly panicThreshold: number;
   readonly tls?: UpstreamTls;
+  /** The pools of the cluster's transport_socket (and of hosts no transport_socket_matches entry matches). */
   readonly pools: ConnectionPools;
+  /** transport_socket_matches, in order: each with its own TLS (or plaintext) and pools; hosts pick by metadata. */
+  private readonly transports: Array<{ name: string; match: Record<string, unknown>; pools: ConnectionPools }> = [];
   /** Hosts by priority, each level a stable array (load balancers cache per array). */
   private levels: Endpoint[][] = [];
   private all = new Map<string, Endpoint>();
@@ -114,7 +117,13 @@ export class UpstreamCluster {
       maxRingSize: Number(wrapped(config.ring_hash_lb_config?.maximum_ring_size, 8 * 1024 * 1024)),
       tableSize: Number(wrapped(config.maglev_lb_config?.table_size, 65537)),
     });
-    this.pools = new ConnectionPools({ http2, connectTimeoutMs: this.connectTimeoutMs, maxConnectionsPerHost: this.breakers.maxConnections, maxRequestsPerConnection, idleTimeoutMs, tls: this.tls, stats, statPrefix: `cluster.${this.name}` });
+    const poolOptions = { http2, connectTimeoutMs: this.connectTimeoutMs, maxConnectionsPerHost: this.breakers.maxConnections, maxRequestsPerConnection, idleTimeoutMs, stats, statPrefix: `cluster.${this.name}` };
+    this.pools = new ConnectionPools({ ...poolOptions, tls: this.tls });
+    for (const [i, m] of config.transport_socket_matches.entries()) {
+      const where = `cluster ${config.name}.transport_socket_matches[${i}]`;
+      if (!m.transport_socket) throw new Error(`${where}.transport_socket is required`);
+      this.transports.push({ name: m.name, match: structFields(m.match), pools: new ConnectionPools({ ...poolOptions, tls: buildUpstreamTls(m.transport_socket, secrets, where) }) });
+    }
     if (this.type === "STATIC" || this.type === "STRICT_DNS" || this.type === "LOGICAL_DNS") {
       if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
       if (this.type === "STATIC") this.setAssignment(config.load_assignment);
@@ -151,16 +160,43 @@ export class UpstreamCluster {
         e.edsHealthy = !["UNHEALTHY", "DRAINING", "TIMEOUT"].includes(lbe.health_status);
         e.hostname = lbe.endpoint?.hostname ?? "";
         e.metadata = lbe.metadata?.filter_metadata ? (lbe.metadata.filter_metadata as unknown as Record<string, unknown>) : {};
+        e.transport = this.transportOf(e);
         next.set(key, e);
         (levels[group.priority] ??= []).push(e);
       }
     }
-    for (const [key] of this.all) if (!next.has(key)) this.pools.drainHost(key);
+    for (const [key] of this.all) if (!next.has(key)) for (const pools of this.allPools()) pools.drainHost(key);
     this.all = next;
     this.levels = levels.filter(Boolean);
     this.healthChecker?.sync();
     this.stats.setGauge(`cluster.${this.name}.membership_total`, next.size);
     this.stats.setGauge(`cluster.${this.name}.membership_healthy`, [...next.values()].filter((e) => usable(e, Date.now())).length);
+  }
+
+  /**
+   * Envoy's transport_socket_matches: the first entry whose match fields all equal the host's
+   * `envoy.transport_socket_match` metadata (an empty match takes any host); none: the cluster's own transport.
+   */
+  private transportOf(e: Endpoint): number {
+    if (this.transports.length === 0) return -1;
+    const meta = structFields(e.metadata["envoy.transport_socket_match"]);
+    return this.transports.findIndex((t) => Object.entries(t.match).every(([k, v]) => meta[k] === v));
+  }
+
+  /** The pools (and so the TLS) a host is reached with. */
+  poolsFor(host: Endpoint): ConnectionPools {
+    return host.transport >= 0 ? this.transports[host.transport]?.pools ?? this.pools : this.pools;
+  }
+
+  private allPools(): ConnectionPools[] {
+    return [this.pools, ...this.transports.map((t) => t.pools)];
+  }
+
+  /** Requests waiting for a connection, across every transport's pools (for max_pending_requests). */
+  pending(): number {
+    let n = 0;
+    for (const pools of this.allPools()) n += pools.pending();
+    return n;
   }
 
   hosts(): Endpoint[] {
@@ -271,6 +307,14 @@ export class UpstreamCluster {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.healthChecker?.close();
-    this.pools.close();
+    for (const pools of this.allPools()) pools.close();
   }
+}
+
+/** A google.protobuf.Struct (as protobufjs decodes it) or a plain object, as plain string/number/bool fields. */
+function structFields(v: unknown): Record<string, unknown> {
+  if (!v || typeof v !== "object") return {};
+  const fields = (v as { fields?: Record<string, { stringValue?: string; numberValue?: number; boolValue?: boolean }> }).fields;
+  if (!fields) return v as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, x.stringValue ?? x.numberValue ?? x.boolValue]));
 }

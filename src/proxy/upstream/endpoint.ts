@@ -20,12 +20,14 @@ export interface Endpoint {
   /** Labels from endpoint metadata (filter_metadata.istio / envoy.lb), for subsets and telemetry. */
   metadata: Record<string, unknown>;
   hostname: string;
+  /** Index of the cluster's transport_socket_matches entry this host uses; -1 = the cluster's transport_socket. */
+  transport: number;
 }
 
 export function newEndpoint(address: string, port: number, fields: Partial<Endpoint> = {}): Endpoint {
   return {
     key: `${address}:${port}`, address, port, weight: 1, priority: 0, locality: "", edsHealthy: true, hcHealthy: true,
-    ejectedUntil: 0, ejections: 0, consecutive5xx: 0, consecutiveGatewayFailures: 0, activeRequests: 0, metadata: {}, hostname: "",
+    ejectedUntil: 0, ejections: 0, consecutive5xx: 0, consecutiveGatewayFailures: 0, activeRequests: 0, metadata: {}, hostname: "", transport: -1,
     ...fields,
   };
 }

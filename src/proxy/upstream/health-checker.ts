@@ -22,7 +22,7 @@ export interface CheckedCluster {
   name: string;
   hosts(): Endpoint[];
   /** TLS options for a connection to a host, undefined for plaintext (throws while certificates are not ready). */
-  tls(): ConnectionOptions | undefined;
+  tls(host: Endpoint): ConnectionOptions | undefined;
 }
 
 export class ActiveHealthChecker {
@@ -116,7 +116,7 @@ export class ActiveHealthChecker {
   private check(host: Endpoint): Promise<boolean> {
     let tls: ConnectionOptions | undefined;
     try {
-      tls = this.cluster.tls();
+      tls = this.cluster.tls(host);
     } catch {
       return Promise.resolve(false);
     }

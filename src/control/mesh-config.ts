@@ -1,6 +1,7 @@
 // Istio's MeshConfig (the `mesh` document of istio's ConfigMap), the subset Trellis honours: access logs, tracing and
 // the root namespace. Unknown or unsupported fields are refused by name, so a setting is never silently ignored.
 import { parse as parseYaml } from "yaml";
+import { type ExtAuthzHttpProvider, parseExtensionProviders } from "./ext-authz-providers.js";
 
 export interface MeshConfig {
   /** Where every sidecar writes an access log line per request ("" = none, "/dev/stdout", or an absolute path). */
@@ -10,11 +11,13 @@ export interface MeshConfig {
   /** defaultConfig.tracing.sampling, a percentage; undefined = the control plane's flag or default. */
   tracingSampling?: number;
   rootNamespace?: string;
+  /** HTTP authorization services that CUSTOM AuthorizationPolicies name (envoyExtAuthzHttp). */
+  extensionProviders?: ExtAuthzHttpProvider[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
 
-const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace";
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp)";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -56,6 +59,9 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
       case "rootNamespace":
         if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) errors.push(`${where} must be a namespace name (e.g. istio-system)`);
         else out.rootNamespace = value;
+        break;
+      case "extensionProviders":
+        out.extensionProviders = parseExtensionProviders(value, where, errors);
         break;
       case "defaultConfig": {
         if (!isObject(value)) { errors.push(`${where} must be a mapping`); break; }

@@ -135,7 +135,7 @@ test("a CUSTOM policy (no ext_authz provider known) fails closed: what it matche
   const e = enforce([policy("ext", { action: "CUSTOM", provider: { name: "opa" }, rules: [{ to: [{ operation: { paths: ["/admin/*"] } }] }] })]);
   assert.equal(e.allows({ path: "/admin/users" }), false);
   assert.equal(e.allows({ path: "/reviews/1" }), true);
-  assert.match(e.skipped[0].reason, /CUSTOM policies \(provider opa\) are not supported yet: the requests it matches are denied/);
+  assert.match(e.skipped[0].reason, /provider "opa" is not among the mesh config.s extensionProviders \(none\): the requests it matches are denied/);
 });
 
 test("an untranslatable DENY fails closed and is reported; CUSTOM is reported as unsupported", () => {

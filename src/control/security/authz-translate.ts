@@ -1,5 +1,7 @@
 // AuthorizationPolicy -> Envoy RBAC HTTP filters for one workload, following the shapes Istio's authz builder makes.
 import type { IstioResource } from "../../api/resource.js";
+import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
+import { EXT_AUTHZ_POLICY_PREFIX, extAuthzFilters, providerTarget } from "./ext-authz-translate.js";
 
 export interface AuthorizationPolicySpec {
   selector?: { matchLabels?: Record<string, string> };
@@ -219,6 +221,8 @@ export interface RbacFilters {
   networkFilters: Json[];
   /** Policies skipped, with why (CUSTOM without a provider Trellis knows, unsupported condition keys). */
   skipped: Array<{ policy: string; reason: string }>;
+  /** The ext_authz service CUSTOM policies call: the proxy needs its outbound cluster. */
+  extAuthz?: { hostname: string; port: number; cluster: string };
 }
 
 /**
@@ -227,18 +231,46 @@ export interface RbacFilters {
  * A policy whose rules cannot be translated is not dropped silently: for ALLOW it is left out (so it allows
  * nothing) and for DENY it becomes a deny-all, since failing open is the one wrong answer.
  */
-export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPolicySpec>>, workload: WorkloadIdentity, rootNamespace = "istio-system"): RbacFilters {
+export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPolicySpec>>, workload: WorkloadIdentity, rootNamespace = "istio-system", providers: ExtAuthzHttpProvider[] = []): RbacFilters {
   const applying = policies.filter((p) => policyApplies(p, workload, rootNamespace)).sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
   const byAction: Record<"DENY" | "ALLOW" | "AUDIT", Json> = { DENY: {}, ALLOW: {}, AUDIT: {} };
   const tcpByAction: Record<"DENY" | "ALLOW" | "AUDIT", Json> = { DENY: {}, ALLOW: {}, AUDIT: {} };
   const present = { DENY: false, ALLOW: false, AUDIT: false };
   const skipped: RbacFilters["skipped"] = [];
+  // CUSTOM: one provider per workload, as Istio allows; its policies' rules go to a shadow RBAC filter that marks
+  // the requests ext_authz must check.
+  const custom: Json = {};
+  let provider: ExtAuthzHttpProvider | undefined;
   for (const p of applying) {
     const declared = p.spec.action ?? "ALLOW";
-    // No ext_authz provider is known, so a CUSTOM policy denies what it matches: Istio does the same for a CUSTOM
-    // policy whose provider it cannot find. Skipping it would let through what its author meant to have checked.
-    if (declared === "CUSTOM") skipped.push({ policy: `${p.metadata.namespace}/${p.metadata.name}`, reason: `CUSTOM policies (provider ${p.spec.provider?.name ?? "unnamed"}) are not supported yet: the requests it matches are denied` });
-    const action = declared === "CUSTOM" ? "DENY" : declared;
+    let action = declared === "CUSTOM" ? "DENY" as const : declared;
+    if (declared === "CUSTOM") {
+      const wanted = providers.find((x) => x.name === p.spec.provider?.name);
+      const id = `${p.metadata.namespace}/${p.metadata.name}`;
+      // A CUSTOM policy that cannot be honoured denies what it matches (Istio does the same for an unknown
+      // provider): skipping it would let through what its author meant to have checked.
+      if (!wanted) skipped.push({ policy: id, reason: `provider "${p.spec.provider?.name ?? ""}" is not among the mesh config's extensionProviders (${providers.map((x) => x.name).join(", ") || "none"}): the requests it matches are denied` });
+      else if (provider && provider !== wanted) skipped.push({ policy: id, reason: `a workload takes one CUSTOM provider and ${provider.name} already applies: the requests it matches are denied` });
+      else {
+        provider = wanted;
+        (p.spec.rules ?? []).forEach((rule, i) => {
+          try {
+            custom[EXT_AUTHZ_POLICY_PREFIX + policyName(p, i)] = rulePolicy(rule);
+          } catch (err) {
+            skipped.push({ policy: id, reason: `${(err as Error).message}: the requests it could match are denied` });
+            byAction.DENY[policyName(p, i)] = tcpByAction.DENY[policyName(p, i)] = { permissions: [{ any: true }], principals: [{ any: true }] };
+            present.DENY = true;
+          }
+        });
+        // ext_authz checks HTTP only: on a TCP port the policy's connections are denied rather than let through.
+        (p.spec.rules ?? []).forEach((rule, i) => {
+          const tcp = tcpRule(rule, "DENY");
+          if (tcp) { tcpByAction.DENY[policyName(p, i)] = rulePolicy(tcp); present.DENY = true; }
+        });
+        continue;
+      }
+      action = "DENY";
+    }
     present[action] = true;
     (p.spec.rules ?? []).forEach((rule, i) => {
       try {
@@ -251,7 +283,7 @@ export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPoli
       }
     });
   }
-  const httpFilters: Json[] = [];
+  const httpFilters: Json[] = provider ? extAuthzFilters(provider, custom, workload.namespace) : [];
   const filter = (name: string, action: string, policiesMap: Json, shadow = false): Json => ({
     name,
     typed_config: { "@type": RBAC_TYPE, ...(shadow ? { shadow_rules: { action, policies: policiesMap }, shadow_rules_stat_prefix: "istio_dry_run_" } : { rules: { action, policies: policiesMap } }) },
@@ -267,5 +299,5 @@ export function buildRbacFilters(policies: Array<IstioResource<AuthorizationPoli
   if (present.DENY) networkFilters.push(network("DENY", tcpByAction.DENY));
   if (present.ALLOW) networkFilters.push(network("ALLOW", tcpByAction.ALLOW));
   if (present.AUDIT) networkFilters.push(network("LOG", tcpByAction.AUDIT));
-  return { httpFilters, networkFilters, skipped };
+  return { httpFilters, networkFilters, skipped, ...(provider ? { extAuthz: providerTarget(provider, workload.namespace) } : {}) };
 }

@@ -3,6 +3,7 @@
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
 import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
+import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
 import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
@@ -24,6 +25,8 @@ export interface TranslateInput {
   /** Fetched JSON Web Key Sets by jwksUri. */
   jwks?: (uri: string) => string | undefined;
   rootNamespace?: string;
+  /** MeshConfig extensionProviders: the HTTP authorization services CUSTOM policies name. */
+  extAuthzProviders?: ExtAuthzHttpProvider[];
   /** A proxyless gRPC client (node metadata GENERATOR=grpc): it gets api listeners for every service. */
   proxyless?: boolean;
   /** Where sidecars send spans, and how many they sample; undefined = no tracing. */
@@ -102,6 +105,10 @@ export function translate(input: TranslateInput): ProxyResources {
   // transparent mode: every service, since the app may dial any of them by name).
   const transparent = proxy.interception === "REDIRECT";
   const wanted = new Set(transparent ? services.keys() : proxy.upstreams.map((u) => fqdn(u.host, proxy.namespace)));
+  // The authorization service CUSTOM policies send this workload's requests to.
+  const authzPolicies = of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy");
+  const extAuthz = input.extAuthzProviders?.length && proxy.service ? buildRbacFilters(authzPolicies, { namespace: proxy.namespace, labels: proxy.labels }, root, input.extAuthzProviders).extAuthz : undefined;
+  if (extAuthz) wanted.add(extAuthz.hostname);
   for (const route of vss) for (const h of route.spec.http ?? []) for (const d of [...(h.route ?? []).map((x) => x.destination), ...(h.mirror ? [h.mirror] : [])]) {
     if (wanted.has(fqdn((route.spec.hosts ?? [])[0] ?? "", route.metadata.namespace ?? "default"))) wanted.add(fqdn(d.host, route.metadata.namespace ?? "default"));
   }
@@ -185,7 +192,7 @@ export function translate(input: TranslateInput): ProxyResources {
     const inboundCluster = clusterName("inbound", port.port, "", "");
     out.clusters.push({ name: inboundCluster, type: "STATIC", connect_timeout: "10s", load_assignment: { cluster_name: inboundCluster, endpoints: [{ lb_endpoints: [{ endpoint: { address: socket("127.0.0.1", proxy.appPort) } }] }] }, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}) });
     const identity = { namespace: proxy.namespace, labels: proxy.labels };
-    const rbac = buildRbacFilters(of<AuthorizationPolicySpec>(input.resources, "AuthorizationPolicy"), identity, root);
+    const rbac = buildRbacFilters(authzPolicies, identity, root, input.extAuthzProviders);
     // Other ports of a transparent workload pass through under the workload-wide mode (port 0: no port-level mode)
     // and its authorization policies.
     const passthrough = (filters: Json[]) => inboundChains(peerAuthenticationMode(input.resources, proxy, 0, root), proxy.mtls, [...rbac.networkFilters, ...filters], true);

@@ -32,6 +32,7 @@ export interface HcmDeps {
   /** RDS: the current route table by name (undefined until it arrives). */
   routes(name: string): RouteTable | undefined;
   clusterExists(name: string): boolean;
+  cluster?(name: string): import("../upstream/cluster.js").UpstreamCluster | undefined;
   tracing: TracerDeps;
 }
 
@@ -64,7 +65,7 @@ export class HttpConnectionManager {
     this.filters = config.http_filters.map((f, i) => {
       const factory = filterFactory(f.name, f.typed_config?.type_url);
       if (!factory) throw new Error(`${where}.http_filters[${i}]: filter ${f.name} (${f.typed_config?.type_url ?? "no typed_config"}) is not supported`);
-      return factory(f.typed_config ?? null, { statPrefix: this.statPrefix, stats: deps.stats });
+      return factory(f.typed_config ?? null, { statPrefix: this.statPrefix, stats: deps.stats, cluster: deps.cluster });
     });
     const last = config.http_filters[config.http_filters.length - 1];
     if (!last || (last.name !== "envoy.filters.http.router" && !last.typed_config?.type_url.endsWith("router.v3.Router"))) {

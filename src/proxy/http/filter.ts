@@ -16,6 +16,8 @@ export interface HttpFilter {
 export interface FilterFactoryContext {
   statPrefix: string;
   stats: import("../stats/stats.js").Stats;
+  /** The proxy's clusters, for filters that call a service themselves (ext_authz). */
+  cluster?(name: string): import("../upstream/cluster.js").UpstreamCluster | undefined;
 }
 
 /** Builds a filter from its decoded typed_config; throws with the field at fault. */

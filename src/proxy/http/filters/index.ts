@@ -5,3 +5,4 @@ import "./rbac.js";
 import "./jwt-authn.js";
 import "./cors.js";
 import "./local-ratelimit.js";
+import "./ext-authz.js";

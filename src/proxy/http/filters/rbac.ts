@@ -25,14 +25,17 @@ function rbacRequest(ctx: StreamContext): RbacRequest {
 class RbacFilter implements HttpFilter {
   readonly name = NAME;
 
-  constructor(private readonly rules: CompiledRbac | undefined, private readonly shadow: CompiledRbac | undefined, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string) {}
+  constructor(private readonly rules: CompiledRbac | undefined, private readonly shadow: CompiledRbac | undefined, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string, private readonly shadowPrefix = "") {}
 
   onRequest(ctx: StreamContext): FilterStatus {
     const req = rbacRequest(ctx);
     if (this.shadow) {
       const d = this.shadow.evaluate(req);
       this.stats.inc(`http.${this.prefix}.rbac.shadow_${d.allowed ? "allowed" : "denied"}`);
-      (ctx.metadata[NAME] ??= {}).shadow_effective_policy_id = d.policy ?? "";
+      // Envoy's keys: SHADOW_PREFIX + shadow_effective_policy_id / shadow_engine_result (ext_authz reads the first).
+      const md = (ctx.metadata[NAME] ??= {});
+      md[`${this.shadowPrefix}shadow_effective_policy_id`] = d.policy ?? "";
+      md[`${this.shadowPrefix}shadow_engine_result`] = d.allowed ? "allowed" : "denied";
     }
     if (!this.rules) return "continue";
     const d = this.rules.evaluate(req);
@@ -54,5 +57,5 @@ registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.
     const bad = rules ? unsupportedRule(rules, `${NAME}.${field}`) : undefined;
     if (bad) throw new Error(bad);
   }
-  return new RbacFilter(r.value.rules ? compileRbac(r.value.rules) : undefined, r.value.shadow_rules ? compileRbac(r.value.shadow_rules) : undefined, ctx.stats, ctx.statPrefix);
+  return new RbacFilter(r.value.rules ? compileRbac(r.value.rules) : undefined, r.value.shadow_rules ? compileRbac(r.value.shadow_rules) : undefined, ctx.stats, ctx.statPrefix, r.value.shadow_rules_stat_prefix);
 });

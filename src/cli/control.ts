@@ -1,11 +1,11 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
 import { collectorUrlFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 
-const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N]
+const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR]
@@ -13,7 +13,10 @@ const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-por
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
 (default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
-requires the token in STATE_DIR/api-token.
+requires the token in STATE_DIR/api-token, and plaintext xDS serves loopback peers only.
+CA: a root is made under STATE_DIR/ca on first start, or --ca-plugin-dir names Istio's plug-in files (ca-cert.pem,
+ca-key.pem, root-cert.pem, cert-chain.pem) and the CA signs as that intermediate under your own root. With the CA
+on, every xDS stream proves its identity with a bootstrap token (trellis run mints them; trellis token create).
 
 Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
 to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.
@@ -27,6 +30,14 @@ accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTraci
 whose file no longer defines it is deleted, and a file that does not parse or validate is reported with its line
 while the version applied before keeps serving.`;
 
+/** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
+function pluginDirFlag(dir: string | undefined, caPort: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  if (caPort === undefined) throw new Error("--ca-plugin-dir needs --ca-port (the CA it configures)");
+  if (!existsSync(dir)) throw new Error(`--ca-plugin-dir: ${dir} does not exist; it holds Istio's ca-cert.pem, ca-key.pem, root-cert.pem and cert-chain.pem`);
+  return dir;
+}
+
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
@@ -36,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
       "xds-port": { type: "string" },
       "api-port": { type: "string" },
       "ca-port": { type: "string" },
+      "ca-plugin-dir": { type: "string" },
       "otlp-port": { type: "string" },
       "trace-sampling": { type: "string" },
       "otlp-collector": { type: "string" },
@@ -62,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
       if (!parsed.ok) throw new Error(`--mesh-config is not valid:\n  ${parsed.errors.join("\n  ")}`);
       mesh = parsed.value;
     }
-    opts = { mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]),
+    opts = { mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),

@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   apiPort?: number;
   /** CSR API (and xDS) over TLS; undefined = off. */
   caPort?: number;
+  /** Istio's plug-in CA files (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): sign as that intermediate. */
+  caPluginDir?: string;
   debounceMs?: number;
   log?: (line: string) => void;
   /** The OTLP/HTTP trace intake; default 4318, 0 = any free port. */
@@ -176,7 +178,7 @@ export class ControlPlane {
   async start(): Promise<void> {
     const host = this.options.host ?? "127.0.0.1";
     if (this.options.caPort !== undefined) {
-      const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca") });
+      const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);

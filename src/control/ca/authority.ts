@@ -104,6 +104,9 @@ export class CertificateAuthority {
       throw new CaError("TRELLIS_CA_CONFIG", `${join(dir, PLUGIN_FILES.chain)} does not lead to a root in ${join(dir, PLUGIN_FILES.root)}`);
     }
     const intermediates = chain.filter((p) => inspect(p).fingerprint256 !== cert.fingerprint256 && !rootCerts.some((r) => r.fingerprint256 === inspect(p).fingerprint256));
+    // Workloads started from the state dir (trellis run) read the trust bundle there, whichever CA signs.
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(options.dir, PLUGIN_FILES.root), roots.join(""));
     return new CertificateAuthority(trustDomain, certPem, key, intermediates, roots, options, "plug-in");
   }
 

@@ -72,6 +72,8 @@ export interface ParsedCsr {
   publicKey: CryptoKey;
   uris: string[];
   dnsNames: string[];
+  /** Every SAN that is not a URI ("dns:x", "ip:1.2.3.4", "email:a@b", ...). */
+  otherSans: string[];
 }
 
 /** Parses and verifies a PKCS#10 CSR (its self-signature proves the requester holds the key). */
@@ -89,6 +91,7 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
     publicKey: await csr.publicKey.export(),
     uris: names.filter((n) => n.type === "url").map((n) => n.value),
     dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
+    otherSans: names.filter((n) => n.type !== "url").map((n) => `${n.type}:${n.value}`),
   };
 }
 
@@ -100,6 +103,8 @@ export interface LeafRequest {
   lifetimeMs: number;
   issuerCertPem: string;
   issuerKey: CryptoKey;
+  /** Start of validity (default: now, backdated for clock skew); lifetimeMs then counts from it. */
+  notBefore?: Date;
 }
 
 /** Signs a workload certificate: SPIFFE URI SAN, server and client auth, no CA rights. */
@@ -111,8 +116,8 @@ export async function signLeaf(req: LeafRequest): Promise<string> {
     serialNumber: serial(),
     subject: "",
     issuer: issuer.subject,
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + req.lifetimeMs),
+    notBefore: req.notBefore ?? new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date((req.notBefore?.getTime() ?? now) + req.lifetimeMs),
     signingAlgorithm: EC_P256,
     publicKey: req.publicKey,
     signingKey: req.issuerKey,
@@ -129,11 +134,12 @@ export async function signLeaf(req: LeafRequest): Promise<string> {
 }
 
 /** Creates a CSR for `uris` with `keys` (what a proxy does; used by tests and by `trellis proxy`'s CA client). */
-export async function createCsr(keys: KeyPairPem, uris: string[]): Promise<string> {
+/** A CSR for `uris`; `extraSans` (e.g. {type: "dns", value}) exist for tests of what the CA must refuse. */
+export async function createCsr(keys: KeyPairPem, uris: string[], extraSans: Array<{ type: "dns" | "ip" | "email"; value: string }> = []): Promise<string> {
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     keys: { publicKey: keys.publicKey, privateKey: keys.privateKey },
     signingAlgorithm: EC_P256,
-    extensions: [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: "url" as const, value })))],
+    extensions: [new x509.SubjectAlternativeNameExtension([...uris.map((value) => ({ type: "url" as const, value })), ...extraSans])],
   });
   return csr.toString("pem") + "\n";
 }

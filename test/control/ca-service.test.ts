@@ -65,6 +65,10 @@ test("no token, a bad token, and a CSR for another identity are refused with the
   await assert.rejects(createCertificate({ csr, validity_duration: 0 }, "a.b.c"), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
   await assert.rejects(createCertificate({ csr, validity_duration: 0 }, tokens.issue("default", "ratings", 60)),
     (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /credential proves spiffe:\/\/cluster.local\/ns\/default\/sa\/ratings/.test(e.details));
+  // Its own identity plus extra names (a DNS name, an IP, an email): refused, naming them, nothing signed.
+  const extra = await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/reviews"], [{ type: "dns", value: "istiod.istio-system.svc" }, { type: "ip", value: "10.0.0.1" }, { type: "email", value: "a@example.com" }]);
+  await assert.rejects(createCertificate({ csr: extra, validity_duration: 0 }, tokens.issue("default", "reviews", 60)),
+    (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /names besides its identity \(dns:istiod.istio-system.svc, ip:10.0.0.1, email:a@example.com\)/.test(e.details));
 });
 
 test("two issued certificates complete a mutual TLS handshake and each side sees the other's SPIFFE ID", async () => {

@@ -138,6 +138,9 @@ export class CertificateAuthority {
       throw new CaError("TRELLIS_CA_BAD_CSR", (err as Error).message);
     }
     const expected = spiffeId({ ...identity, trustDomain: this.trustDomain });
+    if (csr.otherSans.length) {
+      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for names besides its identity (${csr.otherSans.join(", ")}); a workload certificate carries only ${expected}: request exactly that URI SAN`);
+    }
     if (csr.uris.length !== 1 || csr.uris[0] !== expected) {
       throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for ${csr.uris.length ? csr.uris.join(", ") : "no URI SAN"} but the credential proves ${expected}; request exactly that identity`);
     }

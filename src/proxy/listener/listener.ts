@@ -44,6 +44,23 @@ function contextFor(chain: Chain, m: TlsMaterial): SecureContext {
   return context;
 }
 
+/**
+ * One log line per refused TLS handshake, naming the peer and why (another CA's certificate, an expired one, none),
+ * at most one a second per chain so a flood of bad handshakes cannot flood the log; the rest are counted.
+ */
+const refusalLog = new Map<string, { at: number; suppressed: number }>();
+function logRefusal(chain: Chain, conn: ConnectionInfo, reason: string): void {
+  const now = Date.now();
+  const last = refusalLog.get(chain.name) ?? { at: 0, suppressed: 0 };
+  if (now - last.at < 1000) {
+    last.suppressed++;
+    refusalLog.set(chain.name, last);
+    return;
+  }
+  console.error(`trellis proxy: filter chain ${chain.name || "(unnamed)"}: refused TLS from ${conn.remoteAddress}:${conn.remotePort}: ${reason}${last.suppressed ? ` (and ${last.suppressed} more refusals not logged)` : ""}`);
+  refusalLog.set(chain.name, { at: now, suppressed: 0 });
+}
+
 /** Terminates TLS on a connection whose first bytes were peeked, then hands the clear stream to the chain's filter. */
 function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, conn: ConnectionInfo): void {
   let m: TlsMaterial;
@@ -64,15 +81,22 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
     const hasPeer = peer && Object.keys(peer).length > 0;
     const verifyError = (tls as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.();
     const verified = hasPeer && !verifyError;
-    const bad = verified ? m.verifySan?.(peer) : require ? new Error("no verified client certificate") : undefined;
-    if (bad) return void tls.destroy();
+    const bad = verified ? m.verifySan?.(peer) : require ? new Error(verifyError ? `client certificate refused: ${verifyError.message}` : "no client certificate") : undefined;
+    if (bad) {
+      logRefusal(chain, conn, bad.message);
+      return void tls.destroy();
+    }
     const info: ConnectionInfo = { ...conn, tls: true, peerPrincipal: verified ? peerPrincipal(peer) : undefined, requestedServerName: (tls as unknown as { servername?: string }).servername || undefined, alpn: tls.alpnProtocol || undefined };
     if (!chain.rbac.every((r) => r.allows(info))) return void tls.destroy();
     const filter = chain.filter;
     if (filter instanceof HttpConnectionManager) filter.handleConnection(tls as unknown as Socket, info, undefined, tls.alpnProtocol || "http/1.1");
     else filter.handleConnection(tls as unknown as Socket, info);
   });
-  tls.on("error", () => tls.destroy());
+  tls.on("error", (err: Error & { code?: string }) => {
+    // Handshake failures: OpenSSL's verdict on the client's certificate (expired, unknown CA, none sent).
+    if (!tls.encrypted || !(tls as unknown as { _secureEstablished?: boolean })._secureEstablished) logRefusal(chain, conn, err.code ? `${err.message} (${err.code})` : err.message);
+    tls.destroy();
+  });
 }
 
 type NetworkFilter = HttpConnectionManager | TcpProxyFilter;

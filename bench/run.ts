@@ -9,7 +9,9 @@ import { direct, type Peer } from "./peers/chain.js";
 import { haproxy } from "./peers/haproxy.js";
 import { nginx } from "./peers/nginx.js";
 import { trellis, trellisPeer } from "./peers/trellis.js";
-import { type HopSample, sampleHop } from "./scenarios/http1-latency.js";
+import { type HopSample, runNode, sampleHop } from "./scenarios/http1-latency.js";
+import { meshCerts } from "./lib/mesh-certs.js";
+import { cpuSeconds } from "./lib/processes.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
@@ -55,7 +57,47 @@ async function telemetryScenario(): Promise<unknown> {
   }
 }
 
-async function compare(candidates: Peer[], rivals: string[], against = "trellis"): Promise<unknown> {
+/** The same hop with mutual TLS between the two proxies of every chain (Trellis as Istio's sidecars set it up). */
+async function mtlsLatencyScenario(): Promise<unknown> {
+  return compare([direct, trellis, haproxy, nginx], ["haproxy", "nginx"], "trellis", true);
+}
+
+/**
+ * New mutual-TLS connections per second one server-side proxy accepts (handshake + one request each, no resumption),
+ * with that proxy's CPU per 1,000 handshakes. The client is one Node process on the same 2 cores: where it saturates
+ * first, the figure is the client's limit, which is why the CPU column matters more than the rate.
+ */
+async function handshakeScenario(): Promise<unknown> {
+  const peers = [trellis, haproxy, nginx].filter((p) => !p.available());
+  const certs = await meshCerts();
+  const rows = new Map<string, Array<{ perSecond: number; cpuPer1000: number; errors: number }>>(peers.map((p) => [p.name, []]));
+  await withBackend(async (backendPort) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const peer of peers.map((_, i) => peers[(i + round) % peers.length])) {
+        const chain = await peer.startChain(backendPort, { tls: true });
+        try {
+          const pid = chain.procs[0].child.pid!;
+          const before = cpuSeconds(pid);
+          const out = await runNode("dist/bench/lib/handshake-load.js", { port: chain.serverPort, concurrency: 8, durationMs: DURATION_MS, cert: certs.client.cert, key: certs.client.key, ca: certs.root }) as { completed: number; errors: number; perSecond: number };
+          const cpu = cpuSeconds(pid) - before;
+          rows.get(peer.name)!.push({ perSecond: out.perSecond, cpuPer1000: (cpu / Math.max(1, out.completed)) * 1000, errors: out.errors });
+          console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} ${out.perSecond.toFixed(0)} handshakes/s, ${((cpu / Math.max(1, out.completed)) * 1000).toFixed(3)} CPU s/1000, errors ${out.errors}`);
+        } finally {
+          await chain.stop();
+        }
+      }
+    }
+  });
+  const summary = Object.fromEntries([...rows].map(([name, list]) => [name, { perSecond: spread(list.map((r) => r.perSecond)), cpuPer1000: spread(list.map((r) => r.cpuPer1000)) }]));
+  console.log("\n  peer      handshakes/s        CPU s/1000 handshakes");
+  for (const [name, s] of Object.entries(summary)) console.log(`  ${name.padEnd(9)} ${fmt(s.perSecond, 0).padEnd(19)} ${fmt(s.cpuPer1000, 3)}`);
+  for (const peer of ["haproxy", "nginx"]) {
+    if (summary.trellis && summary[peer]) console.log(`  CPU per handshake trellis/${peer}: ${(summary.trellis.cpuPer1000.median / summary[peer].cpuPer1000.median).toFixed(2)}x`);
+  }
+  return { rounds: ROUNDS, durationMs: DURATION_MS, concurrency: 8, summary };
+}
+
+async function compare(candidates: Peer[], rivals: string[], against = "trellis", tls = false): Promise<unknown> {
   const peers: Peer[] = [];
   for (const p of candidates) {
     const why = p.available();
@@ -68,7 +110,7 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       // Rotate the order each round so no peer always runs first on a cold machine.
       const order = peers.map((_, i) => peers[(i + round) % peers.length]);
       for (const peer of order) {
-        const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: 1000 });
+        const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: 1000 }, tls);
         samples.get(peer.name)!.push(s);
         console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}`);
       }
@@ -108,6 +150,8 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
 
 const scenarios: Scenario[] = [
   { name: "http1-latency", describe: "HTTP/1.1 1 KB at 1,000 req/s, 4 connections, two chained proxies per peer", run: latencyScenario },
+  { name: "http1-mtls-latency", describe: "the http1-latency hop with mutual TLS between the two proxies of every chain", run: mtlsLatencyScenario },
+  { name: "tls-handshakes", describe: "new mutual-TLS connections per second into one server-side proxy (one request each, no resumption)", run: handshakeScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
 ];
 

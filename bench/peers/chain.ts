@@ -4,6 +4,8 @@ import type { Proc } from "../lib/processes.js";
 export interface Chain {
   /** Where the load generator connects. */
   entryPort: number;
+  /** The server-side proxy's listener (mutual TLS when the chain was started with tls); procs[0] is that proxy. */
+  serverPort?: number;
   /** The proxy processes, for CPU and memory readings (empty for direct). */
   procs: Proc[];
   stop(): Promise<void>;

@@ -5,8 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, start, waitForPort } from "../lib/processes.js";
 import type { Chain, Peer } from "./chain.js";
+import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 
-function config(listenPort: number, nextPort: number): string {
+/** `tls.in`: the listener requires a client certificate from the root; `tls.out`: the next hop is dialled over mTLS. */
+function config(listenPort: number, nextPort: number, tls?: { certs: MeshCerts; in: boolean; out: boolean }): string {
+  const bind = tls?.in ? ` ssl crt ${tls.certs.server.combined} ca-file ${tls.certs.root} verify required alpn http/1.1` : "";
+  const server = tls?.out ? ` ssl crt ${tls.certs.client.combined} ca-file ${tls.certs.root} verify required alpn http/1.1` : "";
   return `global
   nbthread 1
   maxconn 4000
@@ -18,10 +22,10 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend in
-  bind 127.0.0.1:${listenPort}
+  bind 127.0.0.1:${listenPort}${bind}
   default_backend next
 backend next
-  server s1 127.0.0.1:${nextPort}
+  server s1 127.0.0.1:${nextPort}${server}
 `;
 }
 
@@ -35,18 +39,19 @@ export const haproxy: Peer = {
       return "haproxy is not installed (run scripts/install-peers.sh)";
     }
   },
-  async startChain(backendPort): Promise<Chain> {
+  async startChain(backendPort, options): Promise<Chain> {
     const dir = mkdtempSync(join(tmpdir(), "trellis-bench-haproxy-"));
     const serverSide = await freePort();
     const clientSide = await freePort();
-    writeFileSync(join(dir, "server.cfg"), config(serverSide, backendPort));
-    writeFileSync(join(dir, "client.cfg"), config(clientSide, serverSide));
+    const certs = options.tls ? await meshCerts() : undefined;
+    writeFileSync(join(dir, "server.cfg"), config(serverSide, backendPort, certs && { certs, in: true, out: false }));
+    writeFileSync(join(dir, "client.cfg"), config(clientSide, serverSide, certs && { certs, in: false, out: true }));
     const procs = [
       start("haproxy-server", "haproxy", ["-db", "-f", join(dir, "server.cfg")]),
       start("haproxy-client", "haproxy", ["-db", "-f", join(dir, "client.cfg")]),
     ];
     await waitForPort(serverSide);
     await waitForPort(clientSide);
-    return { entryPort: clientSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+    return { entryPort: clientSide, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
   },
 };

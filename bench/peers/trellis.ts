@@ -6,6 +6,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, start, waitForPort } from "../lib/processes.js";
 import type { Chain, Peer } from "./chain.js";
+import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
+
+const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
+
+/** The server-side listener's context, as Istio's inbound: client certificates required, checked against the root. */
+function downstreamTls(c: MeshCerts): object {
+  return { name: "envoy.transport_sockets.tls", typed_config: { "@type": `${TLS}DownstreamTlsContext`, require_client_certificate: true, common_tls_context: {
+    alpn_protocols: ["h2", "http/1.1"],
+    tls_certificates: [{ certificate_chain: { filename: c.server.cert }, private_key: { filename: c.server.key } }],
+    validation_context: { trusted_ca: { filename: c.root } },
+  } } };
+}
+
+/** The client-side cluster's context, as Istio's outbound: its own certificate, the peer's SPIFFE ID checked. */
+function upstreamTls(c: MeshCerts): object {
+  return { name: "envoy.transport_sockets.tls", typed_config: { "@type": `${TLS}UpstreamTlsContext`, sni: "outbound_.9080_._.server.default.svc.cluster.local", common_tls_context: {
+    alpn_protocols: ["http/1.1"],
+    tls_certificates: [{ certificate_chain: { filename: c.client.cert }, private_key: { filename: c.client.key } }],
+    validation_context: { trusted_ca: { filename: c.root }, match_typed_subject_alt_names: [{ san_type: "URI", matcher: { exact: c.server.spiffe } }] },
+  } } };
+}
 
 const CLI = "dist/src/cli/main.js";
 
@@ -16,7 +37,7 @@ export interface TrellisFeatures {
   accessLog?: boolean;
 }
 
-function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures): object {
+function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures, certs?: MeshCerts): object {
   const hcm: Record<string, unknown> = {
     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     stat_prefix: name,
@@ -26,6 +47,7 @@ function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: 
   const clusters: object[] = [{
     name: "next", type: "STATIC", connect_timeout: "1s",
     load_assignment: { cluster_name: "next", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: nextPort } } }, ...(f.metrics ? { metadata: { filter_metadata: { istio: { workload: "backend-v1;default;backend;v1;" } } } } : {}) }] }] },
+    ...(certs && direction === "OUTBOUND" ? { transport_socket: upstreamTls(certs) } : {}),
   }];
   if (f.tracingSinkPort) {
     hcm.tracing = { random_sampling: { value: 100 }, provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig", service_name: `${name}.default`, http_service: { http_uri: { uri: `http://127.0.0.1:${f.tracingSinkPort}/v1/traces`, cluster: "otlp", timeout: "2s" } } } } };
@@ -40,7 +62,7 @@ function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: 
         name: "bench",
         traffic_direction: f.metrics ? direction : "UNSPECIFIED",
         address: { socket_address: { address: "127.0.0.1", port_value: listenPort } },
-        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }], ...(certs && direction === "INBOUND" ? { transport_socket: downstreamTls(certs) } : {}) }],
       }],
       clusters,
     },
@@ -51,18 +73,19 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
   return {
     name,
     available: () => (existsSync(CLI) ? undefined : "trellis is not built (npm run build)"),
-    async startChain(backendPort): Promise<Chain> {
+    async startChain(backendPort, options): Promise<Chain> {
       const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
       const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
-      writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features)));
-      writeFileSync(join(dir, "client.json"), JSON.stringify(bootstrap("client-side", "OUTBOUND", clientSide, serverSide, a2, features)));
+      const certs = options.tls ? await meshCerts() : undefined;
+      writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, certs)));
+      writeFileSync(join(dir, "client.json"), JSON.stringify(bootstrap("client-side", "OUTBOUND", clientSide, serverSide, a2, features, certs)));
       const procs = [
         start("trellis-server", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "server.json"), "--readiness-port", String(r1)]),
         start("trellis-client", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "client.json"), "--readiness-port", String(r2)]),
       ];
       await waitForPort(serverSide);
       await waitForPort(clientSide);
-      return { entryPort: clientSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+      return { entryPort: clientSide, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
     },
   };
 }

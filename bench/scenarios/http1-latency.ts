@@ -12,14 +12,19 @@ export interface HopSample {
   rssMiB: number;
 }
 
-export function runLoadProcess(opts: LoadOptions): Promise<LoadResult> {
+/** Runs a load script in its own process (its CPU is not the proxies') and parses the JSON it prints. */
+export function runNode(script: string, opts: object): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["dist/bench/lib/load-generator.js", JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.stderr.on("data", (d: Buffer) => (err += d));
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator failed: ${err.trim()}`))));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} failed: ${err.trim()}`))));
   });
+}
+
+export function runLoadProcess(opts: LoadOptions): Promise<LoadResult> {
+  return runNode("dist/bench/lib/load-generator.js", opts) as Promise<LoadResult>;
 }
 
 export async function sampleHop(peer: Peer, backendPort: number, load: Omit<LoadOptions, "port" | "host" | "path">, tls = false): Promise<HopSample> {

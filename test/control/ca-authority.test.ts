@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { CertificateAuthority, PLUGIN_FILES } from "../../src/control/ca/authority.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
-import { createCsr, createRoot, generateKeyPair } from "../../src/identity/x509.js";
+import { createCsr, generateKeyPair } from "../../src/identity/x509.js";
+import { writePluginCa } from "../fixtures/plugin-ca.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -57,21 +58,7 @@ test("refuses a CSR naming another identity, a forged CSR, and a lifetime over t
 
 test("Istio's plug-in files: signs as the intermediate, chain leads to the user's root", async () => {
   const dir = tempDir();
-  const rootKeys = await generateKeyPair();
-  const rootPem = await createRoot("Example Corp", rootKeys, 3600_000 * 24);
-  const interKeys = await generateKeyPair();
-  // An intermediate CA: made with signLeaf's machinery would lack CA rights, so make it a root-shaped cert signed by the root.
-  const { X509CertificateGenerator, BasicConstraintsExtension, KeyUsagesExtension, KeyUsageFlags, X509Certificate: PX } = await import("@peculiar/x509");
-  const interPem = (await X509CertificateGenerator.create({
-    serialNumber: "0a", subject: "O=Example Corp, CN=Trellis Intermediate", issuer: new PX(rootPem).subject,
-    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3600_000 * 12),
-    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" }, publicKey: interKeys.publicKey, signingKey: rootKeys.privateKey,
-    extensions: [new BasicConstraintsExtension(true, 0, true), new KeyUsagesExtension(KeyUsageFlags.keyCertSign, true)],
-  })).toString("pem") + "\n";
-  writeFileSync(join(dir, PLUGIN_FILES.cert), interPem);
-  writeFileSync(join(dir, PLUGIN_FILES.key), interKeys.keyPem);
-  writeFileSync(join(dir, PLUGIN_FILES.root), rootPem);
-  writeFileSync(join(dir, PLUGIN_FILES.chain), interPem + rootPem);
+  const { rootPem } = await writePluginCa(dir);
   const ca = await CertificateAuthority.open({ dir: tempDir(), pluginDir: dir });
   assert.equal(ca.mode, "plug-in");
   const chain = await ca.sign(await createCsr(await generateKeyPair(), [reviewsId]), bookinfo);

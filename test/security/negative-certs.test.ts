@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { CertificateAuthority } from "../../src/control/ca/authority.js";
@@ -15,6 +14,7 @@ import { generateKeyPair, importPrivateKey, signLeaf } from "../../src/identity/
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { backend, type Backend } from "../proxy/harness.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
+import { mtlsRequest } from "../fixtures/mtls-request.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-negative-certs-"));
 const state = join(dir, "state");
@@ -47,17 +47,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** One request over a fresh mutual-TLS connection presenting `cert`, as another sidecar would (Istio's ALPN). */
 function request(cert?: { cert: string; key: string }): Promise<string> {
-  return new Promise((resolve) => {
-    const s = tlsConnect({ host: "127.0.0.1", port: inbound, ...cert, rejectUnauthorized: false, ALPNProtocols: ["istio-http/1.1", "istio", "http/1.1"] });
-    let out = "";
-    const timer = setTimeout(() => { s.destroy(); resolve(out || "timeout"); }, 5000);
-    s.on("secureConnect", () => s.write("GET / HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n"));
-    s.on("data", (c: Buffer) => { out += c.toString(); });
-    s.on("error", (e) => { out ||= `error: ${e.message}`; });
-    s.on("close", () => { clearTimeout(timer); resolve(out || "closed"); });
-  });
+  return mtlsRequest(inbound, cert);
 }
 
 async function meshCert(): Promise<{ cert: string; key: string }> {

@@ -9,15 +9,16 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tlsConnect } from "node:tls";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { CaClient, type WorkloadCertificate } from "../../src/identity/ca-client.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
-import { backend, type Backend } from "../proxy/harness.js";
+import type { Backend } from "../proxy/harness.js";
+import { streamingApp } from "../fixtures/streaming-app.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
+import { mtlsRequest } from "../fixtures/mtls-request.js";
 
 const CLI = join(import.meta.dirname, "../../src/cli/main.js");
 const dir = mkdtempSync(join(tmpdir(), "trellis-root-rotation-"));
@@ -48,15 +49,7 @@ before(async () => {
   await cp.start();
   tokens = TokenIssuer.open(join(state, "ca", "token-key"), "cluster.local");
   // /stream sends a line every 200 ms for eight seconds.
-  app = await backend((req, res) => {
-    if (req.url !== "/stream") return void res.end("ok");
-    let i = 0;
-    const timer = setInterval(() => {
-      res.write(`chunk ${i}\n`);
-      if (++i === CHUNKS) { clearInterval(timer); res.end(); }
-    }, 200);
-    res.on("close", () => clearInterval(timer));
-  });
+  app = await streamingApp(CHUNKS);
   inbound = await freePort();
   admins["reviews-v1"] = await freePort();
   proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, "reviews-v1", { ...meta, SERVICE: "reviews", SERVICE_ACCOUNT: "reviews", LABELS: { app: "reviews", version: "v1" }, INBOUND_PORT: inbound, APP_PORT: app.port, SERVICE_PORTS: [{ port: 9080, name: "http", protocol: "HTTP" }], ADMIN_ADDRESS: `127.0.0.1:${admins["reviews-v1"]}` }), { adminPort: admins["reviews-v1"], drainTimeoutMs: 100, ca: caOption("reviews") }));
@@ -84,17 +77,9 @@ async function issuerRoot(id: string): Promise<string | undefined> {
   return certs.certificates.find((c) => c.name === "default")?.issuer_root_sha256;
 }
 
-/** An HTTP request on a fresh mutual-TLS connection to the server sidecar's inbound port, presenting `cert`. */
+/** A request on a fresh mutual-TLS connection to the server sidecar's inbound port, presenting `cert`. */
 function directRequest(cert: WorkloadCertificate): Promise<string> {
-  return new Promise((resolve) => {
-    const s = tlsConnect({ host: "127.0.0.1", port: inbound, cert: cert.certChainPem, key: cert.keyPem, ca: cert.rootsPem, rejectUnauthorized: false, ALPNProtocols: ["istio-http/1.1", "istio", "http/1.1"] });
-    let out = "";
-    const timer = setTimeout(() => { s.destroy(); resolve(out || "timeout"); }, 5000);
-    s.on("secureConnect", () => s.write("GET /ok HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n"));
-    s.on("data", (c: Buffer) => { out += c.toString(); });
-    s.on("error", (e) => { out ||= `error: ${e.message}`; });
-    s.on("close", () => { clearTimeout(timer); resolve(out || "closed"); });
-  });
+  return mtlsRequest(inbound, { cert: cert.certChainPem, key: cert.keyPem, ca: cert.rootsPem });
 }
 
 async function workloadCert(): Promise<WorkloadCertificate> {

@@ -9,7 +9,8 @@ import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
-import { backend, type Backend } from "../proxy/harness.js";
+import type { Backend } from "../proxy/harness.js";
+import { streamingApp } from "../fixtures/streaming-app.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-rotation-"));
@@ -24,15 +25,7 @@ before(async () => {
   cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, caPort: 0, otlpPort: 0, debounceMs: 20, traceSamplingPercent: 0, log: () => {} });
   await cp.start();
   // /stream sends a line every 200 ms for six seconds.
-  app = await backend((req, res) => {
-    if (req.url !== "/stream") return void res.end("ok");
-    let i = 0;
-    const timer = setInterval(() => {
-      res.write(`chunk ${i}\n`);
-      if (++i === CHUNKS) { clearInterval(timer); res.end(); }
-    }, 200);
-    res.on("close", () => clearInterval(timer));
-  });
+  app = await streamingApp(CHUNKS);
   const tokens = TokenIssuer.open(join(dir, "state", "ca", "token-key"), "cluster.local");
   const rootsPem = readFileSync(join(dir, "state", "ca", "root-cert.pem"), "utf8");
   local = await freePort();

@@ -19,7 +19,8 @@ ca-key.pem, root-cert.pem, cert-chain.pem) and the CA signs as that intermediate
 on, every xDS stream proves its identity with a bootstrap token (trellis run mints them; trellis token create).
 
 Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
-to the embedded trace store on --otlp-port (default 4318), or to the collector at --otlp-collector.
+to the embedded trace store on 127.0.0.1:--otlp-port (default 4318; it takes spans unauthenticated, so it never
+leaves loopback), or to the collector at --otlp-collector.
 Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
 --prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).
 The web console is served on --console-port (default 20001).

@@ -202,7 +202,9 @@ export class ControlPlane {
     });
     this.ports.api = (this.api.address() as { port: number }).port;
     const otlpPort = this.options.otlpPort ?? 4318;
-    this.otlp = await startOtlpIntake(this.traces, host, otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind ${host}:${otlpPort}: ${e.message}`); });
+    // The intake takes spans without authentication, so it stays on loopback whatever --host says: sidecars on this
+    // machine (and transparent ones, through their port bridges) reach it there; others use --otlp-collector.
+    this.otlp = await startOtlpIntake(this.traces, "127.0.0.1", otlpPort).catch((e: Error) => { throw new Error(`OTLP intake: cannot bind 127.0.0.1:${otlpPort}: ${e.message}`); });
     this.ports.otlp = (this.otlp.address() as { port: number }).port;
     this.scraper.start();
     if (this.options.configDir) {
@@ -234,8 +236,7 @@ export class ControlPlane {
       const url = new URL(this.options.otlpCollectorUrl);
       return { samplingPercent: percent, collector: { address: url.hostname, port: Number(url.port || 80), path: url.pathname } };
     }
-    const host = this.options.host ?? "127.0.0.1";
-    return { samplingPercent: percent, collector: { address: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host, port: this.ports.otlp } };
+    return { samplingPercent: percent, collector: { address: "127.0.0.1", port: this.ports.otlp } };
   }
 
   /** A token for the REST API when it is reachable beyond loopback (created 0600 on first use, never logged). */

@@ -242,9 +242,9 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   };
 }
 
-/** "URI:spiffe://..., DNS:x" as OpenSSL prints a subjectAltName. */
+/** SANs for a message: URIs (SPIFFE IDs) as they are, other kinds prefixed as OpenSSL prints them ("DNS:x"). */
 export function formatSans(sans: SanEntry[]): string {
-  return sans.map((s) => `${s.type}:${s.value}`).join(", ");
+  return sans.map((s) => (s.type === "URI" ? s.value : `${s.type}:${s.value}`)).join(", ");
 }
 
 export interface LeafRequest {

@@ -75,7 +75,7 @@ test("no token, a bad token, a CSR for another identity, one with extra names an
     details = e.details;
     return e.code === grpc.status.PERMISSION_DENIED;
   });
-  assert.equal(details, "the CSR asks for names besides its identity (DNS:istiod.istio-system.svc, IP Address:10.0.0.1, email:a@example.com); a workload certificate carries only URI:spiffe://cluster.local/ns/default/sa/reviews: request exactly that one SAN");
+  assert.equal(details, "the CSR asks for names besides its identity (DNS:istiod.istio-system.svc, IP Address:10.0.0.1, email:a@example.com); a workload certificate carries only spiffe://cluster.local/ns/default/sa/reviews: request exactly that one URI SAN");
   // The reason the control plane logs is that text, with the caller's address.
   assert.deepEqual(decisions.map((d) => ({ ok: d.ok, reason: d.reason })), [{ ok: false, reason: details }]);
   assert.match(decisions[0].peer, /^(127\.0\.0\.1|\[?::ffff:127\.0\.0\.1\]?):\d+$/);

@@ -145,7 +145,7 @@ export class CertificateAuthority {
     }
     const extra = [...own.slice(1), ...csr.sans.filter((s) => !own.includes(s))];
     if (extra.length) {
-      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for names besides its identity (${formatSans(extra)}); a workload certificate carries only URI:${expected}: request exactly that one SAN`);
+      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for names besides its identity (${formatSans(extra)}); a workload certificate carries only ${expected}: request exactly that one URI SAN`);
     }
     if (csr.caRequest) {
       throw new CaError("TRELLIS_CA_BAD_CSR", `the CSR asks for CA rights (${csr.caRequest}); this CA signs workload certificates only: leave basicConstraints and keyUsage out of the CSR (or set CA:FALSE)`);

@@ -56,6 +56,64 @@ test("refuses a CSR naming another identity, a forged CSR, and a lifetime over t
   assert.equal((await ca.sign(await createCsr(keys, [reviewsId]), bookinfo, 3600_000)).length, 2);
 });
 
+/** A DER element: tag, length, content (enough for the few extensions these tests hand-make). */
+function der(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const body = Buffer.concat(parts);
+  const len = body.length < 128 ? [body.length] : [0x82, body.length >> 8, body.length & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...len]), body]);
+}
+const ascii = (s: string) => Buffer.from(s, "latin1");
+const SAN = "2.5.29.17";
+
+test("refuses a CSR asking for names besides its identity, naming each of them and the fix; nothing is signed", async () => {
+  const ca = await CertificateAuthority.open({ dir: tempDir() });
+  const keys = await generateKeyPair();
+  const refused = async (csr: string, reason: RegExp) => {
+    await assert.rejects(ca.sign(csr, bookinfo), (e: Error & { code?: string }) => {
+      assert.equal(e.code, "TRELLIS_CA_IDENTITY_MISMATCH");
+      assert.match(e.message, reason);
+      return true;
+    });
+  };
+  const fix = `a workload certificate carries only ${reviewsId}: request exactly that one URI SAN`;
+  // Each kind Istio's agents never ask for, beside the right URI: a DNS name, an IP address, an email address.
+  await refused(await createCsr(keys, [reviewsId], [{ type: "dns", value: "reviews.default.svc" }]), new RegExp(`besides its identity \\(DNS:reviews\\.default\\.svc\\); ${fix}`));
+  await refused(await createCsr(keys, [reviewsId], [{ type: "ip", value: "10.0.0.7" }]), /besides its identity \(IP Address:10\.0\.0\.7\)/);
+  await refused(await createCsr(keys, [reviewsId], [{ type: "email", value: "ops@example.com" }]), /besides its identity \(email:ops@example\.com\)/);
+  // A second URI, and the proven one twice.
+  await refused(await createCsr(keys, [reviewsId, "spiffe://cluster.local/ns/default/sa/admin"]), /besides its identity \(spiffe:\/\/cluster\.local\/ns\/default\/sa\/admin\)/);
+  await refused(await createCsr(keys, [reviewsId, reviewsId]), new RegExp(`besides its identity \\(${reviewsId}\\)`));
+  // Names @peculiar/x509 itself skips (an otherName of a type it does not know), and names in a second SAN
+  // extension: both would slip past a check built on its parsed view.
+  const otherName = der(0x30, der(0xa0, der(0x06, Buffer.from([0x2a, 0x03, 0x04])), der(0xa0, der(0x0c, ascii("admin")))));
+  await refused(await createCsr(keys, [reviewsId], [], [{ oid: SAN, value: otherName }]), /besides its identity \(othername:1\.2\.3\.4\)/);
+  await refused(await createCsr(keys, [reviewsId], [], [{ oid: SAN, value: der(0x30, der(0x82, ascii("evil.example"))) }]), /besides its identity \(DNS:evil\.example\)/);
+  // A name with a line break cannot forge a second line in the control plane's log: it is escaped.
+  await assert.rejects(ca.sign(await createCsr(keys, [reviewsId], [], [{ oid: SAN, value: der(0x30, der(0x82, ascii("a\ntrellis control: forged"))) }]), bookinfo),
+    (e: Error) => e.message.includes("DNS:a\\x0atrellis control: forged") && !e.message.includes("\n"));
+  // Extra names without the proven identity: the mismatch names everything asked for.
+  await refused(await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/admin"], [{ type: "dns", value: "x.example" }]),
+    /the CSR asks for spiffe:\/\/cluster\.local\/ns\/default\/sa\/admin, DNS:x\.example but the credential proves spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews/);
+  await refused(await createCsr(keys, []), /the CSR asks for no SAN but the credential proves/);
+  // The near case: exactly the proven URI is signed, and the certificate carries nothing else.
+  const leaf = new X509Certificate((await ca.sign(await createCsr(keys, [reviewsId]), bookinfo))[0]);
+  assert.equal(leaf.subjectAltName, `URI:${reviewsId}`);
+});
+
+test("refuses a CSR asking for CA rights (basicConstraints CA:TRUE, keyUsage keyCertSign); CA:FALSE is signed", async () => {
+  const ca = await CertificateAuthority.open({ dir: tempDir() });
+  const keys = await generateKeyPair();
+  const caTrue = der(0x30, der(0x01, Buffer.from([0xff])));
+  await assert.rejects(ca.sign(await createCsr(keys, [reviewsId], [], [{ oid: "2.5.29.19", critical: true, value: caTrue }]), bookinfo),
+    { code: "TRELLIS_CA_BAD_CSR", message: /the CSR asks for CA rights \(basicConstraints CA:TRUE\); this CA signs workload certificates only: leave basicConstraints and keyUsage out of the CSR \(or set CA:FALSE\)/ });
+  const keyCertSign = der(0x03, Buffer.from([0x02, 0x84]));
+  await assert.rejects(ca.sign(await createCsr(keys, [reviewsId], [], [{ oid: "2.5.29.15", critical: true, value: keyCertSign }]), bookinfo),
+    { code: "TRELLIS_CA_BAD_CSR", message: /asks for CA rights \(keyUsage keyCertSign\)/ });
+  // The near cases: CA:FALSE and a keyUsage of digitalSignature alone ask for nothing more; the leaf is never a CA.
+  const chain = await ca.sign(await createCsr(keys, [reviewsId], [], [{ oid: "2.5.29.19", value: der(0x30) }, { oid: "2.5.29.15", value: der(0x03, Buffer.from([0x07, 0x80])) }]), bookinfo);
+  assert.equal(new X509Certificate(chain[0]).ca, false);
+});
+
 test("Istio's plug-in files: signs as the intermediate, chain leads to the user's root", async () => {
   const dir = tempDir();
   const { rootPem } = await writePluginCa(dir);

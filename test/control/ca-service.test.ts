@@ -17,12 +17,14 @@ let server: grpc.Server;
 let client: grpc.Client;
 let ca: CertificateAuthority;
 let tokens: TokenIssuer;
+/** What the service reports per decision; the control plane logs refusals as `CSR refused for PEER: REASON`. */
+const decisions: Array<{ ok: boolean; reason?: string; peer: string }> = [];
 
 before(async () => {
   ca = await CertificateAuthority.open({ dir: join(dir, "ca") });
   tokens = TokenIssuer.open(join(dir, "ca", "token-key"), ca.trustDomain);
   server = new grpc.Server();
-  addCaService(server, ca, tokens);
+  addCaService(server, ca, tokens, { onDecision: (d) => decisions.push(d) });
   const { credentials } = await controlPlaneCredentials(ca, 3600_000);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", credentials, (err, p) => (err ? reject(err) : resolve(p))));
   const Client = grpc.makeGenericClientConstructor(caServiceDefinition, "IstioCertificateService");
@@ -58,7 +60,7 @@ test("a token-proven workload gets its certificate chain", async () => {
   assert.equal(chain[1], ca.rootsPem());
 });
 
-test("no token, a bad token, and a CSR for another identity are refused with the right status", async () => {
+test("no token, a bad token, a CSR for another identity, one with extra names and one asking to be a CA are refused with the right status", async () => {
   const keys = await generateKeyPair();
   const csr = await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/reviews"]);
   await assert.rejects(createCertificate({ csr, validity_duration: 0 }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED && /no bootstrap token/.test(e.details));
@@ -67,8 +69,21 @@ test("no token, a bad token, and a CSR for another identity are refused with the
     (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /credential proves spiffe:\/\/cluster.local\/ns\/default\/sa\/ratings/.test(e.details));
   // Its own identity plus extra names (a DNS name, an IP, an email): refused, naming them, nothing signed.
   const extra = await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/reviews"], [{ type: "dns", value: "istiod.istio-system.svc" }, { type: "ip", value: "10.0.0.1" }, { type: "email", value: "a@example.com" }]);
-  await assert.rejects(createCertificate({ csr: extra, validity_duration: 0 }, tokens.issue("default", "reviews", 60)),
-    (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /names besides its identity \(dns:istiod.istio-system.svc, ip:10.0.0.1, email:a@example.com\)/.test(e.details));
+  decisions.length = 0;
+  let details = "";
+  await assert.rejects(createCertificate({ csr: extra, validity_duration: 0 }, tokens.issue("default", "reviews", 60)), (e: grpc.ServiceError) => {
+    details = e.details;
+    return e.code === grpc.status.PERMISSION_DENIED;
+  });
+  assert.equal(details, "the CSR asks for names besides its identity (DNS:istiod.istio-system.svc, IP Address:10.0.0.1, email:a@example.com); a workload certificate carries only spiffe://cluster.local/ns/default/sa/reviews: request exactly that one URI SAN");
+  // The reason the control plane logs is that text, with the caller's address.
+  assert.deepEqual(decisions.map((d) => ({ ok: d.ok, reason: d.reason })), [{ ok: false, reason: details }]);
+  assert.match(decisions[0].peer, /^(127\.0\.0\.1|\[?::ffff:127\.0\.0\.1\]?):\d+$/);
+  // A CSR asking to be a CA (basicConstraints CA:TRUE) for its own identity: refused as an invalid request.
+  const caTrue = await createCsr(keys, ["spiffe://cluster.local/ns/default/sa/reviews"], [], [{ oid: "2.5.29.19", critical: true, value: Buffer.from([0x30, 0x03, 0x01, 0x01, 0xff]) }]);
+  await assert.rejects(createCertificate({ csr: caTrue, validity_duration: 0 }, tokens.issue("default", "reviews", 60)),
+    (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /asks for CA rights \(basicConstraints CA:TRUE\)/.test(e.details));
+  assert.equal(decisions.filter((d) => d.ok).length, 0);
 });
 
 test("two issued certificates complete a mutual TLS handshake and each side sees the other's SPIFFE ID", async () => {

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Identity, spiffeId, DEFAULT_TRUST_DOMAIN } from "../../identity/spiffe.js";
-import { type CryptoKey, createRoot, generateKeyPair, importPrivateKey, inspect, parseCsr, signLeaf, splitPem } from "../../identity/x509.js";
+import { type CryptoKey, createRoot, formatSans, generateKeyPair, importPrivateKey, inspect, parseCsr, signLeaf, splitPem } from "../../identity/x509.js";
 
 const HOUR = 3_600_000;
 export const DEFAULT_WORKLOAD_CERT_TTL_MS = 24 * HOUR;
@@ -126,8 +126,9 @@ export class CertificateAuthority {
   }
 
   /**
-   * Signs a CSR for `identity`, the identity its bootstrap credential proved. The CSR's URI SANs must name exactly
-   * that identity: a workload cannot ask for someone else's.
+   * Signs a CSR for `identity`, the identity its bootstrap credential proved. The CSR must name exactly that identity
+   * as its one SAN (a URI) and must not ask for CA rights: a workload cannot ask for someone else's name, for extra
+   * names (DNS, IP, email, ...: they would be dropped, so the requester would not get what it asked for), or to sign.
    * Returns the chain as Istio's CA does: leaf, intermediates, root last.
    */
   async sign(csrPem: string, identity: Identity, ttlMs?: number): Promise<string[]> {
@@ -138,11 +139,16 @@ export class CertificateAuthority {
       throw new CaError("TRELLIS_CA_BAD_CSR", (err as Error).message);
     }
     const expected = spiffeId({ ...identity, trustDomain: this.trustDomain });
-    if (csr.otherSans.length) {
-      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for names besides its identity (${csr.otherSans.join(", ")}); a workload certificate carries only ${expected}: request exactly that URI SAN`);
+    const own = csr.sans.filter((s) => s.type === "URI" && s.value === expected);
+    if (own.length === 0) {
+      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for ${csr.sans.length ? formatSans(csr.sans) : "no SAN"} but the credential proves ${expected}; request exactly that identity (one URI SAN)`);
     }
-    if (csr.uris.length !== 1 || csr.uris[0] !== expected) {
-      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for ${csr.uris.length ? csr.uris.join(", ") : "no URI SAN"} but the credential proves ${expected}; request exactly that identity`);
+    const extra = [...own.slice(1), ...csr.sans.filter((s) => !own.includes(s))];
+    if (extra.length) {
+      throw new CaError("TRELLIS_CA_IDENTITY_MISMATCH", `the CSR asks for names besides its identity (${formatSans(extra)}); a workload certificate carries only ${expected}: request exactly that one URI SAN`);
+    }
+    if (csr.caRequest) {
+      throw new CaError("TRELLIS_CA_BAD_CSR", `the CSR asks for CA rights (${csr.caRequest}); this CA signs workload certificates only: leave basicConstraints and keyUsage out of the CSR (or set CA:FALSE)`);
     }
     const max = this.options.maxTtlMs ?? DEFAULT_MAX_WORKLOAD_CERT_TTL_MS;
     const lifetime = ttlMs && ttlMs > 0 ? ttlMs : (this.options.defaultTtlMs ?? DEFAULT_WORKLOAD_CERT_TTL_MS);

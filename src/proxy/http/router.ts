@@ -7,6 +7,7 @@ import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:h
 import { type Endpoint, workloadOf } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
+import { isHandshakeFailure } from "../upstream/connection-pools.js";
 import type { Stats } from "../stats/stats.js";
 import { localReply } from "./local-reply.js";
 import { cookieValue } from "./cookies.js";
@@ -296,7 +297,8 @@ export class Router {
     req.on("error", (err: NodeJS.ErrnoException) => {
       if (tryTimer) clearTimeout(tryTimer);
       if (connectTimer) clearTimeout(connectTimer);
-      const connect = err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT_CONNECT" || err.code === "ENOTFOUND";
+      // A failed TLS handshake is a failed connection too (Envoy: UF, "transport failure reason").
+      const connect = err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT_CONNECT" || err.code === "ENOTFOUND" || isHandshakeFailure(err);
       if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
       settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: err.code ?? err.message });
     });
@@ -340,7 +342,7 @@ export class Router {
       if (tryTimer) clearTimeout(tryTimer);
       // A failed session cancels its streams; the cause says whether the connection ever came up.
       const code = (err.cause as NodeJS.ErrnoException | undefined)?.code ?? err.code;
-      const connect = code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH";
+      const connect = code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || isHandshakeFailure(err.cause ?? err);
       if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
       settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: code ?? err.message });
     });

@@ -25,6 +25,7 @@ import type { RBAC__Output as NetworkRBAC__Output } from "../../xds/generated/en
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js";
 import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
+import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { replaySocket } from "../http/replay-socket.js";
 
@@ -44,23 +45,6 @@ function contextFor(chain: Chain, m: TlsMaterial): SecureContext {
   return context;
 }
 
-/**
- * One log line per refused TLS handshake, naming the peer and why (another CA's certificate, an expired one, none),
- * at most one a second per chain so a flood of bad handshakes cannot flood the log; the rest are counted.
- */
-const refusalLog = new Map<string, { at: number; suppressed: number }>();
-function logRefusal(chain: Chain, conn: ConnectionInfo, reason: string): void {
-  const now = Date.now();
-  const last = refusalLog.get(chain.name) ?? { at: 0, suppressed: 0 };
-  if (now - last.at < 1000) {
-    last.suppressed++;
-    refusalLog.set(chain.name, last);
-    return;
-  }
-  console.error(`trellis proxy: filter chain ${chain.name || "(unnamed)"}: refused TLS from ${conn.remoteAddress}:${conn.remotePort}: ${reason}${last.suppressed ? ` (and ${last.suppressed} more refusals not logged)` : ""}`);
-  refusalLog.set(chain.name, { at: now, suppressed: 0 });
-}
-
 /** Terminates TLS on a connection whose first bytes were peeked, then hands the clear stream to the chain's filter. */
 function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, conn: ConnectionInfo): void {
   let m: TlsMaterial;
@@ -76,14 +60,17 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
     isServer: true, secureContext: contextFor(chain, m), requestCert: require || !!m.ca, rejectUnauthorized: require,
     ALPNProtocols: m.alpn.length ? m.alpn : ["h2", "http/1.1"],
   });
+  // Each refused or failed handshake is logged (handshake-log.ts limits it to a line a second per chain).
+  const fail = (refused: boolean, reason: string, certificate?: string) =>
+    logHandshakeFailure(chain, { where: chainLabel(chain), direction: "from", peer: hostPort(conn.remoteAddress, conn.remotePort), refused, reason, certificate });
   tls.once("secure", () => {
     const peer = tls.getPeerCertificate();
     const hasPeer = peer && Object.keys(peer).length > 0;
-    const verifyError = (tls as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.();
+    const verifyError = (tls as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle?.verifyError?.();
     const verified = hasPeer && !verifyError;
-    const bad = verified ? m.verifySan?.(peer) : require ? new Error(verifyError ? `client certificate refused: ${verifyError.message}` : "no client certificate") : undefined;
+    const bad = verified ? m.verifySan?.(peer) : require ? (verifyError ?? new Error("no client certificate")) : undefined;
     if (bad) {
-      logRefusal(chain, conn, bad.message);
+      fail(true, handshakeReason(bad), hasPeer ? presented(peer) : undefined);
       return void tls.destroy();
     }
     const info: ConnectionInfo = { ...conn, tls: true, peerPrincipal: verified ? peerPrincipal(peer) : undefined, requestedServerName: (tls as unknown as { servername?: string }).servername || undefined, alpn: tls.alpnProtocol || undefined };
@@ -93,16 +80,28 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
     else filter.handleConnection(tls as unknown as Socket, info);
   });
   tls.on("error", (err: Error & { code?: string }) => {
-    // Handshake failures: OpenSSL's verdict on the client's certificate (expired, unknown CA, none sent).
-    if (!tls.encrypted || !(tls as unknown as { _secureEstablished?: boolean })._secureEstablished) logRefusal(chain, conn, err.code ? `${err.message} (${err.code})` : err.message);
+    // Before the handshake completes: OpenSSL refusing a client that sent no certificate although one is required,
+    // or the handshake failing otherwise (the client rejecting ours, a protocol or ALPN mismatch, a reset).
+    if (!(tls as unknown as { _secureEstablished?: boolean })._secureEstablished) fail(err.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE", handshakeReason(err));
     tls.destroy();
   });
+}
+
+/** How a log line names a chain: its listener, and the chain's own name when it has one. */
+function chainLabel(chain: Chain): string {
+  return `listener ${chain.listener}${chain.name ? ` filter chain ${chain.name}` : ""}`;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 type NetworkFilter = HttpConnectionManager | TcpProxyFilter;
 
 interface Chain {
   name: string;
+  /** The listener the chain belongs to, for log lines. */
+  listener: string;
   /**
    * How specifically this chain matches a connection, as Envoy ranks chains (destination port, then server name,
    * then transport and application protocols): a comparable tuple, or undefined when it does not match.
@@ -169,7 +168,7 @@ export interface ListenerDeps extends HcmDeps {
   secrets: SecretLookup;
 }
 
-function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED"): Chain {
+function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED", listener: string): Chain {
   let tls: Chain["tls"];
   if (chain.transport_socket) {
     const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
@@ -215,6 +214,7 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   }
   return {
     name: chain.name,
+    listener,
     filter,
     rbac,
     tls,
@@ -239,8 +239,8 @@ export class ListenerConfig {
   constructor(readonly config: Listener__Output, deps: ListenerDeps) {
     const where = `listener ${config.name}`;
     const direction = config.traffic_direction;
-    this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`, direction));
-    this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`, direction) : undefined;
+    this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`, direction, config.name));
+    this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`, direction, config.name) : undefined;
     this.readsHello = this.chains.some((c) => c.readsHello);
     this.useOriginalDst = wrappedBool(config.use_original_dst) || config.listener_filters.some((f) => f.name === "envoy.filters.listener.original_dst" || f.typed_config?.type_url.endsWith("original_dst.v3.OriginalDst"));
     for (const [i, f] of config.listener_filters.entries()) {

@@ -2,11 +2,18 @@
 // multiplexed session per host. Hosts leaving the cluster have their idle connections closed.
 import { Agent, type ClientRequest } from "node:http";
 import { Agent as TlsAgent } from "node:https";
-import type { ConnectionOptions } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { connect, type ClientHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Stats } from "../stats/stats.js";
 import type { UpstreamTls } from "./upstream-tls.js";
+import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
+
+/** Errors of upstream TLS handshakes that failed: the router counts them as connect failures (UF), as Envoy does. */
+const handshakeFailures = new WeakSet<object>();
+export function isHandshakeFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null && handshakeFailures.has(err);
+}
 
 export interface PoolOptions {
   http2: boolean;
@@ -85,6 +92,7 @@ export class ConnectionPools {
     agent.createConnection = ((opts: object, cb: Parameters<typeof origCreate>[1]) => {
       const socket = origCreate(opts, cb) as Socket;
       socket.setNoDelay(true);
+      if (tls) this.watchHandshake(socket as TLSSocket, opts as { host?: string; port?: number });
       stats.inc(`${prefix}.upstream_cx_total`);
       stats.gauge(`${prefix}.upstream_cx_active`, 1);
       socket.once("close", () => stats.gauge(`${prefix}.upstream_cx_active`, -1));
@@ -100,7 +108,9 @@ export class ConnectionPools {
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const host = address.includes(":") ? `[${address}]` : address;
     const tls = this.tlsOptions(["h2"]);
-    const session = connect(`${tls ? "https" : "http"}://${host}:${port}`, { settings: { enablePush: false }, ...tls });
+    const session = connect(`${tls ? "https" : "http"}://${host}:${port}`, { settings: { enablePush: false }, ...tls,
+      // Dialled here rather than by http2, so a failed handshake is seen (and logged) as one.
+      ...(tls ? { createConnection: () => this.watchHandshake(tlsConnect({ host: address, port, ...tls }), { host: address, port }) } : {}) });
     const stats = this.options.stats;
     const prefix = this.options.statPrefix;
     stats.inc(`${prefix}.upstream_cx_total`);
@@ -118,6 +128,28 @@ export class ConnectionPools {
     session.setTimeout(this.options.idleTimeoutMs, () => session.close());
     this.sessions.set(key, session);
     return session;
+  }
+
+  /**
+   * Logs a TLS handshake with a host that failed once the TCP connection was up, and marks its error for the router:
+   * the host's certificate refused (another CA's, expired, not the expected identity) or the handshake otherwise failed.
+   */
+  private watchHandshake(socket: TLSSocket, to: { host?: string; port?: number }): TLSSocket {
+    let connected = false;
+    let secured = false;
+    let cert: PeerCertificate | undefined;
+    socket.once("connect", () => (connected = true));
+    socket.once("secureConnect", () => (secured = true));
+    // Ahead of Node's own check of the certificate, which destroys the socket when it refuses it.
+    socket.prependOnceListener("secure", () => (cert = socket.getPeerCertificate()));
+    socket.once("error", (err: Error & { code?: string }) => {
+      if (!connected || secured) return;
+      handshakeFailures.add(err);
+      const hasCert = !!cert && Object.keys(cert).length > 0;
+      const peer = to.host?.includes(":") ? `[${to.host}]:${to.port}` : `${to.host}:${to.port}`;
+      logHandshakeFailure(this, { where: `cluster ${this.options.statPrefix.replace(/^cluster\./, "")}`, direction: "to", peer, refused: hasCert, reason: handshakeReason(err), certificate: hasCert ? presented(cert) : undefined });
+    });
+    return socket;
   }
 
   /** Closes idle connections to a host that left the cluster; requests in flight finish. */

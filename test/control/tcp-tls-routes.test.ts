@@ -161,4 +161,11 @@ test("a tls route by sniHosts passes TLS through to the backend the SNI names; a
   // No match applies to c: Istio adds no default chain once tls routes match, so the connection is closed unanswered.
   const c = await reach("c.tls.example");
   assert.ok(c.error && !c.text, `expected a refused handshake, got ${JSON.stringify(c)}`);
+  // As Istio's webhook, the API refuses an SNI host the VirtualService's hosts do not cover.
+  const res = await fetch(`http://127.0.0.1:${cp.ports.api}/apis/networking.istio.io/v1/namespaces/default/virtualservices`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "stray-sni" }, spec: { hosts: ["*.tls.example"], tls: [{ match: [{ sniHosts: ["c.other.example"] }], route: [{ destination: { host: "tls-a" } }] }] } }),
+  });
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /SNI host \\"c\.other\.example\\" is not one of the VirtualService's hosts/);
 });

@@ -1,6 +1,7 @@
 // Which fields of which kinds carry durations, hosts, labels, CIDRs and ports, and the checks for them.
 import { type Code } from "./codes.js";
 import { cidrProblem, durationProblem, hostProblem, labelKeyProblem, labelValueProblem, namespacedHostProblem, portProblem } from "./formats.js";
+import { l4RouteProblems } from "./analyzers/l4-routes.js";
 
 type Check = (value: unknown, key: string) => string | undefined;
 
@@ -37,6 +38,8 @@ const RULES: Rule[] = [
   { kinds: /^VirtualService$/, path: p(`spec\\.(gateways${I}|(http|tcp|tls)${I}\\.match${I}\\.gateways${I})`), code: "TRL0015", check: gatewayRef },
   { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.match${I}\\.sourceLabels\\..+`), code: "TRL0016", check: labels },
   { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.(route${I}\\.destination\\.port\\.number|match${I}\\.port)`), code: "TRL0018", check: portProblem },
+  { kinds: /^VirtualService$/, path: p(`spec\\.(tcp|tls)${I}\\.match${I}\\.destinationSubnets${I}`), code: "TRL0017", check: cidrProblem },
+  { kinds: /^VirtualService$/, path: p(`spec\\.tls${I}\\.match${I}\\.sniHosts${I}`), code: "TRL0015", check: host },
   { kinds: /^DestinationRule$/, path: p("spec\\.host"), code: "TRL0015", check: host },
   { kinds: /^DestinationRule$/, path: p(`spec\\.subsets${I}\\.labels\\..+`), code: "TRL0016", check: labels },
   { kinds: /^DestinationRule$/, path: p(`spec(\\.subsets${I})?\\.trafficPolicy\\.portLevelSettings${I}\\.port\\.number`), code: "TRL0018", check: portProblem },
@@ -86,6 +89,7 @@ export function formatProblems(kind: string, spec: unknown): FormatProblem[] {
       if (problem) out.push({ code: r.code, path, message: `${path}: ${problem}` });
     }
   });
+  if (kind === "VirtualService") out.push(...l4RouteProblems(spec));
   if (kind === "AuthorizationPolicy") {
     const rules = (spec as { rules?: Array<{ when?: Array<{ key?: string; values?: unknown[]; notValues?: unknown[] }> }> })?.rules ?? [];
     rules.forEach((rule, i) => (Array.isArray(rule?.when) ? rule.when : []).forEach((cond, j) => {

@@ -144,3 +144,118 @@ test("an explicit upstream a Sidecar hides answers 503 saying which Sidecar hide
   const unavailable = out.routes.find((x) => String(x.name).endsWith("|unavailable"))!;
   assert.match(JSON.stringify(unavailable), /reviews\.default\.svc\.cluster\.local is not visible to this workload: the Sidecar default\/productpage does not list it in egress\.hosts/);
 });
+
+// tcp and tls routes: Istio's tcp-echo and SNI tasks, as filter chains of the outbound listener for the service port.
+const l4 = (service: string, version: string, inboundPort: number, protocol: string, port: number): Workload => ({ ...wl(service, version, inboundPort), servicePorts: [{ port, name: protocol.toLowerCase(), protocol }] });
+const sleep: Workload = { ...wl("sleep", "v1", 15200), upstreams: [{ host: "tcp-echo", port: 9000, localPort: 19090 }, { host: "*.tls.example", port: 443, localPort: 19443 }] };
+const l4Workloads = [...workloads, sleep, l4("tcp-echo", "v1", 15201, "TCP", 9000), l4("tcp-echo", "v2", 15202, "TCP", 9000), l4("tls-a", "v1", 15203, "TLS", 8443), l4("tls-b", "v1", 15204, "TLS", 8443)];
+const echoDr = r("DestinationRule", "tcp-echo", { host: "tcp-echo", subsets: ["v1", "v2"].map((v) => ({ name: v, labels: { version: v } })) });
+const tlsEntry = r("ServiceEntry", "tls-example", { hosts: ["*.tls.example"], ports: [{ number: 443, name: "tls", protocol: "TLS" }], resolution: "NONE" });
+type Chain = { filter_chain_match?: Record<string, unknown>; filters: Array<{ name: string; typed_config: Record<string, unknown> }> };
+
+function listenerOf(resources: IstioResource[], name: string, proxy: Workload = sleep): { listener: Record<string, unknown>; chains: Chain[]; out: ProxyResources } {
+  const out = valid(translate({ resources: [echoDr, tlsEntry, ...resources], workloads: l4Workloads, proxy }));
+  const listener = out.listeners.find((l) => l.name === name)!;
+  assert.ok(listener, `no listener ${name} in ${out.listeners.map((l) => l.name).join(", ")}`);
+  return { listener, chains: listener.filter_chains as Chain[], out };
+}
+
+/** Each chain as [its match, where its tcp_proxy sends: a cluster or "cluster:weight,..."]. */
+function targets(chains: Chain[]): Array<[Record<string, unknown> | undefined, string]> {
+  return chains.map((c) => {
+    const tcp = c.filters[0].typed_config;
+    assert.equal(c.filters[0].name, "envoy.filters.network.tcp_proxy");
+    const weighted = tcp.weighted_clusters as { clusters: Array<{ name: string; weight: number }> } | undefined;
+    return [c.filter_chain_match, weighted ? weighted.clusters.map((w) => `${w.name}:${w.weight}`).join(",") : String(tcp.cluster)];
+  });
+}
+
+const ECHO = (subset = "") => `outbound|9000|${subset}|tcp-echo.default.svc.cluster.local`;
+const echoVs = (tcp: unknown[], extra: Record<string, unknown> = {}) => r("VirtualService", "tcp-echo", { hosts: ["tcp-echo"], tcp, ...extra });
+
+test("tcp routes: the default cluster without a VirtualService, a subset, then weights (Istio's tcp traffic shifting)", () => {
+  assert.deepEqual(targets(listenerOf([], "outbound_127.0.0.1_19090").chains), [[undefined, ECHO()]]);
+  const v2 = listenerOf([echoVs([{ route: [{ destination: { host: "tcp-echo", subset: "v2" } }] }])], "outbound_127.0.0.1_19090");
+  assert.deepEqual(targets(v2.chains), [[undefined, ECHO("v2")]]);
+  assert.equal(v2.chains[0].filters[0].typed_config.stat_prefix, ECHO("v2"), "one destination: its cluster is the stat prefix");
+  assert.equal(v2.listener.listener_filters, undefined, "no SNI, no tls_inspector");
+  const shifted = listenerOf([echoVs([{ route: [{ destination: { host: "tcp-echo", subset: "v1" }, weight: 80 }, { destination: { host: "tcp-echo", subset: "v2" }, weight: 20 }, { destination: { host: "tcp-echo" }, weight: 0 }] }])], "outbound_127.0.0.1_19090");
+  assert.deepEqual(targets(shifted.chains), [[undefined, `${ECHO("v1")}:80,${ECHO("v2")}:20`]], "weight 0 is left out");
+  assert.equal(shifted.chains[0].filters[0].typed_config.stat_prefix, "tcp-echo.default", "weighted: the VirtualService's name.namespace");
+  assert.deepEqual(targets(listenerOf([echoVs([{ route: [{ destination: { host: "tcp-echo", subset: "v1" }, weight: 10 }] }])], "outbound_127.0.0.1_19090").chains), [[undefined, ECHO("v1")]], "a lone destination takes everything");
+});
+
+test("tcp matches: port, sourceLabels, sourceNamespace and gateways are decided per proxy; the first applying route wins", () => {
+  const route = (subset: string) => [{ destination: { host: "tcp-echo", subset } }];
+  const chains = (vs: IstioResource, proxy = sleep) => targets(listenerOf([vs], "outbound_127.0.0.1_19090", proxy).chains);
+  assert.deepEqual(chains(echoVs([{ match: [{ port: 9001 }], route: route("v1") }, { match: [{ port: 9000 }], route: route("v2") }])), [[undefined, ECHO("v2")]], "port");
+  const byLabels = echoVs([{ match: [{ sourceLabels: { app: "sleep", version: "v2" } }], route: route("v2") }, { route: route("v1") }]);
+  assert.deepEqual(chains(byLabels), [[undefined, ECHO("v1")]], "sourceLabels not matching this proxy: the route is left out");
+  assert.deepEqual(chains(byLabels, { ...sleep, labels: { app: "sleep", version: "v2" } }), [[undefined, ECHO("v2")]], "matching: the route applies");
+  assert.deepEqual(chains(echoVs([{ match: [{ sourceNamespace: "other" }], route: route("v2") }])), [[undefined, ECHO()]], "sourceNamespace");
+  assert.deepEqual(chains(echoVs([{ match: [{ gateways: ["istio-system/ingress"] }], route: route("v2") }, { match: [{ gateways: ["mesh"] }], route: route("v1") }])), [[undefined, ECHO("v1")]], "match gateways");
+  assert.deepEqual(chains(echoVs([{ route: route("v2") }], { gateways: ["istio-system/ingress"] })), [[undefined, ECHO()]], "a VirtualService bound only to a gateway does not apply to sidecars");
+  assert.deepEqual(chains(echoVs([{ route: route("v2") }], { gateways: ["istio-system/ingress", "mesh"] })), [[undefined, ECHO("v2")]]);
+  assert.deepEqual(chains(echoVs([{ route: route("v2") }, { route: route("v1") }])), [[undefined, ECHO("v2")]], "a route without matches ends the list");
+});
+
+test("tcp destinationSubnets become prefix_ranges chains, ahead of the catch-all; malformed subnets match nothing", () => {
+  const { chains } = listenerOf([echoVs([
+    { match: [{ destinationSubnets: ["10.1.0.0/16", "192.168.7.7"] }, { destinationSubnets: ["fd00::/8"] }], route: [{ destination: { host: "tcp-echo", subset: "v1" } }] },
+    { match: [{ destinationSubnets: ["10.1.0.0/16"] }], route: [{ destination: { host: "tcp-echo", subset: "v2" } }] },
+    { match: [{ destinationSubnets: ["10.2.0.0/33"] }], route: [{ destination: { host: "tcp-echo", subset: "v2" } }] },
+  ])], "outbound_127.0.0.1_19090");
+  assert.deepEqual(targets(chains), [
+    [{ prefix_ranges: [{ address_prefix: "10.1.0.0", prefix_len: 16 }, { address_prefix: "192.168.7.7", prefix_len: 32 }, { address_prefix: "fd00::", prefix_len: 8 }] }, ECHO("v1")],
+    [{ prefix_ranges: [{ address_prefix: "10.1.0.0", prefix_len: 16 }] }, ECHO("v2")],
+    [undefined, ECHO()],
+  ]);
+  const catchAll = listenerOf([echoVs([
+    { match: [{ destinationSubnets: ["10.1.0.0/16"] }], route: [{ destination: { host: "tcp-echo", subset: "v1" } }] },
+    { match: [{ port: 9000 }], route: [{ destination: { host: "tcp-echo", subset: "v2" } }] },
+    { route: [{ destination: { host: "tcp-echo" } }] },
+  ])], "outbound_127.0.0.1_19090");
+  assert.deepEqual(targets(catchAll.chains).map(([, t]) => t), [ECHO("v1"), ECHO("v2")], "the catch-all ends the list: no default after it");
+});
+
+test("tls routes: SNI chains behind tls_inspector, passthrough tcp_proxy; no default chain once a match applies", () => {
+  const vs = r("VirtualService", "tls-sni", { hosts: ["*.tls.example"], tls: [
+    { match: [{ port: 443, sniHosts: ["a.tls.example"] }], route: [{ destination: { host: "tls-a" } }] },
+    { match: [{ sniHosts: ["b.tls.example", "*.b.tls.example"] }], route: [{ destination: { host: "tls-b" } }] },
+    { match: [{ sniHosts: ["a.tls.example"] }], route: [{ destination: { host: "tls-b" } }] },
+    { match: [{ port: 8443, sniHosts: ["c.tls.example"] }], route: [{ destination: { host: "tls-b" } }] },
+    { match: [{ sniHosts: ["d.tls.example"], destinationSubnets: ["10.214.0.0/16"], sourceLabels: { app: "sleep" } }], route: [{ destination: { host: "tls-a", port: { number: 8443 } }, weight: 50 }, { destination: { host: "tls-b" }, weight: 50 }] },
+  ] });
+  const { listener, chains, out } = listenerOf([vs], "outbound_127.0.0.1_19443");
+  assert.deepEqual(listener.listener_filters, [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector" } }]);
+  assert.deepEqual(targets(chains), [
+    [{ server_names: ["a.tls.example"] }, "outbound|8443||tls-a.default.svc.cluster.local"],
+    [{ server_names: ["b.tls.example", "*.b.tls.example"] }, "outbound|8443||tls-b.default.svc.cluster.local"],
+    [{ server_names: ["d.tls.example"], prefix_ranges: [{ address_prefix: "10.214.0.0", prefix_len: 16 }] }, "outbound|8443||tls-a.default.svc.cluster.local:50,outbound|8443||tls-b.default.svc.cluster.local:50"],
+  ], "the same SNI again is unreachable and dropped; port 8443 is not this listener's");
+  assert.ok(chains.every((c) => !("transport_socket" in c)), "TLS passes through: no chain terminates it");
+  for (const host of ["tls-a", "tls-b"]) assert.ok(out.clusters.some((c) => c.name === `outbound|8443||${host}.default.svc.cluster.local`), `the routes' destinations get clusters (${host} is no declared upstream)`);
+  const none = listenerOf([], "outbound_127.0.0.1_19443");
+  assert.deepEqual(targets(none.chains), [[undefined, "outbound|443||*.tls.example"]], "no VirtualService: the service's own cluster, no SNI needed");
+  assert.equal(none.listener.listener_filters, undefined);
+});
+
+test("tls routes apply only to TLS and HTTPS ports, tcp routes only to the others (as Istio's listener builder)", () => {
+  const both = (hosts: string[]) => r("VirtualService", "both", { hosts, tcp: [{ route: [{ destination: { host: "tcp-echo", subset: "v2" } }] }], tls: [{ match: [{ sniHosts: [hosts[0]] }], route: [{ destination: { host: "tls-a" } }] }] });
+  assert.deepEqual(targets(listenerOf([both(["tcp-echo.default.svc.cluster.local"])], "outbound_127.0.0.1_19090").chains), [[undefined, ECHO("v2")]]);
+  assert.deepEqual(targets(listenerOf([both(["*.tls.example"])], "outbound_127.0.0.1_19443").chains), [[{ server_names: ["*.tls.example"] }, "outbound|8443||tls-a.default.svc.cluster.local"]]);
+});
+
+test("transparent mode: the service VIP's listener carries the same tcp and tls chains", () => {
+  const transparent: Workload = { ...sleep, interception: "REDIRECT", upstreams: [] };
+  const vs = echoVs([{ route: [{ destination: { host: "tcp-echo", subset: "v1" }, weight: 80 }, { destination: { host: "tcp-echo", subset: "v2" }, weight: 20 }] }]);
+  const out = valid(translate({ resources: [echoDr, vs], workloads: l4Workloads, proxy: transparent }));
+  const vip = out.listeners.find((l) => String(l.name).endsWith("_9000"))!;
+  assert.equal(vip.bind_to_port, false);
+  assert.deepEqual(targets(vip.filter_chains as Chain[]), [[undefined, `${ECHO("v1")}:80,${ECHO("v2")}:20`]]);
+  const tls = r("VirtualService", "tls-a", { hosts: ["tls-a"], tls: [{ match: [{ sniHosts: ["tls-a"] }], route: [{ destination: { host: "tls-b" } }] }] });
+  const tlsOut = valid(translate({ resources: [tls], workloads: l4Workloads, proxy: transparent }));
+  const a = tlsOut.listeners.filter((l) => String(l.name).endsWith("_8443")).find((l) => JSON.stringify(l).includes("server_names"))!;
+  assert.deepEqual(targets(a.filter_chains as Chain[]), [[{ server_names: ["tls-a"] }, "outbound|8443||tls-b.default.svc.cluster.local"]]);
+  assert.equal((a.listener_filters as Array<{ name: string }>)[0].name, "envoy.filters.listener.tls_inspector");
+});

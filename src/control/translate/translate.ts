@@ -7,7 +7,8 @@ import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
 import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
-import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
+import { routesFor, type VirtualServiceSpec, virtualServicesFor } from "./virtual-services.js";
+import { l4Destinations, outboundL4Listener } from "./l4-routes.js";
 import { serviceEntryServices, workloadEntriesOf } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, TLS_MODE_MATCH, upstreamTransport } from "./mtls.js";
@@ -112,6 +113,10 @@ export function translate(input: TranslateInput): ProxyResources {
   for (const route of vss) for (const h of route.spec.http ?? []) for (const d of [...(h.route ?? []).map((x) => x.destination), ...(h.mirror ? [h.mirror] : [])]) {
     if (wanted.has(fqdn((route.spec.hosts ?? [])[0] ?? "", route.metadata.namespace ?? "default"))) wanted.add(fqdn(d.host, route.metadata.namespace ?? "default"));
   }
+  // tcp and tls routes of the VirtualServices that route a wanted service (any of their hosts, wildcards included).
+  for (const hostname of [...wanted]) for (const vs of virtualServicesFor(vss, hostname, proxy.namespace)) {
+    for (const host of l4Destinations(vs)) wanted.add(fqdn(host, vs.metadata.namespace ?? "default"));
+  }
   // The Sidecar resource's egress hosts limit what the proxy is told about.
   const sidecar = sidecarFor(input.resources, proxy, root);
   const hidden = new Set<string>();
@@ -155,7 +160,8 @@ export function translate(input: TranslateInput): ProxyResources {
       continue;
     }
     if (!isHttp(port)) {
-      out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket("127.0.0.1", u.localPort), filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: clusterName("outbound", port.port, "", hostname), cluster: clusterName("outbound", port.port, "", hostname) } }] }] });
+      // TCP and TLS ports: the VirtualServices' tcp or tls routes as filter chains, else the service's own cluster.
+      out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket("127.0.0.1", u.localPort), ...outboundL4Listener(vss, { service, port, proxy, services }) });
       continue;
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
@@ -174,9 +180,8 @@ export function translate(input: TranslateInput): ProxyResources {
       if (!service || !vip) continue;
       for (const port of service.ports) {
         const name = `${vip}_${port.port}`;
-        const cluster = clusterName("outbound", port.port, "", hostname);
         if (!isHttp(port)) {
-          out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket(vip, port.port), bind_to_port: false, filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: cluster, cluster } }] }] });
+          out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket(vip, port.port), bind_to_port: false, ...outboundL4Listener(vss, { service, port, proxy, services }) });
           continue;
         }
         const routeName = `${port.port}|${hostname}|${vip}`;

@@ -1,5 +1,6 @@
 // VirtualService http routes -> Envoy routes for one host, as Istio translates them (matches, weighted destinations,
 // timeouts, retries, faults, rewrites, redirects, header changes, mirrors), with Istio's defaults when none applies.
+// (tcp and tls routes become filter chains instead: l4-routes.ts.)
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
 import { protoDuration } from "./destination-rules.js";
@@ -13,7 +14,7 @@ interface HttpMatch {
   headers?: Record<string, StringMatch>; withoutHeaders?: Record<string, StringMatch>; queryParams?: Record<string, StringMatch>;
   ignoreUriCase?: boolean; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number;
 }
-interface Destination { host: string; subset?: string; port?: { number?: number } }
+export interface Destination { host: string; subset?: string; port?: { number?: number } }
 interface HttpRoute {
   name?: string;
   match?: HttpMatch[];
@@ -33,11 +34,19 @@ interface Headers {
   request?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
   response?: { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
 }
+/** Istio's L4MatchAttributes (tcp) and TLSMatchAttributes (tls: the same plus sniHosts). */
+export interface L4Match {
+  port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[];
+  sniHosts?: string[];
+}
+export interface L4Route { match?: L4Match[]; route?: Array<{ destination: Destination; weight?: number }> }
 export interface VirtualServiceSpec {
   hosts?: string[];
   gateways?: string[];
   exportTo?: string[];
   http?: HttpRoute[];
+  tcp?: L4Route[];
+  tls?: L4Route[];
 }
 
 const FAULT = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
@@ -101,11 +110,19 @@ export interface RouteContext {
   hashPolicies(hostname: string, subset?: string): Json[];
 }
 
-function destinationCluster(d: Destination, ns: string, ctx: RouteContext): string {
+/**
+ * Istio's cluster for a route destination: its port, else the service's only port, else the port being routed
+ * (GetDestinationCluster).
+ */
+export function destinationClusterName(d: Destination, ns: string, services: Map<string, Service>, routedPort: number): string {
   const host = fqdn(d.host, ns);
-  const svc = ctx.services.get(host);
-  const port = d.port?.number ?? (svc?.ports.length === 1 ? svc.ports[0].port : ctx.port);
+  const svc = services.get(host);
+  const port = d.port?.number ?? (svc?.ports.length === 1 ? svc.ports[0].port : routedPort);
   return clusterName("outbound", port, d.subset ?? "", host);
+}
+
+function destinationCluster(d: Destination, ns: string, ctx: RouteContext): string {
+  return destinationClusterName(d, ns, ctx.services, ctx.port);
 }
 
 /** VirtualServices visible to the proxy that route this host on the mesh gateway. */
@@ -120,11 +137,21 @@ export function virtualServicesFor(vss: Array<IstioResource<VirtualServiceSpec>>
   }).sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? ""));
 }
 
+/**
+ * The parts of a match decided when config is made for one sidecar (Istio's static predicates): its labels include
+ * sourceLabels, its namespace is sourceNamespace, the match's gateways (if any) include the mesh, and the port routed
+ * is the match's port. A match failing them is left out of that proxy's config.
+ */
+export function matchAppliesTo(m: { sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number } | undefined, proxy: Workload, port: number): boolean {
+  if (!m) return true;
+  if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) return false;
+  if (m.sourceNamespace && m.sourceNamespace !== proxy.namespace) return false;
+  if (m.gateways?.length && !m.gateways.includes("mesh")) return false;
+  return !m.port || m.port === port;
+}
+
 function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: RouteContext, index: string): Json | undefined {
-  if (m?.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => ctx.proxy.labels[k] === v)) return undefined;
-  if (m?.sourceNamespace && m.sourceNamespace !== ctx.proxy.namespace) return undefined;
-  if (m?.gateways && !m.gateways.includes("mesh")) return undefined;
-  if (m?.port && m.port !== ctx.port) return undefined;
+  if (!matchAppliesTo(m, ctx.proxy, ctx.port)) return undefined;
   const match: Json = {};
   const uri = m?.uri;
   if (uri?.exact !== undefined) match.path = uri.exact;

@@ -109,6 +109,8 @@ interface Chain {
   score(c: ConnectionFacts): number[] | undefined;
   /** Needs the ClientHello's server name or ALPN. */
   readsHello: boolean;
+  /** Matches on transport_protocol (TLS or raw bytes), so the first bytes must be seen. */
+  readsTransport: boolean;
   filter: NetworkFilter;
   /** envoy.filters.network.rbac filters ahead of the terminal filter, in order; each must allow the connection. */
   rbac: NetworkRbac[];
@@ -219,6 +221,7 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
     rbac,
     tls,
     readsHello: serverNames.length > 0 || alpn.length > 0,
+    readsTransport: transport !== "",
     score: (c) => {
       if ((port !== undefined && c.dstPort !== port) || (dst && !dst(c.dstIp)) || (src && !src(c.srcIp)) || (transport !== "" && transport !== c.transport)) return undefined;
       const sni = serverNameScore(serverNames, c.serverName);
@@ -334,7 +337,9 @@ export class ActiveListener {
       chain.filter.handleConnection(socket, conn, bytes);
     };
     if (firstBytes) return pickAndGo(firstBytes);
-    const needsPeek = cfg.chains.some((c) => c.filter instanceof HttpConnectionManager) || cfg.chains.length > 1 || cfg.readsHello;
+    // Only what the first bytes tell (TLS or not, the ClientHello, HTTP/2 or not) needs them: chains that differ by
+    // port or address are chosen at once, so a server that speaks first (MySQL, SMTP) is not kept waiting.
+    const needsPeek = cfg.chains.some((c) => c.filter instanceof HttpConnectionManager || c.readsTransport) || cfg.readsHello;
     if (!needsPeek) return pickAndGo(undefined);
     // Peek at the first bytes (TLS or not, HTTP/2 preface or not); the chosen filter gets them back. A chain that
     // matches on SNI or ALPN needs the whole ClientHello, which may come in several segments (bounded).

@@ -1,7 +1,6 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
 import { randomUUID } from "node:crypto";
-import { createServer as createH1Server, type IncomingMessage, type Server as H1Server, type ServerResponse } from "node:http";
 import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
@@ -21,6 +20,8 @@ import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
 import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
 import { Tracer, type TracerDeps } from "../tracing/tracer.js";
+import { Http1ServerConnection, type Http1Handler, type Http1ServerOptions } from "../http1/server-connection.js";
+import type { Http1Request, Http1Response } from "../http1/server-messages.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -36,8 +37,8 @@ export interface HcmDeps {
   tracing: TracerDeps;
 }
 
-type Req = IncomingMessage | Http2ServerRequest;
-type Res = ServerResponse | Http2ServerResponse;
+type Req = Http1Request | Http2ServerRequest;
+type Res = Http1Response | Http2ServerResponse;
 
 export class HttpConnectionManager {
   readonly statPrefix: string;
@@ -46,7 +47,9 @@ export class HttpConnectionManager {
   private readonly filters: HttpFilter[];
   private readonly accessLogs: AccessLogger[];
   private readonly tracer?: Tracer;
-  private readonly h1: H1Server;
+  private readonly h1: Http1Handler;
+  private readonly h1Options: Http1ServerOptions;
+  private readonly h1Conns = new Set<Http1ServerConnection>();
   private readonly h2: Http2Server;
   private readonly codec: string;
   private readonly serverName: string;
@@ -56,9 +59,13 @@ export class HttpConnectionManager {
   private readonly conns = new WeakMap<Socket, ConnectionInfo>();
   private readonly openSockets = new Set<Socket>();
   private draining = false;
+  /** Stat names bumped per request, built once. */
+  private readonly rqStats: { total: string; active: string; byClass: string[] };
 
   constructor(config: HttpConnectionManager__Output, private readonly deps: HcmDeps, where: string, private readonly direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED" = "UNSPECIFIED") {
     this.statPrefix = config.stat_prefix;
+    const sp = `http.${config.stat_prefix}`;
+    this.rqStats = { total: `${sp}.downstream_rq_total`, active: `${sp}.downstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `${sp}.downstream_rq_${c}xx`) };
     if (config.route_specifier === "rds") this.rdsName = config.rds!.route_config_name;
     else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output);
     else throw new Error(`${where}: route_config or rds is required`);
@@ -81,15 +88,15 @@ export class HttpConnectionManager {
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
     const handler = (req: Req, res: Res) => this.handle(req, res);
-    this.h1 = createH1Server({ keepAliveTimeout: idleMs, headersTimeout: durationMs(config.request_headers_timeout, 60_000), requestTimeout: durationMs(config.request_timeout, 0), maxHeaderSize: wrapped(config.max_request_headers_kb, 60) * 1024 }, handler);
-    this.h1.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
-    this.h1.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-      deps.stats.inc(`http.${this.statPrefix}.downstream_rq_rx_reset`);
-      if (socket.writable && !socket.destroyed) {
-        const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-        socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
-      } else socket.destroy();
-    });
+    this.h1Options = {
+      idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000), requestTimeoutMs: durationMs(config.request_timeout, 0),
+      maxHeaderBytes: wrapped(config.max_request_headers_kb, 60) * 1024, maxHeaders: wrapped(config.common_http_protocol_options?.max_headers_count, 100),
+    };
+    this.h1 = {
+      request: handler,
+      upgrade: (req, socket, head) => this.upgrade(req, socket, head),
+      refused: () => deps.stats.inc(`http.${this.statPrefix}.downstream_rq_rx_reset`),
+    };
     this.h2 = createH2Server({ maxHeaderListPairs: 1000 }, handler);
     this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
   }
@@ -112,14 +119,14 @@ export class HttpConnectionManager {
         this.h2.emit("connection", stream);
       } else {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
-        if (bytes) socket.unshift(bytes);
-        this.h1.emit("connection", socket);
+        this.serveH1(socket, bytes);
       }
       socket.resume();
     };
     if (alpn !== undefined) {
       // TLS told us the protocol: no need to peek.
-      (alpn === "h2" ? this.h2 : this.h1).emit("connection", socket);
+      if (alpn === "h2") this.h2.emit("connection", socket);
+      else this.serveH1(socket, undefined);
       stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
       return;
     }
@@ -128,6 +135,12 @@ export class HttpConnectionManager {
       socket.pause();
       dispatch(chunk);
     });
+  }
+
+  private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {
+    const conn = new Http1ServerConnection(socket, this.h1, this.h1Options, firstBytes);
+    this.h1Conns.add(conn);
+    socket.once("close", () => this.h1Conns.delete(conn));
   }
 
   private connInfo(req: Req): ConnectionInfo {
@@ -142,13 +155,13 @@ export class HttpConnectionManager {
   private handle(req: Req, res: Res): void {
     // Draining: this answer is the connection's last (HTTP/1 Connection: close; HTTP/2 GOAWAY after its streams).
     if (this.draining) {
-      if (req.httpVersionMajor === 1) (res as ServerResponse).shouldKeepAlive = false;
+      if (req.httpVersionMajor === 1) (res as Http1Response).shouldKeepAlive = false;
       else (req as Http2ServerRequest).stream?.session?.close();
     }
     const stats = this.deps.stats;
-    const prefix = `http.${this.statPrefix}`;
-    stats.inc(`${prefix}.downstream_rq_total`);
-    stats.gauge(`${prefix}.downstream_rq_active`, 1);
+    const rs = this.rqStats;
+    stats.inc(rs.total);
+    stats.gauge(rs.active, 1);
     const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "";
     const scheme = (req.headers[":scheme"] as string | undefined) === "https" ? "https" : "http";
     const view = requestView(req.method ?? "GET", req.url ?? "/", authority, scheme, req.headers);
@@ -179,8 +192,8 @@ export class HttpConnectionManager {
     const span = this.tracer?.start(ctx);
     res.once("close", () => {
       if (span) this.tracer!.finish(ctx, span);
-      stats.gauge(`${prefix}.downstream_rq_active`, -1);
-      stats.inc(`${prefix}.downstream_rq_${Math.floor(ctx.responseCode / 100) || 0}xx`);
+      stats.gauge(rs.active, -1);
+      stats.inc(rs.byClass[Math.floor(ctx.responseCode / 100)] ?? rs.byClass[0]);
       for (const log of this.accessLogs) log(ctx);
       if (istio && this.direction !== "UNSPECIFIED") recordIstioMetrics(istio, this.direction, ctx);
     });
@@ -188,7 +201,7 @@ export class HttpConnectionManager {
     const vh = table?.virtualHost(view.authority);
     const route = vh?.routes.find((r) => r.matches(view));
     if (!route) {
-      stats.inc(`${prefix}.no_route`);
+      stats.inc(`http.${this.statPrefix}.no_route`);
       localReply(ctx, 404, "", "NR");
       return;
     }
@@ -253,7 +266,7 @@ export class HttpConnectionManager {
     }
   }
 
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  private upgrade(req: Http1Request, socket: Socket, head: Buffer): void {
     const type = (req.headers.upgrade ?? "").toLowerCase();
     const view = requestView(req.method ?? "GET", req.url ?? "/", req.headers.host ?? "", "http", req.headers);
     const route = this.routeTable()?.virtualHost(view.authority)?.routes.find((r) => r.matches(view));
@@ -273,18 +286,19 @@ export class HttpConnectionManager {
   async drain(timeoutMs: number, gentle = false): Promise<void> {
     this.draining = true;
     if (!gentle) {
-      this.h1.closeIdleConnections?.();
-      for (const s of this.openSockets) {
-        const session = (s as unknown as { _httpMessage?: unknown });
-        if (!session._httpMessage) s.end();
-      }
+      for (const c of this.h1Conns) c.closeWhenIdle();
+      for (const s of this.openSockets) if (!this.isH1(s)) s.end();
     }
     const deadline = Date.now() + timeoutMs;
     while (this.openSockets.size > 0 && Date.now() < deadline) {
-      if (!gentle) this.h1.closeIdleConnections?.();
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const s of this.openSockets) s.destroy();
+  }
+
+  private isH1(socket: Socket): boolean {
+    for (const c of this.h1Conns) if (c.socket === socket) return true;
+    return false;
   }
 
   isDraining(): boolean {

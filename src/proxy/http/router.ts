@@ -1,13 +1,13 @@
 // envoy.filters.http.router: picks the cluster and host, applies circuit breakers, sends the request over a pooled
 // connection, retries and times out as the route says, and streams the response back (trailers included).
-import { request as h1request, type IncomingMessage, type ClientRequest } from "node:http";
 import { Writable } from "node:stream";
-import { request as tlsRequest } from "node:https";
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
 import { type Endpoint, workloadOf } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import { isHandshakeFailure } from "../upstream/connection-pools.js";
+import { ClientExchange } from "../http1/client-exchange.js";
+import type { Http1Response } from "../http1/server-messages.js";
 import type { Stats } from "../stats/stats.js";
 import { localReply } from "./local-reply.js";
 import { cookieValue } from "./cookies.js";
@@ -30,12 +30,46 @@ interface Attempt {
 }
 
 type UpstreamOutcome =
-  | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; body: NodeJS.ReadableStream; trailers: () => Record<string, string> | undefined; grpcStatus?: string }
+  | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; body: ResponseBody; trailers: () => Record<string, string> | undefined; grpcStatus?: string }
   | { kind: "failure"; reason: "connect-failure" | "reset" | "timeout"; message: string };
+
+/** An upstream response body, from an HTTP/1.1 exchange or an HTTP/2 stream. */
+interface ResponseBody {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "end" | "error", listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/** Where the router writes a request body: an upstream exchange or stream. */
+interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  once(event: "drain", listener: () => void): unknown;
+}
 
 /** Where a request body goes when no upstream connection could even be attempted (the failure is reported apart). */
 function discardSink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+/** Ends the upstream request, passing the downstream's request trailers on where the upstream can carry them. */
+function endUpstream(sink: BodySink, req: StreamContext["req"]): void {
+  const trailers = (req as { trailers?: Record<string, string> }).trailers;
+  if (sink instanceof ClientExchange && trailers && Object.keys(trailers).length > 0) sink.end(trailers);
+  else sink.end();
+}
+
+/** A header value that cannot end its line early: values set by filters (JWT claims, say) are not trusted. */
+function safeValue(v: string): boolean {
+  return v.indexOf("\r") < 0 && v.indexOf("\n") < 0 && v.indexOf("\0") < 0;
+}
+
+/** Whether the downstream request carries a body whose length is not known up front (sent on chunked). */
+function requestHasBody(ctx: StreamContext): boolean {
+  const req = ctx.req as { httpVersionMajor?: number; headers: Record<string, unknown>; stream?: { endAfterHeaders?: boolean }; readableEnded?: boolean };
+  if (req.httpVersionMajor === 2) return !req.stream?.endAfterHeaders;
+  return req.headers["transfer-encoding"] !== undefined;
 }
 
 function requestHash(ctx: StreamContext, action: Forward): number | undefined {
@@ -122,12 +156,12 @@ export class Router {
     let current: Attempt | undefined;
     let finished = false;
     cluster.activeRequests++;
-    this.stats.gauge(`${cs}.upstream_rq_active`, 1);
+    this.stats.gauge(cluster.rqStats.active, 1);
     const done = () => {
       if (finished) return;
       finished = true;
       cluster.activeRequests--;
-      this.stats.gauge(`${cs}.upstream_rq_active`, -1);
+      this.stats.gauge(cluster.rqStats.active, -1);
       if (globalTimer) clearTimeout(globalTimer);
     };
     ctx.res.once("close", () => {
@@ -202,7 +236,7 @@ export class Router {
           return;
         }
         if (retry && attempts > 1 && retriable(retry, outcome)) ctx.flags.push("URX");
-        this.respond(ctx, outcome, choice, cs, sentAt, done);
+        this.respond(ctx, outcome, choice, cluster, sentAt, done);
       };
       const reqHeaders = { ...headers };
       if (attempts > 1) reqHeaders["x-envoy-attempt-count"] = String(attempts);
@@ -236,16 +270,22 @@ export class Router {
           first.once("drain", () => req.resume());
         }
       });
-      req.on("end", () => first.end());
+      req.on("end", () => endUpstream(first, req));
     } else {
-      req.on("data", (chunk: Buffer) => (ctx.bytesReceived += chunk.length));
-      req.pipe(first);
+      req.on("data", (chunk: Buffer) => {
+        ctx.bytesReceived += chunk.length;
+        if (!first.write(chunk)) {
+          req.pause();
+          first.once("drain", () => req.resume());
+        }
+      });
+      req.on("end", () => endUpstream(first, req));
     }
     for (const m of action.mirrors) if (m.fraction >= 1 || Math.random() < m.fraction) this.mirror(ctx, m.cluster, path, authority, headers, req);
   }
 
   /** Sends a copy of the request to the mirror cluster and ignores its answer (Envoy appends "-shadow" to the host). */
-  private mirror(ctx: StreamContext, clusterName: string, path: string, authority: string, headers: Record<string, string | string[] | undefined>, req: import("node:stream").Readable): void {
+  private mirror(ctx: StreamContext, clusterName: string, path: string, authority: string, headers: Record<string, string | string[] | undefined>, req: StreamContext["req"]): void {
     const cluster = this.clusters(clusterName);
     const host = cluster?.pick(undefined);
     if (!cluster || !host) return;
@@ -259,50 +299,41 @@ export class Router {
     this.stats.inc(`cluster.${clusterName}.upstream_rq_shadow`);
   }
 
-  private sendH1(cluster: UpstreamCluster, host: Endpoint, ctx: StreamContext, path: string, authority: string, headers: Record<string, string | string[] | undefined>, perTryMs: number, onOutcome: (o: UpstreamOutcome) => void): { attempt: Attempt; sink: ClientRequest } {
-    const out: Record<string, string | string[]> = { host: authority };
+  private sendH1(cluster: UpstreamCluster, host: Endpoint, ctx: StreamContext, path: string, authority: string, headers: Record<string, string | string[] | undefined>, perTryMs: number, onOutcome: (o: UpstreamOutcome) => void): { attempt: Attempt; sink: BodySink } {
+    let head = `${ctx.view.method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n`;
     for (const k in headers) {
       const v = headers[k];
-      if (v !== undefined && !HOP_BY_HOP.has(k) && k.charCodeAt(0) !== 58 /* ':' */) out[k] = v;
+      if (v === undefined || HOP_BY_HOP.has(k) || k.charCodeAt(0) === 58 /* ':' */) continue;
+      if (typeof v === "string") {
+        if (safeValue(v)) head += `${k}: ${v}\r\n`;
+      } else for (const x of v) if (safeValue(x)) head += `${k}: ${x}\r\n`;
     }
+    const framing = headers["content-length"] !== undefined ? "length" : requestHasBody(ctx) ? "chunked" : "none";
+    if (framing === "chunked") head += "transfer-encoding: chunked\r\n";
+    head += "\r\n";
     let settled = false;
+    let tryTimer: NodeJS.Timeout | undefined;
     const settle = (o: UpstreamOutcome) => {
       if (settled) return;
       settled = true;
+      if (tryTimer) clearTimeout(tryTimer);
       onOutcome(o);
     };
-    const pools = cluster.poolsFor(host);
-    let agent;
-    try {
-      agent = pools.currentAgent();
-    } catch (err) {
-      queueMicrotask(() => settle({ kind: "failure", reason: "connect-failure", message: (err as Error).message }));
-      return { attempt: { host, abort: () => {} }, sink: discardSink() as unknown as ClientRequest };
-    }
-    const req = (pools.options.tls ? tlsRequest : h1request)({ host: host.address, port: host.port, method: ctx.view.method, path, headers: out, agent, setHost: false });
-    let tryTimer: NodeJS.Timeout | undefined;
-    let connectTimer: NodeJS.Timeout | undefined;
-    req.on("socket", (socket) => {
-      if ((socket as { connecting?: boolean }).connecting) {
-        connectTimer = setTimeout(() => req.destroy(Object.assign(new Error("connect timeout"), { code: "ETIMEDOUT_CONNECT" })), cluster.connectTimeoutMs);
-        socket.once("connect", () => clearTimeout(connectTimer));
-      }
+    const exchange = new ClientExchange(head, framing, ctx.view.method, {
+      onResponse: (status, resHeaders, body) => {
+        const grpcStatus = resHeaders["grpc-status"];
+        settle({ kind: "response", status, headers: resHeaders, body, trailers: () => body.trailers, grpcStatus: typeof grpcStatus === "string" ? grpcStatus : undefined });
+      },
+      onFailure: (f) => {
+        // A failed TLS handshake is a failed connection too (Envoy: UF, "transport failure reason").
+        const connect = f.reason === "connect-failure" || isHandshakeFailure(f.error);
+        if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
+        settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: f.message });
+      },
     });
-    if (perTryMs > 0) tryTimer = setTimeout(() => { settle({ kind: "failure", reason: "timeout", message: "per-try timeout" }); req.destroy(); }, perTryMs);
-    req.on("response", (res: IncomingMessage) => {
-      if (tryTimer) clearTimeout(tryTimer);
-      const grpcStatus = res.headers["grpc-status"];
-      settle({ kind: "response", status: res.statusCode ?? 502, headers: res.headers, body: res, trailers: () => res.trailers as Record<string, string>, grpcStatus: typeof grpcStatus === "string" ? grpcStatus : undefined });
-    });
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      if (tryTimer) clearTimeout(tryTimer);
-      if (connectTimer) clearTimeout(connectTimer);
-      // A failed TLS handshake is a failed connection too (Envoy: UF, "transport failure reason").
-      const connect = err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT_CONNECT" || err.code === "ENOTFOUND" || isHandshakeFailure(err);
-      if (connect) this.stats.inc(`cluster.${cluster.name}.upstream_cx_connect_fail`);
-      settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: err.code ?? err.message });
-    });
-    return { attempt: { host, abort: () => req.destroy() }, sink: req };
+    if (perTryMs > 0) tryTimer = setTimeout(() => { settle({ kind: "failure", reason: "timeout", message: "per-try timeout" }); exchange.abort(); }, perTryMs);
+    cluster.poolsFor(host).h1.request(host.address, host.port, exchange);
+    return { attempt: { host, abort: () => exchange.abort() }, sink: exchange };
   }
 
   private sendH2(cluster: UpstreamCluster, host: Endpoint, ctx: StreamContext, path: string, authority: string, headers: Record<string, string | string[] | undefined>, perTryMs: number, onOutcome: (o: UpstreamOutcome) => void): { attempt: Attempt; sink: ClientHttp2Stream } {
@@ -353,11 +384,12 @@ export class Router {
     return { attempt: { host, abort: () => stream.close() }, sink: stream };
   }
 
-  private respond(ctx: StreamContext, outcome: Extract<UpstreamOutcome, { kind: "response" }>, choice: { responseHeaders: { apply(h: Record<string, string | string[] | undefined>): void } }, cs: string, sentAt: number, done: () => void): void {
+  private respond(ctx: StreamContext, outcome: Extract<UpstreamOutcome, { kind: "response" }>, choice: { responseHeaders: { apply(h: Record<string, string | string[] | undefined>): void } }, cluster: UpstreamCluster, sentAt: number, done: () => void): void {
     ctx.responded = true;
     const status = outcome.status;
-    this.stats.inc(`${cs}.upstream_rq_${Math.floor(status / 100)}xx`);
-    this.stats.inc(`${cs}.upstream_rq_total`);
+    const rs = cluster.rqStats;
+    this.stats.inc(rs.byClass[Math.floor(status / 100)] ?? `cluster.${cluster.name}.upstream_rq_${Math.floor(status / 100)}xx`);
+    this.stats.inc(rs.total);
     const headers: Record<string, string | string[] | undefined> = {};
     for (const k in outcome.headers) if (!HOP_BY_HOP.has(k)) headers[k] = outcome.headers[k];
     headers["x-envoy-upstream-service-time"] = String(Date.now() - sentAt);
@@ -365,7 +397,7 @@ export class Router {
     choice.responseHeaders.apply(headers);
     ctx.onResponseHeaders?.(headers);
     ctx.responseCode = status;
-    const res = ctx.res as import("node:http").ServerResponse;
+    const res = ctx.res as Http1Response;
     for (const k in headers) {
       const v = headers[k];
       if (v !== undefined) res.setHeader(k, v);

@@ -1,11 +1,11 @@
 // Everything one downstream request carries through the filter chain and the router.
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Http1Request, Http1Response } from "../http1/server-messages.js";
 import type { CompiledRoute } from "./route-table.js";
 import type { RequestView } from "./request-view.js";
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
-export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+export type DownstreamRequest = Http1Request | Http2ServerRequest;
+export type DownstreamResponse = Http1Response | Http2ServerResponse;
 
 /** Connection facts filters may look at (RBAC, access logs, ORIGINAL_DST). */
 export interface ConnectionInfo {

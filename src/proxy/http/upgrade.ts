@@ -1,13 +1,13 @@
 // HTTP/1.1 Upgrade (WebSocket and others the route allows): forwards the handshake, then splices the two sockets.
-import type { IncomingMessage } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { HcmDeps } from "./connection-manager.js";
+import type { Http1Request } from "../http1/server-messages.js";
 import type { CompiledRoute } from "./route-table.js";
 import { pickCluster, rewritePath } from "./route-table.js";
 import type { ConnectionInfo } from "./stream-context.js";
 import { requestView } from "./request-view.js";
 
-export function upgradeConnection(req: IncomingMessage, downstream: Socket, head: Buffer, route: CompiledRoute, deps: HcmDeps, conn: ConnectionInfo): void {
+export function upgradeConnection(req: Http1Request, downstream: Socket, head: Buffer, route: CompiledRoute, deps: HcmDeps, conn: ConnectionInfo): void {
   const action = route.action;
   if (action.kind !== "forward") return void downstream.destroy();
   const view = requestView(req.method ?? "GET", req.url ?? "/", req.headers.host ?? "", "http", req.headers);

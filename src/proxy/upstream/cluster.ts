@@ -38,6 +38,8 @@ const HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 export class UpstreamCluster {
   readonly name: string;
+  /** Stat names the router bumps per request, built once. */
+  readonly rqStats: { total: string; active: string; byClass: string[] };
   readonly type: ClusterType;
   readonly connectTimeoutMs: number;
   readonly breakers: CircuitBreakers;
@@ -62,6 +64,7 @@ export class UpstreamCluster {
 
   constructor(readonly config: Cluster__Output, private readonly stats: Stats, secrets: SecretLookup) {
     this.name = config.name;
+    this.rqStats = { total: `cluster.${this.name}.upstream_rq_total`, active: `cluster.${this.name}.upstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `cluster.${this.name}.upstream_rq_${c}xx`) };
     const t = config.cluster_discovery_type === "type" ? config.type : undefined;
     if (!t || !["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"].includes(t)) {
       throw new Error(`cluster ${config.name}: type ${t ?? config.cluster_discovery_type ?? "(none)"} is not supported (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST are)`);
@@ -194,8 +197,8 @@ export class UpstreamCluster {
 
   /** Requests waiting for a connection, across every transport's pools (for max_pending_requests). */
   pending(): number {
-    let n = 0;
-    for (const pools of this.allPools()) n += pools.pending();
+    let n = this.pools.pending();
+    for (const t of this.transports) n += t.pools.pending();
     return n;
   }
 

@@ -4,9 +4,10 @@ import { Agent, type ClientRequest } from "node:http";
 import { Agent as TlsAgent } from "node:https";
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
 import { connect, type ClientHttp2Session } from "node:http2";
-import type { Socket } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import type { Stats } from "../stats/stats.js";
 import type { UpstreamTls } from "./upstream-tls.js";
+import { Http1ClientPool } from "../http1/client-pool.js";
 import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
 
 /** Errors of upstream TLS handshakes that failed: the router counts them as connect failures (UF), as Envoy does. */
@@ -28,13 +29,41 @@ export interface PoolOptions {
 }
 
 export class ConnectionPools {
+  /** Node's agent, for side requests (ext_authz); the router's HTTP/1.1 traffic goes through `h1`. */
   agent: Agent;
+  readonly h1: Http1ClientPool;
   private tlsKey = "";
+  private generation = 0;
+  private lastCert: string | Buffer | undefined;
+  private lastCa: string | Buffer | undefined;
   private readonly sessions = new Map<string, ClientHttp2Session>();
   private readonly uses = new WeakMap<Socket, number>();
 
   constructor(readonly options: PoolOptions) {
     this.agent = this.newAgent();
+    this.h1 = new Http1ClientPool({
+      connectTimeoutMs: options.connectTimeoutMs, maxConnectionsPerHost: options.maxConnectionsPerHost, maxRequestsPerConnection: options.maxRequestsPerConnection,
+      idleTimeoutMs: options.idleTimeoutMs, stats: options.stats, statPrefix: options.statPrefix,
+      dial: (host, port) => {
+        const tls = this.tlsOptions(["http/1.1"]);
+        if (!tls) return { socket: netConnect({ host, port }), secure: false };
+        return { socket: this.watchHandshake(tlsConnect({ host, port, ...tls }), { host, port }), secure: true };
+      },
+      generation: () => this.materialGeneration(),
+    });
+  }
+
+  /** Counts rotations of the TLS material (compared by identity: the strings are replaced when secrets change). */
+  private materialGeneration(): number {
+    const tls = this.options.tls;
+    if (!tls) return 0;
+    const m = tls.material();
+    if (m.cert !== this.lastCert || m.ca !== this.lastCa) {
+      this.lastCert = m.cert;
+      this.lastCa = m.ca;
+      this.generation++;
+    }
+    return this.generation;
   }
 
   /** TLS options for a new connection, from the current secret material; undefined for plaintext. */
@@ -154,6 +183,7 @@ export class ConnectionPools {
 
   /** Closes idle connections to a host that left the cluster; requests in flight finish. */
   drainHost(key: string): void {
+    this.h1.drainHost(key);
     const session = this.sessions.get(key);
     if (session) {
       this.sessions.delete(key);
@@ -165,12 +195,14 @@ export class ConnectionPools {
 
   /** Requests waiting for a connection to any host (for the max_pending_requests breaker). */
   pending(): number {
-    let n = 0;
-    for (const list of Object.values(this.agent.requests as Record<string, unknown[] | undefined>)) n += list?.length ?? 0;
+    let n = this.h1.pending();
+    const requests = this.agent.requests as Record<string, unknown[] | undefined>;
+    for (const k in requests) n += requests[k]?.length ?? 0;
     return n;
   }
 
   close(): void {
+    this.h1.close();
     this.agent.destroy();
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();

@@ -1,6 +1,7 @@
 // `trellis run`: starts one workload with its sidecar: the sidecar first, then the app, signals to both, the app
 // stopped first and the sidecar drained after it. Explicit mode by default; --transparent runs both in a network
 // namespace of their own with istio-iptables' interception.
+import { PROXY_NODE_FLAGS } from "./proxy-node-flags.js";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -98,7 +99,7 @@ export async function run(args: string[]): Promise<number> {
   console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on 127.0.0.1:${ports.inbound}, admin on 127.0.0.1:${ports.admin}, metrics on 127.0.0.1:${ports.stats}` +
     (spec.upstreams.length ? `; upstreams ${spec.upstreams.map((u) => `${u.service}:${u.port} -> 127.0.0.1:${u.localPort}`).join(", ")}` : ""));
   return supervise({
-    sidecar: { command: process.execPath, args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...statsArgs, ...ca.args] },
+    sidecar: { command: process.execPath, args: [...PROXY_NODE_FLAGS, process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...statsArgs, ...ca.args] },
     app: { command: command[0], args: command.slice(1), env: appEnv(spec, ports) },
     readyUrl: `http://127.0.0.1:${ports.readiness}/healthz/ready`,
     log: (l) => console.error(`trellis run: ${l}`),
@@ -187,7 +188,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     return await supervise({
       sidecar: {
         command: process.execPath, wrapper: workload.wrapper(true),
-        args: [process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
+        args: [...PROXY_NODE_FLAGS, process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
           ...(metrics ? ["--app-metrics", `${metrics.port}${metrics.path}`] : []), ...ca.args],
       },
       app: { command: o.command[0], args: o.command.slice(1), wrapper: workload.wrapper(false), env: { PORT: String(spec.servicePort), HOST: "0.0.0.0", TRELLIS_APP_PORT: String(spec.servicePort) } },

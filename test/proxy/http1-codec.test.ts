@@ -191,3 +191,18 @@ test("sequential requests reuse one pooled upstream connection", async () => {
   assert.equal(reply.match(/HTTP\/1\.1 200/g)?.length, 6);
   assert.equal(upstreamSockets.size, 1, `upstream connections used: ${[...upstreamSockets].join(", ")}`);
 });
+
+test("a header to add whose name or value could split a head is refused with the config, naming it", async () => {
+  const { compileRouteTable } = await import("../../src/proxy/http/route-table.js");
+  const { parseMessage } = await import("../../src/xds/resource.js");
+  const config = (key: string, value: string) => {
+    const parsed = parseMessage<import("../../src/xds/generated/envoy/config/route/v3/RouteConfiguration.js").RouteConfiguration__Output>("envoy.config.route.v3.RouteConfiguration", {
+      name: "r", virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "c" }, request_headers_to_add: [{ header: { key, value } }] }] }],
+    });
+    assert.ok(parsed.ok);
+    return parsed.value;
+  };
+  assert.throws(() => compileRouteTable(config("x-ok", "a\r\nx-injected: 1")), /value of header x-ok holds a CR, LF or NUL/);
+  assert.throws(() => compileRouteTable(config("x bad", "v")), /header name "x bad" is not a valid HTTP field name/);
+  assert.doesNotThrow(() => compileRouteTable(config("x-ok", "fine value")));
+});

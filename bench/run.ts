@@ -15,6 +15,8 @@ import { cpuSeconds } from "./lib/processes.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
+// Long enough for a Node proxy to have compiled its hot path (its first seconds cost about 1.5x the CPU after).
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 
 interface Scenario {
   name: string;
@@ -110,7 +112,7 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       // Rotate the order each round so no peer always runs first on a cold machine.
       const order = peers.map((_, i) => peers[(i + round) % peers.length]);
       for (const peer of order) {
-        const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: 1000 }, tls);
+        const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, tls);
         samples.get(peer.name)!.push(s);
         console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}`);
       }

@@ -95,6 +95,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   }
   const start = process.hrtime.bigint();
   measureFrom = start + BigInt(opts.warmupMs) * 1_000_000n;
+  // Tells a harness reading stderr that the measured window starts (it samples the proxies' CPU from here).
+  setTimeout(() => process.stderr.write("measuring\n"), opts.warmupMs).unref();
   const end = measureFrom + BigInt(opts.durationMs) * 1_000_000n;
   let next = start;
   let i = 0;

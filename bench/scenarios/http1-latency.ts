@@ -12,30 +12,40 @@ export interface HopSample {
   rssMiB: number;
 }
 
-/** Runs a load script in its own process (its CPU is not the proxies') and parses the JSON it prints. */
-export function runNode(script: string, opts: object): Promise<unknown> {
+/**
+ * Runs a load script in its own process (its CPU is not the proxies') and parses the JSON it prints; `onMeasuring`
+ * runs when the script says its measured window starts (the warm-up is over).
+ */
+export function runNode(script: string, opts: object, onMeasuring?: () => void): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
     child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (err += d));
+    child.stderr.on("data", (d: Buffer) => {
+      const text = d.toString();
+      if (text.includes("measuring\n")) onMeasuring?.();
+      err += text.replace("measuring\n", "");
+    });
     child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} failed: ${err.trim()}`))));
   });
 }
 
-export function runLoadProcess(opts: LoadOptions): Promise<LoadResult> {
-  return runNode("dist/bench/lib/load-generator.js", opts) as Promise<LoadResult>;
+export function runLoadProcess(opts: LoadOptions, onMeasuring?: () => void): Promise<LoadResult> {
+  return runNode("dist/bench/lib/load-generator.js", opts, onMeasuring) as Promise<LoadResult>;
 }
 
 export async function sampleHop(peer: Peer, backendPort: number, load: Omit<LoadOptions, "port" | "host" | "path">, tls = false): Promise<HopSample> {
   const chain = await peer.startChain(backendPort, { tls });
   try {
     const pids = chain.procs.map((p) => p.child.pid!);
-    const cpuBefore = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
-    const result = await runLoadProcess({ ...load, host: "127.0.0.1", port: chain.entryPort, path: "/" });
-    const cpuAfter = pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    const cpuNow = () => pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+    // CPU is counted over the measured window only: a warmed-up proxy, as a sidecar is after its first minute
+    // (Trellis' JIT compiles its hot path during the warm-up; native peers have nothing to warm).
+    let cpuBefore = cpuNow();
+    const result = await runLoadProcess({ ...load, host: "127.0.0.1", port: chain.entryPort, path: "/" }, () => (cpuBefore = cpuNow()));
+    const cpuAfter = cpuNow();
     const rss = pids.reduce((s, pid) => s + rssMiB(pid), 0);
-    return { peer: peer.name, load: result, cpuPer1000: pids.length ? ((cpuAfter - cpuBefore) / Math.max(1, result.sent)) * 1000 : 0, rssMiB: rss };
+    return { peer: peer.name, load: result, cpuPer1000: pids.length ? ((cpuAfter - cpuBefore) / Math.max(1, result.completed)) * 1000 : 0, rssMiB: rss };
   } finally {
     await chain.stop();
   }

@@ -15,31 +15,39 @@ export interface RequestView {
   query(): URLSearchParams;
 }
 
-/** Builds a view over Node's lower-cased header object; repeated headers read as one comma-joined value, as Envoy does. */
+/** A view over Node's lower-cased header object; repeated headers read as one comma-joined value, as Envoy does. */
+class HeaderView implements RequestView {
+  readonly pathOnly: string;
+  readonly authority: string;
+  private parsedQuery: URLSearchParams | undefined;
+
+  constructor(readonly method: string, readonly path: string, private readonly rawAuthority: string, readonly scheme: "http" | "https", readonly headers: IncomingHttpHeaders) {
+    const q = path.indexOf("?");
+    this.pathOnly = q < 0 ? path : path.slice(0, q);
+    this.authority = rawAuthority.toLowerCase();
+  }
+
+  header(name: string): string | undefined {
+    switch (name) {
+      case ":method": return this.method;
+      case ":path": return this.path;
+      case ":authority": return this.rawAuthority;
+      case ":scheme": return this.scheme;
+    }
+    const v = this.headers[name];
+    if (v === undefined) return undefined;
+    return Array.isArray(v) ? v.join(",") : v;
+  }
+
+  query(): URLSearchParams {
+    if (!this.parsedQuery) {
+      const q = this.path.indexOf("?");
+      this.parsedQuery = new URLSearchParams(q < 0 ? "" : this.path.slice(q + 1));
+    }
+    return this.parsedQuery;
+  }
+}
+
 export function requestView(method: string, path: string, authority: string, scheme: "http" | "https", headers: IncomingHttpHeaders): RequestView {
-  const q = path.indexOf("?");
-  let query: URLSearchParams | undefined;
-  return {
-    method,
-    path,
-    pathOnly: q < 0 ? path : path.slice(0, q),
-    authority: authority.toLowerCase(),
-    scheme,
-    headers,
-    header(name: string): string | undefined {
-      switch (name) {
-        case ":method": return method;
-        case ":path": return path;
-        case ":authority": return authority;
-        case ":scheme": return scheme;
-      }
-      const v = headers[name];
-      if (v === undefined) return undefined;
-      return Array.isArray(v) ? v.join(",") : v;
-    },
-    query(): URLSearchParams {
-      query ??= new URLSearchParams(q < 0 ? "" : path.slice(q + 1));
-      return query;
-    },
-  };
+  return new HeaderView(method, path, authority, scheme, headers);
 }

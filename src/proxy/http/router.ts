@@ -151,7 +151,8 @@ export class Router {
     const collecting = retry !== undefined && retry.numRetries > 0;
     const deadline = action.timeoutMs > 0 ? Date.now() + action.timeoutMs : 0;
     let attempts = 0;
-    const tried = new Set<string>();
+    // Hosts already tried, kept only when the retry policy steers away from them.
+    const tried = retry?.previousHosts ? new Set<string>() : undefined;
     let globalTimer: NodeJS.Timeout | undefined;
     let current: Attempt | undefined;
     let finished = false;
@@ -183,7 +184,7 @@ export class Router {
 
     const attempt = (downstreamBody: "stream" | "replay") => {
       attempts++;
-      const skip = retry?.previousHosts && tried.size > 0 ? (e: Endpoint) => tried.has(e.key) : undefined;
+      const skip = tried && tried.size > 0 ? (e: Endpoint) => tried.has(e.key) : undefined;
       const host = cluster.type === "ORIGINAL_DST" && ctx.conn.originalDst
         ? cluster.originalDestinationHost(ctx.conn.originalDst.address, ctx.conn.originalDst.port)
         // previous_hosts only steers: once every host has been tried, Envoy takes one anyway rather than fail.
@@ -194,7 +195,7 @@ export class Router {
         done();
         return;
       }
-      tried.add(host.key);
+      tried?.add(host.key);
       ctx.upstreamHost = host.key;
       ctx.upstreamWorkload = workloadOf(host);
       host.activeRequests++;
@@ -238,8 +239,8 @@ export class Router {
         if (retry && attempts > 1 && retriable(retry, outcome)) ctx.flags.push("URX");
         this.respond(ctx, outcome, choice, cluster, sentAt, done);
       };
-      const reqHeaders = { ...headers };
-      if (attempts > 1) reqHeaders["x-envoy-attempt-count"] = String(attempts);
+      // Only a retry changes the headers it sends; the first attempt sends them as they are.
+      const reqHeaders = attempts > 1 ? { ...headers, "x-envoy-attempt-count": String(attempts) } : headers;
       const a = cluster.http2
         ? this.sendH2(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome)
         : this.sendH1(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome);

@@ -56,6 +56,8 @@ export class HttpConnectionManager {
   private readonly generateRequestId: boolean;
   private readonly useRemoteAddress: boolean;
   private readonly upgrades: Set<string>;
+  /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
+  private readonly streamIdleMs: number;
   private readonly conns = new WeakMap<Socket, ConnectionInfo>();
   private readonly openSockets = new Set<Socket>();
   private draining = false;
@@ -87,6 +89,7 @@ export class HttpConnectionManager {
     this.useRemoteAddress = wrapped(config.use_remote_address, false);
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
+    this.streamIdleMs = durationMs(config.stream_idle_timeout, 300_000);
     const handler = (req: Req, res: Res) => this.handle(req, res);
     this.h1Options = {
       idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000), requestTimeoutMs: durationMs(config.request_timeout, 0),
@@ -206,10 +209,30 @@ export class HttpConnectionManager {
       return;
     }
     ctx.route = route;
+    const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
+    if (idle > 0 && route.action.kind === "forward") {
+      const timer = setTimeout(() => this.streamIdle(ctx), idle);
+      ctx.idleTimer = timer;
+      res.once("close", () => clearTimeout(timer));
+    }
     if (this.filters.length > 0 && this.filters.some((f) => f.onResponseHeaders)) {
       ctx.onResponseHeaders = (h) => { for (const f of this.filters) f.onResponseHeaders?.(ctx, h); };
     }
     this.runFilters(ctx, 0);
+  }
+
+  /**
+   * No bytes either way for the stream idle timeout (Envoy's SI): a 408 when no response has started, a reset of the
+   * stream otherwise; the upstream attempt is given up either way.
+   */
+  private streamIdle(ctx: StreamContext): void {
+    this.deps.stats.inc(`http.${this.statPrefix}.downstream_rq_idle_timeout`);
+    ctx.cancelUpstream?.();
+    if (!ctx.responded && !ctx.res.headersSent) localReply(ctx, 408, "stream timeout", "SI");
+    else {
+      ctx.flags.push("SI");
+      ctx.res.destroy();
+    }
   }
 
   private runFilters(ctx: StreamContext, from: number): void {

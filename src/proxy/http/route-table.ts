@@ -51,6 +51,7 @@ export type RouteAction =
       totalWeight: number;
       clusterHeader?: string;
       timeoutMs: number;
+      /** The route's idle_timeout; -1 when unset (the connection manager's stream_idle_timeout applies), 0 = none. */
       idleTimeoutMs: number;
       retry?: RetryConfig;
       prefixRewrite?: { prefix: string; replacement: string };
@@ -187,7 +188,7 @@ function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: st
     clusterHeader,
     // Envoy's default route timeout is 15 s; 0 disables it.
     timeoutMs: durationMs(a.timeout, 15_000),
-    idleTimeoutMs: durationMs(a.idle_timeout, 0),
+    idleTimeoutMs: a.idle_timeout ? durationMs(a.idle_timeout, 0) : -1,
     retry,
     prefixRewrite: a.prefix_rewrite ? { prefix: "", replacement: a.prefix_rewrite } : undefined,
     regexRewrite: a.regex_rewrite?.pattern ? { pattern: new RegExp(a.regex_rewrite.pattern.regex.replace(/^\(\?i\)/, ""), a.regex_rewrite.pattern.regex.startsWith("(?i)") ? "gi" : "g"), substitution: a.regex_rewrite.substitution.replace(/\\(\d)/g, "$$$1") } : undefined,

@@ -165,6 +165,10 @@ export class Router {
       this.stats.gauge(cluster.rqStats.active, -1);
       if (globalTimer) clearTimeout(globalTimer);
     };
+    ctx.cancelUpstream = () => {
+      current?.abort();
+      done();
+    };
     ctx.res.once("close", () => {
       if (!ctx.res.writableFinished) {
         ctx.flags.push("DC");
@@ -259,6 +263,7 @@ export class Router {
     if (collecting || mirrorBody) {
       req.on("data", (chunk: Buffer) => {
         ctx.bytesReceived += chunk.length;
+        ctx.idleTimer?.refresh();
         if (replayable) {
           bodyBytes += chunk.length;
           if (bodyBytes > REQUEST_BODY_REPLAY_LIMIT) {
@@ -275,6 +280,7 @@ export class Router {
     } else {
       req.on("data", (chunk: Buffer) => {
         ctx.bytesReceived += chunk.length;
+        ctx.idleTimer?.refresh();
         if (!first.write(chunk)) {
           req.pause();
           first.once("drain", () => req.resume());
@@ -387,6 +393,7 @@ export class Router {
 
   private respond(ctx: StreamContext, outcome: Extract<UpstreamOutcome, { kind: "response" }>, choice: { responseHeaders: { apply(h: Record<string, string | string[] | undefined>): void } }, cluster: UpstreamCluster, sentAt: number, done: () => void): void {
     ctx.responded = true;
+    ctx.idleTimer?.refresh();
     const status = outcome.status;
     const rs = cluster.rqStats;
     this.stats.inc(rs.byClass[Math.floor(status / 100)] ?? `cluster.${cluster.name}.upstream_rq_${Math.floor(status / 100)}xx`);
@@ -409,6 +416,7 @@ export class Router {
     const body = outcome.body;
     body.on("data", (chunk: Buffer) => {
       ctx.bytesSent += chunk.length;
+      ctx.idleTimer?.refresh();
       if (!res.write(chunk)) {
         body.pause();
         res.once("drain", () => body.resume());

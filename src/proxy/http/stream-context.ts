@@ -52,6 +52,10 @@ export interface StreamContext {
   responded: boolean;
   /** Milliseconds the fault filter delayed the request. */
   faultDelayMs: number;
+  /** The stream idle timer (stream_idle_timeout / the route's idle_timeout); refreshed by body bytes either way. */
+  idleTimer?: NodeJS.Timeout;
+  /** Set by the router while an upstream attempt is in flight: gives it up (a stream timeout fired). */
+  cancelUpstream?: () => void;
   /** Set by the connection manager: lets filters change response headers before they are sent. */
   onResponseHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
 }

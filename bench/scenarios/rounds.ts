@@ -47,9 +47,11 @@ export function printRatios(summary: Record<string, Record<string, Spread>>, fig
     if (!summary[rival]) continue;
     out[rival] = {};
     const parts = figures.map(({ figure, label }) => {
-      const r = summary[subject][figure].median / summary[rival][figure].median;
-      out[rival][figure] = r;
-      return `${label} ${r.toFixed(2)}x`;
+      const [mine, theirs] = [summary[subject][figure].median, summary[rival][figure].median];
+      // An added latency at or below zero is the rival inside direct's noise: no ratio to take.
+      if (!(theirs > 0) || !(mine > 0)) return `${label} n/a (${mine.toFixed(3)} vs ${theirs.toFixed(3)})`;
+      out[rival][figure] = mine / theirs;
+      return `${label} ${(mine / theirs).toFixed(2)}x`;
     });
     console.log(`  ${subject}/${rival}: ${parts.join("; ")}`);
   }

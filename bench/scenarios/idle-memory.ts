@@ -11,8 +11,8 @@ import { runLoadProcess } from "./http1-latency.js";
 import { interleaved, printRatios, printTable, runnable, summarize } from "./rounds.js";
 
 /** How long a proxy sits idle after its listeners answer, before its memory is read. */
-const SETTLE_MS = 2000;
-const MEASURE_MS = Math.round(DURATION_MS * 0.6);
+const SETTLE_MS = 1500;
+const MEASURE_MS = Math.round(DURATION_MS * 0.5);
 const WARMUP_MS = 500;
 const SAMPLE_EVERY_MS = 100;
 const TARGET_MB = 40;

@@ -45,10 +45,11 @@ async function sample(peer: Peer, protocol: Protocol, ports: { h2: number; h1: n
     });
     const cpu = pids.reduce((s, pid) => s + cpuSeconds(pid), 0) - cpuBefore;
     const rss = pids.reduce((s, pid) => s + rssMiB(pid), 0);
-    // h2load counts 200s; a gRPC answer without its message is a failed call.
+    // h2load counts 200s; a gRPC answer without its message is a failed call. Both counts may see the same failure
+    // (and `unanswered` spans the warm-up too), so the larger one is reported.
     const expected = grpc ? framed(payload(BODY)).length : BODY;
     const unanswered = Math.max(0, load.done - Math.floor(load.dataBytes / expected));
-    return { load, cpuPer1000: pids.length ? (cpu / Math.max(1, load.done)) * 1000 : NaN, rssMiB: pids.length ? rss : NaN, errors: load.errors + load.non2xx + unanswered };
+    return { load, cpuPer1000: pids.length ? (cpu / Math.max(1, load.done)) * 1000 : NaN, rssMiB: pids.length ? rss : NaN, errors: Math.max(load.errors + load.non2xx, unanswered) };
   } finally {
     await chain.stop();
   }

@@ -29,6 +29,8 @@ function upstreamTls(c: MeshCerts): object {
 }
 
 const CLI = "dist/src/cli/main.js";
+// --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
+// connections would add 5 s to every chain of every round.
 
 export interface TrellisFeatures {
   metrics?: boolean;
@@ -86,7 +88,7 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
       const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
       const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
       const certs = options.tls ? await meshCerts() : undefined;
-      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness)], {}, options.cpus);
+      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
       writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, protocol, certs)));
       const procs = [proc("server", "server.json", r1)];
       if (options.hops !== 1) {

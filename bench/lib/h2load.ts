@@ -30,13 +30,16 @@ export interface H2loadRate {
 export interface H2loadRateResult extends LoadResult {
   /** Response body bytes over the whole run (warm-up included), to check gRPC answers carried their message. */
   dataBytes: number;
+  /** The most requests in flight at once over all connections, from the log: near connections x streams, some waited. */
+  maxInFlight: number;
   done: number;
 }
 
-function run(args: string[], cpus?: string): Promise<string> {
+/** h2load is killed if it runs a minute past its planned time (a proxy that never answers must not hang the run). */
+function run(args: string[], plannedMs: number, cpus?: string): Promise<string> {
   const [cmd, argv] = cpus !== undefined ? ["taskset", ["-c", cpus, "h2load", ...args]] : ["h2load", args];
   return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 }, (err, stdout, stderr) => {
+    execFile(cmd, argv, { maxBuffer: 16 * 1024 * 1024, timeout: plannedMs + 60_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`h2load ${args.join(" ")} failed: ${err.message} ${stderr.slice(-500)}`));
       else resolve(stdout);
     });
@@ -63,7 +66,7 @@ export async function h2loadRate(o: H2loadRate): Promise<H2loadRateResult> {
     const args = ["-n", String(total), "-c", String(o.connections), "-t", "1", "-m", String(o.maxStreams), "--rps", String(perConnection), "--log-file", log];
     if (o.dataFile) args.push("-d", o.dataFile);
     for (const h of o.headers ?? []) args.push("-H", h);
-    const c = counts(await run([...args, o.url], o.cpus));
+    const c = counts(await run([...args, o.url], o.warmupMs + o.durationMs, o.cpus));
     // One row per request: start (µs since the epoch), status (-1: failed stream), µs until the response ended.
     const rows = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split("\t").map(Number));
     const first = rows.reduce((m, r) => Math.min(m, r[0]), Infinity);
@@ -79,6 +82,7 @@ export async function h2loadRate(o: H2loadRate): Promise<H2loadRateResult> {
     }
     const ms = (ns: number) => ns / 1e6;
     return {
+      maxInFlight: maxInFlight(rows),
       sent: measured.length, completed: measured.length - errors, errors: errors + (total - rows.length), non2xx,
       achievedRate: (measured.length - errors) / (o.durationMs / 1000),
       p50: ms(histogram.percentile(50)), p90: ms(histogram.percentile(90)), p99: ms(histogram.percentile(99)),
@@ -88,6 +92,13 @@ export async function h2loadRate(o: H2loadRate): Promise<H2loadRateResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function maxInFlight(rows: number[][]): number {
+  const events = rows.flatMap(([startUs, , us]) => [[startUs, 1], [startUs + us, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0, most = 0;
+  for (const [, delta] of events) most = Math.max(most, (now += delta));
+  return most;
 }
 
 export interface H2loadClosed {
@@ -103,6 +114,6 @@ export interface H2loadClosed {
 export async function h2loadClosed(o: H2loadClosed): Promise<{ perSecond: number; completed: number; errors: number; non2xx: number }> {
   const args = ["-c", String(o.connections), "-t", "1", "-D", `${o.durationMs / 1000}`, "--warm-up-time", `${o.warmupMs / 1000}`];
   if (o.http1) args.push("--h1");
-  const c = counts(await run([...args, o.url], o.cpus));
+  const c = counts(await run([...args, o.url], o.warmupMs + o.durationMs, o.cpus));
   return { perSecond: c.perSecond, completed: c.succeeded, errors: c.errored, non2xx: c.non2xx };
 }

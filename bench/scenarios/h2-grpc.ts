@@ -28,7 +28,7 @@ const BODY = 1024;
 const MEASURE_MS = Math.round(DURATION_MS * 0.5);
 const WARMUP_MS = 500;
 
-interface Sample { load: H2loadRateResult; cpuPer1000: number; rssMiB: number; errors: number }
+interface Sample { load: H2loadRateResult; unanswered: number; cpuPer1000: number; rssMiB: number; errors: number }
 
 async function backend(name: string, script: string): Promise<{ port: number; proc: Proc }> {
   const port = await freePort();
@@ -54,7 +54,7 @@ async function sample(peer: Peer, protocol: Protocol, ports: { h2: number; h1: n
     // (and `unanswered` spans the warm-up too), so the larger one is reported.
     const expected = grpc ? framed(payload(BODY)).length : BODY;
     const unanswered = Math.max(0, load.done - Math.floor(load.dataBytes / expected));
-    return { load, cpuPer1000: pids.length ? (cpu / Math.max(1, load.done)) * 1000 : NaN, rssMiB: pids.length ? rss : NaN, errors: Math.max(load.errors + load.non2xx, unanswered) };
+    return { load, unanswered, cpuPer1000: pids.length ? (cpu / Math.max(1, load.done)) * 1000 : NaN, rssMiB: pids.length ? rss : NaN, errors: Math.max(load.errors + load.non2xx, unanswered) };
   } finally {
     await chain.stop();
   }
@@ -79,7 +79,7 @@ export async function h2GrpcScenario(): Promise<unknown> {
       for (const protocol of ["h2", "grpc"] as const) {
         const s = await sample(peer, protocol, ports, requestFile);
         out[protocol] = s;
-        console.log(`  round ${round + 1}/${ROUNDS} ${protocol.padEnd(4)} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, at most ${s.load.maxInFlight} in flight, errors ${s.errors}`);
+        console.log(`  round ${round + 1}/${ROUNDS} ${protocol.padEnd(4)} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, at most ${s.load.maxInFlight} in flight, errors ${s.errors}${s.errors ? ` (failed streams ${s.load.errors}, non-2xx ${s.load.non2xx}, answers short of their body ${s.unanswered})` : ""}`);
       }
       return out;
     });

@@ -2,7 +2,7 @@
 // of two proxies: h2load's rate mode, every request's latency from its log, proxy CPU per 1,000 requests and memory.
 // gRPC answers arrive as HTTP 200 whatever their grpc-status, so each must also carry the 1 KB message: a response
 // without it (a proxy's trailers-only error) counts as an error.
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { framed, GRPC_METHOD, payload } from "../lib/grpc-message.js";
@@ -68,11 +68,12 @@ export async function h2GrpcScenario(): Promise<unknown> {
   const procs: Proc[] = [];
   const results: Record<string, unknown> = {};
   try {
-    const h2 = await backend("h2-backend", "dist/bench/lib/h2-backend.js");
-    const h1 = await backend("backend", "dist/bench/lib/backend.js");
-    const grpc = await backend("grpc-backend", "dist/bench/lib/grpc-backend.js");
-    procs.push(h2.proc, h1.proc, grpc.proc);
-    const ports = { h2: h2.port, h1: h1.port, grpc: grpc.port };
+    const ports = { h2: 0, h1: 0, grpc: 0 };
+    for (const [key, script] of [["h2", "h2-backend"], ["h1", "backend"], ["grpc", "grpc-backend"]] as const) {
+      const b = await backend(script, `dist/bench/lib/${script}.js`);
+      procs.push(b.proc);
+      ports[key] = b.port;
+    }
     const samples: Record<"h2" | "grpc", Map<string, Sample[]>> = { h2: new Map(), grpc: new Map() };
     const bySide = await interleaved(peers, ROUNDS, async (peer, round) => {
       const out = {} as Record<"h2" | "grpc", Sample>;
@@ -102,6 +103,7 @@ export async function h2GrpcScenario(): Promise<unknown> {
     }
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
+    rmSync(dir, { recursive: true, force: true });
   }
   return { rounds: ROUNDS, measureMs: MEASURE_MS, warmupMs: WARMUP_MS, rate: RATE, connections: CONNECTIONS, maxStreams: MAX_STREAMS, bodyBytes: BODY, generator: "h2load --rps with --log-file", ...results };
 }

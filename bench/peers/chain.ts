@@ -1,6 +1,6 @@
 // A "mesh hop" under test: two proxies chained client-side -> server-side -> backend, or none (direct); or one proxy
 // alone in front of the backend, for what a single process can serve.
-import type { Proc } from "../lib/processes.js";
+import { type Proc, waitForPort } from "../lib/processes.js";
 
 /**
  * What the proxies carry. "h2": HTTP/2 without TLS (prior knowledge) from the client, and to the next hop where the
@@ -41,3 +41,13 @@ export const direct: Peer = {
   available: () => undefined,
   startChain: async (backendPort) => ({ entryPort: backendPort, procs: [], stop: async () => {} }),
 };
+
+/** Waits until every port listens; if one never does, stops the chain's processes so a failed start leaks none. */
+export async function listening(procs: Proc[], ports: number[]): Promise<void> {
+  try {
+    for (const port of ports) await waitForPort(port);
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.stop()));
+    throw err;
+  }
+}

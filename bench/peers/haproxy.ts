@@ -3,8 +3,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, start, waitForPort } from "../lib/processes.js";
-import type { Chain, Peer, Protocol } from "./chain.js";
+import { freePort, start } from "../lib/processes.js";
+import { type Chain, listening, type Peer, type Protocol } from "./chain.js";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 
 /**
@@ -58,8 +58,7 @@ export const haproxy: Peer = {
       writeFileSync(join(dir, "client.cfg"), config(entryPort, serverSide, protocol, certs && { certs, in: false, out: true }));
       procs.push(start("haproxy-client", "haproxy", ["-db", "-f", join(dir, "client.cfg")], {}, options.cpus));
     }
-    await waitForPort(serverSide);
-    await waitForPort(entryPort);
+    await listening(procs, [serverSide, entryPort]);
     return { entryPort, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
   },
 };

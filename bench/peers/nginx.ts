@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, start, waitForPort } from "../lib/processes.js";
-import type { Chain, Peer, Protocol } from "./chain.js";
+import { freePort, start } from "../lib/processes.js";
+import { type Chain, listening, type Peer, type Protocol } from "./chain.js";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 
 /** `tls.in`: the listener requires a client certificate from the root; `tls.out`: the next hop is dialled over mTLS. */
@@ -102,8 +102,7 @@ export const nginx: Peer = {
       writeFileSync(join(dir, "client.conf"), config(dir, entryPort, serverSide, protocol, true, certs && { certs, in: false, out: true }));
       procs.push(start("nginx-client", "nginx", ["-p", dir, "-c", join(dir, "client.conf")], {}, options.cpus));
     }
-    await waitForPort(serverSide);
-    await waitForPort(entryPort);
+    await listening(procs, [serverSide, entryPort]);
     return { entryPort, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
   },
 };

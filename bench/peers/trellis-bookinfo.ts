@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
-import { freePort, start, waitForPort } from "../lib/processes.js";
-import type { Chain, Peer } from "./chain.js";
+import { freePort, start } from "../lib/processes.js";
+import { type Chain, listening, type Peer } from "./chain.js";
 
 const CLI = "dist/src/cli/main.js";
 // --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
@@ -82,7 +82,7 @@ export const trellisBookinfo: Peer = {
     const [inbound, details, reviews, ratings, admin, readiness] = await Promise.all(Array.from({ length: 6 }, freePort));
     writeFileSync(join(dir, "sidecar.json"), JSON.stringify(bootstrap(backendPort, inbound, { details, reviews, ratings }, admin, await meshCerts())));
     const proc = start("trellis-bookinfo", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "sidecar.json"), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
-    for (const p of [inbound, details, reviews, ratings]) await waitForPort(p);
+    await listening([proc], [inbound, details, reviews, ratings]);
     return { entryPort: reviews, serverPort: inbound, procs: [proc], stop: () => proc.stop() };
   },
 };

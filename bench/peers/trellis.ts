@@ -4,8 +4,8 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, start, waitForPort } from "../lib/processes.js";
-import type { Chain, Peer, Protocol } from "./chain.js";
+import { freePort, start } from "../lib/processes.js";
+import { type Chain, listening, type Peer, type Protocol } from "./chain.js";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 
 const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
@@ -96,8 +96,7 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
         procs.push(proc("client", "client.json", r2));
       }
       const entryPort = options.hops === 1 ? serverSide : clientSide;
-      await waitForPort(serverSide);
-      await waitForPort(entryPort);
+      await listening(procs, [serverSide, entryPort]);
       return { entryPort, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
     },
   };

@@ -12,6 +12,10 @@ import { trellis, trellisPeer } from "./peers/trellis.js";
 import { type HopSample, runNode, sampleHop } from "./scenarios/http1-latency.js";
 import { meshCerts } from "./lib/mesh-certs.js";
 import { cpuSeconds } from "./lib/processes.js";
+import { http1ThroughputScenario } from "./scenarios/http1-throughput.js";
+import { h2GrpcScenario } from "./scenarios/h2-grpc.js";
+import { tcpThroughputScenario } from "./scenarios/tcp-throughput.js";
+import { idleMemoryScenario } from "./scenarios/idle-memory.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
@@ -154,6 +158,10 @@ const scenarios: Scenario[] = [
   { name: "http1-latency", describe: "HTTP/1.1 1 KB at 1,000 req/s, 4 connections, two chained proxies per peer", run: latencyScenario },
   { name: "http1-mtls-latency", describe: "the http1-latency hop with mutual TLS between the two proxies of every chain", run: mtlsLatencyScenario },
   { name: "tls-handshakes", describe: "new mutual-TLS connections per second into one server-side proxy (one request each, no resumption)", run: handshakeScenario },
+  { name: "http1-throughput", describe: "the most HTTP/1.1 1 KB requests/s one proxy process serves on one core (closed loop, 64 connections)", run: http1ThroughputScenario },
+  { name: "h2-grpc", describe: "HTTP/2 (h2c) and gRPC unary, 1 KB, at 1,000 req/s over 4 connections through two chained proxies per peer (h2load)", run: h2GrpcScenario },
+  { name: "tcp-throughput", describe: "one TCP echo stream's MB/s through two chained L4 proxies per peer, proxy CPU per GB", run: tcpThroughputScenario },
+  { name: "idle-memory", describe: "resident memory of one proxy process per peer, idle after start and at 1,000 req/s; a Trellis sidecar with a Bookinfo-sized config", run: idleMemoryScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
 ];
 

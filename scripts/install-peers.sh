@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the benchmark's peers from Debian's packages (HAProxy, nginx, h2load), as root, only when missing.
+# Installs the benchmark's peers from Debian's packages (HAProxy, nginx with its stream module for TCP, h2load, and
+# taskset for pinning a proxy to one core), as root, only when missing.
 set -euo pipefail
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v nginx >/dev/null || missing+=(nginx)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v taskset >/dev/null || missing+=(util-linux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-peers: need root to install ${missing[*]} (apt-get)" >&2

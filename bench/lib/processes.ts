@@ -39,7 +39,12 @@ export function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   });
 }
 
-export function start(name: string, command: string, args: string[], env: Record<string, string> = {}): Proc {
+/**
+ * Starts a process, pinned to `cpus` with taskset when given. taskset execs the command, so the pid (for CPU and
+ * memory readings) is the command's own, and every thread it starts inherits the pinning.
+ */
+export function start(name: string, command: string, args: string[], env: Record<string, string> = {}, cpus?: string): Proc {
+  if (cpus !== undefined) [command, args] = ["taskset", ["-c", cpus, command, ...args]];
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });

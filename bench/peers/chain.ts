@@ -1,5 +1,23 @@
-// A "mesh hop" under test: two proxies chained client-side -> server-side -> backend, or none (direct).
-import type { Proc } from "../lib/processes.js";
+// A "mesh hop" under test: two proxies chained client-side -> server-side -> backend, or none (direct); or one proxy
+// alone in front of the backend, for what a single process can serve.
+import { type Proc, waitForPort } from "../lib/processes.js";
+
+/**
+ * What the proxies carry. "h2": HTTP/2 without TLS (prior knowledge) from the client, and to the next hop where the
+ * peer can speak it; "grpc": the same for gRPC (nginx's grpc_pass); "tcp": an opaque byte stream (L4 proxying).
+ */
+export type Protocol = "http1" | "h2" | "grpc" | "tcp";
+
+export interface ChainOptions {
+  tls: boolean;
+  protocol?: Protocol;
+  /** 2 (default): client-side and server-side proxies; 1: the server-side proxy alone, entryPort === serverPort. */
+  hops?: 1 | 2;
+  /** With protocol "h2": an HTTP/1.1 twin of the backend, for a peer that cannot proxy HTTP/2 upstream (nginx). */
+  http1BackendPort?: number;
+  /** CPUs to pin the proxies to (taskset's list, e.g. "1"), for per-core figures. */
+  cpus?: string;
+}
 
 export interface Chain {
   /** Where the load generator connects. */
@@ -13,9 +31,9 @@ export interface Chain {
 
 export interface Peer {
   name: string;
-  /** Whether this peer can run here (its binary is installed), with the reason when not. */
-  available(): string | undefined;
-  startChain(backendPort: number, options: { tls: boolean }): Promise<Chain>;
+  /** Whether this peer can run here (its binary, and what the protocol needs, installed), with the reason when not. */
+  available(protocol?: Protocol): string | undefined;
+  startChain(backendPort: number, options: ChainOptions): Promise<Chain>;
 }
 
 export const direct: Peer = {
@@ -23,3 +41,13 @@ export const direct: Peer = {
   available: () => undefined,
   startChain: async (backendPort) => ({ entryPort: backendPort, procs: [], stop: async () => {} }),
 };
+
+/** Waits until every port listens; if one never does, stops the chain's processes so a failed start leaks none. */
+export async function listening(procs: Proc[], ports: number[]): Promise<void> {
+  try {
+    for (const port of ports) await waitForPort(port);
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.stop()));
+    throw err;
+  }
+}

@@ -4,8 +4,8 @@
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, start, waitForPort } from "../lib/processes.js";
-import type { Chain, Peer } from "./chain.js";
+import { freePort, start } from "../lib/processes.js";
+import { type Chain, listening, type Peer, type Protocol } from "./chain.js";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 
 const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
@@ -29,6 +29,8 @@ function upstreamTls(c: MeshCerts): object {
 }
 
 const CLI = "dist/src/cli/main.js";
+// --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
+// connections would add 5 s to every chain of every round.
 
 export interface TrellisFeatures {
   metrics?: boolean;
@@ -37,7 +39,10 @@ export interface TrellisFeatures {
   accessLog?: boolean;
 }
 
-function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures, certs?: MeshCerts): object {
+const H2_OPTIONS = { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } };
+
+/** HTTP/2 and gRPC: the connection manager takes either codec (it sniffs the preface) and the cluster speaks h2. */
+function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures, protocol: Protocol, certs?: MeshCerts): object {
   const hcm: Record<string, unknown> = {
     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     stat_prefix: name,
@@ -48,7 +53,11 @@ function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: 
     name: "next", type: "STATIC", connect_timeout: "1s",
     load_assignment: { cluster_name: "next", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: nextPort } } }, ...(f.metrics ? { metadata: { filter_metadata: { istio: { workload: "backend-v1;default;backend;v1;" } } } } : {}) }] }] },
     ...(certs && direction === "OUTBOUND" ? { transport_socket: upstreamTls(certs) } : {}),
+    ...(protocol === "h2" || protocol === "grpc" ? { typed_extension_protocol_options: H2_OPTIONS } : {}),
   }];
+  const filter = protocol === "tcp"
+    ? { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: name, cluster: "next" } }
+    : { name: "envoy.filters.network.http_connection_manager", typed_config: hcm };
   if (f.tracingSinkPort) {
     hcm.tracing = { random_sampling: { value: 100 }, provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig", service_name: `${name}.default`, http_service: { http_uri: { uri: `http://127.0.0.1:${f.tracingSinkPort}/v1/traces`, cluster: "otlp", timeout: "2s" } } } } };
     clusters.push({ name: "otlp", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "otlp", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: f.tracingSinkPort } } } }] }] } });
@@ -62,7 +71,7 @@ function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: 
         name: "bench",
         traffic_direction: f.metrics ? direction : "UNSPECIFIED",
         address: { socket_address: { address: "127.0.0.1", port_value: listenPort } },
-        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }], ...(certs && direction === "INBOUND" ? { transport_socket: downstreamTls(certs) } : {}) }],
+        filter_chains: [{ filters: [filter], ...(certs && direction === "INBOUND" ? { transport_socket: downstreamTls(certs) } : {}) }],
       }],
       clusters,
     },
@@ -74,18 +83,21 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
     name,
     available: () => (existsSync(CLI) ? undefined : "trellis is not built (npm run build)"),
     async startChain(backendPort, options): Promise<Chain> {
+      const protocol = options.protocol ?? "http1";
+      if (options.tls && protocol !== "http1") throw new Error(`trellis peer: mutual TLS is set up for http1 only, not ${protocol}`);
       const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
       const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
       const certs = options.tls ? await meshCerts() : undefined;
-      writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, certs)));
-      writeFileSync(join(dir, "client.json"), JSON.stringify(bootstrap("client-side", "OUTBOUND", clientSide, serverSide, a2, features, certs)));
-      const procs = [
-        start("trellis-server", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "server.json"), "--readiness-port", String(r1)]),
-        start("trellis-client", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "client.json"), "--readiness-port", String(r2)]),
-      ];
-      await waitForPort(serverSide);
-      await waitForPort(clientSide);
-      return { entryPort: clientSide, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
+      writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, protocol, certs)));
+      const procs = [proc("server", "server.json", r1)];
+      if (options.hops !== 1) {
+        writeFileSync(join(dir, "client.json"), JSON.stringify(bootstrap("client-side", "OUTBOUND", clientSide, serverSide, a2, features, protocol, certs)));
+        procs.push(proc("client", "client.json", r2));
+      }
+      const entryPort = options.hops === 1 ? serverSide : clientSide;
+      await listening(procs, [serverSide, entryPort]);
+      return { entryPort, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
     },
   };
 }

@@ -15,6 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts nginx as a service on install; the benchmark runs its own instances.
+# Debian starts nginx as a service on install; the benchmark runs its own instances. Only that service is stopped
+# (by its pid file): other nginx processes on the machine are not ours to kill.
 if command -v systemctl >/dev/null; then systemctl stop nginx 2>/dev/null || true; fi
-pkill -x nginx 2>/dev/null || true
+if [ -f /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi

@@ -3,6 +3,7 @@
 // (reviews split 50/30/20 over v1-v3, retries as Istio's default), and a cluster per service and subset (11 clusters).
 // It is a static bootstrap, not pushed over xDS; the outbound clusters are plaintext (mTLS disabled) so that load can
 // go through the reviews listener to the bench backend, which stands in for every service.
+import { PROXY_NODE_FLAGS } from "../../src/cli/proxy-node-flags.js";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,7 +82,7 @@ export const trellisBookinfo: Peer = {
     const dir = mkdtempSync(join(tmpdir(), "trellis-bench-bookinfo-"));
     const [inbound, details, reviews, ratings, admin, readiness] = await Promise.all(Array.from({ length: 6 }, freePort));
     writeFileSync(join(dir, "sidecar.json"), JSON.stringify(bootstrap(backendPort, inbound, { details, reviews, ratings }, admin, await meshCerts())));
-    const proc = start("trellis-bookinfo", process.execPath, [CLI, "proxy", "--bootstrap", join(dir, "sidecar.json"), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
+    const proc = start("trellis-bookinfo", process.execPath, [...PROXY_NODE_FLAGS, CLI, "proxy", "--bootstrap", join(dir, "sidecar.json"), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
     await listening([proc], [inbound, details, reviews, ratings]);
     return { entryPort: reviews, serverPort: inbound, procs: [proc], stop: () => proc.stop() };
   },

@@ -1,6 +1,7 @@
 // Trellis as the system under test: two `trellis proxy` processes from static Envoy bootstraps, chained. Variants
 // turn on what a sidecar pays for telemetry: Istio's metrics (the node names its workload and the listeners their
 // traffic direction, as the control plane does), tracing every request to an OTLP sink, and an access log.
+import { PROXY_NODE_FLAGS } from "../../src/cli/proxy-node-flags.js";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,7 +89,7 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
       const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
       const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
       const certs = options.tls ? await meshCerts() : undefined;
-      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
+      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [...PROXY_NODE_FLAGS, CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
       writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, protocol, certs)));
       const procs = [proc("server", "server.json", r1)];
       if (options.hops !== 1) {

@@ -259,3 +259,30 @@ test("transparent mode: the service VIP's listener carries the same tcp and tls 
   assert.deepEqual(targets(a.filter_chains as Chain[]), [[{ server_names: ["tls-a"] }, "outbound|8443||tls-b.default.svc.cluster.local"]]);
   assert.equal((a.listener_filters as Array<{ name: string }>)[0].name, "envoy.filters.listener.tls_inspector");
 });
+
+test("DestinationRule portLevelSettings replace the rule's policy for their port, at the rule's level and a subset's", () => {
+  const twoPorts = (version: string, port: number): Workload => ({ ...wl("multi", version, port), servicePorts: [{ port: 9080, name: "http", protocol: "HTTP" }, { port: 9090, name: "http-admin", protocol: "HTTP" }] });
+  const caller = wl("caller", "v1", 15201, [{ host: "multi", port: 9080, localPort: 19201 }, { host: "multi", port: 9090, localPort: 19202 }]);
+  const dr = r("DestinationRule", "multi", { host: "multi",
+    trafficPolicy: { loadBalancer: { simple: "RANDOM" }, connectionPool: { tcp: { maxConnections: 5 } },
+      portLevelSettings: [{ port: { number: 9090 }, loadBalancer: { consistentHash: { httpHeaderName: "x-user" } }, outlierDetection: { consecutive5xxErrors: 2 } }] },
+    subsets: [{ name: "v2", labels: { version: "v2" }, trafficPolicy: { portLevelSettings: [{ port: { number: 9080 }, loadBalancer: { simple: "LEAST_REQUEST" } }] } }] });
+  const out = valid(translate({ resources: [dr], workloads: [caller, twoPorts("v1", 15202), twoPorts("v2", 15203)], proxy: caller }));
+  const cluster = (name: string) => out.clusters.find((c) => c.name === name)!;
+  const maxConnections = (c: Record<string, unknown>) => (c.circuit_breakers as { thresholds: Array<Record<string, number>> }).thresholds[0].max_connections;
+  const p9080 = cluster("outbound|9080||multi.default.svc.cluster.local");
+  assert.equal(p9080.lb_policy, "RANDOM");
+  assert.equal(maxConnections(p9080), 5);
+  assert.equal(p9080.outlier_detection, undefined);
+  // Port 9090's settings replace the rule's wholesale: its connection pool falls back to the default, not to 5.
+  const p9090 = cluster("outbound|9090||multi.default.svc.cluster.local");
+  assert.equal(p9090.lb_policy, "RING_HASH");
+  assert.equal(maxConnections(p9090), 4294967295);
+  assert.equal((p9090.outlier_detection as Record<string, number>).consecutive_5xx, 2);
+  assert.equal(cluster("outbound|9080|v2|multi.default.svc.cluster.local").lb_policy, "LEAST_REQUEST");
+  assert.equal(cluster("outbound|9090|v2|multi.default.svc.cluster.local").lb_policy, "RING_HASH");
+  // The route to port 9090 hashes by the port's consistentHash; the route to 9080 does not hash.
+  const hashOf = (port: number) => ((out.routes.find((x) => String(x.name) === `${port}` || String(x.name).includes(`multi`) && String(x.name).includes(`${port}`))!.virtual_hosts as Array<{ routes: Array<{ route: Record<string, unknown> }> }>)[0].routes[0].route.hash_policy);
+  assert.deepEqual(hashOf(9090), [{ header: { header_name: "x-user" } }]);
+  assert.deepEqual(hashOf(9080), []);
+});

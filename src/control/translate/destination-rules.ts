@@ -9,6 +9,7 @@ export interface TrafficPolicy {
   connectionPool?: { tcp?: { maxConnections?: number; connectTimeout?: string }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number; maxRetries?: number; idleTimeout?: string } };
   outlierDetection?: { consecutive5xxErrors?: number; consecutiveGatewayErrors?: number; interval?: string; baseEjectionTime?: string; maxEjectionPercent?: number };
   tls?: { mode?: string };
+  portLevelSettings?: Array<{ port?: { number?: number } } & Omit<TrafficPolicy, "portLevelSettings">>;
 }
 
 export interface DestinationRuleSpec {
@@ -31,6 +32,17 @@ export function protoDuration(d: string | undefined): string | undefined {
 export function destinationRuleFor(drs: Array<IstioResource<DestinationRuleSpec>>, hostname: string, proxyNamespace: string): IstioResource<DestinationRuleSpec> | undefined {
   const matching = drs.filter((d) => fqdn(d.spec.host, d.metadata.namespace ?? "default") === hostname);
   return matching.find((d) => d.metadata.namespace === proxyNamespace) ?? matching[0];
+}
+
+/**
+ * The policy for one port: a portLevelSettings entry for it replaces the load balancer, connection pool, outlier
+ * detection and TLS wholesale (fields it leaves out fall back to defaults, not to the rule's: Istio's documented
+ * rule), at the rule's level and at a subset's.
+ */
+export function policyForPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  const p = policy?.portLevelSettings?.find((s) => s.port?.number === port);
+  if (!p) return policy;
+  return { loadBalancer: p.loadBalancer, connectionPool: p.connectionPool, outlierDetection: p.outlierDetection, tls: p.tls };
 }
 
 /** Cluster fields for a traffic policy: subset policy fields override the rule's. */

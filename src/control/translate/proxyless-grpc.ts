@@ -2,7 +2,7 @@
 // "host:port" (what `xds:///host:port` asks for), its routes from VirtualServices, EDS clusters with localities.
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
-import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor } from "./destination-rules.js";
+import { clusterPolicy, policyForPort, type DestinationRuleSpec, destinationRuleFor } from "./destination-rules.js";
 import { clusterName, type Service } from "./services.js";
 import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
 import type { ProxyResources } from "./translate.js";
@@ -13,7 +13,7 @@ const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connectio
 const FAULT = { name: "envoy.filters.http.fault", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault" } };
 const ROUTER = { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } };
 
-export function proxylessGrpc(services: Map<string, Service>, vss: Array<IstioResource<VirtualServiceSpec>>, drs: Array<IstioResource<DestinationRuleSpec>>, proxy: Workload, hashFor: (host: string, subset?: string) => Json[]): ProxyResources {
+export function proxylessGrpc(services: Map<string, Service>, vss: Array<IstioResource<VirtualServiceSpec>>, drs: Array<IstioResource<DestinationRuleSpec>>, proxy: Workload, hashFor: (host: string, subset: string | undefined, port: number) => Json[]): ProxyResources {
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
   for (const service of [...services.values()].sort((a, b) => a.hostname.localeCompare(b.hostname))) {
     const dr = destinationRuleFor(drs, service.hostname, proxy.namespace);
@@ -28,8 +28,9 @@ export function proxylessGrpc(services: Map<string, Service>, vss: Array<IstioRe
         return r;
       });
       out.routes.push({ name, virtual_hosts: [{ name, domains: [name, service.hostname, `${short}:${port.port}`, short], routes }] });
-      const variants = [{ subset: "", labels: undefined as Record<string, string> | undefined, policy: clusterPolicy(dr?.spec.trafficPolicy, undefined) },
-        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(dr!.spec.trafficPolicy, s.trafficPolicy) }))];
+      const base = policyForPort(dr?.spec.trafficPolicy, port.port);
+      const variants = [{ subset: "", labels: undefined as Record<string, string> | undefined, policy: clusterPolicy(base, undefined) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(base, policyForPort(s.trafficPolicy, port.port)) }))];
       for (const v of variants) {
         const cname = clusterName("outbound", port.port, v.subset, service.hostname);
         const lbPolicy = v.policy.lb_policy === "RING_HASH" ? "RING_HASH" : "ROUND_ROBIN";

@@ -5,7 +5,7 @@ import type { Workload } from "../registry/registry.js";
 import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
 import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
-import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies } from "./destination-rules.js";
+import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies, policyForPort } from "./destination-rules.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
 import { routesFor, type VirtualServiceSpec, virtualServicesFor } from "./virtual-services.js";
 import { l4Destinations, outboundL4Listener } from "./l4-routes.js";
@@ -90,10 +90,10 @@ export function translate(input: TranslateInput): ProxyResources {
   const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
   const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
-  const hashFor = (hostname: string, subset?: string) => {
+  const hashFor = (hostname: string, subset: string | undefined, port: number) => {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
-    const sub = dr?.spec.subsets?.find((s) => s.name === subset);
-    return hashPolicies(sub?.trafficPolicy?.loadBalancer ? sub.trafficPolicy : dr?.spec.trafficPolicy);
+    const sub = policyForPort(dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port);
+    return hashPolicies(sub?.loadBalancer ? sub : policyForPort(dr?.spec.trafficPolicy, port));
   };
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
@@ -130,15 +130,16 @@ export function translate(input: TranslateInput): ProxyResources {
     if (!service) continue;
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
     for (const port of service.ports) {
+      const base = policyForPort(dr?.spec.trafficPolicy, port.port);
       const variants: Array<{ subset: string; labels?: Record<string, string>; policy: Json }> = [
-        { subset: "", policy: clusterPolicy(dr?.spec.trafficPolicy, undefined) },
-        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(dr!.spec.trafficPolicy, s.trafficPolicy) })),
+        { subset: "", policy: clusterPolicy(base, undefined) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(base, policyForPort(s.trafficPolicy, port.port)) })),
       ];
       for (const v of variants) {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
-        const subsetTls = dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy?.tls?.mode;
-        const transport = upstreamTransport(subsetTls ?? dr?.spec.trafficPolicy?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
+        const subsetTls = policyForPort(dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy, port.port)?.tls?.mode;
+        const transport = upstreamTransport(subsetTls ?? base?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
         out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport });
         out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
       }

@@ -107,18 +107,22 @@ export interface RouteContext {
   /** The proxy asking (for sourceLabels and exportTo). */
   proxy: Workload;
   services: Map<string, Service>;
-  hashPolicies(hostname: string, subset?: string): Json[];
+  hashPolicies(hostname: string, subset: string | undefined, port: number): Json[];
 }
 
 /**
  * Istio's cluster for a route destination: its port, else the service's only port, else the port being routed
  * (GetDestinationCluster).
  */
+/** The port a destination goes to: its own, the service's only port, or the port the request came in on. */
+function destinationPort(d: Destination, host: string, services: Map<string, Service>, routedPort: number): number {
+  const svc = services.get(host);
+  return d.port?.number ?? (svc?.ports.length === 1 ? svc.ports[0].port : routedPort);
+}
+
 export function destinationClusterName(d: Destination, ns: string, services: Map<string, Service>, routedPort: number): string {
   const host = fqdn(d.host, ns);
-  const svc = services.get(host);
-  const port = d.port?.number ?? (svc?.ports.length === 1 ? svc.ports[0].port : routedPort);
-  return clusterName("outbound", port, d.subset ?? "", host);
+  return clusterName("outbound", destinationPort(d, host, services, routedPort), d.subset ?? "", host);
 }
 
 function destinationCluster(d: Destination, ns: string, ctx: RouteContext): string {
@@ -179,7 +183,8 @@ function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: Rou
     if (dests.length <= 1) {
       const d = dests[0]?.destination ?? { host: ctx.service.hostname };
       action.cluster = destinationCluster(d, vsNs, ctx);
-      action.hash_policy = ctx.hashPolicies(fqdn(d.host, vsNs), d.subset);
+      const host = fqdn(d.host, vsNs);
+      action.hash_policy = ctx.hashPolicies(host, d.subset, destinationPort(d, host, ctx.services, ctx.port));
     } else {
       action.weighted_clusters = { clusters: dests.map((d) => ({
         name: destinationCluster(d.destination, vsNs, ctx), weight: d.weight ?? 0,
@@ -233,7 +238,7 @@ export function routesFor(vss: Array<IstioResource<VirtualServiceSpec>>, ctx: Ro
   const vs = virtualServicesFor(vss, ctx.service.hostname, ctx.proxy.namespace)[0];
   // Istio's span name for every route to a service port.
   const decorator = { operation: `${ctx.service.hostname}:${ctx.port}/*` };
-  const fallback = { name: "default", match: { prefix: "/" }, route: { cluster: clusterName("outbound", ctx.port, "", ctx.service.hostname), timeout: "0s", retry_policy: DEFAULT_RETRY, hash_policy: ctx.hashPolicies(ctx.service.hostname) }, decorator };
+  const fallback = { name: "default", match: { prefix: "/" }, route: { cluster: clusterName("outbound", ctx.port, "", ctx.service.hostname), timeout: "0s", retry_policy: DEFAULT_RETRY, hash_policy: ctx.hashPolicies(ctx.service.hostname, undefined, ctx.port) }, decorator };
   if (!vs) return [fallback];
   const ns = vs.metadata.namespace ?? "default";
   const routes: Json[] = [];

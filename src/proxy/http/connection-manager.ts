@@ -15,7 +15,6 @@ import { compileRouteTable, type RouteTable } from "./route-table.js";
 import type { Router } from "./router.js";
 import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
-import { replaySocket } from "./replay-socket.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
 import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
@@ -117,13 +116,14 @@ export class HttpConnectionManager {
       const h2 = this.codec === "HTTP2" || (this.codec !== "HTTP1" && bytes !== undefined && bytes.length >= 3 && bytes.subarray(0, Math.min(bytes.length, H2_PREFACE.length)).equals(H2_PREFACE.subarray(0, Math.min(bytes.length, H2_PREFACE.length))));
       if (h2) {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http2_total`);
-        const stream = bytes ? replaySocket(socket, bytes) : socket;
-        if (stream !== socket) this.conns.set(stream as unknown as Socket, conn);
-        this.h2.emit("connection", stream);
-      } else {
-        stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
-        this.serveH1(socket, bytes);
+        // Put back, the sniffed bytes are read by the HTTP/2 session from the socket's buffer before its native
+        // handle takes over (a JS duplex in between would carry every frame through JavaScript).
+        if (bytes) socket.unshift(bytes);
+        this.h2.emit("connection", socket);
+        return;
       }
+      stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
+      this.serveH1(socket, bytes);
       socket.resume();
     };
     if (alpn !== undefined) {

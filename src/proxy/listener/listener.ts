@@ -27,7 +27,6 @@ import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/ext
 import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
 import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
-import { replaySocket } from "../http/replay-socket.js";
 
 /** A secure context per chain and material, so rotated certificates apply to new connections only. */
 const contexts = new WeakMap<Chain, { key: string; context: SecureContext }>();
@@ -56,7 +55,10 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
   if (!m.cert || !m.key) return void socket.destroy();
   const require = chain.tls!.requireClient;
   // With rejectUnauthorized, OpenSSL itself fails the handshake of a client whose certificate the CA did not sign.
-  const tls = new TLSSocket(bytes ? (replaySocket(socket, bytes) as unknown as Socket) : socket, {
+  // The peeked ClientHello goes back into the socket's buffer, which the TLS layer reads before its native handle
+  // takes over: TLS then runs on the handle, not through a JS duplex.
+  if (bytes) socket.unshift(bytes);
+  const tls = new TLSSocket(socket, {
     isServer: true, secureContext: contextFor(chain, m), requestCert: require || !!m.ca, rejectUnauthorized: require,
     ALPNProtocols: m.alpn.length ? m.alpn : ["h2", "http/1.1"],
   });

@@ -1,6 +1,5 @@
 // An upstream cluster: its hosts (static, DNS, EDS or original destination), load balancer, circuit breakers,
 // outlier detection and connection pools. Built per Cluster resource; EDS updates keep pools of hosts that stay.
-import { lookup } from "node:dns/promises";
 import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v3/Cluster.js";
 import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
 import { decodeAny } from "../../xds/resource.js";
@@ -12,6 +11,7 @@ import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
+import { dnsResolverFor } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
 
 export interface CircuitBreakers {
@@ -59,6 +59,7 @@ export class UpstreamCluster {
   activeRequests = 0;
   activeRetries = 0;
   private timers: NodeJS.Timeout[] = [];
+  private dnsTimer?: NodeJS.Timeout;
   private healthChecker?: ActiveHealthChecker;
   private closed = false;
 
@@ -130,7 +131,7 @@ export class UpstreamCluster {
     if (this.type === "STATIC" || this.type === "STRICT_DNS" || this.type === "LOGICAL_DNS") {
       if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
       if (this.type === "STATIC") this.setAssignment(config.load_assignment);
-      else this.startDns(config.load_assignment, durationMs(config.dns_refresh_rate, 5000));
+      else this.startDns(config, config.load_assignment);
     }
     if (config.health_checks.length > 1) throw new Error(`cluster ${config.name}.health_checks: one health check per cluster is supported, not ${config.health_checks.length}`);
     if (config.health_checks.length === 1) {
@@ -270,29 +271,42 @@ export class UpstreamCluster {
     this.stats.setGauge(`cluster.${this.name}.outlier_detection.ejections_active`, active);
   }
 
-  private startDns(cla: ClusterLoadAssignment__Output, refreshMs: number): void {
-    const resolveAll = async () => {
-      const resolved: ClusterLoadAssignment__Output = { ...cla, endpoints: [] };
-      for (const group of cla.endpoints) {
-        const lbEndpoints = [];
-        for (const lbe of group.lb_endpoints) {
-          const sock = lbe.endpoint?.address?.socket_address;
-          if (!sock) continue;
-          try {
-            const addrs = this.type === "LOGICAL_DNS" ? [await lookup(sock.address)] : await lookup(sock.address, { all: true });
-            for (const a of addrs) lbEndpoints.push({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address: a.address } } } });
-          } catch {
-            this.stats.inc(`cluster.${this.name}.update_failure`);
-          }
+  /**
+   * Resolves every endpoint's name now and again at dns_refresh_rate (the answer's TTL instead with respect_dns_ttl),
+   * one refresh at a time. A name whose lookup fails keeps its last addresses (Envoy keeps the hosts it had) and is
+   * retried at dns_failure_refresh_rate; addresses that stay keep their endpoints, and so their pooled connections.
+   */
+  private startDns(config: Cluster__Output, cla: ClusterLoadAssignment__Output): void {
+    const where = `cluster ${config.name}`;
+    const resolve = dnsResolverFor(config, where);
+    const names = [...new Set(cla.endpoints.flatMap((g) => g.lb_endpoints.map((l) => l.endpoint?.address?.socket_address?.address).filter((a): a is string => !!a)))];
+    if (this.type === "LOGICAL_DNS" && (cla.endpoints.length !== 1 || cla.endpoints[0].lb_endpoints.length !== 1)) {
+      throw new Error(`${where}: a LOGICAL_DNS cluster takes exactly one endpoint in load_assignment (one locality with one lb_endpoint)`);
+    }
+    const refreshMs = durationMs(config.dns_refresh_rate, 5000);
+    const failureMs = durationMs(config.dns_failure_refresh_rate?.base_interval, refreshMs);
+    const known = new Map<string, string[]>();
+    const refresh = async () => {
+      this.stats.inc(`cluster.${this.name}.update_attempt`);
+      let nextMs = refreshMs;
+      let failed = false;
+      await Promise.all(names.map(async (name) => {
+        try {
+          const answer = await resolve(name);
+          known.set(name, this.type === "LOGICAL_DNS" ? answer.addresses.slice(0, 1) : answer.addresses);
+          if (config.respect_dns_ttl && answer.ttlMs) nextMs = Math.min(nextMs, answer.ttlMs);
+        } catch {
+          failed = true;
+          nextMs = Math.min(nextMs, failureMs);
         }
-        resolved.endpoints.push({ ...group, lb_endpoints: lbEndpoints });
-      }
-      if (!this.closed) this.setAssignment(resolved);
+      }));
+      this.stats.inc(`cluster.${this.name}.${failed ? "update_failure" : "update_success"}`);
+      if (this.closed) return;
+      this.setAssignment(expand(cla, known));
+      this.dnsTimer = setTimeout(() => void refresh(), nextMs);
+      this.dnsTimer.unref();
     };
-    void resolveAll();
-    const timer = setInterval(() => void resolveAll(), refreshMs);
-    timer.unref();
-    this.timers.push(timer);
+    void refresh();
   }
 
   /** ORIGINAL_DST: the host is where the downstream connection was going. */
@@ -309,9 +323,25 @@ export class UpstreamCluster {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.dnsTimer);
     this.healthChecker?.close();
     for (const pools of this.allPools()) pools.close();
   }
+}
+
+/** A DNS cluster's assignment with each endpoint's name replaced by the addresses it resolved to (one host each). */
+function expand(cla: ClusterLoadAssignment__Output, known: Map<string, string[]>): ClusterLoadAssignment__Output {
+  return {
+    ...cla,
+    endpoints: cla.endpoints.map((group) => ({
+      ...group,
+      lb_endpoints: group.lb_endpoints.flatMap((lbe) => {
+        const sock = lbe.endpoint?.address?.socket_address;
+        if (!sock) return [];
+        return (known.get(sock.address) ?? []).map((address) => ({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address } } } }));
+      }),
+    })),
+  };
 }
 
 /** A google.protobuf.Struct (as protobufjs decodes it) or a plain object, as plain string/number/bool fields. */

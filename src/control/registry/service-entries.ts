@@ -3,8 +3,8 @@
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "./registry.js";
 
-interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
-interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
+export interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
+export interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
 
 export interface ServiceEntrySpec {
   hosts: string[];
@@ -17,6 +17,18 @@ export interface ServiceEntrySpec {
 
 export interface WorkloadEntrySpec { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; weight?: number }
 
+export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+
+/** What translation needs of the ServiceEntry behind a host: how its endpoints are found and whether it is in the mesh. */
+export interface ServiceEntryFacts {
+  resolution: Resolution;
+  /** MESH_EXTERNAL (the default): no mesh mTLS, no peer metadata exchange. */
+  external: boolean;
+  /** Inline endpoints and the WorkloadEntries the entry selects (addresses may be DNS names with DNS resolution). */
+  endpoints: SeEndpoint[];
+  ports: Port[];
+}
+
 export interface ExtraService {
   hostname: string;
   namespace: string;
@@ -24,6 +36,7 @@ export interface ExtraService {
   endpoints: Workload[];
   resolution: string;
   external: boolean;
+  entry: ServiceEntryFacts;
 }
 
 function endpointWorkload(id: string, namespace: string, e: SeEndpoint, port: Port): Workload {
@@ -40,6 +53,17 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
   for (const se of resources.filter((r) => r.kind === "ServiceEntry") as unknown as Array<IstioResource<ServiceEntrySpec>>) {
     const ns = se.metadata.namespace ?? "default";
     const ports = se.spec.ports ?? [];
+    const selected: SeEndpoint[] = [];
+    const selector = se.spec.workloadSelector?.labels;
+    if (selector) {
+      for (const we of wes) {
+        if ((we.metadata.namespace ?? "default") !== ns) continue;
+        if (Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) selected.push(we.spec);
+      }
+    }
+    const resolution = se.spec.resolution ?? "NONE";
+    const external = se.spec.location !== "MESH_INTERNAL";
+    const entry: ServiceEntryFacts = { resolution, external, endpoints: [...selected, ...(se.spec.endpoints ?? [])], ports };
     for (const host of se.spec.hosts ?? []) {
       const endpoints: Workload[] = [];
       for (const port of ports.slice(0, 1)) {
@@ -53,7 +77,7 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
         }
         (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, port)));
       }
-      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution: se.spec.resolution ?? "NONE", external: se.spec.location !== "MESH_INTERNAL" });
+      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution, external, entry });
     }
   }
   return out;

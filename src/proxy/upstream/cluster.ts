@@ -129,8 +129,9 @@ export class UpstreamCluster {
       this.transports.push({ name: m.name, match: structFields(m.match), pools: new ConnectionPools({ ...poolOptions, tls: buildUpstreamTls(m.transport_socket, secrets, where) }) });
     }
     if (this.type === "STATIC" || this.type === "STRICT_DNS" || this.type === "LOGICAL_DNS") {
-      if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
-      if (this.type === "STATIC") this.setAssignment(config.load_assignment);
+      // A STATIC cluster without load_assignment has no hosts (Istio's BlackHoleCluster); DNS ones need names.
+      if (this.type === "STATIC") this.setAssignment(config.load_assignment ?? { cluster_name: config.name, endpoints: [], named_endpoints: {}, policy: null });
+      else if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
       else this.startDns(config, config.load_assignment);
     }
     if (config.health_checks.length > 1) throw new Error(`cluster ${config.name}.health_checks: one health check per cluster is supported, not ${config.health_checks.length}`);

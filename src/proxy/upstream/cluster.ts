@@ -48,6 +48,10 @@ export class UpstreamCluster {
   readonly edsServiceName: string;
   readonly panicThreshold: number;
   readonly tls?: UpstreamTls;
+  /** Istio's cluster metadata: the service behind the cluster (telemetry's destination_service*). */
+  readonly istioService?: IstioService;
+  /** Istio's `external` cluster metadata (MESH_EXTERNAL): no peer metadata is sent there. */
+  readonly external: boolean;
   /** The pools of the cluster's transport_socket (and of hosts no transport_socket_matches entry matches). */
   readonly pools: ConnectionPools;
   /** transport_socket_matches, in order: each with its own TLS (or plaintext) and pools; hosts pick by metadata. */
@@ -107,6 +111,10 @@ export class UpstreamCluster {
     }
     this.http2 = http2;
     this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
+    const istio = structValue(config.metadata?.filter_metadata?.istio) as { external?: unknown; services?: unknown } | undefined;
+    this.external = istio?.external === true;
+    const service = Array.isArray(istio?.services) ? (istio.services[0] as Record<string, unknown> | undefined) : undefined;
+    if (typeof service?.host === "string") this.istioService = { host: service.host, name: typeof service.name === "string" ? service.name : service.host, namespace: typeof service.namespace === "string" ? service.namespace : "unknown" };
     this.panicThreshold = config.common_lb_config?.healthy_panic_threshold ? config.common_lb_config.healthy_panic_threshold.value : 50;
     if (config.transport_socket) this.tls = buildUpstreamTls(config.transport_socket, secrets, `cluster ${config.name}`);
     // An ORIGINAL_DST cluster's host is the connection's destination, so the cluster provides it (Envoy requires
@@ -343,6 +351,23 @@ function expand(cla: ClusterLoadAssignment__Output, known: Map<string, string[]>
       }),
     })),
   };
+}
+
+export interface IstioService { host: string; name: string; namespace: string }
+
+/** A google.protobuf.Value or Struct as protobufjs decodes it, as plain JSON (lists and nested structs included). */
+function structValue(v: unknown): unknown {
+  if (!v || typeof v !== "object") return undefined;
+  const x = v as { fields?: Record<string, unknown>; kind?: string; structValue?: unknown; listValue?: { values?: unknown[] }; stringValue?: string; numberValue?: number; boolValue?: boolean };
+  if (x.fields) return Object.fromEntries(Object.entries(x.fields).map(([k, f]) => [k, structValue(f)]));
+  switch (x.kind) {
+    case "structValue": return structValue(x.structValue);
+    case "listValue": return (x.listValue?.values ?? []).map(structValue);
+    case "stringValue": return x.stringValue;
+    case "numberValue": return x.numberValue;
+    case "boolValue": return x.boolValue;
+    default: return undefined;
+  }
 }
 
 /** A google.protobuf.Struct (as protobufjs decodes it) or a plain object, as plain string/number/bool fields. */

@@ -121,3 +121,13 @@ test("outboundTrafficPolicy: ALLOW_ANY passes unknown destinations through, REGI
   assert.equal(target(run([open], proxy, { outboundTrafficPolicy: "REGISTRY_ONLY" })), "PassthroughCluster");
   assert.equal(target(run([r("Sidecar", "default", { outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } })], proxy)), "BlackHoleCluster");
 });
+
+test("resolution STATIC with several ports: each port's endpoints use that port's target (named endpoint port, targetPort, number)", () => {
+  const se = r("ServiceEntry", "vm", { hosts: ["vm.example.com"], location: "MESH_INTERNAL", resolution: "STATIC", ports: [{ number: 80, name: "http", targetPort: 8080 }, { number: 9090, name: "metrics" }, { number: 5000, name: "admin" }],
+    endpoints: [{ address: "10.0.0.5", ports: { admin: 5555 } }] });
+  const out = run([se], client([], { interception: "REDIRECT" }));
+  const ports = (name: string) => ((out.endpoints.find((e) => e.cluster_name === name)!.endpoints as Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }>)[0].lb_endpoints.map((e) => e.endpoint.address.socket_address.port_value));
+  assert.deepEqual(ports("outbound|80||vm.example.com"), [8080]);
+  assert.deepEqual(ports("outbound|9090||vm.example.com"), [9090]);
+  assert.deepEqual(ports("outbound|5000||vm.example.com"), [5555]);
+});

@@ -39,10 +39,16 @@ export interface ExtraService {
   entry: ServiceEntryFacts;
 }
 
-function endpointWorkload(id: string, namespace: string, e: SeEndpoint, port: Port): Workload {
+/** Istio's endpoint port for a service port: the endpoint's own port of that name, else the targetPort, else the number. */
+function targetOf(e: SeEndpoint, port: Port): number {
+  return e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number;
+}
+
+function endpointWorkload(id: string, namespace: string, e: SeEndpoint, ports: Port[]): Workload {
   return {
     id, name: id, namespace, labels: e.labels ?? {}, serviceAccount: e.serviceAccount ?? "default", address: e.address,
-    inboundPort: e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number, servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
+    inboundPort: ports[0] ? targetOf(e, ports[0]) : 0, portTargets: Object.fromEntries(ports.map((p) => [p.number, targetOf(e, p)])),
+    servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
   };
 }
 
@@ -66,16 +72,15 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
     const entry: ServiceEntryFacts = { resolution, external, endpoints: [...selected, ...(se.spec.endpoints ?? [])], ports };
     for (const host of se.spec.hosts ?? []) {
       const endpoints: Workload[] = [];
-      for (const port of ports.slice(0, 1)) {
-        const selector = se.spec.workloadSelector?.labels;
+      if (ports.length > 0) {
         if (selector) {
           for (const we of wes) {
             if ((we.metadata.namespace ?? "default") !== ns) continue;
             if (!Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) continue;
-            endpoints.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, port));
+            endpoints.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, ports));
           }
         }
-        (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, port)));
+        (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, ports)));
       }
       out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution, external, entry });
     }
@@ -95,7 +100,7 @@ export function workloadEntriesOf(service: { name: string; namespace: string; po
   for (const we of resources.filter((r) => r.kind === "WorkloadEntry") as unknown as Array<IstioResource<WorkloadEntrySpec>>) {
     const ns = we.metadata.namespace ?? "default";
     if (ns !== service.namespace || we.spec.labels?.app !== service.name) continue;
-    out.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, { number: port.port, name: port.name, protocol: port.protocol }));
+    out.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, service.ports.map((p) => ({ number: p.port, name: p.name, protocol: p.protocol }))));
   }
   return out;
 }

@@ -68,7 +68,7 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
   if (matching.length === 0) return [];
   return [{
     lb_endpoints: matching.map((w) => ({
-      endpoint: { address: socket(w.address, w.inboundPort || port) },
+      endpoint: { address: socket(w.address, w.portTargets?.[port] ?? (w.inboundPort || port)) },
       health_status: w.ready ? "HEALTHY" : "UNHEALTHY",
       metadata: { filter_metadata: {
         istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` },

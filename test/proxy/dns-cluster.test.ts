@@ -118,6 +118,14 @@ test("LOGICAL_DNS uses the first address of the answer", async () => {
   for (let i = 0; i < 5; i++) assert.equal((await get(p.url("/"))).text, "b");
 });
 
+test("the deprecated dns_resolvers field names the resolver too", async () => {
+  dns.records.set("api.mesh.test", ["127.0.0.3"]);
+  const legacy = dnsCluster("legacy", "STRICT_DNS", { dns_resolvers: [{ socket_address: { address: "127.0.0.1", port_value: dns.port } }] });
+  delete legacy.typed_dns_resolver_config;
+  const p = await start(legacy);
+  assert.equal(await until(p, "b"), "b", "api.mesh.test is only known to the test's DNS server");
+});
+
 test("bad DNS settings are refused naming the field", () => {
   const build = (c: Record<string, unknown>) => {
     const parsed = parseMessage<Cluster__Output>("envoy.config.cluster.v3.Cluster", c);

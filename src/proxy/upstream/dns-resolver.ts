@@ -27,7 +27,10 @@ function serverOf(a: Address__Output, where: string): string {
   return isIP(s.address) === 6 ? `[${s.address}]:${port}` : `${s.address}:${port}`;
 }
 
-/** The DNS servers a cluster names (typed_dns_resolver_config with c-ares, or the deprecated dns_resolvers); [] = the system's. */
+/**
+ * The DNS servers a cluster names: typed_dns_resolver_config (c-ares), else the deprecated dns_resolution_config or
+ * dns_resolvers; [] = the system's.
+ */
 function resolverServers(config: Cluster__Output, where: string): string[] {
   const typed = config.typed_dns_resolver_config;
   if (typed?.typed_config) {
@@ -39,6 +42,8 @@ function resolverServers(config: Cluster__Output, where: string): string[] {
     if (decoded.value.resolvers.length === 0) throw new Error(`${where}.typed_dns_resolver_config.typed_config.resolvers: name at least one DNS server`);
     return decoded.value.resolvers.map((a, i) => serverOf(a, `${where}.typed_dns_resolver_config.typed_config.resolvers[${i}]`));
   }
+  const legacy = config.dns_resolution_config?.resolvers ?? [];
+  if (legacy.length) return legacy.map((a, i) => serverOf(a, `${where}.dns_resolution_config.resolvers[${i}]`));
   return config.dns_resolvers.map((a, i) => serverOf(a, `${where}.dns_resolvers[${i}]`));
 }
 

@@ -73,16 +73,19 @@ export function serviceEntryMetadata(service: Service): Json {
 
 /**
  * A DestinationRule's SIMPLE or MUTUAL TLS origination (files, as Istio's caCertificates/clientCertificate/
- * privateKey name them; no caCertificates: the proxy's system roots). SNI: the rule's, else the host.
+ * privateKey name them; no caCertificates: the proxy's system roots). SNI: the rule's, else the host; the server's
+ * certificate must name subjectAltNames, else the SNI.
  */
 export function originatedTls(tls: ClientTls, hostname: string): Json {
+  const sni = tls.sni ?? (hostname.includes("*") ? undefined : hostname);
   const validation: Json = {};
   if (tls.caCertificates) validation.trusted_ca = { filename: tls.caCertificates };
-  if (tls.subjectAltNames?.length) validation.match_subject_alt_names = tls.subjectAltNames.map((exact) => ({ exact }));
+  // Without subjectAltNames the server must be the host it was asked for (Istio verifies against the SNI).
+  const sans = tls.subjectAltNames?.length ? tls.subjectAltNames : sni ? [sni] : [];
+  if (sans.length) validation.match_subject_alt_names = sans.map((exact) => ({ exact }));
   const common: Json = {
     ...(Object.keys(validation).length ? { validation_context: validation } : {}),
     ...(tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey ? { tls_certificates: [{ certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } }] } : {}),
   };
-  const sni = tls.sni ?? (hostname.includes("*") ? undefined : hostname);
   return { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": TLS, ...(sni ? { sni } : {}), common_tls_context: common } } };
 }

@@ -118,6 +118,19 @@ test("LOGICAL_DNS uses the first address of the answer", async () => {
   for (let i = 0; i < 5; i++) assert.equal((await get(p.url("/"))).text, "b");
 });
 
+test("a changed DNS cluster starts from the answers of the one it replaces", async () => {
+  dns.records.set("api.mesh.test", ["127.0.0.2"]);
+  const p = await start(dnsCluster("handover", "STRICT_DNS", { dns_refresh_rate: "60s" }));
+  assert.equal(await until(p, "a"), "a");
+  // The DNS server stops knowing the name: the new cluster's own lookups fail, yet it has a host at once.
+  dns.records.delete("api.mesh.test");
+  const changed = parseMessage<Cluster__Output>("envoy.config.cluster.v3.Cluster", dnsCluster("handover", "STRICT_DNS", { dns_refresh_rate: "60s", connect_timeout: "2s" }));
+  assert.ok(changed.ok);
+  assert.ok(p.proxy.applyClusters([changed.value], "2", true).ok);
+  assert.equal((await get(p.url("/"))).text, "a");
+  dns.records.set("api.mesh.test", ["127.0.0.2"]);
+});
+
 test("the deprecated dns_resolvers field names the resolver too", async () => {
   dns.records.set("api.mesh.test", ["127.0.0.3"]);
   const legacy = dnsCluster("legacy", "STRICT_DNS", { dns_resolvers: [{ socket_address: { address: "127.0.0.1", port_value: dns.port } }] });

@@ -11,7 +11,7 @@ import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
-import { dnsResolverFor } from "./dns-resolver.js";
+import { dnsResolverFor, expand } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
 
 export interface CircuitBreakers {
@@ -64,6 +64,9 @@ export class UpstreamCluster {
   activeRetries = 0;
   private timers: NodeJS.Timeout[] = [];
   private dnsTimer?: NodeJS.Timeout;
+  /** DNS clusters: each endpoint name's last answer, and the assignment of names it expands. */
+  private readonly dnsAnswers = new Map<string, string[]>();
+  private dnsAssignment?: ClusterLoadAssignment__Output;
   private healthChecker?: ActiveHealthChecker;
   private closed = false;
 
@@ -294,7 +297,8 @@ export class UpstreamCluster {
     }
     const refreshMs = durationMs(config.dns_refresh_rate, 5000);
     const failureMs = durationMs(config.dns_failure_refresh_rate?.base_interval, refreshMs);
-    const known = new Map<string, string[]>();
+    const known = this.dnsAnswers;
+    this.dnsAssignment = cla;
     const refresh = async () => {
       this.stats.inc(`cluster.${this.name}.update_attempt`);
       let nextMs = refreshMs;
@@ -318,6 +322,23 @@ export class UpstreamCluster {
     void refresh();
   }
 
+  /**
+   * A DNS cluster that replaces one of the same name starts from the answers the old one had for names both resolve,
+   * so a config change does not leave it without hosts until its first lookup returns (Envoy warms it instead).
+   */
+  adoptDnsAnswers(previous: UpstreamCluster): void {
+    if (!this.dnsAssignment || this.closed) return;
+    let adopted = false;
+    for (const name of new Set(this.dnsAssignment.endpoints.flatMap((g) => g.lb_endpoints.map((l) => l.endpoint?.address?.socket_address?.address ?? "")))) {
+      const addresses = previous.dnsAnswers.get(name);
+      if (addresses && !this.dnsAnswers.has(name)) {
+        this.dnsAnswers.set(name, this.type === "LOGICAL_DNS" ? addresses.slice(0, 1) : addresses);
+        adopted = true;
+      }
+    }
+    if (adopted) this.setAssignment(expand(this.dnsAssignment, this.dnsAnswers));
+  }
+
   /** ORIGINAL_DST: the host is where the downstream connection was going. */
   originalDestinationHost(address: string, port: number): Endpoint {
     const key = `${address}:${port}`;
@@ -336,21 +357,6 @@ export class UpstreamCluster {
     this.healthChecker?.close();
     for (const pools of this.allPools()) pools.close();
   }
-}
-
-/** A DNS cluster's assignment with each endpoint's name replaced by the addresses it resolved to (one host each). */
-function expand(cla: ClusterLoadAssignment__Output, known: Map<string, string[]>): ClusterLoadAssignment__Output {
-  return {
-    ...cla,
-    endpoints: cla.endpoints.map((group) => ({
-      ...group,
-      lb_endpoints: group.lb_endpoints.flatMap((lbe) => {
-        const sock = lbe.endpoint?.address?.socket_address;
-        if (!sock) return [];
-        return (known.get(sock.address) ?? []).map((address) => ({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address } } } }));
-      }),
-    })),
-  };
 }
 
 export interface IstioService { host: string; name: string; namespace: string }

@@ -1,10 +1,12 @@
 // DNS for STRICT_DNS and LOGICAL_DNS clusters: which resolver (the system's getaddrinfo, or c-ares against the
-// servers a cluster names), which address families, and the TTL when the answer carries one. Built once per cluster.
+// servers a cluster names), which address families, the TTL when the answer carries one (built once per cluster),
+// and the assignment the answers make of the cluster's named endpoints.
 import { lookup, Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v3/Cluster.js";
 import type { CaresDnsResolverConfig__Output } from "../../xds/generated/envoy/extensions/network/dns_resolver/cares/v3/CaresDnsResolverConfig.js";
 import type { Address__Output } from "../../xds/generated/envoy/config/core/v3/Address.js";
+import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
 import { decodeAny } from "../../xds/resource.js";
 
 export interface DnsAnswer {
@@ -93,4 +95,19 @@ function pickFamily(family: Family, v4: string[], v6: string[]): string[] {
     case "ALL": return [...v4, ...v6];
     default: return v6.length ? v6 : v4;
   }
+}
+
+/** A DNS cluster's assignment with each endpoint's name replaced by the addresses it resolved to (one host each). */
+export function expand(cla: ClusterLoadAssignment__Output, known: Map<string, string[]>): ClusterLoadAssignment__Output {
+  return {
+    ...cla,
+    endpoints: cla.endpoints.map((group) => ({
+      ...group,
+      lb_endpoints: group.lb_endpoints.flatMap((lbe) => {
+        const sock = lbe.endpoint?.address?.socket_address;
+        if (!sock) return [];
+        return (known.get(sock.address) ?? []).map((address) => ({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address } } } }));
+      }),
+    })),
+  };
 }

@@ -29,7 +29,7 @@ import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
 import { meshServices, translate, type ProxyResources } from "./translate/translate.js";
-import { serviceVips } from "./translate/vips.js";
+import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
@@ -150,7 +150,7 @@ export class ControlPlane {
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/transparent") return false;
-      send(res, 200, { vips: Object.fromEntries(serviceVips(meshServices(this.registry.list(), this.store.list()).keys())), collector: this.tracing()?.collector ?? null });
+      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.registry.list(), this.store.list())))), collector: this.tracing()?.collector ?? null });
       return true;
     });
     this.registry = new Registry(() => this.schedule());

@@ -131,3 +131,25 @@ test("resolution STATIC with several ports: each port's endpoints use that port'
   assert.deepEqual(ports("outbound|9090||vm.example.com"), [9090]);
   assert.deepEqual(ports("outbound|5000||vm.example.com"), [5555]);
 });
+
+test("transparent mode, resolution NONE: no VIP; the capture listener sends the hosts' traffic to their cluster by SNI, Host or port", () => {
+  const tls = r("ServiceEntry", "tls", { hosts: ["*.wild.example"], resolution: "NONE", ports: [{ number: 443, name: "tls", protocol: "TLS" }] });
+  const web = r("ServiceEntry", "web", { hosts: ["web.example.com"], resolution: "NONE", ports: [{ number: 80, name: "http", protocol: "HTTP" }] });
+  const db = r("ServiceEntry", "db", { hosts: ["db.example.com"], resolution: "NONE", ports: [{ number: 5432, name: "tcp", protocol: "TCP" }] });
+  const out = run([tls, web, db], client([], { interception: "REDIRECT" }), { outboundTrafficPolicy: "REGISTRY_ONLY" });
+  assert.ok(!out.listeners.some((l) => l.name !== "virtualOutbound" && /example/.test(JSON.stringify(l))), "no VIP listener for hosts without an address");
+  const chains = out.listeners.find((l) => l.name === "virtualOutbound")!.filter_chains as Array<{ name: string; filter_chain_match?: Json; filters: Array<{ typed_config: Json }> }>;
+  assert.deepEqual(chains.map((c) => [c.name, c.filter_chain_match]), [
+    ["outbound|443||*.wild.example", { destination_port: 443, server_names: ["*.wild.example"] }],
+    ["outbound|5432||db.example.com", { destination_port: 5432 }],
+    ["0.0.0.0_80", { destination_port: 80 }],
+    ["BlackHoleCluster", undefined],
+  ]);
+  const vhosts = (chains[2].filters[0].typed_config.route_config as { virtual_hosts: Array<{ name: string; domains: string[]; routes: Json[] }> }).virtual_hosts;
+  assert.deepEqual(vhosts.map((v) => [v.name, v.domains]), [["web.example.com:80", ["web.example.com", "web.example.com:80"]], ["block_all", ["*"]]]);
+  assert.deepEqual(vhosts[1].routes[0].direct_response, { status: 502 }, "REGISTRY_ONLY: other hosts on the port are refused");
+  const open = run([web], client([], { interception: "REDIRECT" }));
+  const openHosts = ((open.listeners.find((l) => l.name === "virtualOutbound")!.filter_chains as Array<{ filters: Array<{ typed_config: Json }> }>)[0].filters[0].typed_config.route_config as { virtual_hosts: Array<{ name: string; routes: Array<{ route?: Json }> }> }).virtual_hosts;
+  assert.equal(openHosts[1].name, "allow_any");
+  assert.equal(openHosts[1].routes[0].route?.cluster, "PassthroughCluster");
+});

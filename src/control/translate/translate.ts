@@ -14,7 +14,8 @@ import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, TLS_MODE_MATCH, upstreamTransport } from "./mtls.js";
 import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
 import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
-import { serviceVips } from "./vips.js";
+import { serviceVips, vipHostnames } from "./vips.js";
+import { noneResolutionChains } from "./service-entry-listeners.js";
 import { egressAllows, outboundTrafficMode, sidecarFor } from "./sidecar-scope.js";
 import { type ClientTls, DEFAULT_DNS, type DnsSettings, originatedTls, serviceEntryDiscovery, serviceEntryMetadata } from "./service-entry-clusters.js";
 
@@ -190,9 +191,12 @@ export function translate(input: TranslateInput): ProxyResources {
 
   // Transparent-mode outbound: a listener per service VIP and port (not bound: 15001 hands connections over).
   if (transparent) {
-    const vips = serviceVips(services.keys());
+    const vips = serviceVips(vipHostnames(services));
+    const mode = outboundTrafficMode(sidecar, input.outboundTrafficPolicy);
+    const unaddressed = [...wanted].sort().map((h) => services.get(h)).filter((s): s is Service => s?.entry?.resolution === "NONE")
+      .flatMap((service) => service.ports.filter((port) => egressAllows(sidecar, proxy.namespace, service, port.port)).map((port) => ({ service, port })));
     out.clusters.push(...passthroughClusters());
-    out.listeners.push(virtualOutbound(outboundTrafficMode(sidecar, input.outboundTrafficPolicy)));
+    out.listeners.push(virtualOutbound(mode, noneResolutionChains(unaddressed, mode)));
     for (const hostname of [...wanted].sort()) {
       const service = services.get(hostname);
       const vip = vips.get(hostname);

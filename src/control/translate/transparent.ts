@@ -26,14 +26,15 @@ export function passthroughClusters(): Json[] {
   return [originalDstCluster(PASSTHROUGH), originalDstCluster(INBOUND_PASSTHROUGH), { name: BLACKHOLE, type: "STATIC", connect_timeout: "10s" }];
 }
 
-export function virtualOutbound(mode: "ALLOW_ANY" | "REGISTRY_ONLY" = "ALLOW_ANY"): Json {
+/** The outbound capture listener: `chains` (for destinations without a VIP listener) first, then the policy's default. */
+export function virtualOutbound(mode: "ALLOW_ANY" | "REGISTRY_ONLY" = "ALLOW_ANY", chains: Json[] = []): Json {
   const target = mode === "REGISTRY_ONLY" ? BLACKHOLE : PASSTHROUGH;
   return {
     name: "virtualOutbound",
     traffic_direction: "OUTBOUND",
     address: { socket_address: { address: "0.0.0.0", port_value: OUTBOUND_CAPTURE_PORT } },
     use_original_dst: true,
-    filter_chains: [{ name: target, filters: [tcpProxy(target)] }],
+    filter_chains: [...chains, { name: target, filters: [tcpProxy(target)] }],
   };
 }
 

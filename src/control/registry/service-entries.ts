@@ -34,8 +34,6 @@ export interface ExtraService {
   namespace: string;
   ports: Array<{ port: number; name?: string; protocol?: string }>;
   endpoints: Workload[];
-  resolution: string;
-  external: boolean;
   entry: ServiceEntryFacts;
 }
 
@@ -59,30 +57,18 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
   for (const se of resources.filter((r) => r.kind === "ServiceEntry") as unknown as Array<IstioResource<ServiceEntrySpec>>) {
     const ns = se.metadata.namespace ?? "default";
     const ports = se.spec.ports ?? [];
-    const selected: SeEndpoint[] = [];
     const selector = se.spec.workloadSelector?.labels;
-    if (selector) {
-      for (const we of wes) {
-        if ((we.metadata.namespace ?? "default") !== ns) continue;
-        if (Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) selected.push(we.spec);
-      }
-    }
-    const resolution = se.spec.resolution ?? "NONE";
-    const external = se.spec.location !== "MESH_INTERNAL";
-    const entry: ServiceEntryFacts = { resolution, external, endpoints: [...selected, ...(se.spec.endpoints ?? [])], ports };
+    const selected = selector ? wes.filter((we) => (we.metadata.namespace ?? "default") === ns && Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) : [];
+    const entry: ServiceEntryFacts = {
+      resolution: se.spec.resolution ?? "NONE", external: se.spec.location !== "MESH_INTERNAL", ports,
+      endpoints: [...selected.map((we) => we.spec), ...(se.spec.endpoints ?? [])],
+    };
+    const endpoints: Workload[] = ports.length === 0 ? [] : [
+      ...selected.map((we) => endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, ports)),
+      ...(se.spec.endpoints ?? []).map((e, i) => endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, ports)),
+    ];
     for (const host of se.spec.hosts ?? []) {
-      const endpoints: Workload[] = [];
-      if (ports.length > 0) {
-        if (selector) {
-          for (const we of wes) {
-            if ((we.metadata.namespace ?? "default") !== ns) continue;
-            if (!Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) continue;
-            endpoints.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, ports));
-          }
-        }
-        (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, ports)));
-      }
-      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution, external, entry });
+      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, entry });
     }
   }
   return out;

@@ -151,3 +151,16 @@ spec:
   };
   await until("the impostor to be refused for its certificate", refusedForTls, 15_000).catch((err: Error) => { throw new Error(`${err.message}; last answer: ${last}`); });
 });
+
+test("trellis control refuses a --dns-resolver that is not an IP and port, and a bad dnsRefreshRate, naming them", () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ["dist/src/cli/main.js", "control", "--state-dir", join(dir, "refused"), ...args], { encoding: "utf8", timeout: 20_000 });
+  const badServer = run("--dns-resolver", "dns.example:53");
+  assert.equal(badServer.status, 2);
+  assert.match(badServer.stderr, /--dns-resolver "dns\.example:53" is not a DNS server; write an IP and port such as 127\.0\.0\.1:5353/);
+  const mesh = join(dir, "bad-mesh.yaml");
+  writeFileSync(mesh, "dnsRefreshRate: soon\noutboundTrafficPolicy: {mode: DENY}\n");
+  const badMesh = run("--mesh-config", mesh);
+  assert.equal(badMesh.status, 2);
+  assert.match(badMesh.stderr, /dnsRefreshRate must be a positive duration such as "60s"/);
+  assert.match(badMesh.stderr, /outboundTrafficPolicy must be \{mode: ALLOW_ANY\} or \{mode: REGISTRY_ONLY\}/);
+});

@@ -301,13 +301,15 @@ export class UpstreamCluster {
     this.dnsAssignment = cla;
     const refresh = async () => {
       this.stats.inc(`cluster.${this.name}.update_attempt`);
-      let nextMs = refreshMs;
+      // Each name's own interval (its TTL with respect_dns_ttl, which may be longer than dns_refresh_rate, as in
+      // Envoy); one timer serves them all at the soonest.
+      let nextMs = Infinity;
       let failed = false;
       await Promise.all(names.map(async (name) => {
         try {
           const answer = await resolve(name);
           known.set(name, this.type === "LOGICAL_DNS" ? answer.addresses.slice(0, 1) : answer.addresses);
-          if (config.respect_dns_ttl && answer.ttlMs) nextMs = Math.min(nextMs, answer.ttlMs);
+          nextMs = Math.min(nextMs, config.respect_dns_ttl && answer.ttlMs ? answer.ttlMs : refreshMs);
         } catch {
           failed = true;
           nextMs = Math.min(nextMs, failureMs);
@@ -316,7 +318,8 @@ export class UpstreamCluster {
       this.stats.inc(`cluster.${this.name}.${failed ? "update_failure" : "update_success"}`);
       if (this.closed) return;
       this.setAssignment(expand(cla, known));
-      this.dnsTimer = setTimeout(() => void refresh(), nextMs);
+      // setTimeout takes at most 2^31-1 ms (a longer TTL would fire at once).
+      this.dnsTimer = setTimeout(() => void refresh(), Math.min(Number.isFinite(nextMs) ? nextMs : refreshMs, 2 ** 31 - 1));
       this.dnsTimer.unref();
     };
     void refresh();

@@ -139,6 +139,16 @@ test("the deprecated dns_resolvers field names the resolver too", async () => {
   assert.equal(await until(p, "b"), "b", "api.mesh.test is only known to the test's DNS server");
 });
 
+test("without a resolver the system's getaddrinfo resolves (localhost from /etc/hosts)", async (t) => {
+  const local = await named("local", "127.0.0.1", 0);
+  t.after(() => new Promise((r) => { local.server.closeAllConnections(); local.server.close(r); }));
+  const system = dnsCluster("system", "STRICT_DNS");
+  delete system.typed_dns_resolver_config;
+  (system.load_assignment as { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: Record<string, unknown> } } }> }> }).endpoints[0].lb_endpoints[0].endpoint.address.socket_address = { address: "localhost", port_value: (local.server.address() as AddressInfo).port };
+  const p = await start(system);
+  assert.equal(await until(p, "local"), "local");
+});
+
 test("bad DNS settings are refused naming the field", () => {
   const build = (c: Record<string, unknown>) => {
     const parsed = parseMessage<Cluster__Output>("envoy.config.cluster.v3.Cluster", c);

@@ -1,7 +1,8 @@
 // Istio's outboundTrafficPolicy in transparent mode, as processes: trellis control with MeshConfig REGISTRY_ONLY,
 // httpbin and a caller run with `trellis run --transparent`. The caller reaches httpbin by name (a registered
 // service), is refused when it dials httpbin's workload address directly (no service claims it: BlackHoleCluster),
-// and gets through once a Sidecar sets ALLOW_ANY (PassthroughCluster). Linux and root.
+// gets through while a ServiceEntry with resolution NONE names that address, and once a Sidecar sets ALLOW_ANY
+// (PassthroughCluster). Linux and root.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -46,7 +47,7 @@ function start(args: string[], ready: RegExp): Promise<RegExpExecArray> {
   });
 }
 
-test("REGISTRY_ONLY blackholes destinations no service claims; a Sidecar's ALLOW_ANY passes them through", { skip }, async () => {
+test("REGISTRY_ONLY blackholes destinations no service claims; a NONE ServiceEntry or a Sidecar's ALLOW_ANY lets them through", { skip }, async () => {
   const [xds, api] = [await freePort(), await freePort()];
   const state = join(dir, "state");
   const mesh = join(dir, "mesh.yaml");
@@ -64,8 +65,17 @@ test("REGISTRY_ONLY blackholes destinations no service claims; a Sidecar's ALLOW
   const refused = await call(direct);
   assert.equal(refused.status, 0, `the workload address is no registered service, so REGISTRY_ONLY refuses it: ${refused.body}`);
 
+  // A ServiceEntry with resolution NONE registers the destination: REGISTRY_ONLY lets it through, by Host.
+  const base = `http://127.0.0.1:${api}/apis/networking.istio.io/v1/namespaces/default`;
+  const entry = { apiVersion: "networking.istio.io/v1", kind: "ServiceEntry", metadata: { name: "direct", namespace: "default" }, spec: { hosts: [address], location: "MESH_EXTERNAL", resolution: "NONE", ports: [{ number: 8000, name: "http", protocol: "HTTP" }] } };
+  const created = await fetch(`${base}/serviceentries`, { method: "POST", body: JSON.stringify(entry), headers: { "content-type": "application/json" } });
+  assert.ok(created.ok, await created.text());
+  await until("the ServiceEntry to open the way", async () => (await call(direct)).status === 200, 20_000);
+  assert.ok((await fetch(`${base}/serviceentries/direct`, { method: "DELETE" })).ok);
+  await until("the way to close again without the ServiceEntry", async () => (await call(direct)).status === 0, 20_000);
+
   const sidecar = { apiVersion: "networking.istio.io/v1", kind: "Sidecar", metadata: { name: "default", namespace: "default" }, spec: { outboundTrafficPolicy: { mode: "ALLOW_ANY" } } };
-  const put = await fetch(`http://127.0.0.1:${api}/apis/networking.istio.io/v1/namespaces/default/sidecars`, { method: "POST", body: JSON.stringify(sidecar), headers: { "content-type": "application/json" } });
+  const put = await fetch(`${base}/sidecars`, { method: "POST", body: JSON.stringify(sidecar), headers: { "content-type": "application/json" } });
   assert.ok(put.ok, await put.text());
   await until("the Sidecar's ALLOW_ANY to pass the workload address through", async () => (await call(direct)).status === 200, 20_000);
   assert.equal((await call("http://httpbin:8000/get")).status, 200);

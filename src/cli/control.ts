@@ -1,6 +1,6 @@
 // `trellis control`: runs the control plane (config store, discovery, xDS, REST API, CA) until SIGTERM.
 import { parseArgs } from "node:util";
-import { collectorUrlFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
+import { collectorUrlFlag, dnsServerFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
@@ -8,7 +8,7 @@ import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
-                       [--config-dir DIR]
+                       [--config-dir DIR] [--dns-resolver IP:PORT]...
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -29,7 +29,10 @@ accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTraci
 (--trace-sampling wins over it) and rootNamespace are honoured too.
 --config-dir applies the YAML under DIR and keeps it applied (GitOps): edits are picked up within 2 s, a resource
 whose file no longer defines it is deleted, and a file that does not parse or validate is reported with its line
-while the version applied before keeps serving.`;
+while the version applied before keeps serving.
+--dns-resolver points every sidecar's DNS clusters (ServiceEntry resolution DNS and DNS_ROUND_ROBIN) at this DNS
+server instead of each proxy's system resolver; repeat it for more servers. MeshConfig dnsRefreshRate (default 60s)
+sets how often names are re-resolved when their records carry no TTL.`;
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
 function pluginDirFlag(dir: string | undefined, caPort: string | undefined): string | undefined {
@@ -57,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
       "console-port": { type: "string" },
       "mesh-config": { type: "string" },
       "config-dir": { type: "string" },
+      "dns-resolver": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -79,7 +83,8 @@ export async function run(args: string[]): Promise<number> {
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
-      consolePort: portFlag("--console-port", values["console-port"], 20001) };
+      consolePort: portFlag("--console-port", values["console-port"], 20001),
+      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -1,4 +1,5 @@
 // Flag value checks shared by the commands.
+import { isIP } from "node:net";
 import { parseGoDuration } from "../api/formats.js";
 
 /** A port flag's value (0 = any free port), `fallback` when absent; throws naming the flag when invalid. */
@@ -61,4 +62,12 @@ export function appMetricsFlag(flag: string, v: string | undefined, defaultPort?
     throw new Error(`${flag} "${v}" must be PORT/PATH${defaultPort !== undefined ? " or /PATH (the app's port)" : ""}, e.g. 9090/metrics, as Istio's prometheus.io/port and prometheus.io/path annotations say`);
   }
   return { port, path: m[2] };
+}
+
+/** A DNS server flag, "IP:PORT" or an IP (port 53); "[v6]:PORT" for IPv6. */
+export function dnsServerFlag(flag: string, v: string): { address: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(v) ?? /^([^:]+)(?::(\d+))?$/.exec(v);
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!m || isIP(m[1]) === 0 || !(port >= 1 && port <= 65535)) throw new Error(`${flag} "${v}" is not a DNS server; write an IP and port such as 127.0.0.1:5353 (port 53 when omitted)`);
+  return { address: m[1], port };
 }

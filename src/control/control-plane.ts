@@ -1,5 +1,6 @@
 // `trellis control` assembled: store + registry -> translation per proxy (debounced) -> ADS snapshots; the REST API;
 // and the CA (CSR service over TLS) when asked for.
+import { DEFAULT_DNS, type DnsSettings } from "./translate/service-entry-clusters.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -28,7 +29,7 @@ import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
 import { meshServices, translate, type ProxyResources } from "./translate/translate.js";
-import { serviceVips } from "./translate/vips.js";
+import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
@@ -65,6 +66,8 @@ export interface ControlPlaneOptions {
   prometheusUrl?: string;
   /** The web console (default 20001, 0 = any free port); undefined = not served. */
   consolePort?: number;
+  /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
+  dnsResolvers?: Array<{ address: string; port: number }>;
 }
 
 function isLoopback(host: string): boolean {
@@ -108,6 +111,8 @@ export class ControlPlane {
   readonly metrics = new SeriesStore();
   readonly scraper: Scraper;
   private otlp?: Server;
+  /** How DNS ServiceEntry hosts resolve, from --dns-resolver and MeshConfig dnsRefreshRate. */
+  private readonly dns: DnsSettings;
   readonly jwks: JwksFetcher;
   /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
   readonly apiRoutes: ApiRoute[] = [];
@@ -115,6 +120,8 @@ export class ControlPlane {
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
+    const refresh = options.mesh?.dnsRefreshRateMs;
+    this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = new Store(options.stateDir);
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans);
@@ -143,7 +150,7 @@ export class ControlPlane {
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/transparent") return false;
-      send(res, 200, { vips: Object.fromEntries(serviceVips(meshServices(this.registry.list(), this.store.list()).keys())), collector: this.tracing()?.collector ?? null });
+      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.registry.list(), this.store.list())))), collector: this.tracing()?.collector ?? null });
       return true;
     });
     this.registry = new Registry(() => this.schedule());
@@ -263,7 +270,7 @@ export class ControlPlane {
     const secrets = this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh) }), secrets));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

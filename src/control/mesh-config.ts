@@ -1,6 +1,7 @@
 // Istio's MeshConfig (the `mesh` document of istio's ConfigMap), the subset Trellis honours: access logs, tracing and
 // the root namespace. Unknown or unsupported fields are refused by name, so a setting is never silently ignored.
 import { parse as parseYaml } from "yaml";
+import { parseGoDuration } from "../api/formats.js";
 import { type ExtAuthzHttpProvider, parseExtensionProviders } from "./ext-authz-providers.js";
 
 export interface MeshConfig {
@@ -13,11 +14,15 @@ export interface MeshConfig {
   rootNamespace?: string;
   /** HTTP authorization services that CUSTOM AuthorizationPolicies name (envoyExtAuthzHttp). */
   extensionProviders?: ExtAuthzHttpProvider[];
+  /** outboundTrafficPolicy.mode: where transparent sidecars send traffic to hosts the registry does not know. */
+  outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** dnsRefreshRate in ms: how often DNS ServiceEntry hosts are re-resolved when their records carry no TTL. */
+  dnsRefreshRateMs?: number;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
 
-const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp)";
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -60,6 +65,20 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
         if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) errors.push(`${where} must be a namespace name (e.g. istio-system)`);
         else out.rootNamespace = value;
         break;
+      case "outboundTrafficPolicy": {
+        const mode = isObject(value) ? value.mode : undefined;
+        const extra = isObject(value) ? Object.keys(value).filter((k) => k !== "mode") : [];
+        if (!isObject(value) || (mode !== "ALLOW_ANY" && mode !== "REGISTRY_ONLY") || extra.length) errors.push(`${where} must be {mode: ALLOW_ANY} or {mode: REGISTRY_ONLY}${extra.length ? ` (${extra.join(", ")} is not supported)` : ""}`);
+        else out.outboundTrafficPolicy = mode;
+        break;
+      }
+      case "dnsRefreshRate": {
+        const ms = typeof value === "string" ? parseGoDuration(value) : undefined;
+        // Istio requires at least 1ms; a zero refresh would spin.
+        if (ms === undefined || ms < 1) errors.push(`${where} must be a positive duration such as "60s" or "5s", not ${JSON.stringify(value)}`);
+        else out.dnsRefreshRateMs = ms;
+        break;
+      }
       case "extensionProviders":
         out.extensionProviders = parseExtensionProviders(value, where, errors);
         break;

@@ -161,6 +161,7 @@ export class Proxy {
         created.push(cluster);
         const cla = this.assignments.get(cluster.edsServiceName);
         if (cluster.type === "EDS" && cla) cluster.setAssignment(cla.config);
+        if (prev) cluster.adoptDnsAnswers(prev.cluster);
         next.set(c.name, { cluster, meta: { config: c, json, version }, static: isStatic });
       } catch (err) {
         created.forEach((x) => x.close());

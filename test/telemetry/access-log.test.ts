@@ -67,12 +67,13 @@ test("accessLogEncoding TEXT: Envoy's default format", async () => {
 });
 
 test("a mesh config with a mistake is refused by field, and trellis control exits 2 saying why", () => {
-  const bad = parseMeshConfig("accessLogFile: logs/access.log\naccessLogEncoding: XML\noutboundTrafficPolicy: {mode: REGISTRY_ONLY}\ndefaultConfig: {tracing: {sampling: 250}}\n");
+  const bad = parseMeshConfig("accessLogFile: logs/access.log\naccessLogEncoding: XML\noutboundTrafficPolicy: {mode: CLOSED}\nproxyListenPort: 15001\ndefaultConfig: {tracing: {sampling: 250}}\n");
   assert.equal(bad.ok, false);
   const errors = (bad as { errors: string[] }).errors.join("\n");
   assert.match(errors, /accessLogFile "logs\/access.log" must be \/dev\/stdout or an absolute path/);
   assert.match(errors, /accessLogEncoding must be TEXT or JSON, not "XML"/);
-  assert.match(errors, /outboundTrafficPolicy is not supported; Trellis reads accessLogFile/);
+  assert.match(errors, /outboundTrafficPolicy must be \{mode: ALLOW_ANY\} or \{mode: REGISTRY_ONLY\}/);
+  assert.match(errors, /proxyListenPort is not supported; Trellis reads accessLogFile/);
   assert.match(errors, /defaultConfig.tracing.sampling must be a percentage from 0 to 100/);
   // Istio's ConfigMap form is read too.
   const cm = parseMeshConfig("mesh: |\n  accessLogFile: /dev/stdout\n  enableTracing: false\n");

@@ -25,6 +25,8 @@ export interface Workload {
   address: string;
   /** The port peers dial (the sidecar's inbound listener), or the workload's own port when it has no sidecar. */
   inboundPort: number;
+  /** A workload without a sidecar serving several ports (ServiceEntry, WorkloadEntry): service port -> its port. */
+  portTargets?: Record<number, number>;
   servicePorts: ServicePort[];
   appPort?: number;
   upstreams: Array<{ host: string; port: number; localPort: number }>;

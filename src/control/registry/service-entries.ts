@@ -3,8 +3,8 @@
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "./registry.js";
 
-interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
-interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
+export interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
+export interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
 
 export interface ServiceEntrySpec {
   hosts: string[];
@@ -17,19 +17,36 @@ export interface ServiceEntrySpec {
 
 export interface WorkloadEntrySpec { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; weight?: number }
 
+export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
+
+/** What translation needs of the ServiceEntry behind a host: how its endpoints are found and whether it is in the mesh. */
+export interface ServiceEntryFacts {
+  resolution: Resolution;
+  /** MESH_EXTERNAL (the default): no mesh mTLS, no peer metadata exchange. */
+  external: boolean;
+  /** Inline endpoints and the WorkloadEntries the entry selects (addresses may be DNS names with DNS resolution). */
+  endpoints: SeEndpoint[];
+  ports: Port[];
+}
+
 export interface ExtraService {
   hostname: string;
   namespace: string;
   ports: Array<{ port: number; name?: string; protocol?: string }>;
   endpoints: Workload[];
-  resolution: string;
-  external: boolean;
+  entry: ServiceEntryFacts;
 }
 
-function endpointWorkload(id: string, namespace: string, e: SeEndpoint, port: Port): Workload {
+/** Istio's endpoint port for a service port: the endpoint's own port of that name, else the targetPort, else the number. */
+function targetOf(e: SeEndpoint, port: Port): number {
+  return e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number;
+}
+
+function endpointWorkload(id: string, namespace: string, e: SeEndpoint, ports: Port[]): Workload {
   return {
     id, name: id, namespace, labels: e.labels ?? {}, serviceAccount: e.serviceAccount ?? "default", address: e.address,
-    inboundPort: e.ports?.[port.name ?? ""] ?? port.targetPort ?? port.number, servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
+    inboundPort: ports[0] ? targetOf(e, ports[0]) : 0, portTargets: Object.fromEntries(ports.map((p) => [p.number, targetOf(e, p)])),
+    servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
   };
 }
 
@@ -40,20 +57,18 @@ export function serviceEntryServices(resources: IstioResource[]): ExtraService[]
   for (const se of resources.filter((r) => r.kind === "ServiceEntry") as unknown as Array<IstioResource<ServiceEntrySpec>>) {
     const ns = se.metadata.namespace ?? "default";
     const ports = se.spec.ports ?? [];
+    const selector = se.spec.workloadSelector?.labels;
+    const selected = selector ? wes.filter((we) => (we.metadata.namespace ?? "default") === ns && Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) : [];
+    const entry: ServiceEntryFacts = {
+      resolution: se.spec.resolution ?? "NONE", external: se.spec.location !== "MESH_INTERNAL", ports,
+      endpoints: [...selected.map((we) => we.spec), ...(se.spec.endpoints ?? [])],
+    };
+    const endpoints: Workload[] = ports.length === 0 ? [] : [
+      ...selected.map((we) => endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, ports)),
+      ...(se.spec.endpoints ?? []).map((e, i) => endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, ports)),
+    ];
     for (const host of se.spec.hosts ?? []) {
-      const endpoints: Workload[] = [];
-      for (const port of ports.slice(0, 1)) {
-        const selector = se.spec.workloadSelector?.labels;
-        if (selector) {
-          for (const we of wes) {
-            if ((we.metadata.namespace ?? "default") !== ns) continue;
-            if (!Object.entries(selector).every(([k, v]) => we.spec.labels?.[k] === v)) continue;
-            endpoints.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, port));
-          }
-        }
-        (se.spec.endpoints ?? []).forEach((e, i) => endpoints.push(endpointWorkload(`ServiceEntry/${ns}/${se.metadata.name}/${i}`, ns, e, port)));
-      }
-      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, resolution: se.spec.resolution ?? "NONE", external: se.spec.location !== "MESH_INTERNAL" });
+      out.push({ hostname: host, namespace: ns, ports: ports.map((p) => ({ port: p.number, name: p.name, protocol: p.protocol })), endpoints, entry });
     }
   }
   return out;
@@ -71,7 +86,7 @@ export function workloadEntriesOf(service: { name: string; namespace: string; po
   for (const we of resources.filter((r) => r.kind === "WorkloadEntry") as unknown as Array<IstioResource<WorkloadEntrySpec>>) {
     const ns = we.metadata.namespace ?? "default";
     if (ns !== service.namespace || we.spec.labels?.app !== service.name) continue;
-    out.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, { number: port.port, name: port.name, protocol: port.protocol }));
+    out.push(endpointWorkload(`WorkloadEntry/${ns}/${we.metadata.name}`, ns, we.spec, service.ports.map((p) => ({ number: p.port, name: p.name, protocol: p.protocol }))));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // The service view translation works on: services with their ports and endpoints, derived from registered
 // workloads (and WorkloadEntries), plus helpers to resolve short host names as Istio does.
 import type { ServicePort, Workload } from "../registry/registry.js";
+import type { ServiceEntryFacts } from "../registry/service-entries.js";
 
 export interface Service {
   name: string;
@@ -8,6 +9,8 @@ export interface Service {
   hostname: string;
   ports: ServicePort[];
   endpoints: Workload[];
+  /** Set when a ServiceEntry declares the service (its resolution and location shape the clusters). */
+  entry?: ServiceEntryFacts;
 }
 
 export const DOMAIN_SUFFIX = "cluster.local";

@@ -7,6 +7,7 @@ import type { IstioResource } from "../../api/resource.js";
 interface SidecarSpec {
   workloadSelector?: { labels?: Record<string, string> };
   egress?: Array<{ hosts?: string[]; port?: { number?: number } }>;
+  outboundTrafficPolicy?: { mode?: "ALLOW_ANY" | "REGISTRY_ONLY" };
 }
 
 export interface ScopedService {
@@ -40,8 +41,16 @@ export function sidecarFor(resources: IstioResource[], workload: { namespace: st
     ?? sidecars.find((s) => s.metadata.namespace === rootNamespace && !hasSelector(s));
 }
 
-/** Whether the Sidecar lets a workload of `workloadNs` see this service (on this port, when the egress names one). */
+/**
+ * Whether the Sidecar lets a workload of `workloadNs` see this service: with `port`, on that port (an egress listener
+ * with a port number scopes its hosts to that port; one without scopes them to every port); without, on any port.
+ */
 export function egressAllows(sidecar: IstioResource<SidecarSpec> | undefined, workloadNs: string, service: ScopedService, port?: number): boolean {
   if (!sidecar?.spec.egress?.length) return true;
   return sidecar.spec.egress.some((e) => (e.port?.number === undefined || port === undefined || e.port.number === port) && (e.hosts ?? []).some((h) => hostMatches(h, workloadNs, service)));
+}
+
+/** Where transparent traffic to hosts the registry does not know goes: the Sidecar's policy, else the mesh's (ALLOW_ANY by default). */
+export function outboundTrafficMode(sidecar: IstioResource<SidecarSpec> | undefined, meshMode: "ALLOW_ANY" | "REGISTRY_ONLY" | undefined): "ALLOW_ANY" | "REGISTRY_ONLY" {
+  return sidecar?.spec.outboundTrafficPolicy?.mode ?? meshMode ?? "ALLOW_ANY";
 }

@@ -14,8 +14,10 @@ import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, TLS_MODE_MATCH, upstreamTransport } from "./mtls.js";
 import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
 import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
-import { serviceVips } from "./vips.js";
-import { egressAllows, sidecarFor } from "./sidecar-scope.js";
+import { serviceVips, vipHostnames } from "./vips.js";
+import { noneResolutionChains } from "./service-entry-listeners.js";
+import { egressAllows, outboundTrafficMode, sidecarFor } from "./sidecar-scope.js";
+import { type ClientTls, DEFAULT_DNS, type DnsSettings, originatedTls, serviceEntryDiscovery, serviceEntryMetadata } from "./service-entry-clusters.js";
 
 type Json = Record<string, unknown>;
 
@@ -34,6 +36,10 @@ export interface TranslateInput {
   tracing?: TracingSettings;
   /** MeshConfig accessLogFile/accessLogEncoding: every HTTP connection manager logs each request there. */
   accessLog?: { path: string; json: boolean };
+  /** How ServiceEntry hosts with DNS resolution are resolved (resolver servers, refresh rate). */
+  dns?: DnsSettings;
+  /** MeshConfig outboundTrafficPolicy.mode (a Sidecar's own wins): where transparent traffic to unknown hosts goes. */
+  outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
 }
 
 export interface ProxyResources {
@@ -63,7 +69,7 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
   if (matching.length === 0) return [];
   return [{
     lb_endpoints: matching.map((w) => ({
-      endpoint: { address: socket(w.address, w.inboundPort || port) },
+      endpoint: { address: socket(w.address, w.portTargets?.[port] ?? (w.inboundPort || port)) },
       health_status: w.ready ? "HEALTHY" : "UNHEALTHY",
       metadata: { filter_metadata: {
         istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` },
@@ -78,7 +84,7 @@ export function meshServices(workloads: Workload[], resources: IstioResource[]):
   const services = servicesOf(workloads);
   for (const s of services.values()) s.endpoints.push(...workloadEntriesOf(s, resources));
   for (const extra of serviceEntryServices(resources)) {
-    if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints });
+    if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints, entry: extra.entry });
   }
   return services;
 }
@@ -130,6 +136,7 @@ export function translate(input: TranslateInput): ProxyResources {
     if (!service) continue;
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
     for (const port of service.ports) {
+      if (!egressAllows(sidecar, proxy.namespace, service, port.port)) continue;
       const base = policyForPort(dr?.spec.trafficPolicy, port.port);
       const variants: Array<{ subset: string; labels?: Record<string, string>; policy: Json }> = [
         { subset: "", policy: clusterPolicy(base, undefined) },
@@ -138,9 +145,17 @@ export function translate(input: TranslateInput): ProxyResources {
       for (const v of variants) {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
-        const subsetTls = policyForPort(dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy, port.port)?.tls?.mode;
-        const transport = upstreamTransport(subsetTls ?? base?.tls?.mode, endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
-        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport });
+        const tls: ClientTls | undefined = policyForPort(dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy, port.port)?.tls ?? base?.tls;
+        // Auto mTLS only toward endpoints in the mesh: a MESH_EXTERNAL host gets TLS only when a DestinationRule asks.
+        const transport = tls?.mode === "SIMPLE" || tls?.mode === "MUTUAL" ? originatedTls(tls, hostname)
+          : upstreamTransport(tls?.mode, service.entry?.external ? [] : endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
+        const common = { ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport, ...serviceEntryMetadata(service) };
+        const discovery = serviceEntryDiscovery(service, port, name, v.labels, input.dns ?? DEFAULT_DNS);
+        if (discovery) {
+          out.clusters.push({ name, ...common, ...discovery });
+          continue;
+        }
+        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...common });
         out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
       }
     }
@@ -149,13 +164,18 @@ export function translate(input: TranslateInput): ProxyResources {
   // Explicit-mode outbound listeners: one local port per declared upstream.
   for (const u of proxy.upstreams) {
     const hostname = fqdn(u.host, proxy.namespace);
-    const service = hidden.has(hostname) ? undefined : services.get(hostname);
+    const known = services.get(hostname);
+    // A Sidecar egress listener with a port scopes its hosts to that port.
+    const portHidden = !!known && !hidden.has(hostname) && !egressAllows(sidecar, proxy.namespace, known, u.port);
+    const service = hidden.has(hostname) || portHidden ? undefined : known;
     const port = service?.ports.find((p) => p.port === u.port) ?? { port: u.port, protocol: "HTTP" };
     const name = `outbound_127.0.0.1_${u.localPort}`;
     if (!service) {
       // Not registered (yet): answer 503 rather than refuse the connection, so apps see a mesh error.
       const routeName = `${name}|unavailable`;
-      const why = hidden.has(hostname) ? `${hostname} is not visible to this workload: the Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name} does not list it in egress.hosts` : `${hostname} has no registered endpoints`;
+      const why = hidden.has(hostname) ? `${hostname} is not visible to this workload: the Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name} does not list it in egress.hosts`
+        : portHidden ? `${hostname} is not visible to this workload on port ${u.port}: the Sidecar ${sidecar!.metadata.namespace}/${sidecar!.metadata.name} lists it only in egress listeners of other ports`
+          : `${hostname} has no registered endpoints`;
       out.routes.push({ name: routeName, virtual_hosts: [{ name: hostname, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 503, body: { inline_string: `no healthy upstream: ${why}` } } }] }] });
       out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [ROUTER], observe));
       continue;
@@ -172,14 +192,18 @@ export function translate(input: TranslateInput): ProxyResources {
 
   // Transparent-mode outbound: a listener per service VIP and port (not bound: 15001 hands connections over).
   if (transparent) {
-    const vips = serviceVips(services.keys());
+    const vips = serviceVips(vipHostnames(services));
+    const mode = outboundTrafficMode(sidecar, input.outboundTrafficPolicy);
+    const unaddressed = [...wanted].sort().map((h) => services.get(h)).filter((s): s is Service => s?.entry?.resolution === "NONE")
+      .flatMap((service) => service.ports.filter((port) => egressAllows(sidecar, proxy.namespace, service, port.port)).map((port) => ({ service, port })));
     out.clusters.push(...passthroughClusters());
-    out.listeners.push(virtualOutbound());
+    out.listeners.push(virtualOutbound(mode, noneResolutionChains(unaddressed, mode)));
     for (const hostname of [...wanted].sort()) {
       const service = services.get(hostname);
       const vip = vips.get(hostname);
       if (!service || !vip) continue;
       for (const port of service.ports) {
+        if (!egressAllows(sidecar, proxy.namespace, service, port.port)) continue;
         const name = `${vip}_${port.port}`;
         if (!isHttp(port)) {
           out.listeners.push({ name, traffic_direction: "OUTBOUND", address: socket(vip, port.port), bind_to_port: false, ...outboundL4Listener(vss, { service, port, proxy, services }) });

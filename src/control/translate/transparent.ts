@@ -7,6 +7,7 @@ export const OUTBOUND_CAPTURE_PORT = 15001;
 export const INBOUND_CAPTURE_PORT = 15006;
 export const PASSTHROUGH = "PassthroughCluster";
 export const INBOUND_PASSTHROUGH = "InboundPassthroughCluster";
+export const BLACKHOLE = "BlackHoleCluster";
 const TCP = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
 function originalDstCluster(name: string): Json {
@@ -17,18 +18,23 @@ function tcpProxy(cluster: string): Json {
   return { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: cluster, cluster } };
 }
 
-/** Where captured connections go when no service listener claims them (Istio's ALLOW_ANY outbound policy). */
+/**
+ * Where captured connections go when no service listener claims them: out to their original destination (Istio's
+ * ALLOW_ANY outbound policy), or nowhere (REGISTRY_ONLY: a STATIC cluster without hosts, as Istio's BlackHoleCluster).
+ */
 export function passthroughClusters(): Json[] {
-  return [originalDstCluster(PASSTHROUGH), originalDstCluster(INBOUND_PASSTHROUGH)];
+  return [originalDstCluster(PASSTHROUGH), originalDstCluster(INBOUND_PASSTHROUGH), { name: BLACKHOLE, type: "STATIC", connect_timeout: "10s" }];
 }
 
-export function virtualOutbound(): Json {
+/** The outbound capture listener: `chains` (for destinations without a VIP listener) first, then the policy's default. */
+export function virtualOutbound(mode: "ALLOW_ANY" | "REGISTRY_ONLY" = "ALLOW_ANY", chains: Json[] = []): Json {
+  const target = mode === "REGISTRY_ONLY" ? BLACKHOLE : PASSTHROUGH;
   return {
     name: "virtualOutbound",
     traffic_direction: "OUTBOUND",
     address: { socket_address: { address: "0.0.0.0", port_value: OUTBOUND_CAPTURE_PORT } },
     use_original_dst: true,
-    filter_chains: [{ name: PASSTHROUGH, filters: [tcpProxy(PASSTHROUGH)] }],
+    filter_chains: [...chains, { name: target, filters: [tcpProxy(target)] }],
   };
 }
 

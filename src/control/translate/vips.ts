@@ -1,7 +1,17 @@
 // Virtual IPs for services in transparent mode (Kubernetes gives each Service a ClusterIP; universal mode has none):
 // each hostname hashes to an address in 10.214.0.0/16, probing past collisions in hostname order, so every control
 // plane computes the same VIPs from the same services without storing them.
+import type { Service } from "./services.js";
+
 export const VIP_PREFIX = "10.214.";
+
+/**
+ * The hosts that get a VIP: not wildcards, and not ServiceEntry hosts with resolution NONE (Istio gives those no
+ * address: the application dials the host's real address and the sidecar recognises it by port and name).
+ */
+export function vipHostnames(services: Map<string, Service>): string[] {
+  return [...services.values()].filter((s) => !s.hostname.includes("*") && s.entry?.resolution !== "NONE").map((s) => s.hostname);
+}
 
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;

@@ -9,6 +9,7 @@ import { isHandshakeFailure } from "../upstream/connection-pools.js";
 import { ClientExchange } from "../http1/client-exchange.js";
 import type { Http1Response } from "../http1/server-messages.js";
 import type { Stats } from "../stats/stats.js";
+import { PEER_HEADER } from "../stats/istio-metrics.js";
 import { localReply } from "./local-reply.js";
 import { cookieValue } from "./cookies.js";
 import { pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
@@ -128,6 +129,7 @@ export class Router {
       return;
     }
     ctx.upstreamCluster = cluster.name;
+    if (cluster.istioService) ctx.upstreamService = cluster.istioService;
     const cs = `cluster.${cluster.name}`;
     if (cluster.activeRequests >= cluster.breakers.maxRequests || cluster.pending() >= cluster.breakers.maxPendingRequests) {
       this.stats.inc(`${cs}.upstream_rq_pending_overflow`);
@@ -137,6 +139,8 @@ export class Router {
     }
     // Per-request header changes: route, weighted cluster, path rewrite, host rewrite.
     const headers = ctx.upstreamHeaders;
+    // Istio keeps its peer metadata inside the mesh: MESH_EXTERNAL clusters never see it.
+    if (cluster.external) delete headers[PEER_HEADER];
     ctx.route!.requestHeaders.apply(headers);
     choice.requestHeaders.apply(headers);
     const path = rewritePath(action, ctx.view.path);

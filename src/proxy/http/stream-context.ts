@@ -1,4 +1,5 @@
 // Everything one downstream request carries through the filter chain and the router.
+import type { IstioService } from "../upstream/cluster.js";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Http1Request, Http1Response } from "../http1/server-messages.js";
 import type { CompiledRoute } from "./route-table.js";
@@ -43,6 +44,8 @@ export interface StreamContext {
   /** Who called, from the metadata exchange header (inbound side). */
   sourcePeer?: import("../stats/istio-metrics.js").PeerInfo;
   upstreamCluster?: string;
+  /** The service behind the upstream cluster, from Istio's cluster metadata (ServiceEntry hosts). */
+  upstreamService?: IstioService;
   bytesReceived: number;
   bytesSent: number;
   responseCode: number;

@@ -1,5 +1,6 @@
 // Fills Istio's metric labels for one finished request or one TCP connection, from the reporting side's point of view.
 import type { ConnectionInfo, StreamContext } from "../http/stream-context.js";
+import type { IstioService } from "../upstream/cluster.js";
 import { type IstioMetrics, type LabelValues, type PeerInfo, peerFromWorkloadString, type TcpLabelValues, UNKNOWN_PEER } from "./istio-metrics.js";
 
 export interface IstioReporting {
@@ -22,6 +23,8 @@ interface Hop {
   /** istio.workload of the upstream host (outbound). */
   upstreamWorkload?: string;
   upstreamCluster?: string;
+  /** The service as the cluster's Istio metadata names it (a ServiceEntry host is its own name). */
+  upstreamService?: IstioService;
   /** The service when the cluster does not name one (the request's authority). */
   fallbackService: string;
   protocol: string;
@@ -34,8 +37,9 @@ function hopLabels(istio: IstioReporting, hop: Hop): TcpLabelValues {
   // The mTLS peer's certificate is the authority on who called; the exchanged metadata fills in the rest.
   const source = outbound ? istio.self : conn.peerPrincipal ? { ...peer, principal: conn.peerPrincipal } : peer;
   const destination = outbound ? peerFromWorkloadString(hop.upstreamWorkload, istio.self.cluster) ?? UNKNOWN_PEER : istio.self;
-  const service = outbound ? serviceOfCluster(hop.upstreamCluster) ?? hop.fallbackService : istio.service ?? "unknown";
-  const [serviceName, serviceNs] = service.split(".");
+  const named = outbound ? hop.upstreamService : undefined;
+  const service = named?.host ?? (outbound ? serviceOfCluster(hop.upstreamCluster) ?? hop.fallbackService : istio.service ?? "unknown");
+  const [serviceName, serviceNs] = named ? [named.name, named.namespace] : service.split(".");
   return {
     reporter: outbound ? "source" : "destination",
     source_workload: source.workload, source_workload_namespace: source.namespace, source_principal: source.principal,
@@ -56,7 +60,7 @@ export function recordIstioMetrics(istio: IstioReporting, direction: "INBOUND" |
   const labels: LabelValues = {
     ...hopLabels(istio, {
       outbound: direction === "OUTBOUND", conn: ctx.conn, sourcePeer: ctx.sourcePeer, upstreamWorkload: ctx.upstreamWorkload,
-      upstreamCluster: ctx.upstreamCluster, fallbackService: ctx.view.authority, protocol: ctx.grpc ? "grpc" : "http", flags: ctx.flags,
+      upstreamCluster: ctx.upstreamCluster, upstreamService: ctx.upstreamService, fallbackService: ctx.view.authority, protocol: ctx.grpc ? "grpc" : "http", flags: ctx.flags,
     }),
     response_code: String(ctx.responseCode),
     grpc_response_status: grpcStatus,

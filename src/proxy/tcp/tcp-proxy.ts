@@ -63,7 +63,7 @@ export class TcpProxyFilter {
     const outbound = this.direction === "OUTBOUND";
     const report = (h: Endpoint | undefined, flags: string[], sent: () => number, received: () => number) =>
       istio && this.direction !== "UNSPECIFIED"
-        ? openIstioTcpConnection(istio, { outbound, conn, sourcePeer, upstreamWorkload: h && workloadOf(h), upstreamCluster: cluster?.name ?? pick.name, flags }, sent, received)
+        ? openIstioTcpConnection(istio, { outbound, conn, sourcePeer, upstreamWorkload: h && workloadOf(h), upstreamCluster: cluster?.name ?? pick.name, upstreamService: cluster?.istioService, flags }, sent, received)
         : () => {};
     const refuse = (stat: string, flag: string) => {
       stats.inc(stat);

@@ -1,6 +1,5 @@
 // An upstream cluster: its hosts (static, DNS, EDS or original destination), load balancer, circuit breakers,
 // outlier detection and connection pools. Built per Cluster resource; EDS updates keep pools of hosts that stay.
-import { lookup } from "node:dns/promises";
 import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v3/Cluster.js";
 import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
 import { decodeAny } from "../../xds/resource.js";
@@ -12,6 +11,7 @@ import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
+import { dnsResolverFor, expand } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
 
 export interface CircuitBreakers {
@@ -48,6 +48,10 @@ export class UpstreamCluster {
   readonly edsServiceName: string;
   readonly panicThreshold: number;
   readonly tls?: UpstreamTls;
+  /** Istio's cluster metadata: the service behind the cluster (telemetry's destination_service*). */
+  readonly istioService?: IstioService;
+  /** Istio's `external` cluster metadata (MESH_EXTERNAL): no peer metadata is sent there. */
+  readonly external: boolean;
   /** The pools of the cluster's transport_socket (and of hosts no transport_socket_matches entry matches). */
   readonly pools: ConnectionPools;
   /** transport_socket_matches, in order: each with its own TLS (or plaintext) and pools; hosts pick by metadata. */
@@ -59,6 +63,10 @@ export class UpstreamCluster {
   activeRequests = 0;
   activeRetries = 0;
   private timers: NodeJS.Timeout[] = [];
+  private dnsTimer?: NodeJS.Timeout;
+  /** DNS clusters: each endpoint name's last answer, and the assignment of names it expands. */
+  private readonly dnsAnswers = new Map<string, string[]>();
+  private dnsAssignment?: ClusterLoadAssignment__Output;
   private healthChecker?: ActiveHealthChecker;
   private closed = false;
 
@@ -106,6 +114,10 @@ export class UpstreamCluster {
     }
     this.http2 = http2;
     this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
+    const istio = structValue(config.metadata?.filter_metadata?.istio) as { external?: unknown; services?: unknown } | undefined;
+    this.external = istio?.external === true;
+    const service = Array.isArray(istio?.services) ? (istio.services[0] as Record<string, unknown> | undefined) : undefined;
+    if (typeof service?.host === "string") this.istioService = { host: service.host, name: typeof service.name === "string" ? service.name : service.host, namespace: typeof service.namespace === "string" ? service.namespace : "unknown" };
     this.panicThreshold = config.common_lb_config?.healthy_panic_threshold ? config.common_lb_config.healthy_panic_threshold.value : 50;
     if (config.transport_socket) this.tls = buildUpstreamTls(config.transport_socket, secrets, `cluster ${config.name}`);
     // An ORIGINAL_DST cluster's host is the connection's destination, so the cluster provides it (Envoy requires
@@ -128,9 +140,10 @@ export class UpstreamCluster {
       this.transports.push({ name: m.name, match: structFields(m.match), pools: new ConnectionPools({ ...poolOptions, tls: buildUpstreamTls(m.transport_socket, secrets, where) }) });
     }
     if (this.type === "STATIC" || this.type === "STRICT_DNS" || this.type === "LOGICAL_DNS") {
-      if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
-      if (this.type === "STATIC") this.setAssignment(config.load_assignment);
-      else this.startDns(config.load_assignment, durationMs(config.dns_refresh_rate, 5000));
+      // A STATIC cluster without load_assignment has no hosts (Istio's BlackHoleCluster); DNS ones need names.
+      if (this.type === "STATIC") this.setAssignment(config.load_assignment ?? { cluster_name: config.name, endpoints: [], named_endpoints: {}, policy: null });
+      else if (!config.load_assignment) throw new Error(`cluster ${config.name}: a ${this.type} cluster needs load_assignment`);
+      else this.startDns(config, config.load_assignment);
     }
     if (config.health_checks.length > 1) throw new Error(`cluster ${config.name}.health_checks: one health check per cluster is supported, not ${config.health_checks.length}`);
     if (config.health_checks.length === 1) {
@@ -270,29 +283,63 @@ export class UpstreamCluster {
     this.stats.setGauge(`cluster.${this.name}.outlier_detection.ejections_active`, active);
   }
 
-  private startDns(cla: ClusterLoadAssignment__Output, refreshMs: number): void {
-    const resolveAll = async () => {
-      const resolved: ClusterLoadAssignment__Output = { ...cla, endpoints: [] };
-      for (const group of cla.endpoints) {
-        const lbEndpoints = [];
-        for (const lbe of group.lb_endpoints) {
-          const sock = lbe.endpoint?.address?.socket_address;
-          if (!sock) continue;
-          try {
-            const addrs = this.type === "LOGICAL_DNS" ? [await lookup(sock.address)] : await lookup(sock.address, { all: true });
-            for (const a of addrs) lbEndpoints.push({ ...lbe, endpoint: { ...lbe.endpoint!, hostname: sock.address, address: { ...lbe.endpoint!.address!, socket_address: { ...sock, address: a.address } } } });
-          } catch {
-            this.stats.inc(`cluster.${this.name}.update_failure`);
-          }
+  /**
+   * Resolves every endpoint's name now and again at dns_refresh_rate (the answer's TTL instead with respect_dns_ttl),
+   * one refresh at a time. A name whose lookup fails keeps its last addresses (Envoy keeps the hosts it had) and is
+   * retried at dns_failure_refresh_rate; addresses that stay keep their endpoints, and so their pooled connections.
+   */
+  private startDns(config: Cluster__Output, cla: ClusterLoadAssignment__Output): void {
+    const where = `cluster ${config.name}`;
+    const resolve = dnsResolverFor(config, where);
+    const names = [...new Set(cla.endpoints.flatMap((g) => g.lb_endpoints.map((l) => l.endpoint?.address?.socket_address?.address).filter((a): a is string => !!a)))];
+    if (this.type === "LOGICAL_DNS" && (cla.endpoints.length !== 1 || cla.endpoints[0].lb_endpoints.length !== 1)) {
+      throw new Error(`${where}: a LOGICAL_DNS cluster takes exactly one endpoint in load_assignment (one locality with one lb_endpoint)`);
+    }
+    const refreshMs = durationMs(config.dns_refresh_rate, 5000);
+    const failureMs = durationMs(config.dns_failure_refresh_rate?.base_interval, refreshMs);
+    const known = this.dnsAnswers;
+    this.dnsAssignment = cla;
+    const refresh = async () => {
+      this.stats.inc(`cluster.${this.name}.update_attempt`);
+      // Each name's own interval (its TTL with respect_dns_ttl, which may be longer than dns_refresh_rate, as in
+      // Envoy); one timer serves them all at the soonest.
+      let nextMs = Infinity;
+      let failed = false;
+      await Promise.all(names.map(async (name) => {
+        try {
+          const answer = await resolve(name);
+          known.set(name, this.type === "LOGICAL_DNS" ? answer.addresses.slice(0, 1) : answer.addresses);
+          nextMs = Math.min(nextMs, config.respect_dns_ttl && answer.ttlMs ? answer.ttlMs : refreshMs);
+        } catch {
+          failed = true;
+          nextMs = Math.min(nextMs, failureMs);
         }
-        resolved.endpoints.push({ ...group, lb_endpoints: lbEndpoints });
-      }
-      if (!this.closed) this.setAssignment(resolved);
+      }));
+      this.stats.inc(`cluster.${this.name}.${failed ? "update_failure" : "update_success"}`);
+      if (this.closed) return;
+      this.setAssignment(expand(cla, known));
+      // setTimeout takes at most 2^31-1 ms (a longer TTL would fire at once).
+      this.dnsTimer = setTimeout(() => void refresh(), Math.min(Number.isFinite(nextMs) ? nextMs : refreshMs, 2 ** 31 - 1));
+      this.dnsTimer.unref();
     };
-    void resolveAll();
-    const timer = setInterval(() => void resolveAll(), refreshMs);
-    timer.unref();
-    this.timers.push(timer);
+    void refresh();
+  }
+
+  /**
+   * A DNS cluster that replaces one of the same name starts from the answers the old one had for names both resolve,
+   * so a config change does not leave it without hosts until its first lookup returns (Envoy warms it instead).
+   */
+  adoptDnsAnswers(previous: UpstreamCluster): void {
+    if (!this.dnsAssignment || this.closed) return;
+    let adopted = false;
+    for (const name of new Set(this.dnsAssignment.endpoints.flatMap((g) => g.lb_endpoints.map((l) => l.endpoint?.address?.socket_address?.address ?? "")))) {
+      const addresses = previous.dnsAnswers.get(name);
+      if (addresses && !this.dnsAnswers.has(name)) {
+        this.dnsAnswers.set(name, this.type === "LOGICAL_DNS" ? addresses.slice(0, 1) : addresses);
+        adopted = true;
+      }
+    }
+    if (adopted) this.setAssignment(expand(this.dnsAssignment, this.dnsAnswers));
   }
 
   /** ORIGINAL_DST: the host is where the downstream connection was going. */
@@ -309,8 +356,26 @@ export class UpstreamCluster {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.dnsTimer);
     this.healthChecker?.close();
     for (const pools of this.allPools()) pools.close();
+  }
+}
+
+export interface IstioService { host: string; name: string; namespace: string }
+
+/** A google.protobuf.Value or Struct as protobufjs decodes it, as plain JSON (lists and nested structs included). */
+function structValue(v: unknown): unknown {
+  if (!v || typeof v !== "object") return undefined;
+  const x = v as { fields?: Record<string, unknown>; kind?: string; structValue?: unknown; listValue?: { values?: unknown[] }; stringValue?: string; numberValue?: number; boolValue?: boolean };
+  if (x.fields) return Object.fromEntries(Object.entries(x.fields).map(([k, f]) => [k, structValue(f)]));
+  switch (x.kind) {
+    case "structValue": return structValue(x.structValue);
+    case "listValue": return (x.listValue?.values ?? []).map(structValue);
+    case "stringValue": return x.stringValue;
+    case "numberValue": return x.numberValue;
+    case "boolValue": return x.boolValue;
+    default: return undefined;
   }
 }
 

@@ -71,7 +71,7 @@ export class ConnectionPools {
     const tls = this.options.tls;
     if (!tls) return undefined;
     const m = tls.material();
-    if (!m.cert || !m.key || !m.ca) throw Object.assign(new Error("upstream TLS material (certificate, key or trust) is not available yet"), { code: "TRELLIS_TLS_NOT_READY" });
+    if ((tls.clientCert && (!m.cert || !m.key)) || (tls.trust && !m.ca)) throw Object.assign(new Error("upstream TLS material (certificate, key or trust) is not available yet"), { code: "TRELLIS_TLS_NOT_READY" });
     return {
       cert: m.cert, key: m.key, ca: m.ca, servername: tls.servername, ALPNProtocols: m.alpn.length ? m.alpn : alpn,
       // Mesh peers are checked by their SPIFFE identity, not by host name.

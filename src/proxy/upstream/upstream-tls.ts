@@ -8,6 +8,10 @@ import { compileTlsContext, type SecretLookup, type TlsMaterial } from "../tls/t
 export interface UpstreamTls {
   servername?: string;
   material: () => TlsMaterial;
+  /** A client certificate is configured (inline or SDS), so connections wait for it. */
+  clientCert: boolean;
+  /** Trust is configured (inline or SDS); without it the system's roots check the server, as Istio's SIMPLE TLS does. */
+  trust: boolean;
 }
 
 export function buildUpstreamTls(socket: TransportSocket__Output, secrets: SecretLookup, where: string): UpstreamTls | undefined {
@@ -18,5 +22,11 @@ export function buildUpstreamTls(socket: TransportSocket__Output, secrets: Secre
   if (!ctx.ok) throw new Error(ctx.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
   const common = ctx.value.common_tls_context;
   if (!common) throw new Error(`${where}.transport_socket: common_tls_context is required`);
-  return { servername: ctx.value.sni || undefined, material: compileTlsContext(common, secrets, `${where}.transport_socket.common_tls_context`) };
+  const validation = common.validation_context ?? common.combined_validation_context?.default_validation_context;
+  return {
+    servername: ctx.value.sni || undefined,
+    material: compileTlsContext(common, secrets, `${where}.transport_socket.common_tls_context`),
+    clientCert: common.tls_certificates.length > 0 || common.tls_certificate_sds_secret_configs.length > 0,
+    trust: !!validation?.trusted_ca || !!common.validation_context_sds_secret_config || !!common.combined_validation_context?.validation_context_sds_secret_config,
+  };
 }

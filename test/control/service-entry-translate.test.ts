@@ -76,6 +76,10 @@ test("MESH_EXTERNAL: no auto mTLS, Istio's external cluster metadata; a Destinat
   assert.equal(c80.transport_socket, undefined);
   assert.equal(c80.transport_socket_matches, undefined);
   assert.deepEqual((c80.metadata as Json).filter_metadata, { istio: { services: [{ host: "api.example.com", name: "api.example.com", namespace: "default" }], external: true } });
+  // The app dialled its local port: the external host is asked by its own name.
+  const rc = plain.routes.find((x) => String(x.name) === "80|api.example.com|19001")!;
+  const action = (rc.virtual_hosts as Array<{ routes: Array<{ route: Json }> }>)[0].routes[0].route;
+  assert.equal(action.host_rewrite_literal, "api.example.com");
   const dr = r("DestinationRule", "ext", { host: "api.example.com", trafficPolicy: { portLevelSettings: [], tls: { mode: "SIMPLE", caCertificates: "/etc/ca.pem", subjectAltNames: ["api.example.com"] } } });
   const tls = run([se, dr], client(upstream("api.example.com", 443)));
   const socket = cluster(tls, "outbound|443||api.example.com")!.transport_socket as { typed_config: Json };

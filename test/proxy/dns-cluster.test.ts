@@ -163,3 +163,31 @@ test("bad DNS settings are refused naming the field", () => {
   (two.load_assignment as { endpoints: Array<{ lb_endpoints: unknown[] }> }).endpoints[0].lb_endpoints.push({ endpoint: { address: { socket_address: { address: "other.mesh.test", port_value: port } } } });
   assert.throws(() => build(two), /LOGICAL_DNS cluster takes exactly one endpoint/);
 });
+
+test("auto_host_rewrite sends the DNS name the host was resolved from as Host, the original in x-forwarded-host", async () => {
+  const seen: Array<{ host?: string; forwarded?: string }> = [];
+  const hostEcho = createServer((req, res) => {
+    seen.push({ host: req.headers.host, forwarded: req.headers["x-forwarded-host"] as string | undefined });
+    res.end("ok");
+  });
+  await new Promise<void>((r) => hostEcho.listen(0, "127.0.0.2", r));
+  const echoPort = (hostEcho.address() as AddressInfo).port;
+  try {
+    dns.records.set("hosts.mesh.test", ["127.0.0.2"]);
+    const cluster = dnsCluster("hosts", "STRICT_DNS", { load_assignment: { cluster_name: "hosts", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "hosts.mesh.test", port_value: echoPort } } } }] }] } });
+    const p = await proxy([httpListener("l", { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "hosts", auto_host_rewrite: true } }] }] })], [cluster]);
+    proxies.push(p);
+    let answer = "";
+    for (let i = 0; i < 50 && answer !== "ok"; i++) {
+      answer = (await get(p.url("/"))).text;
+      if (answer !== "ok") await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(answer, "ok");
+    const last = seen[seen.length - 1];
+    assert.equal(last.host, "hosts.mesh.test");
+    assert.equal(last.forwarded, `127.0.0.1:${p.port()}`);
+  } finally {
+    hostEcho.closeAllConnections();
+    await new Promise((r) => hostEcho.close(r));
+  }
+});

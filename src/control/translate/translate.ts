@@ -89,6 +89,12 @@ export function meshServices(workloads: Workload[], resources: IstioResource[]):
   return services;
 }
 
+function withHostRewrite(route: Json, hostname: string): Json {
+  const action = route.route as Json | undefined;
+  if (!action || action.host_rewrite_literal !== undefined || action.auto_host_rewrite !== undefined) return route;
+  return { ...route, route: { ...action, host_rewrite_literal: hostname } };
+}
+
 export function translate(input: TranslateInput): ProxyResources {
   const { proxy } = input;
   const root = input.rootNamespace ?? "istio-system";
@@ -186,7 +192,11 @@ export function translate(input: TranslateInput): ProxyResources {
       continue;
     }
     const routeName = `${u.port}|${hostname}|${u.localPort}`;
-    out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes: routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor }) }] });
+    let routes = routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor });
+    // The app dialled a local port, so its Host names that port; a service outside the mesh is asked by its own name
+    // (virtual hosting, and the SNI of TLS originated to it), unless a VirtualService rewrites the authority itself.
+    if (service.entry?.external) routes = routes.map((r) => withHostRewrite(r, hostname));
+    out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes }] });
     out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], observe));
   }
 

@@ -146,7 +146,7 @@ export class Router {
     const path = rewritePath(action, ctx.view.path);
     if (path !== ctx.view.path) headers["x-envoy-original-path"] = ctx.view.path;
     const authority = action.hostRewrite ?? ctx.view.authority;
-    if (action.hostRewrite) headers["x-forwarded-host"] = ctx.view.authority;
+    if (action.hostRewrite || action.autoHostRewrite) headers["x-forwarded-host"] = ctx.view.authority;
     const hash = requestHash(ctx, action);
     const retry = action.retry;
     const body: Buffer[] = [];
@@ -247,11 +247,13 @@ export class Router {
         if (retry && attempts > 1 && retriable(retry, outcome)) ctx.flags.push("URX");
         this.respond(ctx, outcome, choice, cluster, sentAt, done);
       };
+      // auto_host_rewrite: the chosen host's name (a DNS cluster's, or an endpoint's hostname), per attempt.
+      const hostAuthority = action.autoHostRewrite && host.hostname ? host.hostname : authority;
       // Only a retry changes the headers it sends; the first attempt sends them as they are.
       const reqHeaders = attempts > 1 ? { ...headers, "x-envoy-attempt-count": String(attempts) } : headers;
       const a = cluster.http2
-        ? this.sendH2(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome)
-        : this.sendH1(cluster, host, ctx, path, authority, reqHeaders, perTry, onOutcome);
+        ? this.sendH2(cluster, host, ctx, path, hostAuthority, reqHeaders, perTry, onOutcome)
+        : this.sendH1(cluster, host, ctx, path, hostAuthority, reqHeaders, perTry, onOutcome);
       current = a.attempt;
       const upstream = a.sink;
       if (downstreamBody === "replay") {

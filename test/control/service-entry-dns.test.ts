@@ -88,7 +88,9 @@ test("DNS ServiceEntry: traffic follows the test's DNS server, stays plaintext, 
   await until("the external host to answer through the sidecar", async () => (await call())?.name === "first", 15_000);
   const seen = (await call())!;
   assert.equal(seen.headers["x-trellis-peer-metadata"], undefined, "peer metadata stays inside the mesh");
-  assert.equal(seen.headers.host, `127.0.0.1:${local}`);
+  // The app dialled its local port; the external host is asked by its own name (the port is the default 80).
+  assert.equal(seen.headers.host, "api.external.test");
+  assert.equal(seen.headers["x-forwarded-host"], `127.0.0.1:${local}`);
 
   const metrics = (await get(`http://127.0.0.1:${sidecar.adminPort}/stats/prometheus`)).text;
   assert.match(metrics, /istio_requests_total\{reporter="source",source_workload="client-v1",[^}]*destination_service="api\.external\.test",destination_service_name="api\.external\.test",destination_service_namespace="default",[^}]*response_code="200",[^}]*\} [1-9]/);

@@ -195,7 +195,7 @@ export function translate(input: TranslateInput): ProxyResources {
     let routes = routesFor(vss, { service, port: u.port, proxy, services, hashPolicies: hashFor });
     // The app dialled a local port, so its Host names that port; a service outside the mesh is asked by its own name
     // (virtual hosting, and the SNI of TLS originated to it), unless a VirtualService rewrites the authority itself.
-    if (service.entry?.external) routes = routes.map((r) => withHostRewrite(r, hostname));
+    if (service.entry?.external) routes = routes.map((r) => withHostRewrite(r, u.port === 80 || u.port === 443 ? hostname : `${hostname}:${u.port}`));
     out.routes.push({ name: routeName, virtual_hosts: [{ name: `${hostname}:${u.port}`, domains: ["*"], routes }] });
     out.listeners.push(httpListener(name, "127.0.0.1", u.localPort, routeName, `outbound_${u.localPort}`, [CORS, FAULT, ROUTER], observe));
   }

@@ -286,3 +286,12 @@ test("DestinationRule portLevelSettings replace the rule's policy for their port
   assert.deepEqual(hashOf(9090), [{ header: { header_name: "x-user" } }]);
   assert.deepEqual(hashOf(9080), []);
 });
+
+test("with access logs on, TCP listeners log each connection too (as Istio's tcp_proxy access_log)", () => {
+  const out = valid(translate({ resources: [echoDr, tlsEntry], workloads: l4Workloads, proxy: sleep, accessLog: { path: "/dev/stdout", json: false } }));
+  const tcpProxies = out.listeners.flatMap((l) => (l.filter_chains as Chain[]).flatMap((c) => c.filters)).filter((f) => f.name === "envoy.filters.network.tcp_proxy");
+  assert.ok(tcpProxies.length > 0);
+  for (const f of tcpProxies) assert.equal((f.typed_config.access_log as Array<{ typed_config: { path: string } }>)[0].typed_config.path, "/dev/stdout");
+  const without = valid(translate({ resources: [echoDr, tlsEntry], workloads: l4Workloads, proxy: sleep }));
+  assert.ok(without.listeners.flatMap((l) => (l.filter_chains as Chain[]).flatMap((c) => c.filters)).every((f) => f.typed_config.access_log === undefined));
+});

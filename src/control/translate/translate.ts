@@ -89,6 +89,12 @@ export function meshServices(workloads: Workload[], resources: IstioResource[]):
   return services;
 }
 
+function withTcpAccessLog(listener: Json, accessLog: Json[]): void {
+  for (const chain of (listener.filter_chains as Array<{ filters?: Array<{ typed_config?: Json }> }> | undefined) ?? []) {
+    for (const f of chain.filters ?? []) if (f.typed_config?.["@type"] === TCP && f.typed_config.access_log === undefined) f.typed_config.access_log = accessLog;
+  }
+}
+
 function withHostRewrite(route: Json, hostname: string): Json {
   const action = route.route as Json | undefined;
   if (!action || action.host_rewrite_literal !== undefined || action.auto_host_rewrite !== undefined) return route;
@@ -253,6 +259,8 @@ export function translate(input: TranslateInput): ProxyResources {
       out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     }
   }
+  // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
+  if (accessLog) for (const l of out.listeners) withTcpAccessLog(l, accessLog);
   return out;
 }
 

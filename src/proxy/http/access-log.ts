@@ -1,75 +1,39 @@
-// Access logs: Envoy's default text format, or JSON, written per request to a file or stdout/stderr.
-import { createWriteStream, type WriteStream } from "node:fs";
+// HTTP access logs: each request's StreamContext read as an access-log record by the configured loggers.
 import type { AccessLog__Output } from "../../xds/generated/envoy/config/accesslog/v3/AccessLog.js";
-import type { FileAccessLog__Output } from "../../xds/generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.js";
-import { decodeAny } from "../../xds/resource.js";
+import { compileRecordLoggers } from "../access-log/file-logger.js";
+import type { LogRecord } from "../access-log/log-format.js";
 import type { StreamContext } from "./stream-context.js";
 
 export type AccessLogger = (ctx: StreamContext) => void;
 
-const streams = new Map<string, WriteStream | NodeJS.WriteStream>();
-
-function sink(path: string): WriteStream | NodeJS.WriteStream {
-  if (path === "/dev/stdout") return process.stdout;
-  if (path === "/dev/stderr") return process.stderr;
-  let s = streams.get(path);
-  if (!s) {
-    s = createWriteStream(path, { flags: "a" });
-    streams.set(path, s);
-  }
-  return s;
+function single(v: string | string[] | number | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.join(",") : String(v);
 }
 
-function dash(v: string | undefined): string {
-  return v === undefined || v === "" ? "-" : v;
-}
-
-/** Envoy's default format, field for field. */
-export function defaultLine(ctx: StreamContext): string {
-  const duration = Date.now() - ctx.startTime;
-  const original = ctx.view.header("x-envoy-original-path") ?? ctx.view.path;
-  const protocol = ctx.req.httpVersion === "2.0" ? "HTTP/2" : `HTTP/${ctx.req.httpVersion}`;
-  const ust = ctx.res.getHeader("x-envoy-upstream-service-time");
-  return `[${new Date(ctx.startTime).toISOString()}] "${ctx.view.method} ${original} ${protocol}" ${ctx.responseCode} ${ctx.flags.length ? ctx.flags.join(",") : "-"} ${ctx.bytesReceived} ${ctx.bytesSent} ${duration} ${dash(ust === undefined ? undefined : String(ust))} "${dash(ctx.view.header("x-forwarded-for"))}" "${dash(ctx.view.header("user-agent"))}" "${dash(ctx.requestId)}" "${dash(ctx.view.authority)}" "${dash(ctx.upstreamHost)}"\n`;
-}
-
-export function jsonLine(ctx: StreamContext): string {
-  return JSON.stringify({
-    start_time: new Date(ctx.startTime).toISOString(),
-    method: ctx.view.method,
-    path: ctx.view.header("x-envoy-original-path") ?? ctx.view.path,
+/** The request as logged: headers as forwarded (x-request-id and x-envoy-original-path included), then as received. */
+function httpRecord(ctx: StreamContext): LogRecord {
+  const res = ctx.res;
+  return {
+    startTime: ctx.startTime,
+    responseCode: ctx.responseCode,
+    flags: ctx.flags,
+    bytesReceived: ctx.bytesReceived,
+    bytesSent: ctx.bytesSent,
     protocol: ctx.req.httpVersion === "2.0" ? "HTTP/2" : `HTTP/${ctx.req.httpVersion}`,
-    response_code: ctx.responseCode,
-    response_flags: ctx.flags.length ? ctx.flags.join(",") : "-",
-    bytes_received: ctx.bytesReceived,
-    bytes_sent: ctx.bytesSent,
-    duration: Date.now() - ctx.startTime,
-    upstream_service_time: ctx.res.getHeader("x-envoy-upstream-service-time") ?? null,
-    x_forwarded_for: ctx.view.header("x-forwarded-for") ?? null,
-    user_agent: ctx.view.header("user-agent") ?? null,
-    request_id: ctx.requestId,
-    authority: ctx.view.authority,
-    upstream_host: ctx.upstreamHost ?? null,
-    upstream_cluster: ctx.upstreamCluster ?? null,
-    downstream_remote_address: `${ctx.conn.remoteAddress}:${ctx.conn.remotePort}`,
-  }) + "\n";
+    upstreamHost: ctx.upstreamHost,
+    upstreamCluster: ctx.upstreamCluster,
+    routeName: ctx.route?.name,
+    downstreamRemote: `${ctx.conn.remoteAddress}:${ctx.conn.remotePort}`,
+    downstreamLocal: `${ctx.conn.localAddress}:${ctx.conn.localPort}`,
+    peerPrincipal: ctx.conn.peerPrincipal,
+    serverName: ctx.conn.requestedServerName,
+    requestHeader: (name) => (name.charCodeAt(0) === 58 ? ctx.view.header(name) : single(ctx.upstreamHeaders[name]) ?? ctx.view.header(name)),
+    responseHeader: (name) => single(res.getHeader(name) as string | string[] | number | undefined),
+    responseTrailer: () => undefined,
+  };
 }
 
 export function compileAccessLogs(logs: AccessLog__Output[], where: string): AccessLogger[] {
-  return logs.map((log, i) => {
-    if (!log.typed_config) throw new Error(`${where}.access_log[${i}]: typed_config is required`);
-    const decoded = decodeAny<FileAccessLog__Output>(log.typed_config, `${where}.access_log[${i}].typed_config`);
-    if (!decoded.ok) throw new Error(decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    const type = log.typed_config.type_url;
-    let path: string;
-    let json = false;
-    if (type.endsWith("file.v3.FileAccessLog")) {
-      path = decoded.value.path;
-      json = decoded.value.access_log_format === "json_format" || !!decoded.value.log_format?.json_format;
-    } else if (type.endsWith("StdoutAccessLog")) path = "/dev/stdout";
-    else if (type.endsWith("StderrAccessLog")) path = "/dev/stderr";
-    else throw new Error(`${where}.access_log[${i}]: access logger ${type} is not supported (file, stdout, stderr are)`);
-    const format = json ? jsonLine : defaultLine;
-    return (ctx: StreamContext) => sink(path).write(format(ctx));
-  });
+  return compileRecordLoggers(logs, where).map((log) => (ctx: StreamContext) => log(httpRecord(ctx)));
 }

@@ -12,6 +12,7 @@ import type { ConnectionInfo } from "../http/stream-context.js";
 import type { PeerInfo } from "../stats/istio-metrics.js";
 import { type IstioReporting, openIstioTcpConnection } from "../stats/record-istio-metrics.js";
 import { PEER_EXCHANGE_ALPN, peerExchangeFrame, readPeerExchange } from "./peer-exchange.js";
+import { compileRecordLoggers, type RecordLogger } from "../access-log/file-logger.js";
 
 export interface TcpProxyDeps {
   cluster(name: string): UpstreamCluster | undefined;
@@ -27,6 +28,7 @@ export class TcpProxyFilter {
   private readonly clusters: Array<{ name: string; weight: number }>;
   private readonly total: number;
   private readonly idleMs: number;
+  private readonly accessLogs: RecordLogger[];
   readonly statPrefix: string;
 
   constructor(config: TcpProxy__Output, private readonly deps: TcpProxyDeps, where: string, private readonly direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED") {
@@ -37,6 +39,20 @@ export class TcpProxyFilter {
     this.total = this.clusters.reduce((s, c) => s + c.weight, 0);
     // Envoy's default TCP idle timeout is one hour; 0 disables it.
     this.idleMs = durationMs(config.idle_timeout, 3_600_000);
+    this.accessLogs = compileRecordLoggers(config.access_log, where);
+  }
+
+  /** One access-log line per connection, when it ends (Envoy's TCP access log: HTTP fields print "-"). */
+  private logConnection(downstream: Socket, conn: ConnectionInfo, startTime: number, flags: string[], cluster: string | undefined, host: Endpoint | undefined): void {
+    if (this.accessLogs.length === 0) return;
+    const record = {
+      startTime, responseCode: 0, flags, bytesReceived: downstream.bytesRead, bytesSent: downstream.bytesWritten, protocol: undefined,
+      upstreamHost: host ? `${host.address}:${host.port}` : undefined, upstreamCluster: cluster, routeName: undefined,
+      downstreamRemote: `${conn.remoteAddress}:${conn.remotePort}`, downstreamLocal: `${conn.localAddress}:${conn.localPort}`,
+      peerPrincipal: conn.peerPrincipal, serverName: conn.requestedServerName,
+      requestHeader: () => undefined, responseHeader: () => undefined, responseTrailer: () => undefined,
+    };
+    for (const log of this.accessLogs) log(record);
   }
 
   clusterNames(): string[] {
@@ -55,6 +71,7 @@ export class TcpProxyFilter {
   private proxy(downstream: Socket, conn: ConnectionInfo, firstBytes: Buffer | undefined, sourcePeer: PeerInfo | undefined): void {
     const { stats, istio } = this.deps;
     const p = `tcp.${this.statPrefix}`;
+    const startTime = Date.now();
     stats.inc(`${p}.downstream_cx_total`);
     let r = Math.random() * this.total;
     const pick = this.clusters.find((c) => (r -= c.weight) < 0) ?? this.clusters[0];
@@ -68,6 +85,7 @@ export class TcpProxyFilter {
     const refuse = (stat: string, flag: string) => {
       stats.inc(stat);
       report(host, [flag], () => 0, () => 0)();
+      this.logConnection(downstream, conn, startTime, [flag], cluster?.name, host);
       downstream.destroy();
     };
     if (!cluster || !host) return refuse(`${p}.downstream_cx_no_route`, cluster ? "UH" : "NR");
@@ -108,6 +126,7 @@ export class TcpProxyFilter {
       else report(host, ["UF"], () => 0, () => 0)();
       upstream.destroy();
       downstream.destroy();
+      this.logConnection(downstream, conn, startTime, connected ? [] : ["UF"], cluster.name, host);
     };
     upstream.once(tlsOptions ? "secureConnect" : "connect", () => {
       clearTimeout(connectTimer);

@@ -39,12 +39,16 @@ export class Http1ServerConnection implements ResponseOwner {
   private handedOff = false;
   /** Set when the connection must close once the current response is done. */
   private closeAfter = false;
+  /** The client half-closed (FIN): requests already received are answered, then the connection closes. */
+  private peerEnded = false;
 
   constructor(readonly socket: Socket, private readonly handler: Http1Handler, private readonly options: Http1ServerOptions, firstBytes?: Buffer) {
     socket.setNoDelay(true);
     socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.once("close", () => this.onClose());
+    // The listener allows half-open sockets (for tcp_proxy), so the client's FIN must be acted on here.
+    socket.once("end", () => this.onEnd());
     socket.on("timeout", () => socket.destroy());
     this.awaitHead();
     if (firstBytes && firstBytes.length > 0) this.onData(firstBytes);
@@ -167,8 +171,12 @@ export class Http1ServerConnection implements ResponseOwner {
       this.socket.end();
       return;
     }
-    this.awaitHead();
     const pending = this.buf;
+    if (this.peerEnded && !pending) {
+      this.socket.end();
+      return;
+    }
+    this.awaitHead();
     if (pending) {
       this.buf = undefined;
       this.socket.resume();
@@ -204,6 +212,14 @@ export class Http1ServerConnection implements ResponseOwner {
     const body = `${err.message}\n`;
     if (socket.writable) socket.end(`HTTP/1.1 ${status} ${REASON[status] ?? "Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, "latin1");
     else socket.destroy();
+  }
+
+  private onEnd(): void {
+    if (this.handedOff || this.closed) return;
+    this.peerEnded = true;
+    // A request whose body has not all arrived never will: give it up. With nothing to answer, close now.
+    if (this.req && !this.req.complete) this.socket.destroy();
+    else if (this.idle) this.socket.end();
   }
 
   private onClose(): void {

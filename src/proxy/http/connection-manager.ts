@@ -16,6 +16,7 @@ import type { Router } from "./router.js";
 import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
 import { replaySocket } from "./replay-socket.js";
+import { goawayErrorWatch } from "./h2-goaway.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
 import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
@@ -104,6 +105,11 @@ export class HttpConnectionManager {
     this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
   }
 
+  /** How long a new connection may stay silent: its first request's head is due within request_headers_timeout. */
+  get firstBytesTimeoutMs(): number {
+    return this.h1Options.headersTimeoutMs;
+  }
+
   /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
   handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer, alpn?: string): void {
     this.conns.set(socket, conn);
@@ -117,7 +123,7 @@ export class HttpConnectionManager {
       const h2 = this.codec === "HTTP2" || (this.codec !== "HTTP1" && bytes !== undefined && bytes.length >= 3 && bytes.subarray(0, Math.min(bytes.length, H2_PREFACE.length)).equals(H2_PREFACE.subarray(0, Math.min(bytes.length, H2_PREFACE.length))));
       if (h2) {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http2_total`);
-        const stream = bytes ? replaySocket(socket, bytes) : socket;
+        const stream = bytes ? replaySocket(socket, bytes, goawayErrorWatch()) : socket;
         if (stream !== socket) this.conns.set(stream as unknown as Socket, conn);
         this.h2.emit("connection", stream);
       } else {

@@ -3,13 +3,15 @@
 import { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 
-export function replaySocket(socket: Socket, first: Buffer): Duplex {
+/** `closeAfter` sees each chunk written; once it returns true the socket closes when that chunk is flushed. */
+export function replaySocket(socket: Socket, first: Buffer, closeAfter?: (chunk: Buffer) => boolean): Duplex {
   const wrapper = new Duplex({
     read() {
       socket.resume();
     },
     write(chunk: Buffer, _enc, cb) {
       socket.write(chunk, cb);
+      if (closeAfter?.(chunk)) socket.destroySoon();
     },
     final(cb) {
       socket.end(cb);

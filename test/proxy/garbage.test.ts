@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect as h2connect } from "node:http2";
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,6 +169,18 @@ const normal = {
     s.on("error", reject);
     s.setTimeout(5000, () => s.destroy(new Error("no answer over TLS in 5 s")));
   }),
+  h2tls: () => new Promise<string>((resolve, reject) => {
+    const session = h2connect(`https://127.0.0.1:${ports.https}`, { rejectUnauthorized: false });
+    session.on("error", reject);
+    const st = session.request({ ":path": "/h2" });
+    let status = 0;
+    let data = "";
+    st.on("response", (h) => (status = Number(h[":status"])));
+    st.on("data", (d: Buffer) => (data += d));
+    st.on("end", () => { session.close(); resolve(`${status} ${data}`); });
+    st.on("error", reject);
+    st.setTimeout(5000, () => { session.destroy(); reject(new Error("no HTTP/2 answer over TLS in 5 s")); });
+  }),
   sni: () => new Promise<string>((resolve, reject) => {
     const s = tlsConnect({ host: "127.0.0.1", port: ports.sni, servername: "api.example.com", rejectUnauthorized: false });
     let data = "";
@@ -186,7 +199,7 @@ function plainGet(port: number, path: string): Promise<string> {
 
 async function stillServes(kind: keyof typeof normal): Promise<void> {
   const reply = await normal[kind]();
-  const expected = { http: /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/fine$/, https: /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/tls$/, sni: /^api api\.example\.com$/, tcp: /^echo:pingbye$/, admin: /^HTTP\/1\.1 200 [^]*\r\nLIVE\n/ }[kind];
+  const expected = { http: /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/fine$/, https: /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/tls$/, h2tls: /^200 ok \/h2$/, sni: /^api api\.example\.com$/, tcp: /^echo:pingbye$/, admin: /^HTTP\/1\.1 200 [^]*\r\nLIVE\n/ }[kind];
   assert.match(reply, expected, `a normal ${kind} request after the abuse`);
   assert.equal(child.exitCode, null, `the proxy exited; stderr:\n${stderr}`);
 }
@@ -217,6 +230,34 @@ test("an invalid HTTP/2 preface, and garbage frames after a valid one: the conne
     assert.equal(o.data[3], 4, "the proxy's SETTINGS frame");
   }
   await stillServes("http");
+});
+
+test("garbage HTTP/2 frames over TLS (ALPN h2) after a valid preface: GOAWAY, then closed", async () => {
+  const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  for (let i = 0; i < 3; i++) {
+    const o = await new Promise<Outcome>((resolve) => {
+      const started = Date.now();
+      const chunks: Buffer[] = [];
+      const s = tlsConnect({ host: "127.0.0.1", port: ports.https, rejectUnauthorized: false, ALPNProtocols: ["h2"] }, async () => {
+        // Separate writes, so the proxy may hold several unread pieces when its HTTP/2 session starts.
+        for (const part of [preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]), randomBytes(300), randomBytes(3000)]) {
+          if (s.destroyed) return;
+          s.write(part);
+          await new Promise((r) => setTimeout(r, i * 10));
+        }
+      });
+      const done = (closed: boolean) => { clearTimeout(timer); s.destroy(); resolve({ data: Buffer.concat(chunks), closed, ms: Date.now() - started }); };
+      const timer = setTimeout(() => done(false), 3000);
+      s.on("data", (d: Buffer) => chunks.push(d));
+      s.on("end", () => done(true));
+      s.on("error", () => done(true));
+      s.on("close", () => done(true));
+    });
+    assert.ok(o.closed, "closed after garbage frames over TLS");
+    assert.equal(child.exitCode, null, `the proxy exited; stderr:\n${stderr}`);
+  }
+  await stillServes("h2tls");
+  await stillServes("https");
 });
 
 test("a truncated ClientHello and random bytes on a TLS listener: closed without an answer", async () => {

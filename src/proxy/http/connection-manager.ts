@@ -134,7 +134,7 @@ export class HttpConnectionManager {
     };
     if (alpn !== undefined) {
       // TLS told us the protocol: no need to peek.
-      if (alpn === "h2") this.h2.emit("connection", socket);
+      if (alpn === "h2") this.h2.emit("connection", this.h2Stream(socket, conn));
       else this.serveH1(socket, undefined);
       stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
       return;
@@ -144,6 +144,20 @@ export class HttpConnectionManager {
       socket.pause();
       dispatch(chunk);
     });
+  }
+
+  /**
+   * HTTP/2 over TLS goes through a replay stream too. Node's HTTP/2 session, given a server TLSSocket made by hand,
+   * waits for a "secureConnect" that never comes and then throws on the bytes already received (taking the process
+   * down); on a plain stream it starts at once, takes what was buffered in one piece, and the connection closes after
+   * an error GOAWAY as in cleartext.
+   */
+  private h2Stream(socket: Socket, conn: ConnectionInfo): Socket {
+    const parts: Buffer[] = [];
+    for (let b: Buffer | null; (b = socket.read() as Buffer | null) !== null;) parts.push(b);
+    const stream = replaySocket(socket, Buffer.concat(parts), goawayErrorWatch()) as unknown as Socket;
+    this.conns.set(stream, conn);
+    return stream;
   }
 
   private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {

@@ -1,17 +1,21 @@
 // Soak: a few thousand mixed operations (HTTP/1.1 keep-alive with chunked and sized bodies, HTTP/2, gRPC
-// bidirectional streams, WebSocket echo, raw TCP echo) through two chained proxies (client side -> server side ->
-// real backends), with bounded concurrency. Nothing may be lost (every byte echoed exactly, counts match, no 5xx)
+// bidirectional streams, WebSocket echo, raw TCP echo) through two chained proxies (client side -> mutual TLS ->
+// server side, whose RBAC admits the client's SPIFFE identity only -> real backends), with bounded concurrency. Nothing may be lost (every byte echoed exactly, counts match, no 5xx)
 // and nothing may leak: afterwards both proxies' active gauges are back to zero and the process holds no more file
 // descriptors than before, once the clients closed and the upstream pools' idle timeout passed.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Agent, request } from "node:http";
 import { connect as h2connect, type ClientHttp2Session } from "node:http2";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { backend, httpListener, proxy, staticCluster, type Backend, type TestProxy } from "./harness.js";
+import { CertificateAuthority } from "../../src/control/ca/authority.js";
+import { createCsr, generateKeyPair } from "../../src/identity/x509.js";
+import { backend, HCM, proxy, ROUTER, staticCluster, type Backend, type TestProxy } from "./harness.js";
 import { EchoClient, type Msg, startEchoServer } from "./grpc-echo.js";
 import { acceptWebSocket, webSocketRoundTrip } from "./websocket-echo.js";
 
@@ -25,9 +29,15 @@ const protocolOptions = (h2: boolean) => ({ typed_extension_protocol_options: { 
   explicit_http_config: h2 ? { http2_protocol_options: {} } : { http_protocol_options: {} },
 } } });
 const GRPC_PREFIX = "/trellis.test.Echo/";
+const TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.";
+const id = (sa: string) => `spiffe://cluster.local/ns/default/sa/${sa}`;
+const dir = mkdtempSync(join(tmpdir(), "trellis-soak-"));
 
 const cleanup: Array<() => unknown> = [];
-after(async () => { for (const c of cleanup.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 let web: Backend;
 let webSockets = 0;
@@ -76,15 +86,33 @@ before(async () => {
   await new Promise<void>((r) => tcpEcho.listen(0, "127.0.0.1", r));
   cleanup.push(() => new Promise<void>((r) => { for (const s of tcpSockets) s.destroy(); tcpEcho.close(() => r()); }));
 
+  const ca = await CertificateAuthority.open({ dir: join(dir, "ca") });
+  const cert = async (sa: string) => {
+    const keys = await generateKeyPair();
+    const chain = await ca.sign(await createCsr(keys, [id(sa)]), { trustDomain: "cluster.local", namespace: "default", serviceAccount: sa });
+    return { certificate_chain: { inline_string: chain[0] }, private_key: { inline_string: keys.keyPem } };
+  };
+  const serverCert = await cert("soak-server");
+  const clientCert = await cert("soak-client");
+  const downstreamTls = { name: "envoy.transport_sockets.tls", typed_config: { "@type": `${TLS}DownstreamTlsContext`, require_client_certificate: true,
+    common_tls_context: { tls_certificates: [serverCert], validation_context: { trusted_ca: { inline_string: ca.rootsPem() } } } } };
+  const upstreamTls = (alpn: string[]) => ({ transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": `${TLS}UpstreamTlsContext`, common_tls_context: {
+    tls_certificates: [clientCert], alpn_protocols: alpn,
+    validation_context: { match_typed_subject_alt_names: [{ san_type: "URI", matcher: { exact: id("soak-server") } }], trusted_ca: { inline_string: ca.rootsPem() } },
+  } } } });
+  const RBAC = { name: "envoy.filters.http.rbac", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    rules: { action: "ALLOW", policies: { client: { permissions: [{ any: true }], principals: [{ authenticated: { principal_name: { exact: id("soak-client") } } }] } } } } };
+
   const route = (prefix: string, cluster: string) => ({ match: { prefix }, route: { cluster, timeout: "30s" } });
-  const tcpListener = (name: string, cluster: string) => ({
-    name, address: { socket_address: { address: "127.0.0.1", port_value: 0 } },
-    filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP_PROXY, stat_prefix: name, cluster } }] }],
+  const listener = (name: string, filter: Record<string, unknown>, tls?: Record<string, unknown>) => ({
+    name, address: { socket_address: { address: "127.0.0.1", port_value: 0 } }, filter_chains: [{ filters: [filter], ...(tls ? { transport_socket: tls } : {}) }],
   });
-  const ws = { upgrade_configs: [{ upgrade_type: "websocket" }] };
+  const tcpProxy = (name: string, cluster: string) => ({ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP_PROXY, stat_prefix: name, cluster } });
+  const hcm = (name: string, routes: unknown[], filters: unknown[]) => ({ name: "envoy.filters.network.http_connection_manager", typed_config: {
+    "@type": HCM, stat_prefix: name, upgrade_configs: [{ upgrade_type: "websocket" }], route_config: { virtual_hosts: [{ name: "all", domains: ["*"], routes }] }, http_filters: filters } });
   server = await proxy([
-    httpListener("s-http", { virtual_hosts: [{ name: "all", domains: ["*"], routes: [route(GRPC_PREFIX, "grpc"), route("/", "web")] }] }, undefined, ws),
-    tcpListener("s-tcp", "tcp-echo"),
+    listener("s-http", hcm("s-http", [route(GRPC_PREFIX, "grpc"), route("/", "web")], [RBAC, ROUTER]), downstreamTls),
+    listener("s-tcp", tcpProxy("s-tcp", "tcp-echo"), downstreamTls),
   ], [
     staticCluster("web", [web.port], protocolOptions(false)),
     staticCluster("grpc", [grpcServer.port], protocolOptions(true)),
@@ -93,12 +121,12 @@ before(async () => {
   cleanup.push(() => server.stop());
   // The client side sends gRPC and the /h2 paths over HTTP/2 to the server side, the rest over HTTP/1.1.
   client = await proxy([
-    httpListener("c-http", { virtual_hosts: [{ name: "all", domains: ["*"], routes: [route(GRPC_PREFIX, "s-h2"), route("/h2/", "s-h2"), route("/", "s-h1")] }] }, undefined, ws),
-    tcpListener("c-tcp", "s-tcp"),
+    listener("c-http", hcm("c-http", [route(GRPC_PREFIX, "s-h2"), route("/h2/", "s-h2"), route("/", "s-h1")], [ROUTER])),
+    listener("c-tcp", tcpProxy("c-tcp", "s-tcp")),
   ], [
-    staticCluster("s-h1", [server.port("s-http")], protocolOptions(false)),
-    staticCluster("s-h2", [server.port("s-http")], protocolOptions(true)),
-    staticCluster("s-tcp", [server.port("s-tcp")]),
+    staticCluster("s-h1", [server.port("s-http")], { ...protocolOptions(false), ...upstreamTls(["http/1.1"]) }),
+    staticCluster("s-h2", [server.port("s-http")], { ...protocolOptions(true), ...upstreamTls(["h2"]) }),
+    staticCluster("s-tcp", [server.port("s-tcp")], upstreamTls([])),
   ]);
   cleanup.push(() => client.stop());
   baselineFds = fds();
@@ -277,6 +305,7 @@ test(`${OPERATIONS} mixed operations through two chained proxies: nothing lost, 
     assert.equal(st.counter(`http.${prefix}.downstream_rq_5xx`), 0, `${prefix}: 5xx answers`);
     assert.equal(st.counter(`http.${prefix}.downstream_rq_2xx`), httpOps + (planned.get("grpc") ?? 0), `${prefix}: 2xx answers`);
   }
+  assert.equal(server.proxy.stats.counter("http.s-http.rbac.allowed"), httpOps + (planned.get("grpc") ?? 0), "the client's identity reached RBAC on every request");
   assert.equal(client.proxy.stats.counter("tcp.c-tcp.downstream_cx_total"), planned.get("tcp"));
   assert.equal(server.proxy.stats.counter("tcp.s-tcp.downstream_cx_total"), planned.get("tcp"));
 

@@ -1,8 +1,9 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
 import { randomUUID } from "node:crypto";
-import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { RouteConfiguration__Output } from "../../xds/generated/envoy/config/route/v3/RouteConfiguration.js";
 import type { Stats } from "../stats/stats.js";
@@ -59,7 +60,8 @@ export class HttpConnectionManager {
   private readonly upgrades: Set<string>;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
   private readonly streamIdleMs: number;
-  private readonly conns = new WeakMap<Socket, ConnectionInfo>();
+  /** By HTTP/1 socket, or by HTTP/2 session (an HTTP/2 request's socket is a proxy object, never the socket itself). */
+  private readonly conns = new WeakMap<object, ConnectionInfo>();
   private readonly openSockets = new Set<Socket>();
   private draining = false;
   /** Stat names bumped per request, built once. */
@@ -124,8 +126,7 @@ export class HttpConnectionManager {
       if (h2) {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http2_total`);
         const stream = bytes ? replaySocket(socket, bytes, goawayErrorWatch()) : socket;
-        if (stream !== socket) this.conns.set(stream as unknown as Socket, conn);
-        this.h2.emit("connection", stream);
+        this.serveH2(stream, conn);
       } else {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
         this.serveH1(socket, bytes);
@@ -134,7 +135,7 @@ export class HttpConnectionManager {
     };
     if (alpn !== undefined) {
       // TLS told us the protocol: no need to peek.
-      if (alpn === "h2") this.h2.emit("connection", this.h2Stream(socket, conn));
+      if (alpn === "h2") this.serveH2(this.h2Stream(socket), conn);
       else this.serveH1(socket, undefined);
       stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
       return;
@@ -152,12 +153,18 @@ export class HttpConnectionManager {
    * down); on a plain stream it starts at once, takes what was buffered in one piece, and the connection closes after
    * an error GOAWAY as in cleartext.
    */
-  private h2Stream(socket: Socket, conn: ConnectionInfo): Socket {
+  private h2Stream(socket: Socket): Duplex {
     const parts: Buffer[] = [];
     for (let b: Buffer | null; (b = socket.read() as Buffer | null) !== null;) parts.push(b);
-    const stream = replaySocket(socket, Buffer.concat(parts), goawayErrorWatch()) as unknown as Socket;
-    this.conns.set(stream, conn);
-    return stream;
+    return replaySocket(socket, Buffer.concat(parts), goawayErrorWatch());
+  }
+
+  /** Hands a connection to the HTTP/2 server; its session (made synchronously) is what requests find their connection by. */
+  private serveH2(stream: Duplex, conn: ConnectionInfo): void {
+    const onSession = (session: Http2Session) => this.conns.set(session, conn);
+    this.h2.once("session", onSession);
+    this.h2.emit("connection", stream);
+    this.h2.off("session", onSession);
   }
 
   private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {
@@ -167,8 +174,9 @@ export class HttpConnectionManager {
   }
 
   private connInfo(req: Req): ConnectionInfo {
-    const socket = (req.socket ?? (req as Http2ServerRequest).stream?.session?.socket) as Socket;
-    return this.conns.get(socket) ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
+    const socket = req.socket as Socket;
+    const info = this.conns.get(req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream.session ?? socket : socket);
+    return info ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
   }
 
   private routeTable(): RouteTable | undefined {

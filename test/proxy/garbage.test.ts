@@ -339,6 +339,50 @@ test("random binary on the admin port: an error, and the admin keeps serving", a
   await stillServes("admin");
 });
 
+/** A small seeded generator (xorshift32), so a failing run can be replayed from the seed it printed. */
+function prng(seed: number): () => number {
+  let x = seed || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+
+test("mutated protocol messages on every port: each connection is closed soon after the client's FIN", async (t) => {
+  const seed = Number(process.env.TRELLIS_GARBAGE_SEED ?? Date.now() % 0xffffffff);
+  t.diagnostic(`seed ${seed} (TRELLIS_GARBAGE_SEED replays it)`);
+  const rand = prng(seed);
+  const int = (n: number) => Math.floor(rand() * n);
+  const hello = await captureClientHello("api.example.com");
+  const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  // Valid openings of each protocol; mutations of them get further into each parser than random bytes do.
+  const seeds: Array<[keyof typeof ports, Buffer]> = [
+    ["http", Buffer.from("POST /x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")],
+    ["http", Buffer.concat([preface, Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 0, 1, 0x82, 0x84, 0x86, 0x41, 0x00])])],
+    ["https", hello],
+    ["sni", hello],
+    ["tcp", Buffer.from("hello")],
+    ["admin", Buffer.from("GET /stats HTTP/1.1\r\nhost: x\r\n\r\n")],
+  ];
+  const mutate = (b: Buffer): Buffer => {
+    const m = Buffer.from(b);
+    for (let k = 1 + int(4); k > 0; k--) m[int(m.length)] = int(256);
+    return rand() < 0.5 ? m.subarray(0, 1 + int(m.length)) : m;
+  };
+  const cases = Array.from({ length: 72 }, (_, i) => seeds[i % seeds.length]).map(([port, b]) => ({ port, payload: mutate(b) }));
+  for (let i = 0; i < cases.length; i += 8) {
+    const outcomes = await Promise.all(cases.slice(i, i + 8).map((c) => abuse(ports[c.port], [c.payload], { fin: true, waitMs: 4000 })));
+    outcomes.forEach((o, k) => {
+      const c = cases[i + k];
+      assert.ok(o.closed, `${c.port}: still open ${o.ms} ms after the client's FIN; sent ${c.payload.toString("hex")}`);
+    });
+    assert.equal(child.exitCode, null, `the proxy exited; stderr:\n${stderr}`);
+  }
+  for (const kind of ["http", "https", "h2tls", "sni", "tcp", "admin"] as const) await stillServes(kind);
+});
+
 test("the proxy is still running and logged no uncaught exception", () => {
   assert.equal(child.exitCode, null, stderr);
   assert.doesNotMatch(stderr, /uncaught|unhandled|TypeError|RangeError|ReferenceError|\n\s+at \S+ \(/i, stderr);

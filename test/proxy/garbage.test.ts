@@ -289,6 +289,10 @@ test("half-open TCP: a client's FIN right after its request still gets the whole
   assert.ok(http.closed, "the proxy closed its side once it answered");
   assert.ok(http.ms < 2500, `closed soon after the answer (${http.ms} ms)`);
   assert.match(http.data.toString(), /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/half$/);
+  // A head cut short by the FIN can never complete: closed without waiting for request_headers_timeout (no 408).
+  const cut = await abuse(ports.http, [Buffer.from("GET /cut HTTP/1.1\r\nhos")], { fin: true });
+  assert.ok(cut.closed);
+  assert.equal(cut.data.length, 0, cut.data.toString());
   await stillServes("tcp");
   await stillServes("http");
 });

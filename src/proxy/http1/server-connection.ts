@@ -218,9 +218,12 @@ export class Http1ServerConnection implements ResponseOwner {
   private onEnd(): void {
     if (this.handedOff || this.closed) return;
     this.peerEnded = true;
-    // A request whose body has not all arrived never will: give it up. With nothing to answer, close now.
-    if (this.req && !this.req.complete) this.socket.destroy();
-    else if (this.idle) this.socket.end();
+    // A request received whole is answered first (responseDone closes); one whose body or head has not all arrived
+    // never will, so it is given up. With nothing received, the connection just closes.
+    if (this.req) {
+      if (!this.req.complete) this.socket.destroy();
+    } else if (this.buf === undefined) this.socket.end();
+    else this.socket.destroy();
   }
 
   private onClose(): void {

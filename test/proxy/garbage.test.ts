@@ -273,9 +273,9 @@ test("a truncated ClientHello and random bytes on a TLS listener: closed without
 test("a truncated ClientHello and random bytes on a tls_inspector listener: closed, nothing passed on", async () => {
   const hello = await captureClientHello("api.example.com");
   for (const parts of [[hello.subarray(0, 40)], [hello.subarray(0, hello.length - 10)], [junk(400)], [Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x30]), randomBytes(48)])]]) {
-    const o = await abuse(ports.sni, parts, { fin: true });
-    assert.ok(o.closed, "closed");
-    assert.ok(o.ms < 2500, `closed soon after the client's FIN (${o.ms} ms)`);
+    // Well before the 15 s the listener gives a ClientHello to arrive: the FIN says no more is coming.
+    const o = await abuse(ports.sni, parts, { fin: true, waitMs: 8000 });
+    assert.ok(o.closed, "closed after the client's FIN");
     assert.doesNotMatch(o.data.toString("latin1"), /^api/);
   }
   await stillServes("sni");
@@ -285,9 +285,9 @@ test("half-open TCP: a client's FIN right after its request still gets the whole
   const tcp = await abuse(ports.tcp, [Buffer.from("hello")], { fin: true });
   assert.ok(tcp.closed);
   assert.equal(tcp.data.toString(), "echo:hellobye");
-  const http = await abuse(ports.http, [Buffer.from("GET /half HTTP/1.1\r\nhost: x\r\n\r\n")], { fin: true });
+  // Not left half-open until the hour-long idle timeout.
+  const http = await abuse(ports.http, [Buffer.from("GET /half HTTP/1.1\r\nhost: x\r\n\r\n")], { fin: true, waitMs: 8000 });
   assert.ok(http.closed, "the proxy closed its side once it answered");
-  assert.ok(http.ms < 2500, `closed soon after the answer (${http.ms} ms)`);
   assert.match(http.data.toString(), /^HTTP\/1\.1 200 [^]*\r\n\r\nok \/half$/);
   // A head cut short by the FIN can never complete: closed without waiting for request_headers_timeout (no 408).
   const cut = await abuse(ports.http, [Buffer.from("GET /cut HTTP/1.1\r\nhos")], { fin: true });
@@ -327,9 +327,9 @@ test("a client that never reads a large response holds the backend back (tcp_pro
 });
 
 test("a client that connects and sends nothing is closed by request_headers_timeout", async () => {
-  const o = await abuse(ports.http, [], { waitMs: 5000 });
+  // request_headers_timeout is 0.5 s; the listener's own wait for first bytes would be 15 s.
+  const o = await abuse(ports.http, [], { waitMs: 8000 });
   assert.ok(o.closed, "closed");
-  assert.ok(o.ms < 3000, `closed after ${o.ms} ms (request_headers_timeout is 0.5 s)`);
   assert.equal(o.data.length, 0, "quietly: there was no request to answer");
   await stillServes("http");
 });

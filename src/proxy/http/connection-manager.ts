@@ -1,8 +1,9 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
 import { randomUUID } from "node:crypto";
-import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { RouteConfiguration__Output } from "../../xds/generated/envoy/config/route/v3/RouteConfiguration.js";
 import type { Stats } from "../stats/stats.js";
@@ -15,6 +16,8 @@ import { compileRouteTable, type RouteTable } from "./route-table.js";
 import type { Router } from "./router.js";
 import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
+import { replaySocket } from "./replay-socket.js";
+import { goawayErrorWatch } from "./h2-goaway.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
 import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
@@ -57,7 +60,8 @@ export class HttpConnectionManager {
   private readonly upgrades: Set<string>;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
   private readonly streamIdleMs: number;
-  private readonly conns = new WeakMap<Socket, ConnectionInfo>();
+  /** By HTTP/1 socket, or by HTTP/2 session (an HTTP/2 request's socket is a proxy object, never the socket itself). */
+  private readonly conns = new WeakMap<object, ConnectionInfo>();
   private readonly openSockets = new Set<Socket>();
   private draining = false;
   /** Stat names bumped per request, built once. */
@@ -103,6 +107,11 @@ export class HttpConnectionManager {
     this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
   }
 
+  /** How long a new connection may stay silent: its first request's head is due within request_headers_timeout. */
+  get firstBytesTimeoutMs(): number {
+    return this.h1Options.headersTimeoutMs;
+  }
+
   /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
   handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer, alpn?: string): void {
     this.conns.set(socket, conn);
@@ -116,19 +125,19 @@ export class HttpConnectionManager {
       const h2 = this.codec === "HTTP2" || (this.codec !== "HTTP1" && bytes !== undefined && bytes.length >= 3 && bytes.subarray(0, Math.min(bytes.length, H2_PREFACE.length)).equals(H2_PREFACE.subarray(0, Math.min(bytes.length, H2_PREFACE.length))));
       if (h2) {
         stats.inc(`http.${this.statPrefix}.downstream_cx_http2_total`);
-        // Put back, the sniffed bytes are read by the HTTP/2 session from the socket's buffer before its native
-        // handle takes over (a JS duplex in between would carry every frame through JavaScript).
-        if (bytes) socket.unshift(bytes);
-        this.h2.emit("connection", socket);
-        return;
+        // Through a replay stream: it gives the session the sniffed bytes, and sees the GOAWAY Node sends on a
+        // protocol error (after which the connection must close, and Node leaves it open).
+        const stream = bytes ? replaySocket(socket, bytes, goawayErrorWatch()) : socket;
+        this.serveH2(stream, conn);
+      } else {
+        stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
+        this.serveH1(socket, bytes);
       }
-      stats.inc(`http.${this.statPrefix}.downstream_cx_http1_total`);
-      this.serveH1(socket, bytes);
       socket.resume();
     };
     if (alpn !== undefined) {
       // TLS told us the protocol: no need to peek.
-      if (alpn === "h2") this.h2.emit("connection", socket);
+      if (alpn === "h2") this.serveH2(this.h2Stream(socket), conn);
       else this.serveH1(socket, undefined);
       stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
       return;
@@ -140,6 +149,26 @@ export class HttpConnectionManager {
     });
   }
 
+  /**
+   * HTTP/2 over TLS goes through a replay stream too. Node's HTTP/2 session, given a server TLSSocket made by hand,
+   * waits for a "secureConnect" that never comes and then throws on the bytes already received (taking the process
+   * down); on a plain stream it starts at once, takes what was buffered in one piece, and the connection closes after
+   * an error GOAWAY as in cleartext.
+   */
+  private h2Stream(socket: Socket): Duplex {
+    const parts: Buffer[] = [];
+    for (let b: Buffer | null; (b = socket.read() as Buffer | null) !== null;) parts.push(b);
+    return replaySocket(socket, Buffer.concat(parts), goawayErrorWatch());
+  }
+
+  /** Hands a connection to the HTTP/2 server; its session (made synchronously) is what requests find their connection by. */
+  private serveH2(stream: Duplex, conn: ConnectionInfo): void {
+    const onSession = (session: Http2Session) => this.conns.set(session, conn);
+    this.h2.once("session", onSession);
+    this.h2.emit("connection", stream);
+    this.h2.off("session", onSession);
+  }
+
   private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {
     const conn = new Http1ServerConnection(socket, this.h1, this.h1Options, firstBytes);
     this.h1Conns.add(conn);
@@ -147,8 +176,9 @@ export class HttpConnectionManager {
   }
 
   private connInfo(req: Req): ConnectionInfo {
-    const socket = (req.socket ?? (req as Http2ServerRequest).stream?.session?.socket) as Socket;
-    return this.conns.get(socket) ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
+    const socket = req.socket as Socket;
+    const info = this.conns.get(req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream.session ?? socket : socket);
+    return info ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
   }
 
   private routeTable(): RouteTable | undefined {

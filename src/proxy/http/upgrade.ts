@@ -1,5 +1,6 @@
 // HTTP/1.1 Upgrade (WebSocket and others the route allows): forwards the handshake, then splices the two sockets.
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import type { HcmDeps } from "./connection-manager.js";
 import type { Http1Request } from "../http1/server-messages.js";
 import type { CompiledRoute } from "./route-table.js";
@@ -21,10 +22,19 @@ export function upgradeConnection(req: Http1Request, downstream: Socket, head: B
   const headers: Record<string, string | string[] | undefined> = { ...req.headers };
   route.requestHeaders.apply(headers);
   const path = rewritePath(action, view.path);
-  const upstream = connect({ host: host.address, port: host.port });
+  // Over the cluster's TLS when it has one (mesh mTLS), as the pooled HTTP/1.1 connections are.
+  let tlsOptions;
+  try {
+    tlsOptions = cluster.poolsFor(host).tlsOptions(["http/1.1"]);
+  } catch {
+    downstream.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    return;
+  }
+  const raw = connect({ host: host.address, port: host.port });
+  const upstream: Socket = tlsOptions ? tlsConnect({ socket: raw, ...tlsOptions }) : raw;
   upstream.setNoDelay(true);
   downstream.setNoDelay(true);
-  upstream.once("connect", () => {
+  upstream.once(tlsOptions ? "secureConnect" : "connect", () => {
     let head1 = `${req.method} ${path} HTTP/1.1\r\n`;
     for (const [k, v] of Object.entries(headers)) {
       if (v === undefined) continue;

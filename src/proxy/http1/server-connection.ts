@@ -3,7 +3,7 @@
 // answers bad requests with a status naming the problem, then closes. Upgrade requests leave the codec with the socket.
 import type { Socket } from "node:net";
 import { BodyReader } from "./body-reader.js";
-import { HeadError, parseRequestHead, type RequestHead } from "./head-parser.js";
+import { checkPartialRequestLine, HeadError, parseRequestHead, type RequestHead } from "./head-parser.js";
 import { Http1Request, Http1Response, type ResponseOwner } from "./server-messages.js";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
@@ -39,12 +39,16 @@ export class Http1ServerConnection implements ResponseOwner {
   private handedOff = false;
   /** Set when the connection must close once the current response is done. */
   private closeAfter = false;
+  /** The client half-closed (FIN): requests already received are answered, then the connection closes. */
+  private peerEnded = false;
 
   constructor(readonly socket: Socket, private readonly handler: Http1Handler, private readonly options: Http1ServerOptions, firstBytes?: Buffer) {
     socket.setNoDelay(true);
     socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.once("close", () => this.onClose());
+    // The listener allows half-open sockets (for tcp_proxy), so the client's FIN must be acted on here.
+    socket.once("end", () => this.onEnd());
     socket.on("timeout", () => socket.destroy());
     this.awaitHead();
     if (firstBytes && firstBytes.length > 0) this.onData(firstBytes);
@@ -92,6 +96,7 @@ export class Http1ServerConnection implements ResponseOwner {
         const end = buf.indexOf(CRLFCRLF, pos);
         if (end < 0) {
           if (buf.length - pos > this.options.maxHeaderBytes) throw new HeadError(431, "request headers too large");
+          checkPartialRequestLine(buf, pos);
           this.buf = pos === 0 ? buf : buf.subarray(pos);
           return;
         }
@@ -167,8 +172,12 @@ export class Http1ServerConnection implements ResponseOwner {
       this.socket.end();
       return;
     }
-    this.awaitHead();
     const pending = this.buf;
+    if (this.peerEnded && !pending) {
+      this.socket.end();
+      return;
+    }
+    this.awaitHead();
     if (pending) {
       this.buf = undefined;
       this.socket.resume();
@@ -204,6 +213,17 @@ export class Http1ServerConnection implements ResponseOwner {
     const body = `${err.message}\n`;
     if (socket.writable) socket.end(`HTTP/1.1 ${status} ${REASON[status] ?? "Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, "latin1");
     else socket.destroy();
+  }
+
+  private onEnd(): void {
+    if (this.handedOff || this.closed) return;
+    this.peerEnded = true;
+    // A request received whole is answered first (responseDone closes); one whose body or head has not all arrived
+    // never will, so it is given up. With nothing received, the connection just closes.
+    if (this.req) {
+      if (!this.req.complete) this.socket.destroy();
+    } else if (this.buf === undefined) this.socket.end();
+    else this.socket.destroy();
   }
 
   private onClose(): void {

@@ -15,6 +15,7 @@ import { addCaService, controlPlaneCredentials, type ServingCredentials } from "
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
+import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
@@ -161,7 +162,7 @@ export class ControlPlane {
         return verdict;
       },
       onStreamOpen: (p) => {
-        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata);
+        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
         if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
         // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
         // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.

@@ -269,9 +269,11 @@ export class ControlPlane {
     const workloads = this.registry.list();
     // The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first.
     const secrets = this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
+    // Proxies in one locality get the same endpoints: built once per recompute.
+    const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

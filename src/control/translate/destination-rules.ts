@@ -1,11 +1,12 @@
 // DestinationRule -> cluster settings (load balancing, connection pool limits, outlier detection) and subsets.
 import type { IstioResource } from "../../api/resource.js";
 import { fqdn } from "./services.js";
+import type { LocalityLbSetting } from "./locality-lb.js";
 
 type Json = Record<string, unknown>;
 
 export interface TrafficPolicy {
-  loadBalancer?: { simple?: string; consistentHash?: { httpHeaderName?: string; httpCookie?: { name: string; ttl?: string; path?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } };
+  loadBalancer?: { localityLbSetting?: LocalityLbSetting; simple?: string; consistentHash?: { httpHeaderName?: string; httpCookie?: { name: string; ttl?: string; path?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } };
   connectionPool?: { tcp?: { maxConnections?: number; connectTimeout?: string }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number; maxRetries?: number; idleTimeout?: string } };
   outlierDetection?: { consecutive5xxErrors?: number; consecutiveGatewayErrors?: number; interval?: string; baseEjectionTime?: string; maxEjectionPercent?: number };
   tls?: { mode?: string };

@@ -73,4 +73,7 @@ test("when outlier detection ejects the local priority's hosts, traffic fails ov
   const after = await spread(p.url("/"), 40);
   assert.deepEqual(after, { remote: 40 }, "every request now goes to P1");
   assert.equal(local1.hits + local2.hits, localHits, "no more requests to the ejected hosts");
+  const admin = (await get(`http://127.0.0.1:${p.adminPort}/clusters`)).text;
+  assert.match(admin, new RegExp(`c::127\\.0\\.0\\.1:${remote.port}::priority::1\nc::127\\.0\\.0\\.1:${remote.port}::region::r1\nc::127\\.0\\.0\\.1:${remote.port}::zone::zb\n`));
+  assert.match(admin, new RegExp(`c::127\\.0\\.0\\.1:${local1.port}::health_flags::/failed_outlier_check`));
 });

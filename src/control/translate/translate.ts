@@ -5,7 +5,7 @@ import type { Workload } from "../registry/registry.js";
 import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
 import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
-import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies, policyForPort, type TrafficPolicy } from "./destination-rules.js";
+import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies, mergePolicy, type TrafficPolicy } from "./destination-rules.js";
 import { DEFAULT_LOCALITY_LB, effectiveLocalityLb, type LocalityLbSetting, localityEndpoints, localityWeighted } from "./locality-lb.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
 import { routesFor, type VirtualServiceSpec, virtualServicesFor } from "./virtual-services.js";
@@ -108,8 +108,7 @@ export function translate(input: TranslateInput): ProxyResources {
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
   const hashFor = (hostname: string, subset: string | undefined, port: number) => {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
-    const sub = policyForPort(dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port);
-    return hashPolicies(sub?.loadBalancer ? sub : policyForPort(dr?.spec.trafficPolicy, port));
+    return hashPolicies(mergePolicy(dr?.spec.trafficPolicy, dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port));
   };
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
@@ -147,30 +146,25 @@ export function translate(input: TranslateInput): ProxyResources {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
     for (const port of service.ports) {
       if (!egressAllows(sidecar, proxy.namespace, service, port.port)) continue;
-      const base = policyForPort(dr?.spec.trafficPolicy, port.port);
-      const variants: Array<{ subset: string; labels?: Record<string, string>; policy: Json; own?: TrafficPolicy }> = [
-        { subset: "", policy: clusterPolicy(base, undefined) },
-        ...(dr?.spec.subsets ?? []).map((s) => {
-          const own = policyForPort(s.trafficPolicy, port.port);
-          return { subset: s.name, labels: s.labels, policy: clusterPolicy(base, own), own };
-        }),
+      const variants: Array<{ subset: string; labels?: Record<string, string>; merged?: TrafficPolicy }> = [
+        { subset: "", merged: mergePolicy(dr?.spec.trafficPolicy, undefined, port.port) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, merged: mergePolicy(dr?.spec.trafficPolicy, s.trafficPolicy, port.port) })),
       ];
       for (const v of variants) {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
-        const tls: ClientTls | undefined = policyForPort(dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy, port.port)?.tls ?? base?.tls;
+        const tls: ClientTls | undefined = v.merged?.tls;
         // Auto mTLS only toward endpoints in the mesh: a MESH_EXTERNAL host gets TLS only when a DestinationRule asks.
         const transport = tls?.mode === "SIMPLE" || tls?.mode === "MUTUAL" ? originatedTls(tls, hostname)
           : upstreamTransport(tls?.mode, service.entry?.external ? [] : endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
-        const common = { ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport, ...serviceEntryMetadata(service) };
+        const common = { ...clusterPolicy(v.merged), ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport, ...serviceEntryMetadata(service) };
         const discovery = serviceEntryDiscovery(service, port, name, v.labels, input.dns ?? DEFAULT_DNS);
         if (discovery) {
           out.clusters.push({ name, ...common, ...discovery });
           continue;
         }
-        // A subset's load balancer (and outlier detection) replaces the rule's, locality setting included (Istio's merge).
-        const locality = effectiveLocalityLb(input.localityLbSetting ?? DEFAULT_LOCALITY_LB, (v.own?.loadBalancer ?? base?.loadBalancer)?.localityLbSetting);
-        const outlier = !!(v.own?.outlierDetection ?? base?.outlierDetection);
+        const locality = effectiveLocalityLb(input.localityLbSetting ?? DEFAULT_LOCALITY_LB, v.merged?.loadBalancer?.localityLbSetting);
+        const outlier = !!v.merged?.outlierDetection;
         const weighted = localityWeighted(locality, outlier) ? { common_lb_config: { locality_weighted_lb_config: {} } } : {};
         out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...common, ...weighted });
         const key = `${name}\0${JSON.stringify(v.labels ?? {})}\0${JSON.stringify(locality ?? null)}\0${outlier}\0${proxy.locality ?? ""}\0${locality?.failoverPriority?.length ? JSON.stringify(proxy.labels) : ""}`;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { IstioResource } from "../../src/api/resource.js";
 import { formatProblems } from "../../src/api/format-rules.js";
+import { validateResource } from "../../src/api/analyze.js";
 import { workloadFromNode, type Workload } from "../../src/control/registry/registry.js";
 import { serviceEntryServices, workloadEntriesOf } from "../../src/control/registry/service-entries.js";
 import { parseMeshConfig } from "../../src/control/mesh-config.js";
@@ -144,6 +145,9 @@ test("validation: distribute weights sum to 100 per from; distribute and failove
   assert.match(problems({ distribute: [{ from: "r*/z1", to: { r1: 100 } }] })[0], /distribute\[0\]\.from: .*"\*" only as its whole last part/);
   const port = formatProblems("DestinationRule", { host: "b", subsets: [{ name: "v1", trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, loadBalancer: { localityLbSetting: { distribute: [{ from: "*", to: { a: 50 } }] } } }] } }] });
   assert.equal(port[0]?.path, "spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.distribute[0].to");
+  // A REST write runs the same checks, so the control plane refuses such a rule (schema first: the fields exist).
+  const refused = validateResource(dr({ loadBalancer: { localityLbSetting: { distribute: [{ from: "r1/*", to: { "r1/*": 50 } }] } } }));
+  assert.deepEqual(refused.map((f) => [f.code, f.level, f.path]), [["TRL0020", "Error", "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to"]]);
   const mesh = parseMeshConfig("localityLbSetting:\n  distribute:\n  - from: r1/*\n    to: {r1/*: 60}\n  bogus: 1\n");
   assert.ok(!mesh.ok);
   assert.deepEqual(mesh.errors, ["mesh config: localityLbSetting.distribute[0].to: the weights sum to 60; they must sum to 100", "mesh config: localityLbSetting.bogus is not a localityLbSetting field (enabled, distribute, failover, failoverPriority are)"]);

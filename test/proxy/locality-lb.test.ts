@@ -77,3 +77,19 @@ test("when outlier detection ejects the local priority's hosts, traffic fails ov
   assert.match(admin, new RegExp(`c::127\\.0\\.0\\.1:${remote.port}::priority::1\nc::127\\.0\\.0\\.1:${remote.port}::region::r1\nc::127\\.0\\.0\\.1:${remote.port}::zone::zb\n`));
   assert.match(admin, new RegExp(`c::127\\.0\\.0\\.1:${local1.port}::health_flags::/failed_outlier_check`));
 });
+
+test("a half-healthy P0 keeps 70% of the load (factor 1.4) and spills 30% to P1; overprovisioning_factor 200 keeps it all", async () => {
+  const p0 = await track(await echo("p0"));
+  const p1 = await track(await echo("p1"));
+  // The second P0 host is UNHEALTHY by EDS, so it is never picked and needs no server.
+  const endpoints = [
+    { priority: 0, lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: p0.port } } } }, { endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: 1 } } }, health_status: "UNHEALTHY" }] },
+    { priority: 1, lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: p1.port } } } }] },
+  ];
+  const p = await track(await proxy([listener], [cluster(endpoints)]));
+  const spill = await spread(p.url("/"), 400);
+  assert.ok(Math.abs((spill.p0 ?? 0) - 280) <= 40, `P0 got ${spill.p0} of 400, want about 280 (70%)`);
+  assert.ok(Math.abs((spill.p1 ?? 0) - 120) <= 40, `P1 got ${spill.p1} of 400, want about 120 (30%)`);
+  const q = await track(await proxy([listener], [{ ...cluster(endpoints), load_assignment: { cluster_name: "c", endpoints, policy: { overprovisioning_factor: 200 } } }]));
+  assert.deepEqual(await spread(q.url("/"), 100), { p0: 100 });
+});

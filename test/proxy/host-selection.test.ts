@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newEndpoint } from "../../src/proxy/upstream/endpoint.js";
 import { chooseSet, computeState, type LocalityGroup } from "../../src/proxy/upstream/host-selection.js";
-import { createLoadBalancer } from "../../src/proxy/upstream/load-balancer.js";
+import { createLoadBalancer, hash32 } from "../../src/proxy/upstream/load-balancer.js";
 
 let nextPort = 1;
 /** A locality of `total` hosts of which `healthy` are usable (the rest fail EDS health). */
@@ -11,7 +11,7 @@ function group(priority: number, locality: string, total: number, healthy: numbe
   return { priority, locality, weight, hosts: Array.from({ length: total }, (_, i) => newEndpoint("127.0.0.1", nextPort++, { edsHealthy: i < healthy, priority, locality })) };
 }
 
-const opts = { overprovisioningFactor: 140, panicThreshold: 50, localityWeighted: false, newLb: () => createLoadBalancer("ROUND_ROBIN") };
+const opts = { overprovisioningFactor: 140, panicThreshold: 50, localityWeighted: false, hashed: false, newLb: () => createLoadBalancer("ROUND_ROBIN") };
 
 function loads(cumulative: number[]): number[] {
   return cumulative.map((c, i) => c - (i > 0 ? cumulative[i - 1] : 0));
@@ -62,4 +62,16 @@ test("an ejection's end is when the state must be recomputed", () => {
   const state = computeState([g], opts, now);
   assert.equal(state.validUntil, now + 5000);
   assert.equal(state.sets[0]!.hosts.length, 1);
+});
+
+test("ring hash: a request's hash keeps its locality, and hashes spread over localities by weight", () => {
+  const state = computeState([group(0, "x", 2, 2, 80), group(0, "y", 2, 2, 20)], { ...opts, localityWeighted: true, hashed: true, newLb: () => createLoadBalancer("RING_HASH") }, Date.now());
+  let toX = 0;
+  for (let i = 0; i < 2000; i++) {
+    const h = hash32(`user-${i}`);
+    const first = chooseSet(state, h)!.set;
+    assert.equal(chooseSet(state, h)!.set, first, "the same hash, the same locality");
+    if (first.hosts[0].locality === "x") toX++;
+  }
+  assert.ok(Math.abs(toX / 20 - 80) <= 5, `${toX / 20}% of keys to x, want about 80%`);
 });

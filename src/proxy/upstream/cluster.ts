@@ -140,6 +140,7 @@ export class UpstreamCluster {
       overprovisioningFactor: 140,
       panicThreshold: this.panicThreshold,
       localityWeighted: config.common_lb_config?.locality_config_specifier === "locality_weighted_lb_config",
+      hashed: policy === "RING_HASH" || policy === "MAGLEV",
       newLb: (): LoadBalancer => createLoadBalancer(policy, lbOptions),
     };
     const poolOptions = { http2, connectTimeoutMs: this.connectTimeoutMs, maxConnectionsPerHost: this.breakers.maxConnections, maxRequestsPerConnection, idleTimeoutMs, stats, statPrefix: `cluster.${this.name}` };

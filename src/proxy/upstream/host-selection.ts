@@ -37,6 +37,8 @@ export interface PriorityState {
   localityTotals: number[];
   /** The earliest time an ejection ends: the state must be recomputed then. */
   validUntil: number;
+  /** Ring hash and Maglev: the request's hash picks the priority and locality too, so a key keeps its host. */
+  hashed: boolean;
 }
 
 export interface SelectionOptions {
@@ -45,6 +47,8 @@ export interface SelectionOptions {
   /** Percent, Envoy's default 50. */
   panicThreshold: number;
   localityWeighted: boolean;
+  /** The policy is ring hash or Maglev (Envoy's thread-aware balancers choose priorities by the request's hash). */
+  hashed: boolean;
   newLb: () => LoadBalancer;
 }
 
@@ -118,20 +122,27 @@ export function computeState(groups: LocalityGroup[], opts: SelectionOptions, no
     localities.push(choices);
     localityTotals.push(choices ? choices.reduce((s, c) => s + c.weight, 0) : 0);
   }
-  return { sets, panic, cumulativeLoad, localities, localityTotals, validUntil };
+  return { sets, panic, cumulativeLoad, localities, localityTotals, validUntil, hashed: opts.hashed };
 }
 
 /**
- * The host set for one request: a priority by its load (the hash's share of 100 for hash policies, else random),
- * then, with locality weights, a locality by smooth weighted round robin.
+ * The host set for one request: a priority by its load, then, with locality weights, a locality by smooth weighted
+ * round robin. Hash policies draw both from the request's hash instead (remixed, so the share of the hash space a
+ * locality gets is spread over its whole ring), so a key keeps going to the same host.
  */
 export function chooseSet(state: PriorityState, hash: number | undefined): { set: HostSet; priority: number } | undefined {
-  const draw = hash !== undefined ? hash % 100 : Math.floor(Math.random() * 100);
+  const keyed = state.hashed && hash !== undefined;
+  const draw = keyed ? hash % 100 : Math.floor(Math.random() * 100);
   let p = state.cumulativeLoad.findIndex((c) => draw < c);
   if (p < 0 || !state.sets[p]) p = state.sets.findIndex((s) => s !== undefined);
   if (p < 0) return undefined;
   const choices = state.localities[p];
   if (!choices) return { set: state.sets[p]!, priority: p };
+  if (keyed) {
+    let x = (remix(hash) / 0x100000000) * state.localityTotals[p];
+    for (const c of choices) if ((x -= c.weight) < 0) return { set: c.set, priority: p };
+    return { set: choices[choices.length - 1].set, priority: p };
+  }
   let best = choices[0];
   for (const c of choices) {
     c.current += c.weight;
@@ -139,4 +150,11 @@ export function chooseSet(state: PriorityState, hash: number | undefined): { set
   }
   best.current -= state.localityTotals[p];
   return { set: best.set, priority: p };
+}
+
+/** A second 32-bit mix of the hash (murmur3's finaliser with other constants), independent of its ring position. */
+function remix(h: number): number {
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
+  return (h ^ (h >>> 15)) >>> 0;
 }

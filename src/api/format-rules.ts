@@ -3,6 +3,7 @@ import { type Code } from "./codes.js";
 import { cidrProblem, durationProblem, hostProblem, labelKeyProblem, labelValueProblem, namespacedHostProblem, portProblem } from "./formats.js";
 import { l4RouteProblems } from "./analyzers/l4-routes.js";
 import { serviceEntryProblems } from "./analyzers/service-entries.js";
+import { destinationRuleLocalityProblems } from "./analyzers/locality-lb.js";
 
 type Check = (value: unknown, key: string) => string | undefined;
 
@@ -92,6 +93,7 @@ export function formatProblems(kind: string, spec: unknown): FormatProblem[] {
   });
   if (kind === "VirtualService") out.push(...l4RouteProblems(spec));
   if (kind === "ServiceEntry") out.push(...serviceEntryProblems(spec));
+  if (kind === "DestinationRule") out.push(...destinationRuleLocalityProblems(spec));
   if (kind === "AuthorizationPolicy") {
     const rules = (spec as { rules?: Array<{ when?: Array<{ key?: string; values?: unknown[]; notValues?: unknown[] }> }> })?.rules ?? [];
     rules.forEach((rule, i) => (Array.isArray(rule?.when) ? rule.when : []).forEach((cond, j) => {

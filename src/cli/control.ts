@@ -26,7 +26,8 @@ Metrics: every proxy is scraped each --scrape-interval (default 15s) into the em
 The web console is served on --console-port (default 20001).
 --mesh-config reads Istio's MeshConfig (the bare document or istio's ConfigMap {mesh: ...}): accessLogFile and
 accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTracing, defaultConfig.tracing.sampling
-(--trace-sampling wins over it) and rootNamespace are honoured too.
+(--trace-sampling wins over it) and rootNamespace are honoured too, and localityLbSetting (locality load balancing
+for services whose DestinationRule sets none; failover is on by default wherever outlier detection is).
 --config-dir applies the YAML under DIR and keeps it applied (GitOps): edits are picked up within 2 s, a resource
 whose file no longer defines it is deleted, and a file that does not parse or validate is reported with its line
 while the version applied before keeps serving.

@@ -8,13 +8,14 @@ import { parseArgs } from "node:util";
 import { supervise } from "../universal/supervisor.js";
 import { appMetricsFlag } from "./flags.js";
 import { TokenIssuer } from "../control/ca/tokens.js";
-import { appEnv, freePort, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, splitHostPort, type WorkloadSpec } from "../universal/workload-spec.js";
+import { appEnv, freePort, localityNode, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, splitHostPort, type WorkloadSpec } from "../universal/workload-spec.js";
 import { createTransparentWorkload, SIDECAR_PORTS, type TransparentWorkload } from "../universal/transparent-workload.js";
 import { call, controlAddress } from "./rest-client.js";
 
 const USAGE = `usage: trellis run --service NAME [-n NS] [--labels version=v1,...] [--service-account SA]
                    --port PORT[/PROTOCOL] [--upstream SERVICE:PORT[=LOCALPORT] ...]
-                   [--app-metrics [PORT]/PATH] [--transparent [--publish] [--control ADDR]] [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR] -- CMD [ARGS...]
+                   [--app-metrics [PORT]/PATH] [--transparent [--publish] [--control ADDR]] [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR]
+                   [--locality REGION/ZONE/SUBZONE] -- CMD [ARGS...]
 
 Runs CMD as a workload of the mesh. The app listens on 127.0.0.1:$PORT (a free port Trellis picks); peers reach it
 through its sidecar as SERVICE:PORT. Each --upstream gets a local port on 127.0.0.1 that leads to that service
@@ -30,7 +31,8 @@ bridge (10.213.0.0/16); iptables sends the app's outbound connections to the sid
 15006 (as istio-iptables does), service names resolve to virtual IPs, and the app listens on PORT itself and calls
 peers by name (http://reviews:9080): no --upstream needed. --control names the REST API (default 127.0.0.1:15014),
 where the service VIPs come from. --publish makes the service port reachable from the host's loopback through the
-sidecar, as an ingress would. \`trellis cleanup\` removes what a crashed run left.`;
+sidecar, as an ingress would. \`trellis cleanup\` removes what a crashed run left. --locality places the workload
+(its sidecar's xDS node locality) for locality load balancing: DestinationRule localityLbSetting, failover.`;
 
 export async function run(args: string[]): Promise<number> {
   const dash = args.indexOf("--");
@@ -48,7 +50,7 @@ export async function run(args: string[]): Promise<number> {
       service: { type: "string" }, namespace: { type: "string", short: "n", default: "default" }, labels: { type: "string" },
       "service-account": { type: "string" }, port: { type: "string" }, upstream: { type: "string", multiple: true },
       xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" }, ca: { type: "string" },
-      transparent: { type: "boolean" }, publish: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, help: { type: "boolean", short: "h" },
+      transparent: { type: "boolean" }, publish: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, locality: { type: "string" }, help: { type: "boolean", short: "h" },
     } });
     if (values.help) { console.log(USAGE); return 0; }
     if (values.transparent && process.platform !== "linux") throw new Error("--transparent needs Linux (network namespaces and iptables)");
@@ -70,7 +72,9 @@ export async function run(args: string[]): Promise<number> {
     spec = {
       service: values.service, namespace: values.namespace!, labels: parseLabels(values.labels), serviceAccount: values["service-account"] ?? values.service,
       servicePort: Number(pm[1]), protocol: (pm[2] ?? "HTTP").toUpperCase(), upstreams, xdsAddress: values.xds!,
+      ...(values.locality !== undefined ? { locality: values.locality } : {}),
     };
+    if (spec.locality !== undefined) localityNode(spec.locality);
     stateDir = values["state-dir"]!;
     caAddress = values.ca;
     // Checked now; the app's port is only known once ports are picked.

@@ -15,6 +15,7 @@ import { addCaService, controlPlaneCredentials, type ServingCredentials } from "
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
+import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
@@ -161,7 +162,7 @@ export class ControlPlane {
         return verdict;
       },
       onStreamOpen: (p) => {
-        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata);
+        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
         if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
         // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
         // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.
@@ -268,9 +269,11 @@ export class ControlPlane {
     const workloads = this.registry.list();
     // The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first.
     const secrets = this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
+    // Proxies in one locality get the same endpoints: built once per recompute.
+    const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) {
       try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
       } catch (err) {
         this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
       }

@@ -3,6 +3,8 @@
 import { parse as parseYaml } from "yaml";
 import { parseGoDuration } from "../api/formats.js";
 import { type ExtAuthzHttpProvider, parseExtensionProviders } from "./ext-authz-providers.js";
+import { localityLbProblems } from "../api/analyzers/locality-lb.js";
+import type { LocalityLbSetting } from "./translate/locality-lb.js";
 
 export interface MeshConfig {
   /** Where every sidecar writes an access log line per request ("" = none, "/dev/stdout", or an absolute path). */
@@ -18,11 +20,13 @@ export interface MeshConfig {
   outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
   /** dnsRefreshRate in ms: how often DNS ServiceEntry hosts are re-resolved when their records carry no TTL. */
   dnsRefreshRateMs?: number;
+  /** localityLbSetting: locality load balancing for every service a DestinationRule does not set it for. */
+  localityLbSetting?: LocalityLbSetting;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
 
-const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate";
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate, localityLbSetting";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -77,6 +81,15 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
         // Istio requires at least 1ms; a zero refresh would spin.
         if (ms === undefined || ms < 1) errors.push(`${where} must be a positive duration such as "60s" or "5s", not ${JSON.stringify(value)}`);
         else out.dnsRefreshRateMs = ms;
+        break;
+      }
+      case "localityLbSetting": {
+        const problems: Array<{ message: string }> = isObject(value) ? localityLbProblems(value, where) : [{ message: `${where} must be a mapping (enabled, distribute, failover, failoverPriority)` }];
+        const unknown = isObject(value) ? Object.keys(value).filter((k) => !["enabled", "distribute", "failover", "failoverPriority"].includes(k)) : [];
+        if (isObject(value) && value.enabled !== undefined && typeof value.enabled !== "boolean") problems.push({ message: `${where}.enabled must be true or false` });
+        for (const k of unknown) problems.push({ message: `${where}.${k} is not a localityLbSetting field (enabled, distribute, failover, failoverPriority are)` });
+        if (problems.length) errors.push(...problems.map((p) => p.message));
+        else out.localityLbSetting = value as LocalityLbSetting;
         break;
       }
       case "extensionProviders":

@@ -191,7 +191,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
       ...channel,
       // The bootstrap token proves who this proxy is to the control plane, as it does to the CA.
       metadata: token ? () => { const md = new grpc.Metadata(); md.set("authorization", `Bearer ${token()}`); return md; } : undefined,
-      node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta },
+      node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta, ...(bootstrap.node?.locality ? { locality: bootstrap.node.locality } : {}) },
       subscriptions: () => proxy.subscriptions(),
       apply: async (kind, resources, _removed, version) => {
         const list = [...resources.values()];

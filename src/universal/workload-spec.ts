@@ -18,6 +18,8 @@ export interface WorkloadSpec {
   protocol: string;
   upstreams: UpstreamSpec[];
   xdsAddress: string;
+  /** "region/zone/subzone" for the bootstrap node (locality load balancing); undefined = none. */
+  locality?: string;
 }
 
 export interface WorkloadPorts {
@@ -87,6 +89,7 @@ export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: s
     node: {
       id,
       cluster: `${spec.service}.${spec.namespace}`,
+      ...(spec.locality ? { locality: localityNode(spec.locality) } : {}),
       metadata: {
         NAMESPACE: spec.namespace,
         WORKLOAD_NAME: `${spec.service}-${spec.labels.version ?? "v1"}`,
@@ -140,4 +143,11 @@ export function appEnv(spec: WorkloadSpec, ports: WorkloadPorts): Record<string,
     env[`${key}_SERVICE_PORT`] = String(u.localPort);
   }
   return env;
+}
+
+/** `--locality region/zone/subzone` (zone and subzone optional) as an xDS node locality. */
+export function localityNode(s: string): { region: string; zone: string; sub_zone: string } {
+  const parts = s.split("/");
+  if (parts.length > 3 || !parts[0] || parts.some((p) => !/^[A-Za-z0-9._-]*$/.test(p))) throw new Error(`--locality "${s}" must be REGION[/ZONE[/SUBZONE]] (letters, digits, . _ -), e.g. us-east/us-east-1a`);
+  return { region: parts[0], zone: parts[1] ?? "", sub_zone: parts[2] ?? "" };
 }

@@ -10,6 +10,7 @@ export interface NodeInfo {
   cluster: string;
   metadata: Record<string, unknown>;
   userAgentName: string;
+  locality?: { region: string; zone: string; sub_zone: string };
 }
 
 export interface Snapshot {
@@ -190,7 +191,7 @@ export class AdsServer {
         s.call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: "the first DiscoveryRequest must carry node.id" });
         return;
       }
-      const node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name };
+      const node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name, ...(req.node.locality ? { locality: { region: req.node.locality.region, zone: req.node.locality.zone, sub_zone: req.node.locality.sub_zone } } : {}) };
       const verdict = this.options.authorize?.({ node, metadata: s.call.metadata, secure: s.secure, peerAddress: s.call.getPeer() }) ?? { ok: true };
       if (!verdict.ok) {
         s.refused = true;

@@ -40,7 +40,11 @@ export interface Workload {
   mtls: boolean;
   /** REDIRECT: iptables sends the workload's traffic to its sidecar (15001 out, 15006 in), as Istio's sidecars run. */
   interception: "REDIRECT" | "NONE";
+  /** "region/zone/subzone", "" when unknown (see locality.ts). */
+  locality?: string;
 }
+
+import { localityOf } from "./locality.js";
 
 function str(v: unknown, d = ""): string {
   return typeof v === "string" ? v : d;
@@ -52,7 +56,7 @@ function num(v: unknown): number | undefined {
 }
 
 /** A workload from a proxy's node metadata; errors name the key to fix. */
-export function workloadFromNode(id: string, meta: Record<string, unknown>): { workload?: Workload; error?: string } {
+export function workloadFromNode(id: string, meta: Record<string, unknown>, locality?: string): { workload?: Workload; error?: string } {
   const namespace = str(meta.NAMESPACE, "default");
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries((meta.LABELS as Record<string, unknown>) ?? {})) if (typeof v === "string") labels[k] = v;
@@ -78,6 +82,7 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>): { w
       sidecar: true,
       mtls: meta.MTLS_READY === true,
       interception: meta.INTERCEPTION_MODE === "REDIRECT" ? "REDIRECT" : "NONE",
+      locality: localityOf(locality, labels),
     },
   };
 }

@@ -2,9 +2,10 @@
 // gRPC servers). A ServiceEntry selects WorkloadEntries by labels or lists its endpoints inline.
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "./registry.js";
+import { localityOf } from "./locality.js";
 
 export interface Port { number: number; name?: string; protocol?: string; targetPort?: number }
-export interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string }
+export interface SeEndpoint { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; locality?: string }
 
 export interface ServiceEntrySpec {
   hosts: string[];
@@ -15,7 +16,7 @@ export interface ServiceEntrySpec {
   endpoints?: SeEndpoint[];
 }
 
-export interface WorkloadEntrySpec { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; weight?: number }
+export interface WorkloadEntrySpec { address: string; ports?: Record<string, number>; labels?: Record<string, string>; serviceAccount?: string; weight?: number; locality?: string }
 
 export type Resolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
 
@@ -46,7 +47,7 @@ function endpointWorkload(id: string, namespace: string, e: SeEndpoint, ports: P
   return {
     id, name: id, namespace, labels: e.labels ?? {}, serviceAccount: e.serviceAccount ?? "default", address: e.address,
     inboundPort: ports[0] ? targetOf(e, ports[0]) : 0, portTargets: Object.fromEntries(ports.map((p) => [p.number, targetOf(e, p)])),
-    servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE",
+    servicePorts: [], upstreams: [], ready: true, sidecar: false, mtls: false, interception: "NONE", locality: localityOf(e.locality, e.labels ?? {}),
   };
 }
 

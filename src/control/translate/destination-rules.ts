@@ -1,11 +1,12 @@
 // DestinationRule -> cluster settings (load balancing, connection pool limits, outlier detection) and subsets.
 import type { IstioResource } from "../../api/resource.js";
 import { fqdn } from "./services.js";
+import type { LocalityLbSetting } from "./locality-lb.js";
 
 type Json = Record<string, unknown>;
 
 export interface TrafficPolicy {
-  loadBalancer?: { simple?: string; consistentHash?: { httpHeaderName?: string; httpCookie?: { name: string; ttl?: string; path?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } };
+  loadBalancer?: { localityLbSetting?: LocalityLbSetting; simple?: string; consistentHash?: { httpHeaderName?: string; httpCookie?: { name: string; ttl?: string; path?: string }; useSourceIp?: boolean; httpQueryParameterName?: string } };
   connectionPool?: { tcp?: { maxConnections?: number; connectTimeout?: string }; http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number; maxRetries?: number; idleTimeout?: string } };
   outlierDetection?: { consecutive5xxErrors?: number; consecutiveGatewayErrors?: number; interval?: string; baseEjectionTime?: string; maxEjectionPercent?: number };
   tls?: { mode?: string };
@@ -39,17 +40,36 @@ export function destinationRuleFor(drs: Array<IstioResource<DestinationRuleSpec>
  * detection and TLS wholesale (fields it leaves out fall back to defaults, not to the rule's: Istio's documented
  * rule), at the rule's level and at a subset's.
  */
-export function policyForPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+function policyForPort(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
   const p = policy?.portLevelSettings?.find((s) => s.port?.number === port);
   if (!p) return policy;
   return { loadBalancer: p.loadBalancer, connectionPool: p.connectionPool, outlierDetection: p.outlierDetection, tls: p.tls };
 }
 
-/** Cluster fields for a traffic policy: subset policy fields override the rule's. */
-export function clusterPolicy(base: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): Json {
-  const lb = subset?.loadBalancer ?? base?.loadBalancer;
-  const pool = { tcp: { ...base?.connectionPool?.tcp, ...subset?.connectionPool?.tcp }, http: { ...base?.connectionPool?.http, ...subset?.connectionPool?.http } };
-  const od = subset?.outlierDetection ?? base?.outlierDetection;
+/**
+ * Istio's MergeSubsetTrafficPolicy for one port: the rule's policy for the port, then each of the subset's load
+ * balancer, connection pool, outlier detection and TLS that is set replaces the rule's wholesale; a subset
+ * portLevelSettings entry for the port replaces all four (unset ones fall back to defaults, not to the rule's).
+ */
+export function mergePolicy(rule: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  const base = policyForPort(rule, port);
+  if (!subset) return base;
+  const own = policyForPort(subset, port);
+  if (!base) return own;
+  const all = own !== subset;
+  return {
+    loadBalancer: all || own?.loadBalancer ? own?.loadBalancer : base.loadBalancer,
+    connectionPool: all || own?.connectionPool ? own?.connectionPool : base.connectionPool,
+    outlierDetection: all || own?.outlierDetection ? own?.outlierDetection : base.outlierDetection,
+    tls: all || own?.tls ? own?.tls : base.tls,
+  };
+}
+
+/** Cluster fields for a (merged) traffic policy. */
+export function clusterPolicy(policy: TrafficPolicy | undefined): Json {
+  const lb = policy?.loadBalancer;
+  const pool = { tcp: { ...policy?.connectionPool?.tcp }, http: { ...policy?.connectionPool?.http } };
+  const od = policy?.outlierDetection;
   const out: Json = {};
   if (lb?.consistentHash) out.lb_policy = "RING_HASH";
   else if (lb?.simple === "LEAST_REQUEST" || lb?.simple === "LEAST_CONN") out.lb_policy = "LEAST_REQUEST";

@@ -2,7 +2,7 @@
 // "host:port" (what `xds:///host:port` asks for), its routes from VirtualServices, EDS clusters with localities.
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
-import { clusterPolicy, policyForPort, type DestinationRuleSpec, destinationRuleFor } from "./destination-rules.js";
+import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, mergePolicy } from "./destination-rules.js";
 import { clusterName, type Service } from "./services.js";
 import { routesFor, type VirtualServiceSpec } from "./virtual-services.js";
 import type { ProxyResources } from "./translate.js";
@@ -28,9 +28,8 @@ export function proxylessGrpc(services: Map<string, Service>, vss: Array<IstioRe
         return r;
       });
       out.routes.push({ name, virtual_hosts: [{ name, domains: [name, service.hostname, `${short}:${port.port}`, short], routes }] });
-      const base = policyForPort(dr?.spec.trafficPolicy, port.port);
-      const variants = [{ subset: "", labels: undefined as Record<string, string> | undefined, policy: clusterPolicy(base, undefined) },
-        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(base, policyForPort(s.trafficPolicy, port.port)) }))];
+      const variants = [{ subset: "", labels: undefined as Record<string, string> | undefined, policy: clusterPolicy(mergePolicy(dr?.spec.trafficPolicy, undefined, port.port)) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(mergePolicy(dr?.spec.trafficPolicy, s.trafficPolicy, port.port)) }))];
       for (const v of variants) {
         const cname = clusterName("outbound", port.port, v.subset, service.hostname);
         const lbPolicy = v.policy.lb_policy === "RING_HASH" ? "RING_HASH" : "ROUND_ROBIN";

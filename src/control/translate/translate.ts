@@ -5,7 +5,8 @@ import type { Workload } from "../registry/registry.js";
 import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
 import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import { buildJwtFilter, type RequestAuthenticationSpec } from "../security/authn-translate.js";
-import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies, policyForPort } from "./destination-rules.js";
+import { clusterPolicy, type DestinationRuleSpec, destinationRuleFor, hashPolicies, mergePolicy, type TrafficPolicy } from "./destination-rules.js";
+import { DEFAULT_LOCALITY_LB, effectiveLocalityLb, type LocalityLbSetting, localityEndpoints, localityWeighted } from "./locality-lb.js";
 import { clusterName, fqdn, isHttp, isHttp2, type Service, servicesOf } from "./services.js";
 import { routesFor, type VirtualServiceSpec, virtualServicesFor } from "./virtual-services.js";
 import { l4Destinations, outboundL4Listener } from "./l4-routes.js";
@@ -40,6 +41,13 @@ export interface TranslateInput {
   dns?: DnsSettings;
   /** MeshConfig outboundTrafficPolicy.mode (a Sidecar's own wins): where transparent traffic to unknown hosts goes. */
   outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** MeshConfig localityLbSetting; undefined = Istio's default ({enabled: true}). */
+  localityLbSetting?: LocalityLbSetting;
+  /**
+   * EDS endpoints shared by the proxies of one recompute: they depend on the proxy only through its locality (and
+   * its labels under failoverPriority), so proxies in one locality share them. Key: see translate().
+   */
+  edsCache?: Map<string, Json[]>;
 }
 
 export interface ProxyResources {
@@ -64,19 +72,21 @@ function socket(address: string, port: number): Json {
   return { socket_address: { address, port_value: port } };
 }
 
-function endpointsFor(service: Service, port: number, labels: Record<string, string> | undefined): Json[] {
+/** The cluster's endpoints grouped by locality, with the locality setting applied relative to `proxy`. */
+function endpointsFor(service: Service, port: number, labels: Record<string, string> | undefined, proxy: Workload, locality: LocalityLbSetting | undefined, outlierDetection: boolean): Json[] {
   const matching = service.endpoints.filter((w) => !labels || Object.entries(labels).every(([k, v]) => w.labels[k] === v));
   if (matching.length === 0) return [];
-  return [{
-    lb_endpoints: matching.map((w) => ({
+  return localityEndpoints(matching.map((w) => ({
+    workload: w,
+    endpoint: {
       endpoint: { address: socket(w.address, w.portTargets?.[port] ?? (w.inboundPort || port)) },
       health_status: w.ready ? "HEALTHY" : "UNHEALTHY",
       metadata: { filter_metadata: {
         istio: { workload: `${w.name};${w.namespace};${w.labels.app ?? ""};${w.labels.version ?? ""};` },
         ...(w.mtls ? { [TLS_MODE_MATCH]: { tlsMode: "istio" } } : {}),
       } },
-    })),
-  }];
+    },
+  })), proxy, locality, outlierDetection);
 }
 
 /** Every service of the mesh: from registered workloads, then ServiceEntries for hosts no workload serves. */
@@ -110,8 +120,7 @@ export function translate(input: TranslateInput): ProxyResources {
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
   const hashFor = (hostname: string, subset: string | undefined, port: number) => {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
-    const sub = policyForPort(dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port);
-    return hashPolicies(sub?.loadBalancer ? sub : policyForPort(dr?.spec.trafficPolicy, port));
+    return hashPolicies(mergePolicy(dr?.spec.trafficPolicy, dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port));
   };
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
@@ -149,26 +158,34 @@ export function translate(input: TranslateInput): ProxyResources {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
     for (const port of service.ports) {
       if (!egressAllows(sidecar, proxy.namespace, service, port.port)) continue;
-      const base = policyForPort(dr?.spec.trafficPolicy, port.port);
-      const variants: Array<{ subset: string; labels?: Record<string, string>; policy: Json }> = [
-        { subset: "", policy: clusterPolicy(base, undefined) },
-        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, policy: clusterPolicy(base, policyForPort(s.trafficPolicy, port.port)) })),
+      const variants: Array<{ subset: string; labels?: Record<string, string>; merged?: TrafficPolicy }> = [
+        { subset: "", merged: mergePolicy(dr?.spec.trafficPolicy, undefined, port.port) },
+        ...(dr?.spec.subsets ?? []).map((s) => ({ subset: s.name, labels: s.labels, merged: mergePolicy(dr?.spec.trafficPolicy, s.trafficPolicy, port.port) })),
       ];
       for (const v of variants) {
         const name = clusterName("outbound", port.port, v.subset, hostname);
         const endpoints = service.endpoints.filter((w) => !v.labels || Object.entries(v.labels).every(([k, x]) => w.labels[k] === x));
-        const tls: ClientTls | undefined = policyForPort(dr?.spec.subsets?.find((s) => s.name === v.subset)?.trafficPolicy, port.port)?.tls ?? base?.tls;
+        const tls: ClientTls | undefined = v.merged?.tls;
         // Auto mTLS only toward endpoints in the mesh: a MESH_EXTERNAL host gets TLS only when a DestinationRule asks.
         const transport = tls?.mode === "SIMPLE" || tls?.mode === "MUTUAL" ? originatedTls(tls, hostname)
           : upstreamTransport(tls?.mode, service.entry?.external ? [] : endpoints, hostname, port.port, isHttp2(port) ? "h2" : isHttp(port) ? "http" : "tcp");
-        const common = { ...v.policy, ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport, ...serviceEntryMetadata(service) };
+        const common = { ...clusterPolicy(v.merged), ...(isHttp2(port) ? { typed_extension_protocol_options: H2 } : {}), ...transport, ...serviceEntryMetadata(service) };
         const discovery = serviceEntryDiscovery(service, port, name, v.labels, input.dns ?? DEFAULT_DNS);
         if (discovery) {
           out.clusters.push({ name, ...common, ...discovery });
           continue;
         }
-        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...common });
-        out.endpoints.push({ cluster_name: name, endpoints: endpointsFor(service, port.port, v.labels) });
+        const locality = effectiveLocalityLb(input.localityLbSetting ?? DEFAULT_LOCALITY_LB, v.merged?.loadBalancer?.localityLbSetting);
+        const outlier = !!v.merged?.outlierDetection;
+        const weighted = localityWeighted(locality, outlier) ? { common_lb_config: { locality_weighted_lb_config: {} } } : {};
+        out.clusters.push({ name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name }, ...common, ...weighted });
+        const key = `${name}\0${JSON.stringify(v.labels ?? {})}\0${JSON.stringify(locality ?? null)}\0${outlier}\0${proxy.locality ?? ""}\0${locality?.failoverPriority?.length ? JSON.stringify(proxy.labels) : ""}`;
+        let assignment = input.edsCache?.get(key);
+        if (!assignment) {
+          assignment = endpointsFor(service, port.port, v.labels, proxy, locality, outlier);
+          input.edsCache?.set(key, assignment);
+        }
+        out.endpoints.push({ cluster_name: name, endpoints: assignment });
       }
     }
   }

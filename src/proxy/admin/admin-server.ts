@@ -52,6 +52,9 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
           for (const e of c.hosts()) {
             const flags = [!e.edsHealthy ? "/failed_eds_health" : "", !e.hcHealthy ? "/failed_active_hc" : "", e.ejectedUntil > now ? "/failed_outlier_check" : ""].join("");
             lines.push(`${c.name}::${e.key}::health_flags::${flags || "healthy"}`, `${c.name}::${e.key}::weight::${e.weight}`, `${c.name}::${e.key}::rq_active::${e.activeRequests}`, `${c.name}::${e.key}::priority::${e.priority}`);
+            // Envoy's region/zone/sub_zone lines (the locality's LocalityLbEndpoints), as tools grep them.
+            const [region = "", zone = "", subZone = ""] = e.locality.split("/");
+            lines.push(`${c.name}::${e.key}::region::${region}`, `${c.name}::${e.key}::zone::${zone}`, `${c.name}::${e.key}::sub_zone::${subZone}`);
           }
         }
         return send(res, 200, lines.join("\n") + "\n");

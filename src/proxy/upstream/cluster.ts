@@ -8,6 +8,7 @@ import { durationMs, wrapped } from "../util/duration.js";
 import type { Stats } from "../stats/stats.js";
 import { type Endpoint, newEndpoint, usable } from "./endpoint.js";
 import { createLoadBalancer, type LoadBalancer } from "./load-balancer.js";
+import { chooseSet, computeState, type LocalityGroup, type PriorityState, type SelectionOptions } from "./host-selection.js";
 import { ConnectionPools } from "./connection-pools.js";
 import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
@@ -56,10 +57,11 @@ export class UpstreamCluster {
   readonly pools: ConnectionPools;
   /** transport_socket_matches, in order: each with its own TLS (or plaintext) and pools; hosts pick by metadata. */
   private readonly transports: Array<{ name: string; match: Record<string, unknown>; pools: ConnectionPools }> = [];
-  /** Hosts by priority, each level a stable array (load balancers cache per array). */
-  private levels: Endpoint[][] = [];
+  /** The assignment's LocalityLbEndpoints groups, and the host-set choice computed from them and host health. */
+  private groups: LocalityGroup[] = [];
+  private selection?: PriorityState;
+  private readonly selectionOptions: SelectionOptions;
   private all = new Map<string, Endpoint>();
-  private readonly lb: LoadBalancer;
   activeRequests = 0;
   activeRetries = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -126,12 +128,21 @@ export class UpstreamCluster {
     if (provided !== (t === "ORIGINAL_DST") && (provided || config.lb_policy !== "ROUND_ROBIN")) {
       throw new Error(`cluster ${config.name}: lb_policy CLUSTER_PROVIDED goes with type ORIGINAL_DST, and only there`);
     }
-    this.lb = createLoadBalancer(provided ? "ROUND_ROBIN" : config.lb_policy, {
+    const policy = provided ? "ROUND_ROBIN" : config.lb_policy;
+    const lbOptions = {
       choiceCount: wrapped(config.least_request_lb_config?.choice_count, 2),
       minRingSize: Number(wrapped(config.ring_hash_lb_config?.minimum_ring_size, 1024)),
       maxRingSize: Number(wrapped(config.ring_hash_lb_config?.maximum_ring_size, 8 * 1024 * 1024)),
       tableSize: Number(wrapped(config.maglev_lb_config?.table_size, 65537)),
-    });
+    };
+    createLoadBalancer(policy, lbOptions); // rejects an unsupported policy now, not at the first request
+    this.selectionOptions = {
+      overprovisioningFactor: 140,
+      panicThreshold: this.panicThreshold,
+      localityWeighted: config.common_lb_config?.locality_config_specifier === "locality_weighted_lb_config",
+      hashed: policy === "RING_HASH" || policy === "MAGLEV",
+      newLb: (): LoadBalancer => createLoadBalancer(policy, lbOptions),
+    };
     const poolOptions = { http2, connectTimeoutMs: this.connectTimeoutMs, maxConnectionsPerHost: this.breakers.maxConnections, maxRequestsPerConnection, idleTimeoutMs, stats, statPrefix: `cluster.${this.name}` };
     this.pools = new ConnectionPools({ ...poolOptions, tls: this.tls });
     for (const [i, m] of config.transport_socket_matches.entries()) {
@@ -147,7 +158,7 @@ export class UpstreamCluster {
     }
     if (config.health_checks.length > 1) throw new Error(`cluster ${config.name}.health_checks: one health check per cluster is supported, not ${config.health_checks.length}`);
     if (config.health_checks.length === 1) {
-      this.healthChecker = new ActiveHealthChecker(config.health_checks[0], { name: this.name, hosts: () => this.hosts(), tls: () => this.pools.tlsOptions(["http/1.1"]) }, stats, `cluster ${config.name}.health_checks[0]`);
+      this.healthChecker = new ActiveHealthChecker(config.health_checks[0], { name: this.name, hosts: () => this.hosts(), tls: () => this.pools.tlsOptions(["http/1.1"]), healthChanged: () => { this.selection = undefined; } }, stats, `cluster ${config.name}.health_checks[0]`);
       this.healthChecker.start();
     }
     if (this.outlier) {
@@ -160,9 +171,10 @@ export class UpstreamCluster {
   /** Applies an EDS (or static) assignment; hosts that stay keep their pools and outlier state. */
   setAssignment(cla: ClusterLoadAssignment__Output): void {
     const next = new Map<string, Endpoint>();
-    const levels: Endpoint[][] = [];
+    const groups: LocalityGroup[] = [];
     for (const group of cla.endpoints) {
       const locality = group.locality ? `${group.locality.region}/${group.locality.zone}/${group.locality.sub_zone}` : "";
+      const hosts: Endpoint[] = [];
       for (const lbe of group.lb_endpoints) {
         const sock = lbe.endpoint?.address?.socket_address;
         if (!sock) continue;
@@ -178,12 +190,16 @@ export class UpstreamCluster {
         e.metadata = lbe.metadata?.filter_metadata ? (lbe.metadata.filter_metadata as unknown as Record<string, unknown>) : {};
         e.transport = this.transportOf(e);
         next.set(key, e);
-        (levels[group.priority] ??= []).push(e);
+        hosts.push(e);
       }
+      if (hosts.length) groups.push({ priority: group.priority, locality, weight: group.load_balancing_weight?.value ?? 0, hosts });
     }
     for (const [key] of this.all) if (!next.has(key)) for (const pools of this.allPools()) pools.drainHost(key);
     this.all = next;
-    this.levels = levels.filter(Boolean);
+    // Envoy's default overprovisioning factor is 140 (percent).
+    this.selectionOptions.overprovisioningFactor = cla.policy?.overprovisioning_factor ? cla.policy.overprovisioning_factor.value : 140;
+    this.groups = groups;
+    this.selection = undefined;
     this.healthChecker?.sync();
     this.stats.setGauge(`cluster.${this.name}.membership_total`, next.size);
     this.stats.setGauge(`cluster.${this.name}.membership_healthy`, [...next.values()].filter((e) => usable(e, Date.now())).length);
@@ -220,26 +236,18 @@ export class UpstreamCluster {
   }
 
   /**
-   * Picks a host: the first priority with usable hosts; when too few hosts are usable (below the panic threshold)
-   * Envoy routes to all of them rather than overload the few.
+   * Picks a host as Envoy does: a priority by the load computed from each priority's health (spilling over to the
+   * next as one degrades), a locality by effective weight when locality weighted LB is on, then the cluster's policy
+   * within it. A priority in panic (too few healthy hosts) balances over all its hosts rather than overload the few.
    */
   pick(hash: number | undefined, skip?: (e: Endpoint) => boolean): Endpoint | undefined {
     const now = Date.now();
-    for (const level of this.levels) {
-      const ok = level.filter((e) => usable(e, now));
-      if (ok.length === 0) continue;
-      if ((ok.length * 100) / level.length < this.panicThreshold) {
-        this.stats.inc(`cluster.${this.name}.lb_healthy_panic`);
-        return this.lb.pick(level, hash, skip);
-      }
-      return this.lb.pick(ok.length === level.length ? level : ok, hash, skip);
-    }
-    const everything = this.levels.flat();
-    if (everything.length > 0) {
-      this.stats.inc(`cluster.${this.name}.lb_healthy_panic`);
-      return this.lb.pick(everything, hash, skip);
-    }
-    return undefined;
+    let state = this.selection;
+    if (!state || now >= state.validUntil) state = this.selection = computeState(this.groups, this.selectionOptions, now);
+    const chosen = chooseSet(state, hash);
+    if (!chosen) return undefined;
+    if (state.panic[chosen.priority]) this.stats.inc(`cluster.${this.name}.lb_healthy_panic`);
+    return chosen.set.lb.pick(chosen.set.hosts, hash, skip);
   }
 
   /** Feeds outlier detection with a request's result: an HTTP status, or a connect/reset failure. */
@@ -272,6 +280,7 @@ export class UpstreamCluster {
     e.ejectedUntil = now + Math.min(od.baseEjectionMs * e.ejections, Math.max(od.baseEjectionMs, od.maxEjectionMs));
     e.consecutive5xx = 0;
     e.consecutiveGatewayFailures = 0;
+    this.selection = undefined;
     this.stats.inc(`cluster.${this.name}.outlier_detection.ejections_enforced_total`);
     this.stats.gauge(`cluster.${this.name}.outlier_detection.ejections_active`, 1);
   }

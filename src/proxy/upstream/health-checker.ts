@@ -23,6 +23,8 @@ export interface CheckedCluster {
   hosts(): Endpoint[];
   /** TLS options for a connection to a host, undefined for plaintext (throws while certificates are not ready). */
   tls(host: Endpoint): ConnectionOptions | undefined;
+  /** A host's health changed: the cluster recomputes its priority and locality loads. */
+  healthChanged(): void;
 }
 
 export class ActiveHealthChecker {
@@ -73,6 +75,7 @@ export class ActiveHealthChecker {
       this.probe(host);
     }
     this.updateGauge();
+    this.cluster.healthChanged();
   }
 
   close(): void {
@@ -96,6 +99,7 @@ export class ActiveHealthChecker {
 
   private record(host: Endpoint, state: HostState, ok: boolean): void {
     this.stats.inc(`${this.prefix}.${ok ? "success" : "failure"}`);
+    const was = host.hcHealthy;
     if (ok) {
       state.failures = 0;
       state.successes++;
@@ -107,6 +111,7 @@ export class ActiveHealthChecker {
     }
     state.pending = false;
     this.updateGauge();
+    if (host.hcHealthy !== was) this.cluster.healthChanged();
   }
 
   private updateGauge(): void {

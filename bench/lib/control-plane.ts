@@ -73,7 +73,7 @@ export async function createAll(control: Control, resources: Array<Record<string
   const worker = async () => {
     while (next < resources.length) {
       const r = resources[next++];
-      const plural = `${String(r.kind).toLowerCase()}s`;
+      const plural = r.kind === "ServiceEntry" ? "serviceentries" : `${String(r.kind).toLowerCase()}s`;
       const res = await control.api("POST", `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/${plural}`, r);
       if (res.status !== 201) throw new Error(`creating ${String(r.kind)} ${(r.metadata as { name: string }).name}: ${res.status} ${String(res.body.message)}`);
     }

@@ -10,9 +10,12 @@ import type { ProxyResources } from "./translate/translate.js";
 const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
 
 export class SnapshotEncoder {
-  /** Encodings by type URL and the resource's JSON, for this generation and the one before. */
-  private current = new Map<string, AnyValue>();
-  private previous = new Map<string, AnyValue>();
+  /**
+   * Encodings by type URL, then by the resource's JSON, for this generation and the one before. One map per type
+   * keeps the JSON itself as the key: a key built by concatenation would be copied to be hashed, per resource.
+   */
+  private current = new Map<string, Map<string, AnyValue>>();
+  private previous = new Map<string, Map<string, AnyValue>>();
 
   /** Starts a generation (one pass over every proxy): the last one's encodings stay reusable, older ones go. */
   nextGeneration(): void {
@@ -45,11 +48,12 @@ export class SnapshotEncoder {
   }
 
   private encode(typeUrl: string, json: string, resource: Record<string, unknown>): AnyValue {
-    const key = `${typeUrl}\n${json}`;
-    let any = this.current.get(key);
+    let current = this.current.get(typeUrl);
+    if (!current) this.current.set(typeUrl, (current = new Map()));
+    let any = current.get(json);
     if (any) return any;
-    any = this.previous.get(key) ?? encodeAny(typeUrl, resource);
-    this.current.set(key, any);
+    any = this.previous.get(typeUrl)?.get(json) ?? encodeAny(typeUrl, resource);
+    current.set(json, any);
     return any;
   }
 }

@@ -11,8 +11,9 @@ const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: 
 
 export class SnapshotEncoder {
   /**
-   * Encodings by type URL, then by the resource's JSON, for this generation and the one before. One map per type
-   * keeps the JSON itself as the key: a key built by concatenation would be copied to be hashed, per resource.
+   * Encodings by type URL, then by the SHA-256 of the resource's JSON, for this generation and the one before. The
+   * digest, not the JSON, is the key: resources unique to one proxy (its listeners carry its identity in tracing
+   * tags) would otherwise keep their whole text alive, and hashing it once serves both the key and the version.
    */
   private current = new Map<string, Map<string, AnyValue>>();
   private previous = new Map<string, Map<string, AnyValue>>();
@@ -31,29 +32,25 @@ export class SnapshotEncoder {
       const list: Array<Record<string, unknown>> = key ? out[key] : secrets;
       if (!key && list.length === 0) continue;
       const typeUrl = TYPE_URL[kind];
-      const hash = createHash("sha256");
+      let current = this.current.get(typeUrl);
+      if (!current) this.current.set(typeUrl, (current = new Map()));
+      const previous = this.previous.get(typeUrl);
+      // The kind's version: a hash over its resources' digests, in order.
+      const version = createHash("sha256");
       const resources = new Map<string, AnyValue>();
-      // The version hashes the same text as JSON.stringify(list): "[" + each resource's JSON, comma-separated + "]".
-      hash.update("[");
-      list.forEach((r, i) => {
-        const json = JSON.stringify(r);
-        hash.update(i ? `,${json}` : json);
-        resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), this.encode(typeUrl, json, r));
-      });
-      hash.update("]");
-      snap.versions[kind] = hash.digest("hex").slice(0, 16);
+      for (const r of list) {
+        const digest = createHash("sha256").update(JSON.stringify(r)).digest("base64");
+        version.update(digest);
+        let any = current.get(digest);
+        if (!any) {
+          any = previous?.get(digest) ?? encodeAny(typeUrl, r);
+          current.set(digest, any);
+        }
+        resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), any);
+      }
+      snap.versions[kind] = version.digest("hex").slice(0, 16);
       snap.resources[kind] = resources;
     }
     return snap;
-  }
-
-  private encode(typeUrl: string, json: string, resource: Record<string, unknown>): AnyValue {
-    let current = this.current.get(typeUrl);
-    if (!current) this.current.set(typeUrl, (current = new Map()));
-    let any = current.get(json);
-    if (any) return any;
-    any = this.previous.get(typeUrl)?.get(json) ?? encodeAny(typeUrl, resource);
-    current.set(json, any);
-    return any;
   }
 }

@@ -64,11 +64,8 @@ function next(fleet: ChildProcess, type: FleetMessage["type"], timeoutMs: number
   });
 }
 
-/** BENCH_CP_PROFILE=DIR: the control plane writes a V8 CPU profile there (node --cpu-prof) when it stops. */
-const PROFILE_DIR = process.env.BENCH_CP_PROFILE;
-
 export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<T>): Promise<T> {
-  const control = await startControl(PROFILE_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : []);
+  const control = await startControl();
   let fleet: ChildProcess | undefined;
   try {
     const own = Math.min(PROXY_SERVICES, shape.services);

@@ -22,7 +22,11 @@ export interface Control {
   stop(): Promise<void>;
 }
 
-export async function startControl(nodeArgs: string[] = []): Promise<Control> {
+/** BENCH_CP_PROFILE=DIR: the control plane writes a V8 CPU profile there (node --cpu-prof) when it stops. */
+const PROFILE_DIR = process.env.BENCH_CP_PROFILE;
+
+export async function startControl(): Promise<Control> {
+  const nodeArgs = PROFILE_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : [];
   const stateDir = mkdtempSync(join(tmpdir(), "trellis-bench-cp-"));
   const ports = { xds: await freePort(), api: await freePort(), ca: await freePort() };
   const otlp = await freePort();

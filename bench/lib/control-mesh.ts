@@ -68,7 +68,7 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
   const control = await startControl();
   let fleet: ChildProcess | undefined;
   try {
-    const own = Math.min(PROXY_SERVICES, shape.services);
+    const own = Math.min(PROXY_SERVICES, shape.services, shape.proxies);
     // Config first, fleet second: loading 1,000 ServiceEntries with no proxy connected costs no translation.
     await createAll(control, [change("initial"), ...Array.from({ length: shape.services - own }, (_, i) => serviceEntry(i, shape.endpointsPerService))]);
     const options: FleetOptions = {

@@ -16,6 +16,9 @@ import { http1ThroughputScenario } from "./scenarios/http1-throughput.js";
 import { h2GrpcScenario } from "./scenarios/h2-grpc.js";
 import { tcpThroughputScenario } from "./scenarios/tcp-throughput.js";
 import { idleMemoryScenario } from "./scenarios/idle-memory.js";
+import { cpPushScenario } from "./scenarios/cp-push.js";
+import { cpScaleScenario } from "./scenarios/cp-scale.js";
+import { cpCertsScenario } from "./scenarios/cp-certs.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
@@ -162,6 +165,9 @@ const scenarios: Scenario[] = [
   { name: "h2-grpc", describe: "HTTP/2 (h2c) and gRPC unary, 1 KB, at 1,000 req/s over 4 connections through two chained proxies per peer (h2load)", run: h2GrpcScenario },
   { name: "tcp-throughput", describe: "one TCP echo stream's MB/s through two chained L4 proxies per peer, proxy CPU per GB", run: tcpThroughputScenario },
   { name: "idle-memory", describe: "resident memory of one proxy process per peer, idle after start and at 1,000 req/s; a Trellis sidecar with a Bookinfo-sized config", run: idleMemoryScenario },
+  { name: "cp-push", describe: "a VirtualService change from the REST write until 100 simulated sidecars (real ADS) ACKed it, at 10, 100 and 1,000 services", run: cpPushScenario },
+  { name: "cp-scale", describe: "control-plane RSS and CPU at 1,000 services and 10,000 endpoints with 100 simulated sidecars, idle and during a push", run: cpScaleScenario },
+  { name: "cp-certs", describe: "certificates the CA signs per second (real CSRs over its gRPC API, 8 connections) and its CPU per 1,000", run: cpCertsScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
 ];
 

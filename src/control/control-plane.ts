@@ -1,14 +1,14 @@
 // `trellis control` assembled: store + registry -> translation per proxy (debounced) -> ADS snapshots; the REST API;
 // and the CA (CSR service over TLS) when asked for.
 import { DEFAULT_DNS, type DnsSettings } from "./translate/service-entry-clusters.js";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { AdsServer, type Snapshot } from "../xds/ads-server.js";
-import { ADS_ORDER, encodeAny, type ResourceKind, TYPE_URL, type AnyValue } from "../xds/resource.js";
+import { AdsServer } from "../xds/ads-server.js";
+import { SnapshotEncoder } from "./snapshot-encoder.js";
 import { restApi, send, type ApiRoute } from "./api/rest-api.js";
 import { CertificateAuthority } from "./ca/authority.js";
 import { addCaService, controlPlaneCredentials, type ServingCredentials } from "./ca/ca-service.js";
@@ -29,7 +29,7 @@ import { SeriesStore } from "../telemetry/metrics/series-store.js";
 import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
-import { meshServices, translate, type ProxyResources } from "./translate/translate.js";
+import { meshServices, translate } from "./translate/translate.js";
 import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
@@ -75,22 +75,6 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }
 
-const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
-
-/** `secrets` are what the control plane serves over SDS: only trust bundles (workload keys never leave their proxy). */
-function toSnapshot(out: ProxyResources, secrets: Array<Record<string, unknown>>): Snapshot {
-  const snap: Snapshot = { versions: {}, resources: {} };
-  for (const kind of ADS_ORDER) {
-    const key = KEYS[kind];
-    const list: Array<Record<string, unknown>> = key ? out[key] : secrets;
-    if (!key && list.length === 0) continue;
-    const json = JSON.stringify(list);
-    snap.versions[kind] = createHash("sha256").update(json).digest("hex").slice(0, 16);
-    snap.resources[kind] = new Map<string, AnyValue>(list.map((r) => [String(kind === "endpoint" ? r.cluster_name : r.name), encodeAny(TYPE_URL[kind], r)]));
-  }
-  return snap;
-}
-
 export class ControlPlane {
   readonly store: Store;
   readonly registry: Registry;
@@ -105,6 +89,7 @@ export class ControlPlane {
   private readonly connected = new Map<string, Workload>();
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
+  private readonly encoder = new SnapshotEncoder();
   ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
   private configDir?: ConfigDirSync;
   private console?: Server;
@@ -169,8 +154,10 @@ export class ControlPlane {
         if (p.identity) workload.mtls = true;
         this.connected.set(p.node.id, workload);
         if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
+        // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
+        // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
         this.registry.upsert(workload);
-        this.recompute();
+        this.configure(p.node.id, workload, this.store.list(), this.registry.list(), this.secrets());
       },
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
@@ -263,20 +250,27 @@ export class ControlPlane {
     this.timer.unref();
   }
 
+  /** The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first. */
+  private secrets(): Array<Record<string, unknown>> {
+    return this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
+  }
+
   /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
   recompute(): void {
     const resources = this.store.list();
     const workloads = this.registry.list();
-    // The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first.
-    const secrets = this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
+    const secrets = this.secrets();
+    this.encoder.nextGeneration();
     // Proxies in one locality get the same endpoints: built once per recompute.
     const edsCache = new Map<string, Record<string, unknown>[]>();
-    for (const [id, proxy] of this.connected) {
-      try {
-        this.ads.setSnapshot(id, toSnapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
-      } catch (err) {
-        this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
-      }
+    for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+  }
+
+  private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+    try {
+      this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+    } catch (err) {
+      this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
     }
   }
 

@@ -1,0 +1,119 @@
+// One measured mesh for the control-plane scenarios: the real control plane (CA on), N services (the fleet's own
+// plus generated ServiceEntries), the fleet of simulated sidecars in its own process, and a timed push: a
+// VirtualService change every sidecar receives, from the REST write to each sidecar's ACK.
+import { type ChildProcess, fork } from "node:child_process";
+import { type Control, createAll, hostOf, NAMESPACE, SERVICE_ACCOUNT, serviceEntry, startControl } from "./control-plane.js";
+import type { FleetMessage, FleetOptions } from "./ads-fleet.js";
+import { cpuSeconds, rssMiB } from "./processes.js";
+
+export interface MeshShape {
+  services: number;
+  endpointsPerService: number;
+  proxies: number;
+}
+
+export interface PushSample {
+  /** ms from the REST write being sent until the first, the median (50th of 100) and the last sidecar ACKed it. */
+  firstMs: number;
+  halfMs: number;
+  lastMs: number;
+  missing: number;
+  /** ms until the REST API answered the write. */
+  writeMs: number;
+  /** Control-plane CPU seconds from the write until the last ACK. */
+  cpuSeconds: number;
+  rssBeforeMiB: number;
+  peakRssMiB: number;
+  fleetCpuSeconds: number;
+}
+
+export interface Mesh {
+  control: Control;
+  fleet: ChildProcess;
+  /** ms for the fleet to connect and hold the whole mesh, and the control plane's CPU seconds meanwhile. */
+  sync: { ms: number; cpuSeconds: number; clusters: number; routes: number };
+  push(marker: string): Promise<PushSample>;
+}
+
+const PROXY_SERVICES = 10;
+const SYNC_TIMEOUT_MS = 240_000;
+const PUSH_TIMEOUT_MS = 60_000;
+const RSS_EVERY_MS = 20;
+const now = () => performance.timeOrigin + performance.now();
+
+/** The resource every push rewrites: a header on the routes to a service every sidecar knows (transparent mode). */
+function change(marker: string, resourceVersion?: string): Record<string, unknown> {
+  return {
+    apiVersion: "networking.istio.io/v1", kind: "VirtualService",
+    metadata: { name: "bench-change", namespace: NAMESPACE, ...(resourceVersion ? { resourceVersion } : {}) },
+    spec: { hosts: [hostOf("app-0")], http: [{ headers: { request: { set: { "x-bench-change": marker } } }, route: [{ destination: { host: hostOf("app-0") } }] }] },
+  };
+}
+
+function next(fleet: ChildProcess, type: FleetMessage["type"], timeoutMs: number): Promise<FleetMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`the ADS fleet sent no "${type}" within ${timeoutMs} ms`)); }, timeoutMs);
+    const onMessage = (m: FleetMessage) => {
+      if (m.type === "error") { cleanup(); reject(new Error(`ADS fleet: ${m.message}`)); }
+      if (m.type === type) { cleanup(); resolve(m); }
+    };
+    const onExit = (code: number | null) => { cleanup(); reject(new Error(`the ADS fleet exited (${code}) while waiting for "${type}"`)); };
+    const cleanup = () => { clearTimeout(timer); fleet.off("message", onMessage); fleet.off("exit", onExit); };
+    fleet.on("message", onMessage);
+    fleet.once("exit", onExit);
+  });
+}
+
+export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<T>): Promise<T> {
+  const control = await startControl();
+  let fleet: ChildProcess | undefined;
+  try {
+    const own = Math.min(PROXY_SERVICES, shape.services, shape.proxies);
+    // Config first, fleet second: loading 1,000 ServiceEntries with no proxy connected costs no translation.
+    await createAll(control, [change("initial"), ...Array.from({ length: shape.services - own }, (_, i) => serviceEntry(i, shape.endpointsPerService))]);
+    const options: FleetOptions = {
+      target: `127.0.0.1:${control.ports.xds}`, token: control.token, count: shape.proxies, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT,
+      services: Array.from({ length: own }, (_, i) => `app-${i}`), expectClusters: shape.services, watchHost: hostOf("app-0"),
+    };
+    const cpu0 = cpuSeconds(control.pid);
+    fleet = fork("dist/bench/lib/ads-fleet.js", [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const synced = await next(fleet, "synced", SYNC_TIMEOUT_MS) as Extract<FleetMessage, { type: "synced" }>;
+    const sync = { ms: synced.ms, cpuSeconds: cpuSeconds(control.pid) - cpu0, clusters: synced.clusters, routes: synced.routes };
+    const f = fleet;
+    const push = async (marker: string): Promise<PushSample> => {
+      const current = await control.api("GET", `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/virtualservices/bench-change`);
+      const version = (current.body.metadata as { resourceVersion: string }).resourceVersion;
+      f.send({ type: "watch", marker, timeoutMs: PUSH_TIMEOUT_MS });
+      await next(f, "watching", 10_000);
+      const acked = next(f, "acked", PUSH_TIMEOUT_MS + 10_000);
+      acked.catch(() => {}); // awaited below; a failed write must not leave it unhandled
+      const rssBeforeMiB = rssMiB(control.pid);
+      let peakRssMiB = rssBeforeMiB;
+      const sampler = setInterval(() => { peakRssMiB = Math.max(peakRssMiB, rssMiB(control.pid)); }, RSS_EVERY_MS);
+      const [cpuBefore, fleetBefore] = [cpuSeconds(control.pid), cpuSeconds(f.pid!)];
+      const t0 = now();
+      try {
+        const res = await control.api("PUT", `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/virtualservices/bench-change`, change(marker, version));
+        const writeMs = now() - t0;
+        if (res.status !== 200) throw new Error(`PUT VirtualService bench-change: ${res.status} ${String(res.body.message)}`);
+        const out = await acked as Extract<FleetMessage, { type: "acked" }>;
+        const cpu = cpuSeconds(control.pid) - cpuBefore;
+        peakRssMiB = Math.max(peakRssMiB, rssMiB(control.pid));
+        const at = (k: number) => (out.times.length >= k ? out.times[k - 1] - t0 : NaN);
+        return { firstMs: at(1), halfMs: at(Math.ceil(shape.proxies / 2)), lastMs: at(shape.proxies), missing: out.missing, writeMs, cpuSeconds: cpu, rssBeforeMiB, peakRssMiB, fleetCpuSeconds: cpuSeconds(f.pid!) - fleetBefore };
+      } finally {
+        clearInterval(sampler);
+      }
+    };
+    return await fn({ control, fleet, sync, push });
+  } finally {
+    if (fleet && fleet.exitCode === null) {
+      const exited = new Promise((r) => fleet!.once("exit", r));
+      if (fleet.connected) fleet.send({ type: "close" });
+      const timer = setTimeout(() => fleet!.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await control.stop();
+  }
+}

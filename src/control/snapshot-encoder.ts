@@ -1,0 +1,56 @@
+// Per-proxy xDS snapshots from translated resources, encoding each distinct resource once: proxies share most of
+// their resources (a namespace's outbound clusters, routes and endpoints), so a push to N proxies encodes what
+// changed rather than N copies of everything. Proxies given the same resource also get the same encoded object,
+// which lets the ADS server's consistency check decode it once.
+import { createHash } from "node:crypto";
+import type { Snapshot } from "../xds/ads-server.js";
+import { ADS_ORDER, type AnyValue, encodeAny, type ResourceKind, TYPE_URL } from "../xds/resource.js";
+import type { ProxyResources } from "./translate/translate.js";
+
+const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
+
+export class SnapshotEncoder {
+  /**
+   * Encodings by type URL, then by the SHA-256 of the resource's JSON, for this generation and the one before. The
+   * digest, not the JSON, is the key: resources unique to one proxy (its listeners carry its identity in tracing
+   * tags) would otherwise keep their whole text alive, and hashing it once serves both the key and the version.
+   */
+  private current = new Map<string, Map<string, AnyValue>>();
+  private previous = new Map<string, Map<string, AnyValue>>();
+
+  /** Starts a generation (one pass over every proxy): the last one's encodings stay reusable, older ones go. */
+  nextGeneration(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+
+  /** `secrets` are what the control plane serves over SDS: only trust bundles (workload keys never leave their proxy). */
+  snapshot(out: ProxyResources, secrets: Array<Record<string, unknown>>): Snapshot {
+    const snap: Snapshot = { versions: {}, resources: {} };
+    for (const kind of ADS_ORDER) {
+      const key = KEYS[kind];
+      const list: Array<Record<string, unknown>> = key ? out[key] : secrets;
+      if (!key && list.length === 0) continue;
+      const typeUrl = TYPE_URL[kind];
+      let current = this.current.get(typeUrl);
+      if (!current) this.current.set(typeUrl, (current = new Map()));
+      const previous = this.previous.get(typeUrl);
+      // The kind's version: a hash over its resources' digests, in order.
+      const version = createHash("sha256");
+      const resources = new Map<string, AnyValue>();
+      for (const r of list) {
+        const digest = createHash("sha256").update(JSON.stringify(r)).digest("base64");
+        version.update(digest);
+        let any = current.get(digest);
+        if (!any) {
+          any = previous?.get(digest) ?? encodeAny(typeUrl, r);
+          current.set(digest, any);
+        }
+        resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), any);
+      }
+      snap.versions[kind] = version.digest("hex").slice(0, 16);
+      snap.resources[kind] = resources;
+    }
+    return snap;
+  }
+}

@@ -39,13 +39,19 @@ export class Http1ServerConnection implements ResponseOwner {
   private handedOff = false;
   /** Set when the connection must close once the current response is done. */
   private closeAfter = false;
+  /** The client half-closed (FIN): requests already received are answered, then the connection closes. */
+  private peerEnded = false;
 
   constructor(readonly socket: Socket, private readonly handler: Http1Handler, private readonly options: Http1ServerOptions, firstBytes?: Buffer) {
     socket.setNoDelay(true);
     socket.on("data", this.onData);
     socket.on("error", () => socket.destroy());
     socket.once("close", () => this.onClose());
+    // The listener allows half-open sockets (for tcp_proxy), so the client's FIN must be acted on here.
+    socket.once("end", () => this.onEnd());
     socket.on("timeout", () => socket.destroy());
+    // A response writer held back by a full socket (write returned false) resumes here.
+    socket.on("drain", () => this.res?.drained());
     this.awaitHead();
     if (firstBytes && firstBytes.length > 0) this.onData(firstBytes);
   }
@@ -167,8 +173,12 @@ export class Http1ServerConnection implements ResponseOwner {
       this.socket.end();
       return;
     }
-    this.awaitHead();
     const pending = this.buf;
+    if (this.peerEnded && !pending) {
+      this.socket.end();
+      return;
+    }
+    this.awaitHead();
     if (pending) {
       this.buf = undefined;
       this.socket.resume();
@@ -204,6 +214,17 @@ export class Http1ServerConnection implements ResponseOwner {
     const body = `${err.message}\n`;
     if (socket.writable) socket.end(`HTTP/1.1 ${status} ${REASON[status] ?? "Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, "latin1");
     else socket.destroy();
+  }
+
+  private onEnd(): void {
+    if (this.handedOff || this.closed) return;
+    this.peerEnded = true;
+    // A request received whole is answered first (responseDone closes); one whose body or head has not all arrived
+    // never will, so it is given up. With nothing received, the connection just closes.
+    if (this.req) {
+      if (!this.req.complete) this.socket.destroy();
+    } else if (this.buf === undefined) this.socket.end();
+    else this.socket.destroy();
   }
 
   private onClose(): void {

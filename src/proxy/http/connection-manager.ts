@@ -57,6 +57,8 @@ export class HttpConnectionManager {
   private readonly upgrades: Set<string>;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
   private readonly streamIdleMs: number;
+  /** request_timeout: the whole request must have arrived by then unless a response started; 0 (the default) = none. */
+  private readonly requestTimeoutMs: number;
   private readonly conns = new WeakMap<Socket, ConnectionInfo>();
   private readonly openSockets = new Set<Socket>();
   private draining = false;
@@ -89,9 +91,10 @@ export class HttpConnectionManager {
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
     this.streamIdleMs = durationMs(config.stream_idle_timeout, 300_000);
+    this.requestTimeoutMs = durationMs(config.request_timeout, 0);
     const handler = (req: Req, res: Res) => this.handle(req, res);
     this.h1Options = {
-      idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000), requestTimeoutMs: durationMs(config.request_timeout, 0),
+      idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000),
       maxHeaderBytes: wrapped(config.max_request_headers_kb, 60) * 1024, maxHeaders: wrapped(config.common_http_protocol_options?.max_headers_count, 100),
     };
     this.h1 = {
@@ -215,6 +218,10 @@ export class HttpConnectionManager {
       ctx.idleTimer = timer;
       res.once("close", () => clearTimeout(timer));
     }
+    if (this.requestTimeoutMs > 0) {
+      const timer = setTimeout(() => this.requestTimeout(ctx), this.requestTimeoutMs);
+      res.once("close", () => clearTimeout(timer));
+    }
     if (this.filters.length > 0 && this.filters.some((f) => f.onResponseHeaders)) {
       ctx.onResponseHeaders = (h) => { for (const f of this.filters) f.onResponseHeaders?.(ctx, h); };
     }
@@ -233,6 +240,17 @@ export class HttpConnectionManager {
       ctx.flags.push("SI");
       ctx.res.destroy();
     }
+  }
+
+  /**
+   * request_timeout, as Envoy: a 408 unless the whole request went upstream (read to its end: the router forwards as
+   * it reads) or a response started; no response flag.
+   */
+  private requestTimeout(ctx: StreamContext): void {
+    if (ctx.req.readableEnded || ctx.responded || ctx.res.headersSent) return;
+    this.deps.stats.inc(`http.${this.statPrefix}.downstream_rq_timeout`);
+    ctx.cancelUpstream?.();
+    localReply(ctx, 408, "request timeout");
   }
 
   private runFilters(ctx: StreamContext, from: number): void {

@@ -78,6 +78,7 @@ before(async () => {
     { match: { prefix: "/trickle" }, route: { cluster: "slow", idle_timeout: "0.3s" } },
     { match: { prefix: "/" }, route: { cluster: "slow", idle_timeout: "0.3s" } },
   ] }] }, undefined, { stream_idle_timeout: "0.2s", access_log: ACCESS_LOG })
+  , httpListener("cx", { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "slow", idle_timeout: "0s" } }] }] }, undefined, { common_http_protocol_options: { idle_timeout: "0.3s" } })
   , httpListener("rt", { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "slow" } }] }] }, undefined, { request_timeout: "0.3s", access_log: ACCESS_LOG }),
   ], [staticCluster("slow", [slow.port])]);
 });
@@ -156,4 +157,25 @@ test("request_timeout: a request whose body stops arriving gets 408 over HTTP/1.
   const late = await get(p.url("/late", "rt"));
   assert.equal(late.status, 200);
   assert.equal(late.text, "late but fine");
+});
+
+test("connection idle_timeout: an HTTP/2 connection with no stream open for it is closed with GOAWAY, one with a stream in progress is not", async () => {
+  const session = h2connect(`http://127.0.0.1:${p.port("cx")}`);
+  const closed = new Promise<number>((resolve) => session.once("close", () => resolve(Date.now())));
+  const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
+  session.on("error", () => {});
+  // The trickle takes 800 ms, longer than the 300 ms idle timeout: its open stream keeps the connection.
+  const body = await new Promise<string>((resolve, reject) => {
+    const s = session.request({ ":path": "/trickle" });
+    let data = "";
+    s.on("data", (d: Buffer) => (data += d));
+    s.on("end", () => resolve(data));
+    s.on("error", reject);
+  });
+  const lastStreamDone = Date.now();
+  assert.equal(body, "chunk0;chunk1;chunk2;chunk3;chunk4;chunk5;chunk6;chunk7;done");
+  await goaway;
+  const at = await Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error("the idle connection was left open")), 3000).unref())]);
+  assert.ok(at - lastStreamDone >= 250, "closed only after the idle timeout");
+  assert.equal(p.proxy.stats.counter("http.cx.downstream_cx_idle_timeout"), 1);
 });

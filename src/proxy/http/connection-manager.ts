@@ -1,7 +1,7 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
 import { randomUUID } from "node:crypto";
-import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { RouteConfiguration__Output } from "../../xds/generated/envoy/config/route/v3/RouteConfiguration.js";
@@ -104,6 +104,7 @@ export class HttpConnectionManager {
     };
     this.h2 = createH2Server({ maxHeaderListPairs: 1000 }, handler);
     this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
+    if (idleMs > 0) this.h2.on("session", (session: ServerHttp2Session) => this.closeWhenIdle(session, idleMs));
   }
 
   /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
@@ -141,6 +142,26 @@ export class HttpConnectionManager {
       socket.pause();
       dispatch(chunk);
     });
+  }
+
+  /**
+   * common_http_protocol_options.idle_timeout on HTTP/2 (HTTP/1 has it in its codec): a connection with no stream
+   * open for that long is closed with a GOAWAY. One timer per connection, re-armed when its last stream closes.
+   */
+  private closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+    let open = 0;
+    const timer = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      this.deps.stats.inc(`http.${this.statPrefix}.downstream_cx_idle_timeout`);
+      session.close();
+    }, idleMs);
+    session.on("stream", (stream) => {
+      open++;
+      stream.once("close", () => {
+        if (--open === 0) timer.refresh();
+      });
+    });
+    session.once("close", () => clearTimeout(timer));
   }
 
   private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {

@@ -90,10 +90,10 @@ test("thousands of mixed requests through two chained proxies: nothing lost, not
   ws.server.on("upgrade", (req, socket: Socket) => {
     const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    socket.pipe(socket);
+    socket.on("error", () => {}).pipe(socket);
   });
   cleanup.push(() => ws.close());
-  const tcpEcho: Server = createServer((s) => s.pipe(s));
+  const tcpEcho: Server = createServer((s) => s.on("error", () => {}).pipe(s));
   await new Promise<void>((r) => tcpEcho.listen(0, "127.0.0.1", r));
   cleanup.push(() => new Promise<void>((r) => tcpEcho.close(() => r())));
   const tcpPort = (tcpEcho.address() as { port: number }).port;

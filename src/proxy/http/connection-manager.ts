@@ -107,6 +107,11 @@ export class HttpConnectionManager {
     if (idleMs > 0) this.h2.on("session", (session: ServerHttp2Session) => this.closeWhenIdle(session, idleMs));
   }
 
+  /** How long a new connection may stay silent: its first request's head is due within request_headers_timeout. */
+  get firstBytesTimeoutMs(): number {
+    return this.h1Options.headersTimeoutMs;
+  }
+
   /** Takes a downstream connection: HTTP/2 when the codec says so or the client opens with the HTTP/2 preface. */
   handleConnection(socket: Socket, conn: ConnectionInfo, firstBytes?: Buffer, alpn?: string): void {
     this.conns.set(socket, conn);
@@ -132,8 +137,13 @@ export class HttpConnectionManager {
     };
     if (alpn !== undefined) {
       // TLS told us the protocol: no need to peek.
-      if (alpn === "h2") this.h2.emit("connection", socket);
-      else this.serveH1(socket, undefined);
+      if (alpn === "h2") {
+        // The handshake is done, but a server TLSSocket made without a tls.Server never clears secureConnecting, so
+        // Node's HTTP/2 session would wait for a "secureConnect" that never comes (and then throw on the bytes it
+        // already holds, taking the process down).
+        (socket as unknown as { secureConnecting: boolean }).secureConnecting = false;
+        this.h2.emit("connection", socket);
+      } else this.serveH1(socket, undefined);
       stats.inc(`http.${this.statPrefix}.downstream_cx_${alpn === "h2" ? "http2" : "http1"}_total`);
       return;
     }

@@ -162,6 +162,19 @@ function version(s: string): number {
   return -1;
 }
 
+/**
+ * Judges the start of a request head still arriving: the method must be a token. Random bytes are refused at once
+ * instead of being held until request_headers_timeout or max_request_headers_kb.
+ */
+export function checkPartialRequestLine(buf: Buffer, start: number): void {
+  let i = start;
+  while (i < buf.length && (buf[i] === 13 || buf[i] === 10)) i++;
+  for (const first = i; i < buf.length && buf[i] !== 32; i++) {
+    const c = buf[i];
+    if (c >= 128 || TCHAR[c] === 0) throw new HeadError(400, `invalid method ${JSON.stringify(buf.toString("latin1", first, Math.min(i + 1, first + 20)))}`);
+  }
+}
+
 /** Parses a request head: `buf[start, end)` is everything before the blank line that ends it. */
 export function parseRequestHead(buf: Buffer, start: number, end: number, maxHeaders: number): RequestHead {
   const text = buf.toString("latin1", start, end);

@@ -3,7 +3,7 @@
 // answers bad requests with a status naming the problem, then closes. Upgrade requests leave the codec with the socket.
 import type { Socket } from "node:net";
 import { BodyReader } from "./body-reader.js";
-import { HeadError, parseRequestHead, type RequestHead } from "./head-parser.js";
+import { checkPartialRequestLine, HeadError, parseRequestHead, type RequestHead } from "./head-parser.js";
 import { Http1Request, Http1Response, type ResponseOwner } from "./server-messages.js";
 
 const CRLFCRLF = Buffer.from("\r\n\r\n");
@@ -95,6 +95,7 @@ export class Http1ServerConnection implements ResponseOwner {
         const end = buf.indexOf(CRLFCRLF, pos);
         if (end < 0) {
           if (buf.length - pos > this.options.maxHeaderBytes) throw new HeadError(431, "request headers too large");
+          checkPartialRequestLine(buf, pos);
           this.buf = pos === 0 ? buf : buf.subarray(pos);
           return;
         }

@@ -81,6 +81,10 @@ function terminateTls(socket: Socket, bytes: Buffer | undefined, chain: Chain, c
     if (filter instanceof HttpConnectionManager) filter.handleConnection(tls as unknown as Socket, info, undefined, tls.alpnProtocol || "http/1.1");
     else filter.handleConnection(tls as unknown as Socket, info);
   });
+  // A client that half-closes mid-handshake (a truncated ClientHello) sends no more: OpenSSL would wait for ever.
+  tls.once("end", () => {
+    if (!(tls as unknown as { _secureEstablished?: boolean })._secureEstablished) tls.destroy();
+  });
   tls.on("error", (err: Error & { code?: string }) => {
     // Before the handshake completes: OpenSSL refusing a client that sent no certificate although one is required,
     // or the handshake failing otherwise (the client rejecting ours, a protocol or ALPN mismatch, a reset).
@@ -240,6 +244,8 @@ export class ListenerConfig {
   readonly useOriginalDst: boolean;
   /** Some chain matches on the ClientHello (Envoy's tls_inspector, implied here as Istio configures it). */
   readonly readsHello: boolean;
+  /** How long a connection's first bytes may take: the listener filters' timeout, or sooner when HTTP wants its head. */
+  readonly peekTimeoutMs: number;
 
   constructor(readonly config: Listener__Output, deps: ListenerDeps) {
     const where = `listener ${config.name}`;
@@ -247,6 +253,7 @@ export class ListenerConfig {
     this.chains = config.filter_chains.map((c, i) => compileChain(c, deps, `${where}.filter_chains[${i}]`, direction, config.name));
     this.defaultChain = config.default_filter_chain ? compileChain(config.default_filter_chain, deps, `${where}.default_filter_chain`, direction, config.name) : undefined;
     this.readsHello = this.chains.some((c) => c.readsHello);
+    this.peekTimeoutMs = Math.min(HELLO_TIMEOUT_MS, ...this.filters().map((f) => (f instanceof HttpConnectionManager && f.firstBytesTimeoutMs > 0 ? f.firstBytesTimeoutMs : HELLO_TIMEOUT_MS)));
     this.useOriginalDst = wrappedBool(config.use_original_dst) || config.listener_filters.some((f) => f.name === "envoy.filters.listener.original_dst" || f.typed_config?.type_url.endsWith("original_dst.v3.OriginalDst"));
     for (const [i, f] of config.listener_filters.entries()) {
       const t = f.typed_config?.type_url ?? f.name;
@@ -351,12 +358,16 @@ export class ActiveListener {
       const need = cfg.readsHello ? clientHelloLength(peeked) : undefined;
       if (need !== undefined && peeked.length < Math.min(need, MAX_HELLO_BYTES)) return;
       socket.off("data", onData);
+      socket.off("end", onEnd);
       clearTimeout(helloTimer);
       socket.pause();
       pickAndGo(peeked);
     };
-    const helloTimer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    const helloTimer = setTimeout(() => socket.destroy(), cfg.peekTimeoutMs);
     socket.on("data", onData);
+    // A client that half-closes before its first bytes were judged (a truncated ClientHello, say) will send no more.
+    const onEnd = () => socket.destroy();
+    socket.once("end", onEnd);
     socket.once("close", () => clearTimeout(helloTimer));
   }
 

@@ -1,7 +1,7 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
 import { randomUUID } from "node:crypto";
-import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
@@ -62,6 +62,8 @@ export class HttpConnectionManager {
   private readonly streamIdleMs: number;
   /** By HTTP/1 socket, or by HTTP/2 session (an HTTP/2 request's socket is a proxy object, never the socket itself). */
   private readonly conns = new WeakMap<object, ConnectionInfo>();
+  /** request_timeout: the whole request must have arrived by then unless a response started; 0 (the default) = none. */
+  private readonly requestTimeoutMs: number;
   private readonly openSockets = new Set<Socket>();
   private draining = false;
   /** Stat names bumped per request, built once. */
@@ -93,9 +95,10 @@ export class HttpConnectionManager {
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
     this.streamIdleMs = durationMs(config.stream_idle_timeout, 300_000);
+    this.requestTimeoutMs = durationMs(config.request_timeout, 0);
     const handler = (req: Req, res: Res) => this.handle(req, res);
     this.h1Options = {
-      idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000), requestTimeoutMs: durationMs(config.request_timeout, 0),
+      idleTimeoutMs: idleMs, headersTimeoutMs: durationMs(config.request_headers_timeout, 60_000),
       maxHeaderBytes: wrapped(config.max_request_headers_kb, 60) * 1024, maxHeaders: wrapped(config.common_http_protocol_options?.max_headers_count, 100),
     };
     this.h1 = {
@@ -105,6 +108,7 @@ export class HttpConnectionManager {
     };
     this.h2 = createH2Server({ maxHeaderListPairs: 1000 }, handler);
     this.h2.on("sessionError", () => deps.stats.inc(`http.${this.statPrefix}.downstream_cx_protocol_error`));
+    if (idleMs > 0) this.h2.on("session", (session: ServerHttp2Session) => this.closeWhenIdle(session, idleMs));
   }
 
   /** How long a new connection may stay silent: its first request's head is due within request_headers_timeout. */
@@ -167,6 +171,26 @@ export class HttpConnectionManager {
     this.h2.once("session", onSession);
     this.h2.emit("connection", stream);
     this.h2.off("session", onSession);
+  }
+
+  /**
+   * common_http_protocol_options.idle_timeout on HTTP/2 (HTTP/1 has it in its codec): a connection with no stream
+   * open for that long is closed with a GOAWAY. One timer per connection, re-armed when its last stream closes.
+   */
+  private closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+    let open = 0;
+    const timer = setTimeout(() => {
+      if (open > 0 || session.closed || session.destroyed) return;
+      this.deps.stats.inc(`http.${this.statPrefix}.downstream_cx_idle_timeout`);
+      session.close();
+    }, idleMs);
+    session.on("stream", (stream) => {
+      open++;
+      stream.once("close", () => {
+        if (--open === 0) timer.refresh();
+      });
+    });
+    session.once("close", () => clearTimeout(timer));
   }
 
   private serveH1(socket: Socket, firstBytes: Buffer | undefined): void {
@@ -245,6 +269,10 @@ export class HttpConnectionManager {
       ctx.idleTimer = timer;
       res.once("close", () => clearTimeout(timer));
     }
+    if (this.requestTimeoutMs > 0) {
+      const timer = setTimeout(() => this.requestTimeout(ctx), this.requestTimeoutMs);
+      res.once("close", () => clearTimeout(timer));
+    }
     if (this.filters.length > 0 && this.filters.some((f) => f.onResponseHeaders)) {
       ctx.onResponseHeaders = (h) => { for (const f of this.filters) f.onResponseHeaders?.(ctx, h); };
     }
@@ -263,6 +291,17 @@ export class HttpConnectionManager {
       ctx.flags.push("SI");
       ctx.res.destroy();
     }
+  }
+
+  /**
+   * request_timeout, as Envoy: a 408 unless the whole request went upstream (read to its end: the router forwards as
+   * it reads) or a response started; no response flag.
+   */
+  private requestTimeout(ctx: StreamContext): void {
+    if (ctx.req.readableEnded || ctx.responded || ctx.res.headersSent) return;
+    this.deps.stats.inc(`http.${this.statPrefix}.downstream_rq_timeout`);
+    ctx.cancelUpstream?.();
+    localReply(ctx, 408, "request timeout");
   }
 
   private runFilters(ctx: StreamContext, from: number): void {

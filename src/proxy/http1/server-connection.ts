@@ -15,8 +15,6 @@ export interface Http1ServerOptions {
   maxHeaders: number;
   headersTimeoutMs: number;
   idleTimeoutMs: number;
-  /** 0 = none: the whole request must arrive within it. */
-  requestTimeoutMs: number;
 }
 
 export interface Http1Handler {
@@ -34,7 +32,6 @@ export class Http1ServerConnection implements ResponseOwner {
   private res: Http1Response | undefined;
   private reader: BodyReader | undefined;
   private headTimer: NodeJS.Timeout | undefined;
-  private requestTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private handedOff = false;
   /** Set when the connection must close once the current response is done. */
@@ -50,6 +47,8 @@ export class Http1ServerConnection implements ResponseOwner {
     // The listener allows half-open sockets (for tcp_proxy), so the client's FIN must be acted on here.
     socket.once("end", () => this.onEnd());
     socket.on("timeout", () => socket.destroy());
+    // A response writer held back by a full socket (write returned false) resumes here.
+    socket.on("drain", () => this.res?.drained());
     this.awaitHead();
     if (firstBytes && firstBytes.length > 0) this.onData(firstBytes);
   }
@@ -140,19 +139,9 @@ export class Http1ServerConnection implements ResponseOwner {
     const framing = head.chunked ? "chunked" : head.contentLength > 0 ? "length" : "none";
     const reader = new BodyReader(framing, head.contentLength, {
       onData: (chunk) => req.push(chunk),
-      onEnd: (trailers) => {
-        if (this.requestTimer) clearTimeout(this.requestTimer);
-        req.pushEnd(trailers);
-      },
+      onEnd: (trailers) => req.pushEnd(trailers),
     });
     this.reader = reader;
-    if (this.options.requestTimeoutMs > 0) {
-      this.requestTimer = setTimeout(() => {
-        if (req.complete) return;
-        if (!res.headersSent) this.refuse(new HeadError(400, "request timed out"), 408);
-        else socket.destroy();
-      }, this.options.requestTimeoutMs);
-    }
     // A body-less request is complete before the handler sees it (its "end" waits for a reader).
     reader.begin();
     if (reader.done) this.reader = undefined;
@@ -164,7 +153,6 @@ export class Http1ServerConnection implements ResponseOwner {
     const req = this.req!;
     this.req = undefined;
     this.res = undefined;
-    if (this.requestTimer) clearTimeout(this.requestTimer);
     // A request whose body is still arriving cannot share the connection with the next one.
     if (!keepAlive || this.closeAfter || !req.complete) {
       this.reader = undefined;
@@ -229,7 +217,6 @@ export class Http1ServerConnection implements ResponseOwner {
   private onClose(): void {
     this.closed = true;
     if (this.headTimer) clearTimeout(this.headTimer);
-    if (this.requestTimer) clearTimeout(this.requestTimer);
     const req = this.req;
     const res = this.res;
     this.req = undefined;

@@ -165,7 +165,7 @@ const scenarios: Scenario[] = [
   { name: "h2-grpc", describe: "HTTP/2 (h2c) and gRPC unary, 1 KB, at 1,000 req/s over 4 connections through two chained proxies per peer (h2load)", run: h2GrpcScenario },
   { name: "tcp-throughput", describe: "one TCP echo stream's MB/s through two chained L4 proxies per peer, proxy CPU per GB", run: tcpThroughputScenario },
   { name: "idle-memory", describe: "resident memory of one proxy process per peer, idle after start and at 1,000 req/s; a Trellis sidecar with a Bookinfo-sized config", run: idleMemoryScenario },
-  { name: "cp-push", describe: "a VirtualService change from the REST write until 100 simulated sidecars (real ADS) ACKed it, at 10, 100 and 1,000 services", run: cpPushScenario },
+  { name: "cp-push", describe: "a VirtualService change from the REST write until 100 simulated sidecars (real ADS) ACKed it, at 10 and 100 services (1,000: cp-scale)", run: cpPushScenario },
   { name: "cp-scale", describe: "control-plane RSS and CPU at 1,000 services and 10,000 endpoints with 100 simulated sidecars, idle and during a push", run: cpScaleScenario },
   { name: "cp-certs", describe: "certificates the CA signs per second (real CSRs over its gRPC API, 8 connections) and its CPU per 1,000", run: cpCertsScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },

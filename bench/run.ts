@@ -21,7 +21,7 @@ import { cpScaleScenario } from "./scenarios/cp-scale.js";
 import { cpCertsScenario } from "./scenarios/cp-certs.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 // Long enough for a Node proxy to have compiled its hot path (its first seconds cost about 1.5x the CPU after).
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 

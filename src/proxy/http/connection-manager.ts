@@ -58,6 +58,8 @@ export class HttpConnectionManager {
   private readonly generateRequestId: boolean;
   private readonly useRemoteAddress: boolean;
   private readonly upgrades: Set<string>;
+  /** Whether any filter changes response headers (known per config, not per request). */
+  private readonly hasResponseHeaderFilters: boolean;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
   private readonly streamIdleMs: number;
   /** By HTTP/1 socket, or by HTTP/2 session (an HTTP/2 request's socket is a proxy object, never the socket itself). */
@@ -86,6 +88,7 @@ export class HttpConnectionManager {
       throw new Error(`${where}.http_filters: the last filter must be envoy.filters.http.router`);
     }
     this.filters.pop();
+    this.hasResponseHeaderFilters = this.filters.some((f) => f.onResponseHeaders);
     this.accessLogs = compileAccessLogs(config.access_log, where);
     if (config.tracing) this.tracer = new Tracer(config.tracing, deps.tracing, direction, `${where}.tracing`);
     this.codec = config.codec_type;
@@ -247,7 +250,10 @@ export class HttpConnectionManager {
       delete upstreamHeaders[PEER_HEADER];
     }
     const span = this.tracer?.start(ctx);
+    let requestTimer: NodeJS.Timeout | undefined;
     res.once("close", () => {
+      if (ctx.idleTimer) clearTimeout(ctx.idleTimer);
+      if (requestTimer) clearTimeout(requestTimer);
       if (span) this.tracer!.finish(ctx, span);
       stats.gauge(rs.active, -1);
       stats.inc(rs.byClass[Math.floor(ctx.responseCode / 100)] ?? rs.byClass[0]);
@@ -264,16 +270,9 @@ export class HttpConnectionManager {
     }
     ctx.route = route;
     const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
-    if (idle > 0 && route.action.kind === "forward") {
-      const timer = setTimeout(() => this.streamIdle(ctx), idle);
-      ctx.idleTimer = timer;
-      res.once("close", () => clearTimeout(timer));
-    }
-    if (this.requestTimeoutMs > 0) {
-      const timer = setTimeout(() => this.requestTimeout(ctx), this.requestTimeoutMs);
-      res.once("close", () => clearTimeout(timer));
-    }
-    if (this.filters.length > 0 && this.filters.some((f) => f.onResponseHeaders)) {
+    if (idle > 0 && route.action.kind === "forward") ctx.idleTimer = setTimeout(() => this.streamIdle(ctx), idle);
+    if (this.requestTimeoutMs > 0) requestTimer = setTimeout(() => this.requestTimeout(ctx), this.requestTimeoutMs);
+    if (this.hasResponseHeaderFilters) {
       ctx.onResponseHeaders = (h) => { for (const f of this.filters) f.onResponseHeaders?.(ctx, h); };
     }
     this.runFilters(ctx, 0);

@@ -1,4 +1,5 @@
 // Request and response header changes (headers_to_add / headers_to_remove), compiled once per route.
+import { safeFieldValue } from "../http1/head-parser.js";
 import type { HeaderValueOption__Output } from "../../xds/generated/envoy/config/core/v3/HeaderValueOption.js";
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -25,7 +26,7 @@ function toOp(o: HeaderValueOption__Output): Op | undefined {
   const value = o.header.value || (o.header.raw_value?.length ? Buffer.from(o.header.raw_value).toString("latin1") : "");
   // Headers are written to the wire as configured: a CR or LF here would start a header (or a request) of its own.
   if (!HEADER_NAME.test(o.header.key)) throw new Error(`header name ${JSON.stringify(o.header.key)} is not a valid HTTP field name (letters, digits and !#$%&'*+-.^_\`|~ only)`);
-  if (/[\r\n\0]/.test(value)) throw new Error(`the value of header ${o.header.key} holds a CR, LF or NUL byte, which HTTP/1.1 cannot carry`);
+  if (!safeFieldValue(value)) throw new Error(`the value of header ${o.header.key} holds a CR, LF or NUL byte, which HTTP/1.1 cannot carry`);
   // The deprecated `append` flag, when set, wins over append_action (Envoy's rule): true appends, false overwrites.
   const action = o.append ? (o.append.value ? "APPEND_IF_EXISTS_OR_ADD" : "OVERWRITE_IF_EXISTS_OR_ADD") : o.append_action;
   return { name: o.header.key.toLowerCase(), value, action, keepEmpty: o.keep_empty_value };

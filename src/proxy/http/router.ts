@@ -7,6 +7,7 @@ import { hash32 } from "../upstream/load-balancer.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import { isHandshakeFailure } from "../upstream/connection-pools.js";
 import { ClientExchange } from "../http1/client-exchange.js";
+import { safeFieldValue } from "../http1/head-parser.js";
 import type { Http1Response } from "../http1/server-messages.js";
 import type { Stats } from "../stats/stats.js";
 import { PEER_HEADER } from "../stats/istio-metrics.js";
@@ -59,11 +60,6 @@ function endUpstream(sink: BodySink, req: StreamContext["req"]): void {
   const trailers = (req as { trailers?: Record<string, string> }).trailers;
   if (sink instanceof ClientExchange && trailers && Object.keys(trailers).length > 0) sink.end(trailers);
   else sink.end();
-}
-
-/** A header value that cannot end its line early: values set by filters (JWT claims, say) are not trusted. */
-function safeValue(v: string): boolean {
-  return v.indexOf("\r") < 0 && v.indexOf("\n") < 0 && v.indexOf("\0") < 0;
 }
 
 /** Whether the downstream request carries a body whose length is not known up front (sent on chunked). */
@@ -318,8 +314,8 @@ export class Router {
       const v = headers[k];
       if (v === undefined || HOP_BY_HOP.has(k) || k.charCodeAt(0) === 58 /* ':' */) continue;
       if (typeof v === "string") {
-        if (safeValue(v)) head += `${k}: ${v}\r\n`;
-      } else for (const x of v) if (safeValue(x)) head += `${k}: ${x}\r\n`;
+        if (safeFieldValue(v)) head += `${k}: ${v}\r\n`;
+      } else for (const x of v) if (safeFieldValue(x)) head += `${k}: ${x}\r\n`;
     }
     const framing = headers["content-length"] !== undefined ? "length" : requestHasBody(ctx) ? "chunked" : "none";
     if (framing === "chunked") head += "transfer-encoding: chunked\r\n";

@@ -78,6 +78,11 @@ function isToken(s: string): boolean {
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
 const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
+/** A header value that cannot end its line early: values set by filters or config are checked before they are written. */
+export function safeFieldValue(v: string): boolean {
+  return v.indexOf("\r") < 0 && v.indexOf("\n") < 0 && v.indexOf("\0") < 0;
+}
+
 function trimOws(s: string): string {
   let a = 0;
   let b = s.length;

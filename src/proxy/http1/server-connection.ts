@@ -1,6 +1,7 @@
 // One downstream HTTP/1.x connection: reads request heads strictly, streams each body to its request, answers in
 // order (a pipelined request waits for the response before it), keeps the connection alive between requests, and
 // answers bad requests with a status naming the problem, then closes. Upgrade requests leave the codec with the socket.
+import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { BodyReader } from "./body-reader.js";
 import { checkPartialRequestLine, HeadError, parseRequestHead, type RequestHead } from "./head-parser.js";
@@ -24,7 +25,6 @@ export interface Http1Handler {
   refused(status: number, reason: string): void;
 }
 
-const REASON: Record<number, string> = { 400: "Bad Request", 405: "Method Not Allowed", 408: "Request Timeout", 431: "Request Header Fields Too Large", 501: "Not Implemented", 505: "HTTP Version Not Supported" };
 
 export class Http1ServerConnection implements ResponseOwner {
   private buf: Buffer | undefined;
@@ -199,7 +199,7 @@ export class Http1ServerConnection implements ResponseOwner {
       return;
     }
     const body = `${err.message}\n`;
-    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${REASON[status] ?? "Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, "latin1");
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, "latin1");
     else socket.destroy();
   }
 

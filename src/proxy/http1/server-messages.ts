@@ -1,9 +1,10 @@
 // The downstream request and response of one HTTP/1.x exchange, shaped like the parts of Node's IncomingMessage and
 // ServerResponse the connection manager, filters and router use, without Node's stream machinery per request.
 import { EventEmitter } from "node:events";
-import type { IncomingHttpHeaders, OutgoingHttpHeader } from "node:http";
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeader } from "node:http";
 import type { Socket } from "node:net";
 import { chunkHeader, lastChunk } from "./body-reader.js";
+import { safeFieldValue } from "./head-parser.js";
 
 export class Http1Request extends EventEmitter {
   readonly httpVersionMajor = 1;
@@ -91,13 +92,6 @@ function httpDate(): string {
   return cachedDate;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
-  303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-  404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 413: "Payload Too Large", 418: "I'm a Teapot", 429: "Too Many Requests",
-  431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-  504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-};
 
 export interface ResponseOwner {
   /** The response is complete on the wire (or abandoned): the connection may take its next request or close. */
@@ -162,15 +156,15 @@ export class Http1Response extends EventEmitter {
     const status = this.statusCode;
     const h = this.headers;
     this.noBody = this.isHead || status === 204 || status === 304 || (status >= 100 && status < 200);
-    let s = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
+    let s = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n`;
     if (h.date === undefined) s += `date: ${httpDate()}\r\n`;
     for (const k in h) {
       if (k === "connection" || k === "transfer-encoding" || k === "keep-alive") continue;
       const v = h[k]!;
       if (typeof v === "string") {
-        if (safe(v)) s += `${k}: ${v}\r\n`;
+        if (safeFieldValue(v)) s += `${k}: ${v}\r\n`;
       } else if (Array.isArray(v)) {
-        for (const x of v) if (safe(x)) s += `${k}: ${x}\r\n`;
+        for (const x of v) if (safeFieldValue(x)) s += `${k}: ${x}\r\n`;
       } else s += `${k}: ${v}\r\n`;
     }
     if (!this.noBody && h["content-length"] === undefined) {
@@ -242,8 +236,4 @@ export class Http1Response extends EventEmitter {
   drained(): void {
     if (!this.closed) this.emit("drain");
   }
-}
-
-function safe(v: string): boolean {
-  return v.indexOf("\r") < 0 && v.indexOf("\n") < 0 && v.indexOf("\0") < 0;
 }

@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import { CertificateAuthority } from "../../src/control/ca/authority.js";
 import { createCsr, generateKeyPair } from "../../src/identity/x509.js";
 import { backend, HCM, ROUTER, staticCluster, type Backend } from "./harness.js";
+import { stopProcesses } from "../fixtures/cli-process.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
@@ -119,12 +120,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    if (child.exitCode === null) child.kill("SIGKILL");
-  }
+  if (child) await stopProcesses([child]);
   for (const c of cleanup.reverse()) await c();
   rmSync(dir, { recursive: true, force: true });
 });

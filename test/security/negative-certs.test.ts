@@ -19,6 +19,7 @@ import { inboundChains, upstreamTransport } from "../../src/control/translate/mt
 import type { Workload } from "../../src/control/registry/registry.js";
 import { createCsr, generateKeyPair, signLeaf } from "../../src/identity/x509.js";
 import { backend, get, HCM, ROUTER, staticCluster, type Backend } from "../proxy/harness.js";
+import { stopProcesses } from "../fixtures/cli-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Pem { cert: string; key: string }
@@ -142,12 +143,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-    if (child.exitCode === null) child.kill("SIGKILL");
-  }
+  if (child) await stopProcesses([child]);
   for (const c of cleanup) await c();
   rmSync(dir, { recursive: true, force: true });
 });

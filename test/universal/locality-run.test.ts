@@ -2,42 +2,24 @@
 // and `trellis run --locality` for a caller and backends in two zones. The caller's sidecar weights the zones as
 // the mesh config says from the caller's own zone.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { freePort } from "../../src/universal/workload-spec.js";
+import { CliProcesses } from "../fixtures/cli-process.js";
 
-const CLI = "dist/src/cli/main.js";
 const dir = mkdtempSync(join(tmpdir(), "trellis-locality-run-"));
-const children = new Set<ChildProcess>();
+const processes = new CliProcesses();
 after(async () => {
   // SIGTERM lets each run stop its app and drain its sidecar; SIGKILL only what is still there after 5 s.
-  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
-  for (const c of running) c.kill("SIGTERM");
-  await Promise.race([Promise.all(running.map((c) => new Promise((r) => c.once("exit", r)))), new Promise((r) => setTimeout(r, 5_000))]);
-  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await processes.stopAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** Starts a CLI process; resolves when its output matches `ready`. */
-function start(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no ${ready} within ${timeoutMs} ms from trellis ${args[0]}: ${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d;
-      if (ready.test(out)) { clearTimeout(timer); resolve(child); }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`trellis ${args[0]} exited with ${code}: ${out}`)); });
-  });
-}
+const start = async (args: string[], ready: RegExp, timeoutMs?: number): Promise<ChildProcess> => (await processes.start(args, ready, timeoutMs)).child;
 
 async function zones(url: string, n: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -3,7 +3,7 @@
 // recovers when the piece comes back. As root: a transparent run killed outright leaves a namespace, and
 // `trellis cleanup` leaves the host as it was.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,34 +11,18 @@ import { after, test } from "node:test";
 import { freePort } from "../../src/universal/workload-spec.js";
 import { trellisNamespaces } from "../../src/universal/netns.js";
 import { originalDstUnavailable } from "../../src/native/original-dst.js";
+import { CliProcesses } from "../fixtures/cli-process.js";
 
 const CLI = "dist/src/cli/main.js";
 const DETAILS = "dist/examples/bookinfo/details.js";
 const dir = mkdtempSync(join(tmpdir(), "trellis-recovery-"));
-const children = new Set<ChildProcess>();
+const processes = new CliProcesses();
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  await processes.stopAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Starts a CLI process; resolves when its output (stdout and stderr) matches `ready`, with the match. */
-function start(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no ${ready} within ${timeoutMs} ms from trellis ${args[0]}: ${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = ready.exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, match: m }); }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`trellis ${args[0]} exited with ${code}: ${out}`)); });
-  });
-}
+const start = (args: string[], ready: RegExp, timeoutMs?: number) => processes.start(args, ready, timeoutMs);
 
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
@@ -104,7 +88,7 @@ test("killing a workload's app, its sidecar or the control plane mid-traffic: me
   const apply = spawnSync(process.execPath, [CLI, "apply", "-f", vs, "--control", `127.0.0.1:${api}`], { encoding: "utf8" });
   assert.equal(apply.status, 0, apply.stderr);
   await until("the restarted control plane's config to reach the sidecar", async () => (await status(url)) === 418, 30_000);
-  for (const c of [...children]) { c.kill("SIGTERM"); await exited(c); }
+  await processes.stopAll();
 });
 
 const transparentSkip = process.platform !== "linux" || process.getuid?.() !== 0 ? "needs Linux and root"

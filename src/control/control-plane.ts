@@ -36,6 +36,7 @@ import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
+import { TranslationGuard } from "./translation-guard.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -71,6 +72,8 @@ export interface ControlPlaneOptions {
   consolePort?: number;
   /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
   dnsResolvers?: Array<{ address: string; port: number }>;
+  /** Host names the REST API and console answer besides IP addresses and localhost (--allowed-host). */
+  allowedHosts?: string[];
   /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
   authenticator?: WorkloadAuthenticator;
 }
@@ -94,6 +97,8 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   private readonly encoder = new SnapshotEncoder();
+  /** Skips resources whose translation throws, so one bad write cannot stop the others (see translation-guard.ts). */
+  private readonly guard: TranslationGuard;
   ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
   private configDir?: ConfigDirSync;
   private console?: Server;
@@ -110,6 +115,7 @@ export class ControlPlane {
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
+    this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = new Store(options.stateDir);
@@ -168,6 +174,7 @@ export class ControlPlane {
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
+          this.guard.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
       },
@@ -189,7 +196,9 @@ export class ControlPlane {
       version: CONTROL_VERSION,
       token,
       routes: this.apiRoutes,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
+      allowedHosts: this.options.allowedHosts,
+      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      configErrors: () => ({ skippedResources: this.guard.skipped(this.store.list()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => {
         const workloads = this.registry.list();
         if (workloads.length === 0) return {};
@@ -213,7 +222,7 @@ export class ControlPlane {
       await this.configDir.start();
     }
     if (this.options.consolePort !== undefined) {
-      this.console = await startConsole(handler, host, this.options.consolePort);
+      this.console = await startConsole(handler, host, this.options.consolePort, this.options.allowedHosts);
       this.ports.console = (this.console.address() as { port: number }).port;
     }
     if (this.ca) {
@@ -273,10 +282,12 @@ export class ControlPlane {
   }
 
   private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }));
+    if (!out) return;
     try {
-      this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+      this.ads.setSnapshot(id, this.encoder.snapshot(out, secrets));
     } catch (err) {
-      this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
+      this.guard.fail(id, `its configuration cannot be served: ${(err as Error).message}; it keeps the last configuration it was sent`);
     }
   }
 

@@ -16,6 +16,7 @@ import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
+import { PRE_AUTH_SERVER_OPTIONS } from "./ca/grpc-limits.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
@@ -189,7 +190,7 @@ export class ControlPlane {
       const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
     }
-    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010, undefined, PRE_AUTH_SERVER_OPTIONS);
     const token = isLoopback(host) ? undefined : this.apiToken();
     const handler = restApi({
       store: this.store,
@@ -227,7 +228,7 @@ export class ControlPlane {
     }
     if (this.ca) {
       const { authority: ca, tokens } = this.ca;
-      const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+      const server = new grpc.Server(PRE_AUTH_SERVER_OPTIONS);
       addCaService(server, ca, this.options.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
       this.ads.addTo(server, true);
       this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));

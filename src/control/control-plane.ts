@@ -65,6 +65,8 @@ export interface ControlPlaneOptions {
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
   traceStoreSpans?: number;
+  /** Bytes the embedded trace store may hold (default 256 MiB; oldest traces go first). */
+  traceStoreBytes?: number;
   /** How often every proxy's metrics are scraped into the embedded store (default 15 s). */
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
@@ -121,7 +123,7 @@ export class ControlPlane {
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = new Store(options.stateDir);
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
-    this.traces = new TraceStore(options.traceStoreSpans);
+    this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
     this.apiRoutes.push(traceApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);

@@ -285,7 +285,7 @@ export class ControlPlane {
   }
 
   private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
-    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }));
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
     if (!out) return;
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, secrets));

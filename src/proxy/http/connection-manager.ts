@@ -17,6 +17,7 @@ import type { Router } from "./router.js";
 import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
 import { replaySocket } from "./replay-socket.js";
+import { normalizePath, type PathNormalization } from "./path-normalization.js";
 import { goawayErrorWatch } from "./h2-goaway.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
@@ -58,6 +59,8 @@ export class HttpConnectionManager {
   private readonly generateRequestId: boolean;
   private readonly useRemoteAddress: boolean;
   private readonly upgrades: Set<string>;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined = the path as received. */
+  private readonly pathNormalization?: PathNormalization;
   /** Whether any filter changes response headers (known per config, not per request). */
   private readonly hasResponseHeaderFilters: boolean;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
@@ -95,6 +98,8 @@ export class HttpConnectionManager {
     this.serverName = config.server_name || "envoy";
     this.generateRequestId = wrapped(config.generate_request_id, true);
     this.useRemoteAddress = wrapped(config.use_remote_address, false);
+    const norm = { normalize: wrapped(config.normalize_path, false), mergeSlashes: config.merge_slashes, unescapeSlashes: config.path_with_escaped_slashes_action === "UNESCAPE_AND_FORWARD" };
+    if (norm.normalize || norm.mergeSlashes || norm.unescapeSlashes) this.pathNormalization = norm;
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
     this.streamIdleMs = durationMs(config.stream_idle_timeout, 300_000);
@@ -208,6 +213,12 @@ export class HttpConnectionManager {
     return info ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
   }
 
+  /** The path filters, routing and the upstream see: normalized when the config asks (before RBAC and routes). */
+  private path(url: string | undefined): string {
+    const raw = url ?? "/";
+    return this.pathNormalization ? normalizePath(raw, this.pathNormalization) ?? raw : raw;
+  }
+
   private routeTable(): RouteTable | undefined {
     return this.inlineRoutes ?? this.deps.routes(this.rdsName!);
   }
@@ -224,7 +235,7 @@ export class HttpConnectionManager {
     stats.gauge(rs.active, 1);
     const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "";
     const scheme = (req.headers[":scheme"] as string | undefined) === "https" ? "https" : "http";
-    const view = requestView(req.method ?? "GET", req.url ?? "/", authority, scheme, req.headers);
+    const view = requestView(req.method ?? "GET", this.path(req.url), authority, scheme, req.headers);
     const conn = this.connInfo(req);
     const upstreamHeaders: Record<string, string | string[] | undefined> = {};
     for (const k in req.headers) if (k.charCodeAt(0) !== 58) upstreamHeaders[k] = req.headers[k];

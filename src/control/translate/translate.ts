@@ -129,8 +129,8 @@ export function translate(input: TranslateInput): ProxyResources {
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
   const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
   const accessLog = input.accessLog ? [fileAccessLog(input.accessLog)] : undefined;
-  // Path normalization rides with the other HCM-wide settings onto every connection manager (inbound and outbound).
-  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}), ...hcmPathNormalization(input.pathNormalization) };
+  // WebSocket upgrades are enabled as Istio enables them (they pass the filters like any request); path normalization rides with the other HCM-wide settings onto every connection manager (inbound and outbound).
+  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}), ...hcmPathNormalization(input.pathNormalization), upgrade_configs: [{ upgrade_type: "websocket" }] };
   if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared;

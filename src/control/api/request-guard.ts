@@ -23,6 +23,15 @@ export function hostAllowed(header: string | undefined, allowed: ReadonlySet<str
   return isIP(name) !== 0 || name === "localhost" || name.endsWith(".localhost") || allowed.has(name);
 }
 
+/** The Origin names the host the request was sent to (scheme aside: both are ours on one port). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host.toLowerCase() === (host ?? "").toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** Why this request is refused (a foreign Host, a cross-origin write, a write that is not JSON), or undefined. */
 export function refuseRequest(req: IncomingMessage, allowedHosts: ReadonlySet<string>): Refusal | undefined {
   const host = req.headers.host;
@@ -32,13 +41,7 @@ export function refuseRequest(req: IncomingMessage, allowedHosts: ReadonlySet<st
   if (!WRITES.has(req.method ?? "")) return undefined;
   const origin = req.headers.origin;
   if (origin !== undefined) {
-    let same = false;
-    try {
-      same = new URL(origin).host.toLowerCase() === (host ?? "").toLowerCase();
-    } catch {
-      same = false;
-    }
-    if (!same) return { status: 403, reason: "Forbidden", message: `a ${req.method} from origin ${origin} is refused: writes are accepted from this API's own origin only (no cross-site writes)` };
+    if (!sameOrigin(origin, host)) return { status: 403, reason: "Forbidden", message: `a ${req.method} from origin ${origin} is refused: writes are accepted from this API's own origin only (no cross-site writes)` };
   }
   if (req.headers["sec-fetch-site"] === "cross-site") return { status: 403, reason: "Forbidden", message: `a cross-site ${req.method} is refused` };
   const hasBody = req.headers["content-length"] !== undefined ? req.headers["content-length"] !== "0" : req.headers["transfer-encoding"] !== undefined;

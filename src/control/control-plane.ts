@@ -16,6 +16,7 @@ import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
+import { entryScope } from "./ca/registration-scope.js";
 import { PRE_AUTH_SERVER_OPTIONS } from "./ca/grpc-limits.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
@@ -156,7 +157,7 @@ export class ControlPlane {
     this.ads = new AdsServer({
       authorize: (ctx) => {
         const authn = this.options.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
-        const verdict = xdsAuthorizer(authn, () => this.ads.proxies())(ctx);
+        const verdict = xdsAuthorizer(authn, () => this.ads.proxies(), (ns, name) => entryScope(this.store.get("WorkloadEntry", ns, name)))(ctx);
         const logRefusal = (v: Awaited<typeof verdict>) => (!v.ok && this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${v.message}`), v);
         return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
       },

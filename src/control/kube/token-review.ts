@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Identity } from "../../identity/spiffe.js";
 import { checkIdentityNames, DEFAULT_TRUST_DOMAIN } from "../../identity/spiffe.js";
-import { type KubeClient, KubeApiError, type KubeObject } from "./client.js";
+import type { KubeClient, KubeObject } from "./client.js";
 
 /** Istio's audience for tokens sent to istiod's CA and xDS (the sidecar injector projects the token with it). */
 export const ISTIO_CA_AUDIENCE = "istio-ca";
@@ -70,17 +70,12 @@ export class TokenReviewer {
   }
 
   private async ask(token: string): Promise<ReviewResult> {
-    let status: TokenReviewStatus;
-    try {
-      const answer = await this.client.request<{ status?: TokenReviewStatus }>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: this.audiences } },
-        timeoutMs: 10_000,
-      });
-      status = answer.status ?? {};
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 403) throw new KubeApiError(403, err.reason, `${err.message} (TokenReview checks workload tokens: see manifests/control-plane-rbac.yaml)`, err.verb, err.path);
-      throw err;
-    }
+    // A 403 here names the missing rule ("create" on "tokenreviews"): see manifests/control-plane-rbac.yaml.
+    const answer = await this.client.request<{ status?: TokenReviewStatus }>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences: this.audiences } },
+      timeoutMs: 10_000,
+    });
+    const status = answer.status ?? {};
     return interpret(status, this.audiences, this.trustDomain);
   }
 }

@@ -9,7 +9,8 @@ import { decodeAny, type AnyValue, type ResourceKind } from "../../src/xds/resou
 
 export interface FleetOptions {
   target: string;
-  token: string;
+  /** Bootstrap tokens by the service their proxy serves (a token allows one service). */
+  tokens: Record<string, string>;
   count: number;
   namespace: string;
   serviceAccount: string;
@@ -65,7 +66,7 @@ class Sidecar {
       target: options.target,
       metadata: () => {
         const md = new grpc.Metadata();
-        md.set("authorization", `Bearer ${options.token}`);
+        md.set("authorization", `Bearer ${options.tokens[service]}`);
         return md;
       },
       node: {

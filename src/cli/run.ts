@@ -126,7 +126,7 @@ function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: 
   const write = () => {
     let token: string;
     try {
-      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S);
+      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S, Date.now(), { service: spec.service, labels: spec.labels });
     } catch (err) {
       throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
     }

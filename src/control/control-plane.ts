@@ -14,6 +14,8 @@ import { CertificateAuthority } from "./ca/authority.js";
 import { addCaService, controlPlaneCredentials, type ServingCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
+import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
+import { dropUnprovenAddresses } from "./registry/proven-address.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
@@ -69,6 +71,8 @@ export interface ControlPlaneOptions {
   consolePort?: number;
   /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
   dnsResolvers?: Array<{ address: string; port: number }>;
+  /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
+  authenticator?: WorkloadAuthenticator;
 }
 
 function isLoopback(host: string): boolean {
@@ -142,9 +146,10 @@ export class ControlPlane {
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       authorize: (ctx) => {
-        const verdict = xdsAuthorizer(this.ca?.tokens)(ctx);
-        if (!verdict.ok) this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${verdict.message}`);
-        return verdict;
+        const authn = this.options.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
+        const verdict = xdsAuthorizer(authn, () => this.ads.proxies())(ctx);
+        const logRefusal = (v: Awaited<typeof verdict>) => (!v.ok && this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${v.message}`), v);
+        return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
       },
       onStreamOpen: (p) => {
         const { workload, error } = workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
@@ -152,6 +157,7 @@ export class ControlPlane {
         // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
         // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.
         if (p.identity) workload.mtls = true;
+        for (const why of dropUnprovenAddresses(workload, p.peerAddress)) this.log(`trellis control: proxy ${p.node.id}: ignoring ${why}`);
         this.connected.set(p.node.id, workload);
         if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
@@ -213,7 +219,7 @@ export class ControlPlane {
     if (this.ca) {
       const { authority: ca, tokens } = this.ca;
       const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
-      addCaService(server, ca, tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
+      addCaService(server, ca, this.options.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
       this.ads.addTo(server, true);
       this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));
       const { credentials } = this.serving;

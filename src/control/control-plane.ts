@@ -15,6 +15,7 @@ import { addCaService, controlPlaneCredentials, type ServingCredentials } from "
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
+import { type KubeIdentity, type KubeIdentityOptions, startKubeIdentity } from "./kube/identity-plane.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
@@ -73,6 +74,8 @@ export interface ControlPlaneOptions {
   dnsResolvers?: Array<{ address: string; port: number }>;
   /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
   authenticator?: WorkloadAuthenticator;
+  /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
+  kube?: KubeIdentityOptions;
 }
 
 function isLoopback(host: string): boolean {
@@ -87,6 +90,7 @@ export class ControlPlane {
   private caServer?: grpc.Server;
   private ca?: { authority: CertificateAuthority; tokens: TokenIssuer };
   private serving?: ServingCredentials;
+  private kubeIdentity?: KubeIdentity;
   private timer?: NodeJS.Timeout;
   private readonly log: (line: string) => void;
   /** Proxies connected now: node id -> its workload. */
@@ -94,7 +98,7 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   private readonly encoder = new SnapshotEncoder();
-  ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
+  ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0, webhook: 0 };
   private configDir?: ConfigDirSync;
   private console?: Server;
   readonly traces: TraceStore;
@@ -127,11 +131,13 @@ export class ControlPlane {
         await this.ca!.authority.rotateRoot();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
+        await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation started: a new root signs, the bundle trusts both; proxies renew their certificates");
         this.recompute();
       },
       finish: async () => {
         this.ca!.authority.finishRootRotation();
+        await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation finished: only the new root is trusted");
         this.recompute();
       },
@@ -146,7 +152,7 @@ export class ControlPlane {
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       authorize: (ctx) => {
-        const authn = this.options.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
+        const authn = this.options.authenticator ?? this.kubeIdentity?.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
         const verdict = xdsAuthorizer(authn, () => this.ads.proxies())(ctx);
         const logRefusal = (v: Awaited<typeof verdict>) => (!v.ok && this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${v.message}`), v);
         return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
@@ -181,6 +187,11 @@ export class ControlPlane {
     if (this.options.caPort !== undefined) {
       const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
+    }
+    if (this.options.kube) {
+      if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
+      this.kubeIdentity = await startKubeIdentity(this.options.kube, this.ca.authority, this.log);
+      if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
     const token = isLoopback(host) ? undefined : this.apiToken();
@@ -219,7 +230,7 @@ export class ControlPlane {
     if (this.ca) {
       const { authority: ca, tokens } = this.ca;
       const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
-      addCaService(server, ca, this.options.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
+      addCaService(server, ca, this.options.authenticator ?? this.kubeIdentity?.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
       this.ads.addTo(server, true);
       this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));
       const { credentials } = this.serving;
@@ -286,6 +297,7 @@ export class ControlPlane {
     this.jwks.close();
     this.scraper.stop();
     this.configDir?.stop();
+    await this.kubeIdentity?.stop();
     await this.ads.close();
     this.caServer?.forceShutdown();
     this.serving?.stop();

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { Identity } from "../../identity/spiffe.js";
 import { checkIdentityNames, DEFAULT_TRUST_DOMAIN } from "../../identity/spiffe.js";
 import type { KubeClient, KubeObject } from "./client.js";
+import type { AuthnResult, ProvenCaller, WorkloadAuthenticator } from "../ca/workload-authenticator.js";
 
 /** Istio's audience for tokens sent to istiod's CA and xDS (the sidecar injector projects the token with it). */
 export const ISTIO_CA_AUDIENCE = "istio-ca";
@@ -100,27 +101,17 @@ export function interpret(status: TokenReviewStatus, audiences: string[], trustD
   return { ok: true, token: { identity: { trustDomain, namespace: m[1], serviceAccount: m[2] }, ...(podName ? { pod: { name: podName, uid: extra[POD_UID]?.[0] } } : {}) } };
 }
 
-/** The same shape as the control plane's workload authenticator seam (security's ProvenCaller), kept structural. */
-export interface KubeCaller {
-  identity: Identity;
-  /** What the proxy may register: the pod's own app label as its service and the pod's labels. */
-  scope: { service?: string; labels?: Record<string, string> };
-  credential: string;
-}
-
-export type KubeAuthnResult = { ok: true; caller: KubeCaller } | { ok: false; error: string };
-
 /**
  * The authenticator for Kubernetes mode: TokenReview for the identity, then the bound pod (read from the API server,
  * checked to be the same pod by uid and to run as that service account) for the scope.
  */
-export function kubeAuthenticator(client: KubeClient, reviewer: TokenReviewer): { authenticate(credential: string): Promise<KubeAuthnResult> } {
+export function kubeAuthenticator(client: KubeClient, reviewer: TokenReviewer): WorkloadAuthenticator {
   return {
-    async authenticate(credential) {
+    async authenticate(credential): Promise<AuthnResult> {
       const reviewed = await reviewer.review(credential);
       if (!reviewed.ok) return reviewed;
       const { identity, pod } = reviewed.token;
-      const caller: KubeCaller = { identity, scope: {}, credential: "service-account token" };
+      const caller: ProvenCaller = { identity, scope: {}, credential: "service-account token" };
       if (!pod) return { ok: true, caller };
       const obj = await client.find<KubeObject & { spec?: { serviceAccountName?: string } }>(`/api/v1/namespaces/${identity.namespace}/pods/${encodeURIComponent(pod.name)}`);
       if (!obj || (pod.uid && obj.metadata.uid !== pod.uid)) return { ok: false, error: `the token is bound to pod ${identity.namespace}/${pod.name}, which no longer exists` };

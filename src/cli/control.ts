@@ -4,11 +4,12 @@ import { collectorUrlFlag, dnsServerFlag, durationFlag, httpUrlFlag, percentFlag
 import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
+import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
-                       [--config-dir DIR] [--dns-resolver IP:PORT]...
+                       [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -33,7 +34,11 @@ whose file no longer defines it is deleted, and a file that does not parse or va
 while the version applied before keeps serving.
 --dns-resolver points every sidecar's DNS clusters (ServiceEntry resolution DNS and DNS_ROUND_ROBIN) at this DNS
 server instead of each proxy's system resolver; repeat it for more servers. MeshConfig dnsRefreshRate (default 60s)
-sets how often names are re-resolved when their records carry no TTL.`;
+sets how often names are re-resolved when their records carry no TTL.
+Kubernetes: with --kubeconfig (its current context, or --kube-context), or with no flag inside a pod (its service
+account), the API server is the store (Istio's CRDs: trellis install-crds) and the registry (Services,
+EndpointSlices, Pods, Nodes, Namespaces; MeshConfig discoverySelectors limit the namespaces). --state-dir then
+holds only the CA and tokens. An API server that cannot be reached is retried with backoff while serving.`;
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
 function pluginDirFlag(dir: string | undefined, caPort: string | undefined): string | undefined {
@@ -41,6 +46,16 @@ function pluginDirFlag(dir: string | undefined, caPort: string | undefined): str
   if (caPort === undefined) throw new Error("--ca-plugin-dir needs --ca-port (the CA it configures)");
   if (!existsSync(dir)) throw new Error(`--ca-plugin-dir: ${dir} does not exist; it holds Istio's ca-cert.pem, ca-key.pem, root-cert.pem and cert-chain.pem`);
   return dir;
+}
+
+/** Kubernetes mode from --kubeconfig, or in a pod; MeshConfig discoverySelectors only mean something there. */
+function kubeModeFlag(kubeconfig: string | undefined, context: string | undefined, mesh: MeshConfig | undefined): KubeMode | undefined {
+  const connection = kubeConnection(kubeconfig, context);
+  if (!connection) {
+    if (mesh?.discoverySelectors) throw new Error("--mesh-config: discoverySelectors apply in Kubernetes mode only: add --kubeconfig FILE or remove them");
+    return undefined;
+  }
+  return new KubeMode(connection, { discoverySelectors: mesh?.discoverySelectors });
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -62,6 +77,8 @@ export async function run(args: string[]): Promise<number> {
       "mesh-config": { type: "string" },
       "config-dir": { type: "string" },
       "dns-resolver": { type: "string", multiple: true },
+      kubeconfig: { type: "string" },
+      "kube-context": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -85,7 +102,8 @@ export async function run(args: string[]): Promise<number> {
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001),
-      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)) };
+      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
+      kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

@@ -20,6 +20,9 @@ import { dropUnprovenAddresses } from "./registry/proven-address.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
+import type { ConfigStore } from "./store/config-store.js";
+import type { KubeMode } from "./kube/kube-mode.js";
+import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
@@ -74,8 +77,10 @@ export interface ControlPlaneOptions {
   dnsResolvers?: Array<{ address: string; port: number }>;
   /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
   authenticator?: WorkloadAuthenticator;
+  /** Kubernetes mode: the API server is the store and the registry (see kube/kube-mode.ts). */
+  kube?: KubeMode;
   /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
-  kube?: KubeIdentityOptions;
+  kubeIdentity?: KubeIdentityOptions;
 }
 
 function isLoopback(host: string): boolean {
@@ -83,7 +88,7 @@ function isLoopback(host: string): boolean {
 }
 
 export class ControlPlane {
-  readonly store: Store;
+  readonly store: ConfigStore;
   readonly registry: Registry;
   readonly ads: AdsServer;
   private api?: Server;
@@ -116,7 +121,8 @@ export class ControlPlane {
     this.log = options.log ?? ((l) => console.error(l));
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
-    this.store = new Store(options.stateDir);
+    this.store = options.kube?.store ?? new Store(options.stateDir);
+    options.kube?.on("change", () => this.schedule());
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans);
     this.apiRoutes.push(traceApi(this.traces));
@@ -146,7 +152,7 @@ export class ControlPlane {
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/transparent") return false;
-      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.registry.list(), this.store.list())))), collector: this.tracing()?.collector ?? null });
+      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.workloads(), this.resources())))), collector: this.tracing()?.collector ?? null });
       return true;
     });
     this.registry = new Registry(() => this.schedule());
@@ -158,8 +164,9 @@ export class ControlPlane {
         return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
       },
       onStreamOpen: (p) => {
-        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
-        if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
+        const { workload, error } = this.options.kube ? this.options.kube.proxyWorkload(p.node, p.identity) : workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
+        // Kubernetes mode: a proxy whose pod is not known yet is configured by the recompute that sees the pod.
+        if (!workload) return this.options.kube ? this.schedule() : this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
         // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
         // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.
         if (p.identity) workload.mtls = true;
@@ -168,8 +175,8 @@ export class ControlPlane {
         if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
-        this.registry.upsert(workload);
-        this.configure(p.node.id, workload, this.store.list(), this.registry.list(), this.secrets());
+        if (!this.options.kube) this.registry.upsert(workload);
+        this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
       },
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
@@ -184,13 +191,14 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const host = this.options.host ?? "127.0.0.1";
+    await this.options.kube?.start();
     if (this.options.caPort !== undefined) {
       const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
     }
-    if (this.options.kube) {
+    if (this.options.kubeIdentity) {
       if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
-      this.kubeIdentity = await startKubeIdentity(this.options.kube, this.ca.authority, this.log);
+      this.kubeIdentity = await startKubeIdentity(this.options.kubeIdentity, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
@@ -202,7 +210,7 @@ export class ControlPlane {
       routes: this.apiRoutes,
       proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
       meshContext: () => {
-        const workloads = this.registry.list();
+        const workloads = this.workloads();
         if (workloads.length === 0) return {};
         return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
       },
@@ -274,8 +282,9 @@ export class ControlPlane {
 
   /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
   recompute(): void {
-    const resources = this.store.list();
-    const workloads = this.registry.list();
+    this.options.kube?.resolveProxies(this.ads.proxies(), this.connected);
+    const resources = this.resources();
+    const workloads = this.workloads();
     const secrets = this.secrets();
     this.encoder.nextGeneration();
     // Proxies in one locality get the same endpoints: built once per recompute.
@@ -283,7 +292,18 @@ export class ControlPlane {
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
   }
 
-  private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+  /** Registered workloads: the proxies' own in universal mode, Service endpoints on Kubernetes. */
+  private workloads(): Workload[] {
+    return this.options.kube?.workloads() ?? this.registry.list();
+  }
+
+  /** The store's resources, and on Kubernetes what Services imply (ExternalName as ServiceEntries). */
+  private resources(): IstioResource[] {
+    const stored = this.store.list();
+    return this.options.kube ? [...stored, ...this.options.kube.resources()] : stored;
+  }
+
+  private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
     } catch (err) {
@@ -299,6 +319,7 @@ export class ControlPlane {
     this.configDir?.stop();
     await this.kubeIdentity?.stop();
     await this.ads.close();
+    await this.options.kube?.stop();
     this.caServer?.forceShutdown();
     this.serving?.stop();
     if (this.console) {

@@ -44,6 +44,7 @@ export class LeaderElector {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private lastRenew = 0;
+  private inflight?: Promise<void>;
   /** The lease record last seen and when, by this replica's clock (client-go's observedTime). */
   private observed?: { record: string; at: number };
   private readonly durationMs: number;
@@ -68,15 +69,17 @@ export class LeaderElector {
 
   start(): void {
     this.stopped = false;
-    void this.tick();
+    this.inflight = this.tick();
   }
 
   /** Stops competing; a leader hands the lease back (holder cleared) so another replica takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
+    // A renewal in flight could otherwise re-take the lease after the release below.
+    await this.inflight;
     this.setLeading(false);
+    // Checked in the lease itself: a renewal that landed just before the stop holds it without this replica leading.
     try {
       const lease = await this.client.find<Lease>(this.path());
       if (lease?.spec?.holderIdentity === this.identity) {
@@ -104,7 +107,7 @@ export class LeaderElector {
     if (!held && this.leading && Date.now() - this.lastRenew >= this.durationMs) this.setLeading(false);
     // A failed renewal inside the lease's duration keeps leading and retries soon.
     if (held) this.setLeading(true);
-    this.timer = setTimeout(() => void this.tick(), held ? this.renewMs : this.retryMs);
+    this.timer = setTimeout(() => { this.inflight = this.tick(); }, held ? this.renewMs : this.retryMs);
     this.timer.unref();
   }
 

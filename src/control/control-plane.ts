@@ -15,7 +15,7 @@ import { addCaService, controlPlaneCredentials, type ServingCredentials } from "
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
-import { type KubeIdentity, type KubeIdentityOptions, startKubeIdentity } from "./kube/identity-plane.js";
+import { type KubeIdentity, type KubeIdentityOptions, shareSelfSignedRoot, startKubeIdentity } from "./kube/identity-plane.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import { nodeLocality } from "./registry/locality.js";
@@ -193,6 +193,7 @@ export class ControlPlane {
     const host = this.options.host ?? "127.0.0.1";
     await this.options.kube?.start();
     if (this.options.caPort !== undefined) {
+      if (this.options.kubeIdentity && !this.options.caPluginDir) await shareSelfSignedRoot(this.options.kubeIdentity, join(this.options.stateDir, "ca"), this.log);
       const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
     }

@@ -3,7 +3,7 @@
 // account's SPIFFE id and opens an xDS stream as that workload; a token of another service account or another
 // audience is refused, by the CA and by xDS.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
@@ -65,6 +65,21 @@ describe("identity in Kubernetes mode: service-account tokens checked by TokenRe
     return ca.request().finally(() => ca.close());
   };
   const reviewsNode = { NAMESPACE: "bookinfo", SERVICE_ACCOUNT: "reviews", LABELS: { app: "reviews", version: "v1" } };
+
+  it("replicas share one self-signed root through the istio-ca-secret Secret", async () => {
+    const secret = await cluster.request<{ data: Record<string, string> }>("GET", "/api/v1/namespaces/istio-system/secrets/istio-ca-secret");
+    assert.equal(secret.status, 200);
+    const root = readFileSync(join(dir, "state", "ca", "root-cert.pem"), "utf8");
+    assert.equal(Buffer.from(secret.body.data["root-cert.pem"], "base64").toString(), root);
+    const second = new ControlPlane({ stateDir: join(dir, "second"), xdsPort: 0, apiPort: 0, caPort: 0, otlpPort: 0, log: () => {}, kubeIdentity: { client, election: { leaseDurationMs: 4000, renewIntervalMs: 1000, retryIntervalMs: 500 } } });
+    try {
+      await second.start();
+      assert.equal(readFileSync(join(dir, "second", "ca", "root-cert.pem"), "utf8"), root);
+      assert.equal(statSync(join(dir, "second", "ca", "ca-key.pem")).mode & 0o777, 0o600);
+    } finally {
+      await second.stop();
+    }
+  });
 
   it("a pod's istio-ca token gets a certificate for its service account's SPIFFE id", async () => {
     const cert = await csr(await token("reviews", ["istio-ca"], "reviews-v1"));

@@ -7,7 +7,10 @@ import type { KubeClient } from "./client.js";
 import { LeaderDuties, type LeaderDutiesOptions } from "./leader-duties.js";
 import { kubeAuthenticator, TokenReviewer } from "./token-review.js";
 import type { WebhookClientConfig } from "./webhook-config.js";
+import { CA_SECRET, syncCaSecret } from "./root-ca-secret.js";
 import { startWebhookServer, WEBHOOK_PATH, type WebhookServer } from "./webhook-server.js";
+
+const DEFAULT_NAMESPACE = "istio-system";
 
 export interface KubeIdentityOptions {
   client: KubeClient;
@@ -33,8 +36,15 @@ export interface KubeIdentity {
   stop(): Promise<void>;
 }
 
+/** Before the CA opens: a self-signed CA shares one root across replicas through the istio-ca-secret Secret. */
+export async function shareSelfSignedRoot(o: KubeIdentityOptions, caDir: string, log: (line: string) => void): Promise<void> {
+  const namespace = o.namespace ?? DEFAULT_NAMESPACE;
+  const outcome = await syncCaSecret(o.client, namespace, caDir);
+  log(`trellis control: ${outcome === "created" ? "made the mesh root and stored it in" : "using the mesh root from"} Secret ${namespace}/${CA_SECRET}`);
+}
+
 export async function startKubeIdentity(o: KubeIdentityOptions, ca: CertificateAuthority, log: (line: string) => void): Promise<KubeIdentity> {
-  const namespace = o.namespace ?? "istio-system";
+  const namespace = o.namespace ?? DEFAULT_NAMESPACE;
   const authenticator = kubeAuthenticator(o.client, new TokenReviewer(o.client, { trustDomain: ca.trustDomain, cacheMs: o.tokenCacheMs }));
   let webhook: WebhookServer | undefined;
   let client: WebhookClientConfig | undefined;

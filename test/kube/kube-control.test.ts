@@ -105,8 +105,9 @@ test("API server restarted and etcd compacted mid-watch: the control plane relis
   await cluster.compactEtcd();
   await cluster.restartApiServer();
   // Changes right after the restart, while the control plane is still reconnecting.
-  await ok("DELETE", "/api/v1/namespaces/shop/pods/web-2");
-  await ok("DELETE", "/api/v1/namespaces/shop/pods/web-3");
+  // Grace period 0: no kubelet confirms a graceful deletion here (kubectl delete --grace-period=0 --force).
+  await ok("DELETE", "/api/v1/namespaces/shop/pods/web-2?gracePeriodSeconds=0");
+  await ok("DELETE", "/api/v1/namespaces/shop/pods/web-3?gracePeriodSeconds=0");
   await ok("DELETE", "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/web");
   await cluster.compactEtcd();
   await waitFor("only web-1 and no VirtualService", () => rec.endpoints(WEB).join() === "10.244.0.11:8080" && !rec.routesText().includes("through-trellis"), LIMIT);

@@ -28,6 +28,8 @@ const PATHS = {
 export class KubeRegistry {
   private readonly reflectors: Record<keyof typeof PATHS, Reflector>;
   private cached?: Workload[];
+  /** Pods by ns/name and nodes by name, rebuilt after a change (proxies are matched on every recompute). */
+  private index?: { pods: Map<string, KubeObject>; nodes: Map<string, KubeObject> };
   private readonly mtlsPods = new Set<string>();
 
   constructor(client: KubeClient, private readonly onChange: () => void, private readonly opts: KubeRegistryOptions = {}) {
@@ -59,6 +61,7 @@ export class KubeRegistry {
 
   private changed(): void {
     this.cached = undefined;
+    this.index = undefined;
     this.onChange();
   }
 
@@ -69,15 +72,17 @@ export class KubeRegistry {
     return !!ns && namespaceSelected(this.opts.discoverySelectors, ns.metadata.labels ?? {});
   }
 
-  private byKey(r: Reflector): Map<string, KubeObject> {
-    return new Map(r.list().map((o) => [o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name, o]));
+  private indexed(): { pods: Map<string, KubeObject>; nodes: Map<string, KubeObject> } {
+    const byKey = (r: Reflector) => new Map(r.list().map((o) => [o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name, o]));
+    this.index ??= { pods: byKey(this.reflectors.pods), nodes: byKey(this.reflectors.nodes) };
+    return this.index;
   }
 
   /** Every Service endpoint in the selected namespaces. */
   workloads(): Workload[] {
     this.cached ??= kubeWorkloads({
       services: this.reflectors.services.list(), slices: this.reflectors.slices.list(),
-      pods: this.byKey(this.reflectors.pods), nodes: this.byKey(this.reflectors.nodes),
+      ...this.indexed(),
       selected: (ns) => this.selected(ns), mtlsPods: this.mtlsPods,
     });
     return this.cached;
@@ -90,7 +95,7 @@ export class KubeRegistry {
 
   /** The connecting proxy's workload from its pod; a pod outside the selected namespaces is refused by name. */
   proxyWorkload(node: NodeInfo, identity: string | undefined): { workload?: Workload; error?: string } {
-    const result = proxyWorkload(node, identity, { pods: this.byKey(this.reflectors.pods), nodes: this.byKey(this.reflectors.nodes), services: this.reflectors.services.list() });
+    const result = proxyWorkload(node, identity, { ...this.indexed(), services: this.reflectors.services.list() });
     if (result.workload && !this.selected(result.workload.namespace)) return { error: `proxy ${node.id}: namespace ${result.workload.namespace} is outside MeshConfig discoverySelectors` };
     return result;
   }

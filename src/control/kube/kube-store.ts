@@ -8,12 +8,14 @@ import { ConflictError, type ConfigStore, NotFoundError, type PutOptions, type S
 import { KubeApiError, type KubeClient, type KubeObject } from "./client.js";
 import { Reflector, type ReflectorEvent } from "./reflector.js";
 
-export const CRD_INSTALL_HINT = 'install them with "trellis install-crds --kubeconfig FILE" (or "kubectl apply -f manifests/crds/istio-crds.yaml")';
+export const CRD_INSTALL_HINT = 'install them with "trellis install-crds --kubeconfig FILE" (or "kubectl apply --server-side -f manifests/crds/istio-crds.yaml")';
+const GATEWAY_API_HINT = "install the Gateway API CRDs (kubectl apply --server-side -f the standard-install.yaml of a gateway-api release)";
 
 /** A 404 on a kind's collection means its CRD is not installed: say so, and how to fix it. */
 export function explainCrdError(info: KindInfo, err: Error): string | undefined {
   if (err instanceof KubeApiError && err.status === 404 && !/\/namespaces\//.test(err.path)) {
-    return `Istio's CRD ${info.plural}.${info.group} is not installed in the cluster (the API server does not serve ${err.path}): ${CRD_INSTALL_HINT}`;
+    const istio = String(info.group).endsWith(".istio.io");
+    return `${istio ? "Istio's" : "The"} CRD ${info.plural}.${info.group} is not installed in the cluster (the API server does not serve ${err.path}): ${istio ? CRD_INSTALL_HINT : GATEWAY_API_HINT}`;
   }
   return undefined;
 }

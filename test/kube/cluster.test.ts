@@ -152,7 +152,7 @@ describe("the Kubernetes test cluster", { skip }, () => {
       assert.match(log, new RegExp(`^name=checker ns=demo ip=${running.ip.replace(/\./g, "\\.")} sa=checker$`, "m"));
       assert.match(log, /^token-mounted$/m);
       assert.match(log, /^demo$/m);
-      assert.match(log, /^in-cluster: 200 system:serviceaccount:demo:checker$/m);
+      assert.match(log, /^in-cluster: 201 system:serviceaccount:demo:checker$/m);
       const token = readFileSync(join(running.dir, "volumes", "istio-token", "istio-token"), "utf8");
       type Review = { status: { authenticated?: boolean; user?: { username: string; extra?: Record<string, string[]> } } };
       const review = await cluster.request<Review>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", { spec: { token, audiences: ["istio-ca"] } });

@@ -3,10 +3,10 @@
 // restarts on the same etcd and compaction makes old resource versions 410 Gone; with root, a Deployment becomes a
 // ReplicaSet and pods (real controllers) that the kubelet stand-in runs to Ready, and a Service's EndpointSlice.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { apiRequest, waitFor } from "../fixtures/kube/api-client.js";
+import { apiRequest, openWatch, waitFor } from "../fixtures/kube/api-client.js";
 import { kubeBinaries } from "../fixtures/kube/binaries.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { readKubeconfig } from "../fixtures/kube/kubeconfig.js";
@@ -68,7 +68,11 @@ describe("the Kubernetes test cluster", { skip }, () => {
     const created = await cluster.request<{ metadata: { resourceVersion: string } }>("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name: "before-restart" }, data: { k: "v" } });
     assert.equal(created.status, 201);
     const oldVersion = created.body.metadata.resourceVersion;
+    const watch = openWatch(cluster.apiUrl, cluster.adminCredential, `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}`);
+    await cluster.request("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name: "seen-by-watch" } });
+    await waitFor("the watch to see the new ConfigMap", 30_000, async () => (watch.events.some((e) => e.object.metadata?.name === "seen-by-watch") ? true : undefined));
     await cluster.restartApiServer();
+    assert.equal(await watch.ended, 200, "the restart ends the open watch");
     assert.equal((await cluster.request("GET", "/api/v1/namespaces/default/configmaps/before-restart")).status, 200);
     const exact = () => cluster.request("GET", `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}&resourceVersionMatch=Exact`);
     assert.equal((await exact()).status, 200, "before compaction the old version is still served");
@@ -76,6 +80,9 @@ describe("the Kubernetes test cluster", { skip }, () => {
     const revision = await cluster.compactEtcd();
     assert.ok(revision > Number(oldVersion));
     assert.equal((await exact()).status, 410);
+    const stale = openWatch(cluster.apiUrl, cluster.adminCredential, `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}`);
+    after(() => stale.close());
+    await waitFor("a 410 event on a watch from the compacted version", 30_000, async () => (stale.events.some((e) => e.type === "ERROR" && e.object.code === 410) ? true : undefined));
   });
 
   describe("with the kubelet stand-in", { skip: podNetworkUnavailable() ?? false }, () => {
@@ -117,6 +124,20 @@ describe("the Kubernetes test cluster", { skip }, () => {
       const port = await kubelet.network.forwardToPod(ips[0], 8000);
       const res = await fetch(`http://127.0.0.1:${port}/anything`);
       assert.deepEqual(await res.json(), { version: "v1", path: "/anything" });
+
+      // Deleting a pod: the stand-in stops its processes, finishes the deletion, and the ReplicaSet replaces it.
+      const victim = ready[0].metadata.name;
+      const netns = kubelet.pod("demo", victim)!.netns;
+      assert.equal((await cluster.request("DELETE", `/api/v1/namespaces/demo/pods/${victim}`)).status, 200);
+      await waitFor(`pod ${victim} to be gone`, WAIT_MS, async () => ((await cluster.request("GET", `/api/v1/namespaces/demo/pods/${victim}`)).status === 404 ? true : undefined), 1_000);
+      assert.equal(kubelet.pod("demo", victim), undefined);
+      assert.ok(!existsSync(`/run/netns/${netns}`), "its network namespace is removed");
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/anything`, { signal: AbortSignal.timeout(10_000) }), "its process no longer answers");
+      await waitFor("a replacement pod to be ready", WAIT_MS, async () => {
+        const pods = (await cluster.request<PodList>("GET", "/api/v1/namespaces/demo/pods?labelSelector=app%3Dhttpbin")).body.items;
+        const ok = pods.filter((p) => p.metadata.name !== victim && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+        return ok.length === 2 ? true : undefined;
+      }, 1_000);
     });
 
     it("runs init containers first, resolves the downward API, mounts projected tokens and reaches the API server in-cluster", async () => {

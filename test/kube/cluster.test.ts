@@ -180,6 +180,27 @@ describe("the Kubernetes test cluster", { skip }, () => {
       assert.equal(review.body.status.authenticated, true);
       assert.deepEqual(review.body.status.user?.extra?.["authentication.kubernetes.io/pod-name"], ["checker"], "bound to the pod");
     });
+
+    it("adds a second node on the same pod network, and binds by nodeSelector", async () => {
+      const second = await startKubeletStandIn(cluster, { network: kubelet.network, labels: { "topology.kubernetes.io/zone": "z2" } });
+      assert.ok(second.ok);
+      try {
+        const spec = (zone: string) => ({ nodeSelector: { "topology.kubernetes.io/zone": zone }, containers: [{ name: "c", image: "busybox", command: ["sleep", "300"] }] });
+        for (const zone of ["z1", "z2"]) assert.equal((await cluster.request("POST", "/api/v1/namespaces/demo/pods", { metadata: { name: `in-${zone}` }, spec: spec(zone) })).status, 201);
+        type Pod = { spec: { nodeName?: string }; status: { phase?: string; podIP?: string } };
+        const running = async (name: string) => waitFor(`${name} to run`, WAIT_MS, async () => {
+          const p = (await cluster.request<Pod>("GET", `/api/v1/namespaces/demo/pods/${name}`)).body;
+          return p.status.phase === "Running" && p.status.podIP ? p : undefined;
+        }, 1_000);
+        const [z1, z2] = [await running("in-z1"), await running("in-z2")];
+        assert.equal(z1.spec.nodeName, kubelet.nodeName);
+        assert.equal(z2.spec.nodeName, second.kubelet.nodeName);
+        assert.notEqual(z1.status.podIP, z2.status.podIP, "one IP space across the nodes");
+        for (const name of ["in-z1", "in-z2"]) await cluster.request("DELETE", `/api/v1/namespaces/demo/pods/${name}`);
+      } finally {
+        await second.kubelet.stop();
+      }
+    });
   });
 });
 

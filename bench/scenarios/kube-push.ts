@@ -102,7 +102,7 @@ export async function kubePushScenario(): Promise<unknown> {
     await waitForPort(ports.api, 120_000);
     const pid = control.child.pid!;
     const options: FleetOptions = {
-      target: `127.0.0.1:${ports.xds}`, token: "", count: PROXIES, namespace: NS, serviceAccount: "default", ipPrefix: "10.245",
+      target: `127.0.0.1:${ports.xds}`, tokens: {}, count: PROXIES, namespace: NS, serviceAccount: "default", ipPrefix: "10.245",
       services: Array.from({ length: APPS }, (_, i) => `app-${i}`), expectClusters: SERVICES + APPS, watchHost: host("app-0"),
     };
     const [cpu0, api0, t0] = [cpuSeconds(pid), cpuSeconds(apiserverPid()), now()];

@@ -18,6 +18,7 @@ import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-au
 import { type KubeIdentity, type KubeIdentityOptions, shareSelfSignedRoot, startKubeIdentity } from "./kube/identity-plane.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
+import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
 import type { ConfigStore } from "./store/config-store.js";
@@ -199,7 +200,10 @@ export class ControlPlane {
     }
     if (this.options.kubeIdentity) {
       if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
-      this.kubeIdentity = await startKubeIdentity(this.options.kubeIdentity, this.ca.authority, this.log);
+      const kube = this.options.kube;
+      // The leader writes Istio resources' status when the cluster is the store.
+      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext() } : undefined;
+      this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
@@ -210,11 +214,7 @@ export class ControlPlane {
       token,
       routes: this.apiRoutes,
       proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
-      meshContext: () => {
-        const workloads = this.workloads();
-        if (workloads.length === 0) return {};
-        return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
-      },
+      meshContext: () => this.analysisContext(),
     });
     this.api = createServer(handler);
     await new Promise<void>((resolve, reject) => {
@@ -246,6 +246,13 @@ export class ControlPlane {
       this.ports.ca = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${this.options.caPort}`, credentials, (e, p) => (e ? reject(e) : resolve(p))));
       this.caServer = server;
     }
+  }
+
+  /** What the analyzer knows of the mesh: its services and workloads (none known = checks that need them skipped). */
+  private analysisContext(): AnalysisContext {
+    const workloads = this.workloads();
+    if (workloads.length === 0) return {};
+    return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
   }
 
   /** Where sidecars send spans: the embedded intake unless a collector URL was given. */

@@ -1,6 +1,6 @@
 // The control plane with exactly the permissions manifests/control-plane-rbac.yaml declares: Kubernetes mode (store,
-// registry), TokenReview identity, the webhook registration and the leader's ConfigMaps all work with nothing
-// forbidden; with one rule taken out, what fails names the verb and the resource to grant.
+// registry), TokenReview identity, the webhook registration, the leader's ConfigMaps and resources' status all work
+// with nothing forbidden; with one rule taken out, what fails names the verb and the resource to grant.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,6 +64,19 @@ describe("the control plane under the manifests' RBAC", { skip }, () => {
     await waitFor("the root-cert ConfigMap in default", LIMIT_MS, async () => ((await cluster.request("GET", "/api/v1/namespaces/default/configmaps/istio-ca-root-cert")).status === 200 ? true : undefined));
     await waitFor("the webhook configuration", LIMIT_MS, async () => ((await cluster.request("GET", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/trellis-validator-istio-system")).status === 200 ? true : undefined));
     assert.equal(running[0].kube!.synced, true, log.join("\n"));
+    // Status, the leader's too: the analysis of each resource, cleared when the problem is fixed.
+    const vsPath = "/apis/networking.istio.io/v1/namespaces/default/virtualservices";
+    const created = await cluster.request("POST", vsPath, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "reviews" }, spec: { hosts: ["reviews"], http: [{ route: [{ destination: { host: "reviews", subset: "v9" } }] }] } });
+    assert.equal(created.status, 201, created.text);
+    type Status = { status?: { observedGeneration?: number; validationMessages?: Array<{ type: { code: string }; level: string; description: string }> } };
+    const status = async () => (await cluster.request<Status>("GET", `${vsPath}/reviews`)).body.status;
+    const messages = await waitFor("the analysis in the VirtualService's status", LIMIT_MS, async () => (await status())?.validationMessages, 250);
+    assert.deepEqual(messages.map((m) => [m.type.code, m.level]), [["TRL1002", "ERROR"]]);
+    assert.match(messages[0].description, /^spec\.http\[0\]\.route\[0\]\.destination\.subset: subset "v9"/);
+    assert.equal((await status())?.observedGeneration, 1);
+    const dr = await cluster.request("POST", "/apis/networking.istio.io/v1/namespaces/default/destinationrules", { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "reviews" }, spec: { host: "reviews", subsets: [{ name: "v9", labels: { version: "v9" } }] } });
+    assert.equal(dr.status, 201, dr.text);
+    await waitFor("the status to clear once the subset exists", LIMIT_MS, async () => ((await status())?.validationMessages === undefined ? true : undefined), 250);
     assert.deepEqual(log.filter((l) => /forbidden/i.test(l)), []);
     await stopAll();
   });

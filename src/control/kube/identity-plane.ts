@@ -5,6 +5,7 @@ import type { CertificateAuthority } from "../ca/authority.js";
 import type { WorkloadAuthenticator } from "../ca/workload-authenticator.js";
 import type { KubeClient } from "./client.js";
 import { LeaderDuties, type LeaderDutiesOptions } from "./leader-duties.js";
+import type { StatusSource } from "./leader-status.js";
 import { kubeAuthenticator, TokenReviewer } from "./token-review.js";
 import type { WebhookClientConfig } from "./webhook-config.js";
 import { CA_SECRET, syncCaSecret } from "./root-ca-secret.js";
@@ -23,6 +24,8 @@ export interface KubeIdentityOptions {
    */
   webhook?: { host?: string; port?: number; url?: string; service?: { name: string; port: number }; dnsNames?: string[]; configName?: string };
   election?: LeaderDutiesOptions["election"];
+  /** Istio's resources whose status the leader writes (set by the control plane from its Kubernetes store). */
+  status?: StatusSource;
   /** How long a TokenReview answer is reused (default 30 s). */
   tokenCacheMs?: number;
 }
@@ -54,7 +57,7 @@ export async function startKubeIdentity(o: KubeIdentityOptions, ca: CertificateA
     webhook = await startWebhookServer({ ca, host: o.webhook.host, port: o.webhook.port, dnsNames, log });
     client = o.webhook.url ? { url: webhookUrl(o.webhook.url, webhook.port) } : { service: { namespace, name: service.name, port: service.port } };
   }
-  const duties = new LeaderDuties(o.client, { namespace, rootsPem: () => ca.rootsPem(), webhook: client ? { client, configName: o.webhook?.configName } : undefined, election: o.election, log });
+  const duties = new LeaderDuties(o.client, { namespace, rootsPem: () => ca.rootsPem(), webhook: client ? { client, configName: o.webhook?.configName } : undefined, status: o.status, election: o.election, log });
   duties.start();
   return {
     authenticator, duties, webhook,

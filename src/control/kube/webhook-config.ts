@@ -71,7 +71,7 @@ function merged(have: KubeObject, want: KubeObject): KubeObject {
 }
 
 /** JSON with object keys sorted, so equal content compares equal whatever order the API server returns keys in. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
   return JSON.stringify(v);

@@ -53,4 +53,10 @@ test("answers are reused for the cache's lifetime, then asked again", async (t) 
   now += 30_000;
   await reviewer.review("good");
   assert.equal(asked, 3);
+  // A token about to expire is not trusted from the cache past its exp claim.
+  const soon = `x.${Buffer.from(JSON.stringify({ exp: (now + 5_000) / 1000 })).toString("base64url")}.y`;
+  await reviewer.review(soon);
+  now += 5_000;
+  await reviewer.review(soon);
+  assert.equal(asked, 5);
 });

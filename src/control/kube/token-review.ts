@@ -39,7 +39,7 @@ export interface TokenReviewerOptions {
 
 /** Turns a token into an identity through TokenReview, remembering recent answers briefly. */
 export class TokenReviewer {
-  private readonly cache = new Map<string, { at: number; result: ReviewResult }>();
+  private readonly cache = new Map<string, { until: number; result: ReviewResult }>();
   private readonly audiences: string[];
   private readonly trustDomain: string;
   private readonly cacheMs: number;
@@ -59,10 +59,12 @@ export class TokenReviewer {
     // Keyed by a hash, so the cache holds no usable token.
     const key = createHash("sha256").update(token).digest("base64");
     const hit = this.cache.get(key);
-    if (hit && this.now() - hit.at < this.cacheMs) return hit.result;
+    if (hit && this.now() < hit.until) return hit.result;
     const result = await this.ask(token);
     this.cache.delete(key);
-    this.cache.set(key, { at: this.now(), result });
+    // Never past the token's own expiry: a cached yes must not outlive the token.
+    const exp = expiryMs(token);
+    this.cache.set(key, { until: Math.min(this.now() + this.cacheMs, exp ?? Infinity), result });
     for (const k of this.cache.keys()) {
       if (this.cache.size <= this.cacheSize) break;
       this.cache.delete(k);
@@ -78,6 +80,16 @@ export class TokenReviewer {
     });
     const status = answer.status ?? {};
     return interpret(status, this.audiences, this.trustDomain);
+  }
+}
+
+/** The `exp` claim of a JWT in ms (unverified: it only shortens the cache), or undefined. */
+function expiryMs(token: string): number | undefined {
+  try {
+    const exp = (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -81,11 +81,13 @@ export class LeaderElector {
     this.setLeading(false);
     // Checked in the lease itself: a renewal that landed just before the stop holds it without this replica leading.
     try {
-      const lease = await this.client.find<Lease>(this.path());
-      if (lease?.spec?.holderIdentity === this.identity) {
-        await this.client.request("PUT", this.path(), { body: { ...lease, spec: { ...lease.spec, holderIdentity: null, renewTime: null, acquireTime: null, leaseDurationSeconds: 1 } } });
+      // Bounded, so a shutdown does not wait out the client's 30 s when the API server is away.
+      const lease = await this.client.get<Lease>(this.path(), { timeoutMs: 5000 });
+      if (lease.spec?.holderIdentity === this.identity) {
+        await this.client.request("PUT", this.path(), { timeoutMs: 5000, body: { ...lease, spec: { ...lease.spec, holderIdentity: null, renewTime: null, acquireTime: null, leaseDurationSeconds: 1 } } });
       }
     } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return;
       this.log(`trellis control: could not release lease ${this.options.namespace}/${this.name}; others take over when it expires: ${(err as Error).message}`);
     }
   }

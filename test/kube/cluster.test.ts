@@ -3,13 +3,14 @@
 // restarts on the same etcd and compaction makes old resource versions 410 Gone; with root, a Deployment becomes a
 // ReplicaSet and pods (real controllers) that the kubelet stand-in runs to Ready, and a Service's EndpointSlice.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { apiRequest, waitFor } from "../fixtures/kube/api-client.js";
+import { apiRequest, openWatch, waitFor } from "../fixtures/kube/api-client.js";
 import { kubeBinaries } from "../fixtures/kube/binaries.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { readKubeconfig } from "../fixtures/kube/kubeconfig.js";
+import { createCa, issueServing } from "../fixtures/kube/pki.js";
 import { startKubeletStandIn, type KubeletStandIn } from "../fixtures/kube/kubelet/kubelet-standin.js";
 import { podNetworkUnavailable } from "../fixtures/kube/kubelet/pod-network.js";
 
@@ -68,7 +69,11 @@ describe("the Kubernetes test cluster", { skip }, () => {
     const created = await cluster.request<{ metadata: { resourceVersion: string } }>("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name: "before-restart" }, data: { k: "v" } });
     assert.equal(created.status, 201);
     const oldVersion = created.body.metadata.resourceVersion;
+    const watch = openWatch(cluster.apiUrl, cluster.adminCredential, `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}`);
+    await cluster.request("POST", "/api/v1/namespaces/default/configmaps", { metadata: { name: "seen-by-watch" } });
+    await waitFor("the watch to see the new ConfigMap", 30_000, async () => (watch.events.some((e) => e.object.metadata?.name === "seen-by-watch") ? true : undefined));
     await cluster.restartApiServer();
+    assert.equal(await watch.ended, 200, "the restart ends the open watch");
     assert.equal((await cluster.request("GET", "/api/v1/namespaces/default/configmaps/before-restart")).status, 200);
     const exact = () => cluster.request("GET", `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}&resourceVersionMatch=Exact`);
     assert.equal((await exact()).status, 200, "before compaction the old version is still served");
@@ -76,6 +81,9 @@ describe("the Kubernetes test cluster", { skip }, () => {
     const revision = await cluster.compactEtcd();
     assert.ok(revision > Number(oldVersion));
     assert.equal((await exact()).status, 410);
+    const stale = openWatch(cluster.apiUrl, cluster.adminCredential, `/api/v1/namespaces/default/configmaps?resourceVersion=${oldVersion}`);
+    after(() => stale.close());
+    await waitFor("a 410 event on a watch from the compacted version", 30_000, async () => (stale.events.some((e) => e.type === "ERROR" && e.object.code === 410) ? true : undefined));
   });
 
   describe("with the kubelet stand-in", { skip: podNetworkUnavailable() ?? false }, () => {
@@ -117,6 +125,20 @@ describe("the Kubernetes test cluster", { skip }, () => {
       const port = await kubelet.network.forwardToPod(ips[0], 8000);
       const res = await fetch(`http://127.0.0.1:${port}/anything`);
       assert.deepEqual(await res.json(), { version: "v1", path: "/anything" });
+
+      // Deleting a pod: the stand-in stops its processes, finishes the deletion, and the ReplicaSet replaces it.
+      const victim = ready[0].metadata.name;
+      const netns = kubelet.pod("demo", victim)!.netns;
+      assert.equal((await cluster.request("DELETE", `/api/v1/namespaces/demo/pods/${victim}`)).status, 200);
+      await waitFor(`pod ${victim} to be gone`, WAIT_MS, async () => ((await cluster.request("GET", `/api/v1/namespaces/demo/pods/${victim}`)).status === 404 ? true : undefined), 1_000);
+      assert.equal(kubelet.pod("demo", victim), undefined);
+      assert.ok(!existsSync(`/run/netns/${netns}`), "its network namespace is removed");
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/anything`, { signal: AbortSignal.timeout(10_000) }), "its process no longer answers");
+      await waitFor("a replacement pod to be ready", WAIT_MS, async () => {
+        const pods = (await cluster.request<PodList>("GET", "/api/v1/namespaces/demo/pods?labelSelector=app%3Dhttpbin")).body.items;
+        const ok = pods.filter((p) => p.metadata.name !== victim && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+        return ok.length === 2 ? true : undefined;
+      }, 1_000);
     });
 
     it("runs init containers first, resolves the downward API, mounts projected tokens and reaches the API server in-cluster", async () => {
@@ -152,15 +174,81 @@ describe("the Kubernetes test cluster", { skip }, () => {
       assert.match(log, new RegExp(`^name=checker ns=demo ip=${running.ip.replace(/\./g, "\\.")} sa=checker$`, "m"));
       assert.match(log, /^token-mounted$/m);
       assert.match(log, /^demo$/m);
-      assert.match(log, /^in-cluster: 200 system:serviceaccount:demo:checker$/m);
+      assert.match(log, /^in-cluster: 201 system:serviceaccount:demo:checker$/m);
       const token = readFileSync(join(running.dir, "volumes", "istio-token", "istio-token"), "utf8");
       type Review = { status: { authenticated?: boolean; user?: { username: string; extra?: Record<string, string[]> } } };
       const review = await cluster.request<Review>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", { spec: { token, audiences: ["istio-ca"] } });
       assert.equal(review.body.status.authenticated, true);
       assert.deepEqual(review.body.status.user?.extra?.["authentication.kubernetes.io/pod-name"], ["checker"], "bound to the pod");
     });
+
+    it("adds a second node on the same pod network, and binds by nodeSelector", async () => {
+      const second = await startKubeletStandIn(cluster, { network: kubelet.network, labels: { "topology.kubernetes.io/zone": "z2" } });
+      assert.ok(second.ok);
+      try {
+        const spec = (zone: string) => ({ nodeSelector: { "topology.kubernetes.io/zone": zone }, containers: [{ name: "c", image: "busybox", command: ["sleep", "300"] }] });
+        for (const zone of ["z1", "z2"]) assert.equal((await cluster.request("POST", "/api/v1/namespaces/demo/pods", { metadata: { name: `in-${zone}` }, spec: spec(zone) })).status, 201);
+        type Pod = { spec: { nodeName?: string }; status: { phase?: string; podIP?: string } };
+        const running = async (name: string) => waitFor(`${name} to run`, WAIT_MS, async () => {
+          const p = (await cluster.request<Pod>("GET", `/api/v1/namespaces/demo/pods/${name}`)).body;
+          return p.status.phase === "Running" && p.status.podIP ? p : undefined;
+        }, 1_000);
+        const [z1, z2] = [await running("in-z1"), await running("in-z2")];
+        assert.equal(z1.spec.nodeName, kubelet.nodeName);
+        assert.equal(z2.spec.nodeName, second.kubelet.nodeName);
+        assert.notEqual(z1.status.podIP, z2.status.podIP, "one IP space across the nodes");
+        for (const name of ["in-z1", "in-z2"]) await cluster.request("DELETE", `/api/v1/namespaces/demo/pods/${name}`);
+      } finally {
+        await second.kubelet.stop();
+      }
+    });
+
+    it("calls a validating webhook served by a pod behind a Service (the API server's egress reaches pod IPs)", async () => {
+      const ca = await createCa("webhook-ca");
+      const serving = await issueServing(ca, "hook.demo.svc", ["hook.demo.svc"], []);
+      const b64 = (x: string) => Buffer.from(x).toString("base64");
+      await cluster.request("POST", "/api/v1/namespaces/demo/secrets", { metadata: { name: "hook-tls" }, data: { "tls.crt": b64(serving.certPem), "tls.key": b64(serving.keyPem) } });
+      await cluster.request("POST", "/api/v1/namespaces/demo/services", { metadata: { name: "hook" }, spec: { selector: { app: "hook" }, ports: [{ port: 443, targetPort: 8443 }] } });
+      const pod = {
+        metadata: { name: "hook", labels: { app: "hook" } },
+        spec: { containers: [{ name: "hook", image: "busybox", command: [process.execPath, "-e", webhookServer], ports: [{ containerPort: 8443 }], readinessProbe: { tcpSocket: { port: 8443 }, periodSeconds: 1 }, volumeMounts: [{ name: "tls", mountPath: "/var/run/trellis-standin-test/hook-tls", readOnly: true }] }], volumes: [{ name: "tls", secret: { secretName: "hook-tls" } }] },
+      };
+      assert.equal((await cluster.request("POST", "/api/v1/namespaces/demo/pods", pod)).status, 201);
+      await waitFor("the hook Service's endpoint to be ready", WAIT_MS, async () => {
+        const slices = (await cluster.request<{ items: Array<{ endpoints?: Array<{ conditions: { ready?: boolean } }> }> }>("GET", "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dhook")).body.items;
+        return slices.some((sl) => sl.endpoints?.some((e) => e.conditions.ready)) ? true : undefined;
+      }, 1_000);
+      const hook = await cluster.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+        metadata: { name: "standin-test" },
+        webhooks: [{
+          name: "deny.standin.test", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail", timeoutSeconds: 10,
+          clientConfig: { service: { namespace: "demo", name: "hook", port: 443, path: "/validate" }, caBundle: b64(ca.certPem) },
+          rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] }],
+          objectSelector: { matchLabels: { "webhook-test": "yes" } },
+        }],
+      });
+      assert.equal(hook.status, 201, hook.text);
+      const create = (name: string, deny: string) => cluster.request<{ message?: string }>("POST", "/api/v1/namespaces/demo/configmaps", { metadata: { name, labels: { "webhook-test": "yes", deny } } });
+      // The webhook configuration takes a moment to reach the API server's admission chain.
+      const refused = await waitFor("the webhook to refuse", 60_000, async () => {
+        const r = await create(`denied-${Date.now()}`, "yes");
+        return r.status === 201 ? undefined : r;
+      }, 1_000);
+      assert.equal(refused.status, 403, refused.text);
+      assert.match(refused.body.message ?? "", /denied the request: refused by the stand-in test's webhook/);
+      assert.equal((await create("allowed", "no")).status, 201);
+    });
   });
 });
+
+// A validating webhook run in a pod: refuses objects labelled deny=yes, with a message.
+const webhookServer = [
+  "const fs=require('fs'),https=require('https');const d='/var/run/trellis-standin-test/hook-tls/';",
+  "https.createServer({cert:fs.readFileSync(d+'tls.crt'),key:fs.readFileSync(d+'tls.key')},(req,res)=>{let b='';req.on('data',(c)=>b+=c);req.on('end',()=>{",
+  "const review=JSON.parse(b);const deny=(review.request.object.metadata.labels||{}).deny==='yes';",
+  "res.setHeader('content-type','application/json');res.end(JSON.stringify({apiVersion:'admission.k8s.io/v1',kind:'AdmissionReview',response:{uid:review.request.uid,allowed:!deny,",
+  "status:deny?{code:403,message:'refused by the stand-in test\\'s webhook'}:undefined}}))})}).listen(8443,'0.0.0.0')",
+].join("");
 
 // Run inside the pod: asks the API server who it is (SelfSubjectReview) with the pod's default token and CA.
 const inClusterCheck = [

@@ -41,17 +41,23 @@ function change(marker: string, resourceVersion?: string): Record<string, unknow
   };
 }
 
-/** The mesh through the API server: 1,000 selector-less Services with one 10-endpoint slice each, 10 app Services with 100 running pods. */
+/**
+ * The mesh through the API server: 1,000 selector-less Services with one 10-endpoint slice each (headless: the test
+ * cluster's service range holds 254 addresses; Trellis builds the same EDS clusters for them), and 10 app Services
+ * with 100 running pods.
+ */
 async function populate(client: KubeClient): Promise<number> {
   const t0 = now();
   await client.request("POST", "/api/v1/namespaces", { body: { metadata: { name: NS } } });
+  // The endpointslice controller leaves out pods whose Node does not exist.
+  await client.request("POST", "/api/v1/nodes", { body: { metadata: { name: "bench-node" } } });
   for (let i = 0; !(await client.find(`/api/v1/namespaces/${NS}/serviceaccounts/default`)); i++) {
     if (i > 300) throw new Error("the serviceaccount controller made no default ServiceAccount in 60 s");
     await new Promise((r) => setTimeout(r, 200));
   }
   const ids = Array.from({ length: SERVICES }, (_, i) => i);
   await batched(ids, 16, async (i) => {
-    await client.request("POST", `/api/v1/namespaces/${NS}/services`, { body: { metadata: { name: `svc-${i}` }, spec: { ports: [{ name: "http", port: 8080 }] } } });
+    await client.request("POST", `/api/v1/namespaces/${NS}/services`, { body: { metadata: { name: `svc-${i}` }, spec: { clusterIP: "None", ports: [{ name: "http", port: 8080 }] } } });
     await client.request("POST", `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { body: {
       metadata: { name: `svc-${i}-1`, labels: { "kubernetes.io/service-name": `svc-${i}`, "endpointslice.kubernetes.io/managed-by": "trellis-bench" } },
       addressType: "IPv4", ports: [{ name: "http", port: 8080, protocol: "TCP" }],
@@ -107,7 +113,7 @@ export async function kubePushScenario(): Promise<unknown> {
     };
     const [cpu0, api0, t0] = [cpuSeconds(pid), cpuSeconds(apiserverPid()), now()];
     fleet = fork("dist/bench/lib/ads-fleet.js", [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    const synced = await next(fleet, "synced", 300_000) as Extract<FleetMessage, { type: "synced" }>;
+    const synced = await next(fleet, "synced", 600_000) as Extract<FleetMessage, { type: "synced" }>;
     console.log(`  ${PROXIES} sidecars synced in ${(now() - t0).toFixed(0)} ms (${synced.clusters} outbound clusters each); control CPU ${(cpuSeconds(pid) - cpu0).toFixed(2)} s, API server CPU ${(cpuSeconds(apiserverPid()) - api0).toFixed(2)} s, control RSS ${rssMiB(pid).toFixed(0)} MiB`);
     const samples: Array<{ lastMs: number; firstMs: number; missing: number; rssMiB: number; peakRssMiB: number; controlCpu: number; apiserverCpu: number }> = [];
     for (let round = 0; round <= ROUNDS; round++) {

@@ -10,6 +10,7 @@ import { apiRequest, openWatch, waitFor } from "../fixtures/kube/api-client.js";
 import { kubeBinaries } from "../fixtures/kube/binaries.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { readKubeconfig } from "../fixtures/kube/kubeconfig.js";
+import { createCa, issueServing } from "../fixtures/kube/pki.js";
 import { startKubeletStandIn, type KubeletStandIn } from "../fixtures/kube/kubelet/kubelet-standin.js";
 import { podNetworkUnavailable } from "../fixtures/kube/kubelet/pod-network.js";
 
@@ -201,8 +202,53 @@ describe("the Kubernetes test cluster", { skip }, () => {
         await second.kubelet.stop();
       }
     });
+
+    it("calls a validating webhook served by a pod behind a Service (the API server's egress reaches pod IPs)", async () => {
+      const ca = await createCa("webhook-ca");
+      const serving = await issueServing(ca, "hook.demo.svc", ["hook.demo.svc"], []);
+      const b64 = (x: string) => Buffer.from(x).toString("base64");
+      await cluster.request("POST", "/api/v1/namespaces/demo/secrets", { metadata: { name: "hook-tls" }, data: { "tls.crt": b64(serving.certPem), "tls.key": b64(serving.keyPem) } });
+      await cluster.request("POST", "/api/v1/namespaces/demo/services", { metadata: { name: "hook" }, spec: { selector: { app: "hook" }, ports: [{ port: 443, targetPort: 8443 }] } });
+      const pod = {
+        metadata: { name: "hook", labels: { app: "hook" } },
+        spec: { containers: [{ name: "hook", image: "busybox", command: [process.execPath, "-e", webhookServer], ports: [{ containerPort: 8443 }], readinessProbe: { tcpSocket: { port: 8443 }, periodSeconds: 1 }, volumeMounts: [{ name: "tls", mountPath: "/var/run/trellis-standin-test/hook-tls", readOnly: true }] }], volumes: [{ name: "tls", secret: { secretName: "hook-tls" } }] },
+      };
+      assert.equal((await cluster.request("POST", "/api/v1/namespaces/demo/pods", pod)).status, 201);
+      await waitFor("the hook Service's endpoint to be ready", WAIT_MS, async () => {
+        const slices = (await cluster.request<{ items: Array<{ endpoints?: Array<{ conditions: { ready?: boolean } }> }> }>("GET", "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dhook")).body.items;
+        return slices.some((sl) => sl.endpoints?.some((e) => e.conditions.ready)) ? true : undefined;
+      }, 1_000);
+      const hook = await cluster.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+        metadata: { name: "standin-test" },
+        webhooks: [{
+          name: "deny.standin.test", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail", timeoutSeconds: 10,
+          clientConfig: { service: { namespace: "demo", name: "hook", port: 443, path: "/validate" }, caBundle: b64(ca.certPem) },
+          rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] }],
+          objectSelector: { matchLabels: { "webhook-test": "yes" } },
+        }],
+      });
+      assert.equal(hook.status, 201, hook.text);
+      const create = (name: string, deny: string) => cluster.request<{ message?: string }>("POST", "/api/v1/namespaces/demo/configmaps", { metadata: { name, labels: { "webhook-test": "yes", deny } } });
+      // The webhook configuration takes a moment to reach the API server's admission chain.
+      const refused = await waitFor("the webhook to refuse", 60_000, async () => {
+        const r = await create(`denied-${Date.now()}`, "yes");
+        return r.status === 201 ? undefined : r;
+      }, 1_000);
+      assert.equal(refused.status, 403, refused.text);
+      assert.match(refused.body.message ?? "", /denied the request: refused by the stand-in test's webhook/);
+      assert.equal((await create("allowed", "no")).status, 201);
+    });
   });
 });
+
+// A validating webhook run in a pod: refuses objects labelled deny=yes, with a message.
+const webhookServer = [
+  "const fs=require('fs'),https=require('https');const d='/var/run/trellis-standin-test/hook-tls/';",
+  "https.createServer({cert:fs.readFileSync(d+'tls.crt'),key:fs.readFileSync(d+'tls.key')},(req,res)=>{let b='';req.on('data',(c)=>b+=c);req.on('end',()=>{",
+  "const review=JSON.parse(b);const deny=(review.request.object.metadata.labels||{}).deny==='yes';",
+  "res.setHeader('content-type','application/json');res.end(JSON.stringify({apiVersion:'admission.k8s.io/v1',kind:'AdmissionReview',response:{uid:review.request.uid,allowed:!deny,",
+  "status:deny?{code:403,message:'refused by the stand-in test\\'s webhook'}:undefined}}))})}).listen(8443,'0.0.0.0')",
+].join("");
 
 // Run inside the pod: asks the API server who it is (SelfSubjectReview) with the pod's default token and CA.
 const inClusterCheck = [

@@ -3,7 +3,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeApiError, KubeClient, type WatchEvent } from "./client.js";
@@ -31,6 +31,7 @@ await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 after(() => server.close());
 const port = (server.address() as { port: number }).port;
 const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const kubeconfig = join(dir, "config");
 writeFileSync(kubeconfig, `apiVersion: v1
 kind: Config

@@ -3,7 +3,7 @@
 // restarts on the same etcd and compaction makes old resource versions 410 Gone; with root, a Deployment becomes a
 // ReplicaSet and pods (real controllers) that the kubelet stand-in runs to Ready, and a Service's EndpointSlice.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { apiRequest, openWatch, waitFor } from "../fixtures/kube/api-client.js";
@@ -180,6 +180,28 @@ describe("the Kubernetes test cluster", { skip }, () => {
       const review = await cluster.request<Review>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", { spec: { token, audiences: ["istio-ca"] } });
       assert.equal(review.body.status.authenticated, true);
       assert.deepEqual(review.body.status.user?.extra?.["authentication.kubernetes.io/pod-name"], ["checker"], "bound to the pod");
+    });
+
+    it("follows an exec readiness probe both ways in the pod's Ready condition", async () => {
+      const flagDir = "/var/lib/trellis-standin-test/flag";
+      const probe = { exec: { command: ["test", "-f", `${flagDir}/ready`] }, periodSeconds: 1, failureThreshold: 1 };
+      const created = await cluster.request("POST", "/api/v1/namespaces/demo/pods", {
+        metadata: { name: "flapper" },
+        spec: { containers: [{ name: "c", image: "busybox", command: ["sleep", "300"], readinessProbe: probe, volumeMounts: [{ name: "flag", mountPath: flagDir }] }], volumes: [{ name: "flag", emptyDir: {} }] },
+      });
+      assert.equal(created.status, 201, created.text);
+      type Pod = { status: { phase?: string; conditions?: Array<{ type: string; status: string }> } };
+      const readyIs = (want: string) => waitFor(`flapper Ready=${want}`, WAIT_MS, async () => {
+        const p = (await cluster.request<Pod>("GET", "/api/v1/namespaces/demo/pods/flapper")).body;
+        return p.status.phase === "Running" && p.status.conditions?.find((c) => c.type === "Ready")?.status === want ? true : undefined;
+      }, 500);
+      await readyIs("False");
+      const flag = join(kubelet.pod("demo", "flapper")!.dir, "volumes", "flag", "ready");
+      writeFileSync(flag, "");
+      await readyIs("True");
+      rmSync(flag);
+      await readyIs("False");
+      await cluster.request("DELETE", "/api/v1/namespaces/demo/pods/flapper");
     });
 
     it("adds a second node on the same pod network, and binds by nodeSelector", async () => {

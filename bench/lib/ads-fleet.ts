@@ -20,6 +20,8 @@ export interface FleetOptions {
   expectClusters: number;
   /** The hostname whose route configuration carries the marker. */
   watchHost: string;
+  /** The first two octets of the sidecars' addresses (default 127.2; kube-push uses its pods' 10.245). */
+  ipPrefix?: string;
 }
 
 export type FleetMessage =
@@ -61,7 +63,7 @@ class Sidecar {
 
   constructor(readonly index: number, options: FleetOptions, onChange: () => void) {
     const service = options.services[index % options.services.length];
-    const ip = `127.2.${index >> 8}.${index & 255}`;
+    const ip = `${options.ipPrefix ?? "127.2"}.${index >> 8}.${index & 255}`;
     this.client = new AdsClient({
       target: options.target,
       metadata: () => {

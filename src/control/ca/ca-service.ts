@@ -31,7 +31,13 @@ export function addCaService(server: grpc.Server, ca: CertificateAuthority, toke
       };
       const token = bearer(call.metadata);
       if (!token) return deny(grpc.status.UNAUTHENTICATED, "no bootstrap token: send `authorization: Bearer TOKEN` (create one with `trellis token create`)");
-      const verdict = await authn.authenticate(token);
+      let verdict;
+      try {
+        verdict = await authn.authenticate(token);
+      } catch (err) {
+        // The authenticator could not decide (the API server is away): a retryable status, never a crash.
+        return deny(grpc.status.UNAVAILABLE, `cannot check the token now: ${(err as Error).message}`);
+      }
       if (!verdict.ok) return deny(grpc.status.UNAUTHENTICATED, verdict.error);
       const { identity } = verdict.caller;
       const ttlMs = Number(call.request.validity_duration) * 1000;

@@ -158,7 +158,11 @@ describe("the Kubernetes test cluster", { skip }, () => {
         spec: {
           serviceAccountName: "checker", restartPolicy: "Never",
           initContainers: [{ name: "init", image: "busybox", command: ["sh", "-c", "echo init-ran > /var/lib/trellis-standin-test/work/init"], volumeMounts: [work] }],
-          containers: [{ name: "check", image: "busybox", command: ["sh", "-c", script], env, volumeMounts: [work, { name: "istio-token", mountPath: "/var/run/secrets/tokens", readOnly: true }] }],
+          containers: [
+            { name: "check", image: "busybox", command: ["sh", "-c", script], env, volumeMounts: [work, { name: "istio-token", mountPath: "/var/run/secrets/tokens", readOnly: true }] },
+            // The image table: trellis/proxy runs the built trellis CLI, `args` after its entrypoint.
+            { name: "cli", image: "docker.io/trellis/proxy:dev", args: ["help"] },
+          ],
           volumes: [{ name: "work", emptyDir: {} }, { name: "istio-token", projected: { sources: [{ serviceAccountToken: { audience: "istio-ca", expirationSeconds: 3600, path: "istio-token" } }] } }],
         },
       });
@@ -175,6 +179,7 @@ describe("the Kubernetes test cluster", { skip }, () => {
       assert.match(log, /^token-mounted$/m);
       assert.match(log, /^demo$/m);
       assert.match(log, /^in-cluster: 201 system:serviceaccount:demo:checker$/m);
+      assert.match(readFileSync(running.logPath("cli"), "utf8"), /^usage: trellis COMMAND/m);
       const token = readFileSync(join(running.dir, "volumes", "istio-token", "istio-token"), "utf8");
       type Review = { status: { authenticated?: boolean; user?: { username: string; extra?: Record<string, string[]> } } };
       const review = await cluster.request<Review>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", { spec: { token, audiences: ["istio-ca"] } });

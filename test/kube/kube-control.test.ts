@@ -85,6 +85,14 @@ test("a Service with pods becomes EDS endpoints with pod IPs and target ports; a
   assert.deepEqual(proxies.map((p) => [p.workload?.name, p.workload?.locality, p.workload?.serviceAccount]), [["client-1", "eu/eu-1/", "default"]]);
 });
 
+test("discoverySelectors follow namespace labels: labelled in, a namespace's Services appear; labelled out, they go", { skip }, async () => {
+  const HIDDEN = "outbound|80||hidden.other.svc.cluster.local";
+  await ok("PATCH", "/api/v1/namespaces/other", { metadata: { labels: { "istio-discovery": "enabled" } } }, "application/merge-patch+json");
+  await waitFor("hidden.other at the proxy", () => rec.endpoints(HIDDEN).join() === "10.244.0.30:8080", LIMIT);
+  await ok("PATCH", "/api/v1/namespaces/other", { metadata: { labels: { "istio-discovery": null } } }, "application/merge-patch+json");
+  await waitFor("hidden.other gone", () => !rec.clusterNames().includes(HIDDEN), LIMIT);
+});
+
 test("a VirtualService written to the API server, or through trellis's REST API, reaches the proxy", { skip }, async () => {
   const vs = (name: string, marker: string) => ({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name, namespace: "shop" }, spec: { hosts: ["web"], http: [{ match: [{ headers: { "x-marker": { exact: marker } } }], route: [{ destination: { host: "web" } }] }, { route: [{ destination: { host: "web" } }] }] } });
   await ok("POST", "/apis/networking.istio.io/v1/namespaces/shop/virtualservices", vs("web", "through-kube"));

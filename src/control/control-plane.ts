@@ -34,6 +34,9 @@ import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
+import { SecretStore } from "./secrets/secret-store.js";
+import { secretApi } from "./secrets/secret-api.js";
+import { GatewayReports } from "./gateway-reports.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -102,6 +105,9 @@ export class ControlPlane {
   readonly jwks: JwksFetcher;
   /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
   readonly apiRoutes: ApiRoute[] = [];
+  /** Gateways' TLS secrets (credentialName), and what each gateway cannot serve. */
+  readonly secretStore: SecretStore;
+  private readonly gateways: GatewayReports;
 
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -109,6 +115,9 @@ export class ControlPlane {
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = new Store(options.stateDir);
+    this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
+    this.gateways = new GatewayReports(this.log);
+    this.apiRoutes.push(secretApi(this.secretStore), this.gateways.api());
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans);
     this.apiRoutes.push(traceApi(this.traces));
@@ -162,6 +171,7 @@ export class ControlPlane {
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
+          this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
       },
@@ -268,7 +278,9 @@ export class ControlPlane {
 
   private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
     try {
-      this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+      const out = translate({ resources, workloads, proxy, edsCache, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy });
+      this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
+      this.gateways.record(id, out.gatewayProblems, out.listeners);
     } catch (err) {
       this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
     }

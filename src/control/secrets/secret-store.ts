@@ -61,7 +61,7 @@ export function checkMaterial(m: CredentialMaterial): X509Certificate {
 export function summarize(s: StoredSecret): SecretSummary {
   const leaf = new X509Certificate(s.certPem);
   return {
-    namespace: s.namespace, name: s.name, type: "kubernetes.io/tls", subject: leaf.subject.replace(/\n/g, ", "),
+    namespace: s.namespace, name: s.name, type: "kubernetes.io/tls", subject: (leaf.subject ?? "").replace(/\n/g, ", "),
     dnsNames: (leaf.subjectAltName ?? "").split(/,\s*/).filter((e) => e.startsWith("DNS:")).map((e) => e.slice(4)),
     notBefore: new Date(leaf.validFrom).toISOString(), notAfter: new Date(leaf.validTo).toISOString(), hasCaCertificate: s.caPem !== undefined,
   };

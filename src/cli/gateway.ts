@@ -82,6 +82,8 @@ export async function run(args: string[]): Promise<number> {
   const { id, bootstrap } = gatewayBootstrap(spec, ports, address, admin, stats, caAddress ? { address: caAddress, rootsFile: rootsFile(stateDir) } : undefined);
   const dir = join(stateDir, "gateways");
   mkdirSync(dir, { recursive: true });
+  // Where caArgsFor keeps the bootstrap token it refreshes.
+  mkdirSync(join(stateDir, "workloads"), { recursive: true });
   const file = join(dir, `${spec.service}.${spec.namespace}.json`);
   writeFileSync(file, JSON.stringify(bootstrap, null, 2));
   let ca: ReturnType<typeof caArgsFor>;

@@ -37,6 +37,7 @@ import { ConfigDirSync } from "./store/config-dir.js";
 import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
+import { gatewayApiStatusRoute } from "./gateway-api-status.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -117,7 +118,9 @@ export class ControlPlane {
     this.store = new Store(options.stateDir);
     this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
     this.gateways = new GatewayReports(this.log);
-    this.apiRoutes.push(secretApi(this.secretStore), this.gateways.api());
+    this.apiRoutes.push(secretApi(this.secretStore), this.gateways.api(), gatewayApiStatusRoute(() => this.store.list(), () => ({
+      services: meshServices(this.registry.list(), this.store.list()), proxies: [...this.connected.values()], credentials: (ns, name) => this.secretStore.lookup(ns, name),
+    })));
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans);
     this.apiRoutes.push(traceApi(this.traces));

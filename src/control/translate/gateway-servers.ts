@@ -29,6 +29,8 @@ export interface GatewayServer {
 export interface GatewaySpec {
   selector?: Record<string, string>;
   servers?: GatewayServer[];
+  /** Set on Gateways converted from the Gateway API: only a gateway proxy in the Gateway's own namespace serves them. */
+  namespaceScoped?: boolean;
 }
 
 /** A server with the Gateway it belongs to. */
@@ -74,7 +76,7 @@ export function protocolKind(protocol: string | undefined): "http" | "tls" | "tc
 /** The Gateways whose selector matches the proxy's labels (any namespace, Istio's default scope), oldest first. */
 export function gatewaysFor(resources: IstioResource[], proxy: Workload): Array<IstioResource<GatewaySpec>> {
   return (resources.filter(isIstioGateway) as unknown as Array<IstioResource<GatewaySpec>>)
-    .filter((g) => Object.entries(g.spec.selector ?? {}).every(([k, v]) => proxy.labels[k] === v))
+    .filter((g) => Object.entries(g.spec.selector ?? {}).every(([k, v]) => proxy.labels[k] === v) && (!g.spec.namespaceScoped || g.metadata.namespace === proxy.namespace))
     .sort((a, b) => (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") || gatewayKey(a).localeCompare(gatewayKey(b)));
 }
 

@@ -19,6 +19,7 @@ import { serviceVips, vipHostnames } from "./vips.js";
 import { noneResolutionChains } from "./service-entry-listeners.js";
 import { egressAllows, outboundTrafficMode, sidecarFor } from "./sidecar-scope.js";
 import { gatewayConfig } from "./gateway.js";
+import { convertGatewayApi } from "./gateway-api.js";
 import { type GatewayProblem, isGatewayProxy } from "./gateway-servers.js";
 import type { CredentialLookup } from "./gateway-tls.js";
 import { type ClientTls, DEFAULT_DNS, type DnsSettings, originatedTls, serviceEntryDiscovery, serviceEntryMetadata } from "./service-entry-clusters.js";
@@ -158,8 +159,9 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
     for (const host of l4Destinations(vs)) wanted.add(fqdn(host, vs.metadata.namespace ?? "default"));
   }
   // A gateway proxy: listeners from the Gateways selecting it, clusters for what their VirtualServices route to.
+  const gatewayApi = isGatewayProxy(proxy) ? convertGatewayApi(input.resources, { services }).resources : [];
   const gateway = isGatewayProxy(proxy) ? gatewayConfig({
-    resources: input.resources, proxy, services, vss, hashPolicies: hashFor, credentials: input.credentials ?? (() => ({ error: "this control plane stores no secrets" })),
+    resources: [...input.resources, ...gatewayApi], proxy, services, vss: [...vss, ...of<VirtualServiceSpec>(gatewayApi, "VirtualService")], hashPolicies: hashFor, credentials: input.credentials ?? (() => ({ error: "this control plane stores no secrets" })),
     httpFilters: gatewayHttpFilters(input, authzPolicies, root), observe,
   }) : undefined;
   for (const h of gateway?.destinations ?? []) wanted.add(h);

@@ -127,3 +127,27 @@ test("Ingress without TLS termination: PASSTHROUGH by SNI reaches the backend's 
   const peer = await peerCertificate(ports.tls, "nginx.example.com");
   assert.match(peer.subjectaltname ?? "", /DNS:nginx.example.com/);
 });
+
+test("Gateway API: trellis apply of a GatewayClass, Gateway and HTTPRoute; the labelled gateway serves it; trellis get shows the status", async () => {
+  const file = join(dir, "gateway-api.yaml");
+  writeFileSync(file, [
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: trellis}\nspec: {controllerName: trellis.dev/gateway-controller}",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: web, namespace: default}\nspec:\n  gatewayClassName: trellis\n  listeners: [{name: http, port: 80, protocol: HTTP, hostname: \"*.example.com\"}]",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: httpbin, namespace: default}\nspec:\n  parentRefs: [{name: web}]\n  hostnames: [api.example.com]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /get}}]\n    backendRefs: [{name: httpbin, port: 8000}]",
+  ].join("\n---\n"));
+  const cli = (args: string[]) => spawnSync(process.execPath, ["dist/src/cli/main.js", ...args, "--control", `127.0.0.1:${mesh.api}`], { encoding: "utf8" });
+  const applied = cli(["apply", "-f", file]);
+  assert.equal(applied.status, 0, applied.stderr + applied.stdout);
+  const pending = JSON.parse(cli(["get", "gateway.gateway.networking.k8s.io", "web", "-o", "json"]).stdout) as { status: { conditions: Array<{ type: string; reason: string }> } };
+  assert.equal(pending.status.conditions.find((c) => c.type === "Programmed")?.reason, "Pending");
+  const port = await freePort();
+  await mesh.gateway(["-n", "default", "--name", "web", "--labels", "gateway.networking.k8s.io/gateway-name=web", "--port", `80=${port}/HTTP`]);
+  await until("the HTTPRoute answers through the Gateway API gateway", async () => (await httpGet(port, "api.example.com", "/get/x").catch(() => ({ status: 0 }))).status === 200);
+  assert.equal(JSON.parse((await httpGet(port, "api.example.com", "/get/x")).body).path, "/get/x");
+  assert.equal((await httpGet(port, "api.example.com", "/getter")).status, 404);
+  const gw = JSON.parse(cli(["get", "gateway.gateway.networking.k8s.io", "web", "-o", "json"]).stdout) as { status: { conditions: Array<{ type: string; status: string }>; listeners: Array<{ attachedRoutes: number }> } };
+  assert.equal(gw.status.conditions.find((c) => c.type === "Programmed")?.status, "True");
+  assert.equal(gw.status.listeners[0].attachedRoutes, 1);
+  const route = JSON.parse(cli(["get", "httproute", "httpbin", "-o", "json"]).stdout) as { status: { parents: Array<{ conditions: Array<{ type: string; status: string }> }> } };
+  assert.deepEqual(route.status.parents[0].conditions.map((c) => `${c.type}=${c.status}`), ["Accepted=True", "ResolvedRefs=True"]);
+});

@@ -22,6 +22,18 @@ const SDS = (name: string) => ({ name, sds_config: { ads: {}, resource_api_versi
 export const credentialSdsName = (name: string) => `kubernetes://${name}`;
 export const caSdsName = (name: string) => `kubernetes://${name}-cacert`;
 
+/**
+ * The gateway's mesh certificate, mesh clients' certificates required. Sidecars offer "istio" (and
+ * "istio-peer-exchange") rather than HTTP's names when the gateway's port is declared HTTPS, as Istio's do; an HTTP
+ * server accepts "istio" too (the connection manager sniffs HTTP/1 or HTTP/2 from the bytes), so the handshake does
+ * not fail on ALPN.
+ */
+function istioMutual(alpn: string[]): Json {
+  const socket = inboundTransportSocket(alpn.length === 0) as { typed_config: { common_tls_context: Json } };
+  if (alpn.length) socket.typed_config.common_tls_context.alpn_protocols = [...alpn, "istio"];
+  return socket;
+}
+
 export interface ServerTransport {
   transportSocket: Json;
   /** SDS secrets this server needs from the control plane. */
@@ -33,7 +45,7 @@ export interface ServerTransport {
  * offers (h2 and http/1.1 for HTTPS; none for TLS carrying TCP).
  */
 export function serverTransport(tls: ServerTls, namespace: string, credentials: CredentialLookup, alpn: string[]): { ok: ServerTransport } | { error: string } {
-  if (tls.mode === "ISTIO_MUTUAL") return { ok: { transportSocket: inboundTransportSocket(alpn.length === 0), secrets: [] } };
+  if (tls.mode === "ISTIO_MUTUAL") return { ok: { transportSocket: istioMutual(alpn), secrets: [] } };
   const mutual = tls.mode === "MUTUAL";
   const sans = tls.subjectAltNames?.length ? { match_subject_alt_names: tls.subjectAltNames.map((exact) => ({ exact })) } : {};
   const secrets: Json[] = [];

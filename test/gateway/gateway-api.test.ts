@@ -148,3 +148,19 @@ test("without a connected gateway proxy, the Gateway is Accepted but not Program
   assert.equal(programmed.reason, "Pending");
   assert.match(programmed.message, /trellis gateway -n default --name web --labels gateway.networking.k8s.io\/gateway-name=web/);
 });
+
+test("GAMMA: an HTTPRoute whose parentRef is a Service routes the mesh's calls to it; one naming a missing Service is NoMatchingParent", () => {
+  const caller: Workload = { ...app("productpage"), upstreams: [{ host: "reviews", port: 9080, localPort: 19001 }] };
+  const resources = [
+    route("reviews-to-ratings", { parentRefs: [{ group: "", kind: "Service", name: "reviews", port: 9080 }], rules: [{ filters: [{ type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "x-gamma", value: "yes" }] } }], backendRefs: [{ name: "ratings", port: 9080 }] }] }),
+    route("ghost", { parentRefs: [{ group: "", kind: "Service", name: "nope" }], rules: [{ backendRefs: [{ name: "ratings", port: 9080 }] }] }),
+  ];
+  const out = translate({ resources, workloads: [...workloads, caller], proxy: caller });
+  const rc = out.routes.find((x) => String(x.name).includes("reviews.default.svc.cluster.local"))!;
+  const [r0] = (rc.virtual_hosts as Array<{ routes: Array<Json & { route: Json }> }>)[0].routes;
+  assert.equal(r0.route.cluster, "outbound|9080||ratings.default.svc.cluster.local");
+  assert.equal((r0.response_headers_to_add as Array<{ header: Json }>)[0].header.key, "x-gamma");
+  const status = convertGatewayApi(resources, { services: meshServices(workloads, resources) }).status;
+  assert.equal(cond(parent(status, "HTTPRoute", "reviews-to-ratings"), "Accepted").status, "True");
+  assert.equal(cond(parent(status, "HTTPRoute", "ghost"), "Accepted").reason, "NoMatchingParent");
+});

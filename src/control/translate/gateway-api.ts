@@ -133,8 +133,13 @@ function attachRoute(route: IstioResource, gateways: Map<string, { gw: IstioReso
   const backendProblems: Array<{ reason: string; message: string }> = [];
   const trackingCheck: BackendCheck = (ref) => { const c = check(ref); if (!c.ok) backendProblems.push(c); return c; };
   const keys: string[] = [];
+  const meshHosts: Array<{ host: string; port?: number }> = [];
   const parents: Json[] = [];
   for (const ref of spec.parentRefs ?? []) {
+    if ((ref.group ?? GROUP) === "" && ref.kind === "Service") {
+      attachToService(route, ref, ctx, meshHosts, parents);
+      continue;
+    }
     if ((ref.group ?? GROUP) !== GROUP || (ref.kind ?? "Gateway") !== "Gateway") continue;
     const entry = gateways.get(`${ref.namespace ?? nsOf(route)}/${ref.name}`);
     const parentRef = { group: GROUP, kind: "Gateway", namespace: ref.namespace ?? nsOf(route), name: ref.name, ...(ref.sectionName ? { sectionName: ref.sectionName } : {}), ...(ref.port ? { port: ref.port } : {}) };
@@ -149,14 +154,34 @@ function attachRoute(route: IstioResource, gateways: Map<string, { gw: IstioReso
     for (const s of meeting) { s.attached++; keys.push(s.syntheticKey); }
     accepted(true, "Accepted");
   }
-  const vs = routeVirtualService(route, spec, keys, trackingCheck, problems);
-  if (vs && keys.length) out.resources.push(vs);
+  const vs = keys.length ? routeVirtualService(route, spec, keys, trackingCheck, problems) : undefined;
+  if (vs) out.resources.push(vs);
+  // GAMMA: the route applies to the mesh's calls to each Service it names, hostnames aside.
+  for (const { host, port } of meshHosts) {
+    const mesh = routeVirtualService(route, { ...spec, hostnames: [host] }, ["mesh"], trackingCheck, problems);
+    if (!mesh) continue;
+    // A parentRef port limits the route to calls to that port of the Service.
+    if (port) for (const h of (mesh.spec as { http?: Json[] }).http ?? []) h.match = ((h.match as Json[] | undefined) ?? [{}]).map((m) => ({ ...m, port }));
+    out.resources.push({ ...mesh, metadata: { ...mesh.metadata, name: `${mesh.metadata.name}:${host}` } });
+  }
   for (const p of parents) {
     const conditions = p.conditions as Json[];
-    if (problems.length && conditions[0].status === "True") conditions[0] = condition(route, "Accepted", false, "UnsupportedValue", problems.join("; "));
-    conditions.push(backendProblems.length ? condition(route, "ResolvedRefs", false, backendProblems[0].reason, backendProblems.map((b) => b.message).join("; ")) : condition(route, "ResolvedRefs", true, "ResolvedRefs"));
+    if (problems.length && conditions[0].status === "True") conditions[0] = condition(route, "Accepted", false, "UnsupportedValue", [...new Set(problems)].join("; "));
+    conditions.push(backendProblems.length ? condition(route, "ResolvedRefs", false, backendProblems[0].reason, [...new Set(backendProblems.map((b) => b.message))].join("; ")) : condition(route, "ResolvedRefs", true, "ResolvedRefs"));
   }
   out.status.set(statusKey(route.kind, nsOf(route), route.metadata.name), { parents });
+}
+
+/** A mesh (GAMMA) parentRef: a Service of the route's namespace (or granted) that exists; HTTPRoute and GRPCRoute only. */
+function attachToService(route: IstioResource, ref: ParentRef, ctx: GatewayApiContext, hosts: Array<{ host: string; port?: number }>, parents: Json[]): void {
+  const parentRef = { group: "", kind: "Service", namespace: ref.namespace ?? nsOf(route), name: ref.name, ...(ref.port ? { port: ref.port } : {}) };
+  const accepted = (ok: boolean, reason: string, message = ""): void => void parents.push({ parentRef, controllerName: CONTROLLER_NAME, conditions: [condition(route, "Accepted", ok, reason, message)] });
+  if (route.kind !== "HTTPRoute" && route.kind !== "GRPCRoute") return accepted(false, "NotAllowedByListeners", `${route.kind}s do not attach to Services in the mesh (HTTPRoute and GRPCRoute do)`);
+  if (ref.sectionName) return accepted(false, "UnsupportedValue", "sectionName on a Service parentRef is not supported; use port");
+  const host = serviceHost(ref.name, parentRef.namespace);
+  if (!ctx.services.has(host)) return accepted(false, "NoMatchingParent", `Service ${parentRef.namespace}/${ref.name} not found`);
+  hosts.push({ host, port: ref.port });
+  accepted(true, "Accepted");
 }
 
 function routeVirtualService(route: IstioResource, spec: RouteSpec, gateways: string[], check: BackendCheck, problems: string[]): IstioResource | undefined {

@@ -130,7 +130,9 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
   const root = input.rootNamespace ?? "istio-system";
   const services = meshServices(input.workloads, input.resources);
   const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
-  const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
+  // Gateway API routes, as the Istio Gateways and VirtualServices they stand for (mesh routes included: GAMMA).
+  const gatewayApi = convertGatewayApi(input.resources, { services }).resources;
+  const vss = of<VirtualServiceSpec>([...input.resources, ...gatewayApi], "VirtualService");
   const out: ProxyResources & GatewayExtras = { clusters: [], endpoints: [], listeners: [], routes: [] };
   const hashFor = (hostname: string, subset: string | undefined, port: number) => {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
@@ -159,9 +161,8 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
     for (const host of l4Destinations(vs)) wanted.add(fqdn(host, vs.metadata.namespace ?? "default"));
   }
   // A gateway proxy: listeners from the Gateways selecting it, clusters for what their VirtualServices route to.
-  const gatewayApi = isGatewayProxy(proxy) ? convertGatewayApi(input.resources, { services }).resources : [];
   const gateway = isGatewayProxy(proxy) ? gatewayConfig({
-    resources: [...input.resources, ...gatewayApi], proxy, services, vss: [...vss, ...of<VirtualServiceSpec>(gatewayApi, "VirtualService")], hashPolicies: hashFor, credentials: input.credentials ?? (() => ({ error: "this control plane stores no secrets" })),
+    resources: [...input.resources, ...gatewayApi], proxy, services, vss, hashPolicies: hashFor, credentials: input.credentials ?? (() => ({ error: "this control plane stores no secrets" })),
     httpFilters: gatewayHttpFilters(input, authzPolicies, root), observe,
   }) : undefined;
   for (const h of gateway?.destinations ?? []) wanted.add(h);

@@ -23,7 +23,7 @@ function apply(api: string, file: string): void {
 
 test("trellis demo: the ingress gateway serves Bookinfo's product page once bookinfo-gateway.yaml is applied", async () => {
   const { match } = await processes.start(["demo", "--state-dir", join(dir, "state"), "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--console-port", "0", "--gateway-port", "0", "--traffic", "0"],
-    /TRELLIS_CONTROL=127\.0\.0\.1:(\d+)[\s\S]*ingress gateway: http:\/\/127\.0\.0\.1:(\d+)\//, 120_000);
+    /TRELLIS_CONTROL=127\.0\.0\.1:(\d+)[\s\S]*Bookinfo is ready[\s\S]*ingress gateway: http:\/\/127\.0\.0\.1:(\d+)\//, 120_000);
   const [api, port] = [match[1], Number(match[2])];
   // Before any Gateway selects it, the gateway serves nothing.
   await assert.rejects(httpGet(port, "bookinfo.example.com", "/productpage"));
@@ -33,7 +33,7 @@ test("trellis demo: the ingress gateway serves Bookinfo's product page once book
     const r = await httpGet(port, "bookinfo.example.com", "/productpage").catch((e: Error) => ({ status: 0, body: e.message }));
     last = `${r.status} ${r.body.slice(0, 200)}`;
     return r.status === 200;
-  }, 100_000).catch((e: Error) => { throw new Error(`${e.message}; last answer: ${last}`); });
+  }, 60_000).catch((e: Error) => { throw new Error(`${e.message}; last answer: ${last}`); });
   const page = await httpGet(port, "bookinfo.example.com", "/productpage");
   assert.match(page.body, /The Comedy of Errors/);
   assert.equal((await httpGet(port, "bookinfo.example.com", "/not-bookinfo")).status, 404);

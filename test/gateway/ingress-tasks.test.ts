@@ -111,6 +111,20 @@ test("Secure Gateways MUTUAL: clients without a certificate the secret's CA sign
   await assert.rejects(httpsGet(ports.https, "httpbin.example.com", "/status/200", ca.certPem, { cert: stranger.certPem, key: stranger.keyPem }), /certificate|socket hang up|ECONNRESET|alert/i);
 });
 
+test("httpsRedirect: the HTTP server answers 301 to https while the HTTPS server serves the routes", async () => {
+  await mesh.apply(net("Gateway", "httpbin-gateway", { selector: { istio: "ingressgateway" }, servers: [
+    { port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["httpbin.example.com"], tls: { httpsRedirect: true } },
+    { port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["httpbin.example.com"], tls: { mode: "SIMPLE", credentialName: "httpbin-credential" } },
+  ] }));
+  await until("plain HTTP is redirected", async () => (await httpGet(ports.http, "httpbin.example.com", "/status/200").catch(() => ({ status: 0 }))).status === 301);
+  const r = await httpGet(ports.http, "httpbin.example.com", "/status/200?x=1");
+  assert.equal(r.headers.location, "https://httpbin.example.com/status/200?x=1");
+  assert.equal((await httpsGet(ports.https, "httpbin.example.com", "/status/200", ca.certPem)).status, 200);
+  // Plain HTTP again for the tests after this one.
+  await mesh.apply(net("Gateway", "httpbin-gateway", { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 8080, name: "http", protocol: "HTTP" }, hosts: ["httpbin.example.com"] }] }));
+  await until("plain HTTP is served again", async () => (await httpGet(ports.http, "httpbin.example.com", "/status/200").catch(() => ({ status: 0 }))).status === 200);
+});
+
 test("a server whose secret is missing is not served and the control plane says why; the others keep serving", async () => {
   await mesh.apply(net("Gateway", "broken-gateway", { selector: { istio: "ingressgateway" }, servers: [
     { name: "no-secret", port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["broken.example.com"], tls: { mode: "SIMPLE", credentialName: "does-not-exist" } },

@@ -1,5 +1,6 @@
 // Starts a proxy from an Envoy bootstrap: static resources, admin and readiness endpoints, and (when configured) ADS.
-import { X509Certificate } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
+import type { Listener__Output } from "../xds/generated/envoy/config/listener/v3/Listener.js";
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { parse as parseYaml } from "yaml";
@@ -9,6 +10,7 @@ import { parseMessage, toProto3Json } from "../xds/resource.js";
 import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
 import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metrics.js";
 import { Proxy } from "./proxy.js";
+import { unhonouredFields } from "./config/field-check.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 import * as grpc from "@grpc/grpc-js";
@@ -141,6 +143,14 @@ function structToPlain(s: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.entries(v?.fields ?? {}).map(([k, x]) => [k, conv(x)]));
 }
 
+/**
+ * Static listeners may be unnamed (Envoy's front-proxy example, Istio's bootstrap); Envoy gives each an internal UUID.
+ * Without one, the second unnamed listener would replace the first in the proxy's map, and shutdown would miss it.
+ */
+function nameListeners(list: Listener__Output[]): Listener__Output[] {
+  return list.map((l) => (l.name ? l : { ...l, name: randomUUID() }));
+}
+
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
   proxy.nodeId = bootstrap.node?.id ?? "";
@@ -154,12 +164,15 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
       typeof meta.SERVICE === "string" ? `${meta.SERVICE}.${ns}.svc.cluster.local` : undefined,
     );
   }
+  // Static resources are checked as they are applied, like those from xDS; here the rest of the bootstrap.
+  const unhonoured = unhonouredFields("envoy.config.bootstrap.v3.Bootstrap", { ...bootstrap, static_resources: null });
+  if (unhonoured.length) throw new Error(formatErrors(unhonoured));
   const sr = bootstrap.static_resources;
   let initialized = false;
   if (sr) {
     const clusters = proxy.applyClusters(sr.clusters, "static", true);
     if (!clusters.ok) throw new Error(`static_resources.clusters: ${formatErrors(clusters.errors)}`);
-    const listeners = await proxy.applyListeners(sr.listeners, "static", true);
+    const listeners = await proxy.applyListeners(nameListeners(sr.listeners), "static", true);
     if (!listeners.ok) throw new Error(`static_resources.listeners: ${formatErrors(listeners.errors)}`);
   }
   let caClient: CaClient | undefined;

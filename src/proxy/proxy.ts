@@ -12,6 +12,7 @@ import { originalDestination } from "../native/original-dst.js";
 import { compileRouteTable, type RouteTable } from "./http/route-table.js";
 import { Router } from "./http/router.js";
 import { OtlpExporter, type ExporterTarget } from "./tracing/otlp-exporter.js";
+import { unhonouredFields } from "./config/field-check.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
@@ -37,6 +38,12 @@ const FULL_NAMES: Record<ResourceKind, string> = {
 
 function fingerprint(obj: unknown): string {
   return JSON.stringify(obj, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v));
+}
+
+/** Refuses a resource set when any resource sets a field the proxy would not act on (named with its path). */
+function honoured(kind: ResourceKind, list: ReadonlyArray<{ name?: string; cluster_name?: string }>): Result<void> {
+  const errors = list.flatMap((r, i) => unhonouredFields(FULL_NAMES[kind], r, `${kind}[${i}]${r.name || r.cluster_name ? ` ${r.name || r.cluster_name}` : ""}`));
+  return errors.length ? { ok: false, errors } : ok(undefined);
 }
 
 function errorOf(err: unknown, path: string): FieldError[] {
@@ -114,6 +121,8 @@ export class Proxy {
    * chain; a bad secret rejects the update and the previous ones keep serving.
    */
   applySecrets(list: Secret__Output[], version: string): Result<void> {
+    const checked = honoured("secret", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, SecretMaterial>();
     const errors = [];
     for (const [i, sec] of list.entries()) {
@@ -143,6 +152,8 @@ export class Proxy {
 
   /** Replaces the dynamic clusters with `list` (static ones stay). All are built before any is swapped in. */
   applyClusters(list: Cluster__Output[], version: string, isStatic = false): Result<void> {
+    const checked = honoured("cluster", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, { cluster: UpstreamCluster; meta: Versioned<Cluster__Output>; static: boolean }>();
     const created: UpstreamCluster[] = [];
     for (const [i, c] of list.entries()) {
@@ -181,6 +192,8 @@ export class Proxy {
   }
 
   applyEndpoints(list: ClusterLoadAssignment__Output[], version: string): Result<void> {
+    const checked = honoured("endpoint", list);
+    if (!checked.ok) return checked;
     for (const cla of list) {
       const json = fingerprint(cla);
       this.assignments.set(cla.cluster_name, { config: cla, json, version });
@@ -190,6 +203,8 @@ export class Proxy {
   }
 
   applyRoutes(list: RouteConfiguration__Output[], version: string): Result<void> {
+    const checked = honoured("route", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
     for (const r of list) {
       try {
@@ -204,7 +219,16 @@ export class Proxy {
 
   /** Builds every listener first; only when all compile are they bound or swapped in. */
   async applyListeners(list: Listener__Output[], version: string, isStatic = false): Promise<Result<void>> {
+    const checked = honoured("listener", list);
+    if (!checked.ok) return checked;
     const built: Array<{ l: Listener__Output; cfg: ListenerConfig; json: string }> = [];
+    const names = new Set<string>();
+    for (const [i, l] of list.entries()) {
+      // The map is keyed by name: a repeat would silently replace (and orphan) the earlier listener's socket.
+      if (!l.name) return fail(`listeners[${i}].name`, "a listener needs a name");
+      if (names.has(l.name)) return fail(`listeners[${i}].name`, `listener "${l.name}" appears twice`);
+      names.add(l.name);
+    }
     for (const l of list) {
       const json = fingerprint(l);
       const prev = this.listeners.get(l.name);

@@ -75,7 +75,8 @@ export class UpstreamCluster {
   constructor(readonly config: Cluster__Output, private readonly stats: Stats, secrets: SecretLookup) {
     this.name = config.name;
     this.rqStats = { total: `cluster.${this.name}.upstream_rq_total`, active: `cluster.${this.name}.upstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `cluster.${this.name}.upstream_rq_${c}xx`) };
-    const t = config.cluster_discovery_type === "type" ? config.type : undefined;
+    // No discovery type at all is Envoy's default, STATIC (the oneof member decodes as "STATIC" only when named).
+    const t = config.cluster_discovery_type === "type" ? config.type : config.cluster_discovery_type ? undefined : "STATIC";
     if (!t || !["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"].includes(t)) {
       throw new Error(`cluster ${config.name}: type ${t ?? config.cluster_discovery_type ?? "(none)"} is not supported (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST are)`);
     }

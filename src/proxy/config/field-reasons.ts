@@ -1,0 +1,36 @@
+// Why particular fields or values are refused (clearer than the generic message), and the conditions under which a
+// field the proxy honours is honoured only for some values.
+type Obj = Record<string, unknown>;
+
+const XDS = "envoy.config.core.v3";
+
+/** "type.field" (or an extension's type) -> the refusal text, naming what to do instead. */
+export const REASONS: Readonly<Record<string, string>> = {
+  [`${XDS}.ConfigSource.api_config_source`]: "xDS over its own stream per resource type (api_config_source) is not supported: use ads: {} here and dynamic_resources.ads_config for the server",
+  [`${XDS}.ConfigSource.path`]: "xDS from a file (path) is not supported; put the resources in static_resources, or serve them over ADS",
+  [`${XDS}.ConfigSource.path_config_source`]: "xDS from a watched file (path_config_source) is not supported; put the resources in static_resources, or serve them over ADS",
+  [`${XDS}.ConfigSource.authorities`]: "xDS-TP authorities are not supported; use ads: {}",
+  "envoy.config.bootstrap.v3.Bootstrap.layered_runtime": "layered_runtime (runtime layers and the keys filters read from them) is not supported; put the values in the filters' own config",
+  "envoy.config.bootstrap.v3.Bootstrap.cluster_manager": "cluster_manager (load_stats_config for LRS, outlier_detection event log, local cluster) is not supported",
+  "envoy.config.cluster.v3.Cluster.lrs_server": "load reporting (LRS, lrs_server) is not supported",
+  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.local_reply_config": "local_reply_config (mappers and body_format for the proxy's own replies) is not supported",
+};
+
+/** A refusal text when the value is one the proxy does not implement, else undefined. */
+export const CONDITIONS: Readonly<Record<string, (value: unknown, message: Obj) => string | undefined>> = {
+  [`${XDS}.ApiConfigSource.api_type`]: (v) => {
+    if (v === "GRPC" || v === "AGGREGATED_GRPC") return undefined;
+    if (v === "REST") return "api_type REST (xDS over REST polling) is not supported: use GRPC";
+    if (v === "DELTA_GRPC" || v === "AGGREGATED_DELTA_GRPC") return `api_type ${String(v)} (incremental xDS) is not supported yet: use GRPC (state of the world)`;
+    return `api_type ${String(v)} is not supported: use GRPC`;
+  },
+  [`${XDS}.ConfigSource.initial_fetch_timeout`]: (v) =>
+    durationZero(v) ? undefined : "initial_fetch_timeout other than 0s is not supported: the proxy waits for the first response (set 0s or remove it)",
+  [`${XDS}.ConfigSource.resource_api_version`]: (v) => (v === "V3" ? undefined : `resource_api_version ${String(v)} is not supported: use V3`),
+  [`${XDS}.ApiConfigSource.transport_api_version`]: (v) => (v === "V3" ? undefined : `transport_api_version ${String(v)} is not supported: use V3`),
+};
+
+function durationZero(v: unknown): boolean {
+  const d = v as { seconds?: number; nanos?: number } | null;
+  return !d || (Number(d.seconds ?? 0) === 0 && Number(d.nanos ?? 0) === 0);
+}

@@ -38,3 +38,8 @@ export function filterFactory(name: string, typeUrl: string | undefined): Filter
 export function registeredFilters(): string[] {
   return [...registry.keys()];
 }
+
+/** The typed_config type URL of every registered filter (the field walker test checks each is classified). */
+export function registeredFilterTypes(): string[] {
+  return [...registry.values()].map((f) => f.typeUrl);
+}

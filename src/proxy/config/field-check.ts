@@ -46,7 +46,7 @@ class Checker {
       const at = joinPath(path, field.name);
       const key = `${name}.${field.name}`;
       if (!allowed?.has(field.name)) {
-        this.errors.push({ path: at, message: REASONS[key] ?? `${type.name}.${field.name} is not supported by Trellis (the proxy would ignore it); remove it` });
+        this.errors.push({ path: at, message: REASONS[key] ?? genericRefusal(type, field, allowed) });
         continue;
       }
       const refusal = CONDITIONS[key]?.(obj[field.name], obj);
@@ -86,6 +86,14 @@ class Checker {
     }
     this.message(inner, decoded, path);
   }
+}
+
+/** The generic refusal; for a oneof member, the members that are supported instead. */
+function genericRefusal(type: protobuf.Type, field: protobuf.Field, allowed: ReadonlySet<string> | undefined): string {
+  const instead = field.partOf?.fieldsArray.map((f) => f.name).filter((n) => allowed?.has(n)) ?? [];
+  if (instead.length === 0) return `${type.name}.${field.name} is not supported by Trellis (the proxy would ignore it); remove it`;
+  const list = instead.length === 1 ? `${instead[0]} is` : `${instead.slice(0, -1).join(", ")} and ${instead[instead.length - 1]} are`;
+  return `${field.name} is not supported (${list})`;
 }
 
 /** Every field set in `obj` (a decoded `typeName`, CANONICAL form) that the proxy does not honour, with its path. */

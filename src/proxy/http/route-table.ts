@@ -39,7 +39,12 @@ export interface HashPolicy {
 }
 
 export interface MirrorPolicy {
+  /** The mirror cluster, or "" when `clusterHeader` names it per request. */
   cluster: string;
+  /** cluster_header: the request header whose value names the mirror cluster (no header, no mirror; as Envoy). */
+  clusterHeader?: string;
+  /** disable_shadow_host_suffix_append: keep the authority as it is instead of appending "-shadow". */
+  keepAuthority: boolean;
   /** Fraction in [0, 1]. */
   fraction: number;
 }
@@ -179,7 +184,10 @@ function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: st
       default: throw new Error(`${path}.route.hash_policy: "${h.policy_specifier}" is not supported (header, cookie, connection_properties, query_parameter are)`);
     }
   });
-  const mirrors = a.request_mirror_policies.map((m) => ({ cluster: m.cluster, fraction: m.runtime_fraction?.default_value ? fractionOf(m.runtime_fraction.default_value) : 1 }));
+  const mirrors = a.request_mirror_policies.map((m) => ({
+    cluster: m.cluster, clusterHeader: m.cluster_header ? m.cluster_header.toLowerCase() : undefined, keepAuthority: m.disable_shadow_host_suffix_append,
+    fraction: m.runtime_fraction?.default_value ? fractionOf(m.runtime_fraction.default_value) : 1,
+  }));
   const retry = compileRetry(a.retry_policy ?? vh.retry_policy);
   return {
     kind: "forward",

@@ -290,16 +290,17 @@ export class Router {
       });
       req.on("end", () => endUpstream(first, req));
     }
-    for (const m of action.mirrors) if (m.fraction >= 1 || Math.random() < m.fraction) this.mirror(ctx, m.cluster, path, authority, headers, req);
+    for (const m of action.mirrors) {
+      const name = m.clusterHeader ? ctx.view.header(m.clusterHeader) : m.cluster;
+      if (name && (m.fraction >= 1 || Math.random() < m.fraction)) this.mirror(ctx, name, path, m.keepAuthority ? authority : shadowOf(authority), headers, req);
+    }
   }
 
-  /** Sends a copy of the request to the mirror cluster and ignores its answer (Envoy appends "-shadow" to the host). */
-  private mirror(ctx: StreamContext, clusterName: string, path: string, authority: string, headers: Record<string, string | string[] | undefined>, req: StreamContext["req"]): void {
+  /** Sends a copy of the request to the mirror cluster and ignores its answer. */
+  private mirror(ctx: StreamContext, clusterName: string, path: string, shadowAuthority: string, headers: Record<string, string | string[] | undefined>, req: StreamContext["req"]): void {
     const cluster = this.clusters(clusterName);
     const host = cluster?.pick(undefined);
     if (!cluster || !host) return;
-    const colon = authority.lastIndexOf(":");
-    const shadowAuthority = colon > 0 ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
     const sink = cluster.http2
       ? this.sendH2(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink
       : this.sendH1(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink;
@@ -436,4 +437,10 @@ export class Router {
       done();
     });
   }
+}
+
+/** Envoy's shadow authority: "-shadow" appended to the host, before any port. */
+function shadowOf(authority: string): string {
+  const colon = authority.lastIndexOf(":");
+  return colon > 0 && !authority.endsWith("]") ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
 }

@@ -7,6 +7,7 @@ import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js
 import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
 import type { Stats } from "../../stats/stats.js";
+import { compileHeaderMutation, type HeaderMutation } from "../header-mutation.js";
 
 const NAME = "envoy.filters.http.local_ratelimit";
 
@@ -36,6 +37,8 @@ interface Limit {
   enforced: number;
   status: number;
   prefix: string;
+  /** response_headers_to_add: on the replies to requests this limit rejected. */
+  headers: HeaderMutation;
 }
 
 function compile(any: AnyValue, where: string): Limit {
@@ -50,7 +53,24 @@ function compile(any: AnyValue, where: string): Limit {
     enforced: c.filter_enforced?.default_value ? fractionOf(c.filter_enforced.default_value) : 0,
     status: c.status?.code ? Number(c.status.code) || 429 : 429,
     prefix: c.stat_prefix,
+    headers: headerMutation(c, where),
   };
+}
+
+function headerMutation(c: LocalRateLimit__Output, where: string): HeaderMutation {
+  try {
+    return compileHeaderMutation([{ add: c.response_headers_to_add, remove: [] }]);
+  } catch (err) {
+    throw new Error(`${where}.response_headers_to_add: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The mutation applied to an empty header map, as the extra headers of a local reply. */
+function replyHeaders(m: HeaderMutation): Record<string, string> {
+  if (m.empty) return {};
+  const h: Record<string, string | string[] | undefined> = {};
+  m.apply(h);
+  return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v!]));
 }
 
 class LocalRateLimitFilter implements HttpFilter {
@@ -76,7 +96,7 @@ class LocalRateLimitFilter implements HttpFilter {
     this.stats.inc(`${l.prefix}.http_local_rate_limit.rate_limited`);
     if (l.enforced === 0 || (l.enforced < 1 && Math.random() >= l.enforced)) return "continue";
     this.stats.inc(`${l.prefix}.http_local_rate_limit.enforced`);
-    localReply(ctx, l.status, "local_rate_limited", "RL");
+    localReply(ctx, l.status, "local_rate_limited", "RL", replyHeaders(l.headers));
     return "stop";
   }
 }

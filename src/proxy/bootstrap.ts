@@ -154,6 +154,7 @@ function nameListeners(list: Listener__Output[]): Listener__Output[] {
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
   proxy.nodeId = bootstrap.node?.id ?? "";
+  proxy.nodeCluster = bootstrap.node?.cluster ?? "";
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
   const meta = structToPlain(bootstrap.node?.metadata);
   if (typeof meta.NAMESPACE === "string") {

@@ -11,7 +11,9 @@ import { type ResourceKind, toProto3Json } from "../xds/resource.js";
 import { originalDestination } from "../native/original-dst.js";
 import { compileRouteTable, type RouteTable } from "./http/route-table.js";
 import { Router } from "./http/router.js";
-import { OtlpExporter, type ExporterTarget } from "./tracing/otlp-exporter.js";
+import { OtlpExporter } from "./tracing/otlp-exporter.js";
+import { ZipkinExporter } from "./tracing/zipkin-exporter.js";
+import type { ExporterTarget, SpanSink } from "./tracing/span-sink.js";
 import { unhonouredFields } from "./config/field-check.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
@@ -70,8 +72,10 @@ export class Proxy {
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
   nodeId = "";
+  /** The node's cluster (bootstrap node.cluster): Zipkin's local service name. */
+  nodeCluster = "";
   /** One span exporter per collector target, shared by every connection manager that traces to it. */
-  private readonly exporters = new Map<string, OtlpExporter>();
+  private readonly exporters = new Map<string, SpanSink>();
 
   constructor() {
     this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
@@ -82,7 +86,7 @@ export class Proxy {
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
       secrets: Object.assign((name: string) => this.secret(name), { want: (name: string) => void this.wantedSecrets.add(name) }),
-      tracing: { nodeId: () => this.nodeId, exporter: (target) => this.exporter(target) },
+      tracing: { nodeId: () => this.nodeId, nodeCluster: () => this.nodeCluster, exporter: (target) => this.exporter(target) },
     };
   }
 
@@ -343,10 +347,11 @@ export class Proxy {
     await Promise.all([...this.listeners.values()].map(({ active }) => active.close(this.drainTimeoutMs)));
   }
 
-  private exporter(target: ExporterTarget): OtlpExporter {
-    const key = JSON.stringify({ ...target, url: target.url.href });
+  private exporter(target: ExporterTarget): SpanSink {
+    const key = JSON.stringify(target.protocol === "otlp" ? { ...target, url: target.url.href } : target);
     let e = this.exporters.get(key);
-    if (!e) this.exporters.set(key, (e = new OtlpExporter(target, (n) => this.clusters.get(n)?.cluster, this.stats)));
+    const clusters = (n: string) => this.clusters.get(n)?.cluster;
+    if (!e) this.exporters.set(key, (e = target.protocol === "otlp" ? new OtlpExporter(target, clusters, this.stats) : new ZipkinExporter(target, clusters, this.stats)));
     return e;
   }
 

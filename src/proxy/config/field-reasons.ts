@@ -12,6 +12,9 @@ export const REASONS: Readonly<Record<string, string>> = {
   [`${XDS}.ConfigSource.authorities`]: "xDS-TP authorities are not supported; use ads: {}",
   "envoy.config.bootstrap.v3.Bootstrap.layered_runtime": "layered_runtime (runtime layers and the keys filters read from them) is not supported; put the values in the filters' own config",
   "envoy.config.bootstrap.v3.Bootstrap.cluster_manager": "cluster_manager (load_stats_config for LRS, outlier_detection event log, local cluster) is not supported",
+  "envoy.config.bootstrap.v3.Bootstrap.tracing": "bootstrap-level tracing is not supported: set tracing.provider in each HttpConnectionManager",
+  "envoy.config.bootstrap.v3.Bootstrap.typed_dns_resolver_config": "a bootstrap-wide DNS resolver is not supported: set typed_dns_resolver_config on each DNS cluster",
+  "envoy.config.bootstrap.v3.Bootstrap.dns_resolution_config": "a bootstrap-wide DNS resolver is not supported: set typed_dns_resolver_config on each DNS cluster",
   "envoy.config.cluster.v3.Cluster.lrs_server": "load reporting (LRS, lrs_server) is not supported",
   "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.local_reply_config": "local_reply_config (mappers and body_format for the proxy's own replies) is not supported",
 };
@@ -24,6 +27,9 @@ export const CONDITIONS: Readonly<Record<string, (value: unknown, message: Obj) 
     if (v === "DELTA_GRPC" || v === "AGGREGATED_DELTA_GRPC") return `api_type ${String(v)} (incremental xDS) is not supported yet: use GRPC (state of the world)`;
     return `api_type ${String(v)} is not supported: use GRPC`;
   },
+  // Envoy's examples write access_log_path: /dev/null (no admin access log), which is what the proxy does.
+  "envoy.config.bootstrap.v3.Admin.access_log_path": (v) =>
+    v === "/dev/null" ? undefined : "an admin access log is not supported: remove access_log_path (or set /dev/null)",
   [`${XDS}.ConfigSource.initial_fetch_timeout`]: (v) =>
     durationZero(v) ? undefined : "initial_fetch_timeout other than 0s is not supported: the proxy waits for the first response (set 0s or remove it)",
   [`${XDS}.ConfigSource.resource_api_version`]: (v) => (v === "V3" ? undefined : `resource_api_version ${String(v)} is not supported: use V3`),

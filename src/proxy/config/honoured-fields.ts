@@ -10,7 +10,7 @@
 export const HONOURED: Readonly<Record<string, string>> = {
   // Runtime keys (runtime_key, *_runtime): layered_runtime is refused, so every key resolves to its default, as in
   // Envoy without a runtime; the keys are honoured in that sense.
-  "envoy.config.bootstrap.v3.Bootstrap": "node static_resources dynamic_resources tracing admin dns_resolution_config typed_dns_resolver_config",
+  "envoy.config.bootstrap.v3.Bootstrap": "node static_resources dynamic_resources admin",
   "envoy.config.listener.v3.Listener": "name address stat_prefix filter_chains use_original_dst default_filter_chain metadata listener_filters traffic_direction access_log bind_to_port",
   "envoy.config.cluster.v3.Cluster": "transport_socket_matches name type eds_cluster_config connect_timeout lb_policy load_assignment health_checks max_requests_per_connection circuit_breakers common_http_protocol_options http2_protocol_options typed_extension_protocol_options dns_refresh_rate dns_failure_refresh_rate respect_dns_ttl dns_lookup_family dns_resolvers dns_resolution_config typed_dns_resolver_config outlier_detection ring_hash_lb_config maglev_lb_config least_request_lb_config common_lb_config transport_socket metadata filters",
   "envoy.config.route.v3.RouteConfiguration": "name virtual_hosts response_headers_to_add response_headers_to_remove request_headers_to_add request_headers_to_remove request_mirror_policies typed_per_filter_config metadata",
@@ -44,7 +44,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.config.bootstrap.v3.Bootstrap.StaticResources": "listeners clusters secrets",
   "envoy.config.bootstrap.v3.Bootstrap.DynamicResources": "ads_config lds_config cds_config",
   "envoy.config.trace.v3.Tracing": "http",
-  "envoy.config.bootstrap.v3.Admin": "access_log address",
+  "envoy.config.bootstrap.v3.Admin": "address access_log_path",
   "envoy.config.core.v3.DnsResolutionConfig": "resolvers",
   "envoy.config.core.v3.TypedExtensionConfig": "name typed_config",
   "envoy.config.core.v3.Address": "socket_address pipe",
@@ -202,4 +202,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.config.core.v3.AggregatedConfigSource": "",
   "envoy.config.core.v3.SelfConfigSource": "transport_api_version",
   "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate": "",
+  // shared_span_context: each proxy reports one span per request (no separate client span), so there is no span
+  // context to share or split; the field cannot change what is reported.
+  "envoy.config.trace.v3.ZipkinConfig": "collector_cluster collector_endpoint trace_id_128bit shared_span_context collector_endpoint_version collector_hostname",
 };

@@ -2,7 +2,8 @@
 // names, through that cluster's endpoints. Off the request path: spans queue, a timer or a full batch flushes them.
 // A bounded queue: when the collector is slow or down, the oldest spans are dropped and counted, never the traffic.
 import { Agent, request } from "node:http";
-import { encodeTraceRequest, type AttributeValue, type OtlpSpan } from "../../xds/otlp-trace.js";
+import { encodeTraceRequest, type OtlpSpan } from "../../xds/otlp-trace.js";
+import type { ExporterTarget, SpanSink } from "./span-sink.js";
 import type { Stats } from "../stats/stats.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 
@@ -11,23 +12,16 @@ const MAX_QUEUE = 4096;
 const BATCH = 128;
 const FLUSH_MS = 1000;
 
-export interface ExporterTarget {
-  cluster: string;
-  /** From http_uri.uri: the path (and Host) of the collector's intake. */
-  url: URL;
-  timeoutMs: number;
-  headers: Record<string, string>;
-  resource: Record<string, AttributeValue>;
-}
+type OtlpTarget = Extract<ExporterTarget, { protocol: "otlp" }>;
 
-export class OtlpExporter {
+export class OtlpExporter implements SpanSink {
   private queue: OtlpSpan[] = [];
   private timer?: NodeJS.Timeout;
   private sending = false;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 2 });
   private warned = false;
 
-  constructor(private readonly target: ExporterTarget, private readonly cluster: (name: string) => UpstreamCluster | undefined, private readonly stats: Stats) {}
+  constructor(private readonly target: OtlpTarget, private readonly cluster: (name: string) => UpstreamCluster | undefined, private readonly stats: Stats) {}
 
   add(span: OtlpSpan): void {
     if (this.queue.length >= MAX_QUEUE) {

@@ -205,4 +205,19 @@ export const HONOURED: Readonly<Record<string, string>> = {
   // shared_span_context: each proxy reports one span per request (no separate client span), so there is no span
   // context to share or split; the field cannot change what is reported.
   "envoy.config.trace.v3.ZipkinConfig": "collector_cluster collector_endpoint trace_id_128bit shared_span_context collector_endpoint_version collector_hostname",
+  // Compression: only the response direction; a request_direction_config that would compress or decompress requests
+  // is refused by the filter itself (compressor.ts, decompressor.ts). The deprecated top-level fields still work.
+  "envoy.extensions.filters.http.compressor.v3.Compressor": "content_length content_type disable_on_etag_header remove_accept_encoding_header runtime_enabled compressor_library request_direction_config response_direction_config choose_first",
+  "envoy.extensions.filters.http.compressor.v3.Compressor.RequestDirectionConfig": "common_config",
+  "envoy.extensions.filters.http.compressor.v3.Compressor.ResponseDirectionConfig": "common_config disable_on_etag_header remove_accept_encoding_header",
+  "envoy.extensions.filters.http.compressor.v3.Compressor.CommonDirectionConfig": "enabled min_content_length content_type",
+  "envoy.config.core.v3.RuntimeFeatureFlag": "default_value runtime_key",
+  "envoy.extensions.filters.http.decompressor.v3.Decompressor": "decompressor_library request_direction_config response_direction_config",
+  "envoy.extensions.filters.http.decompressor.v3.Decompressor.RequestDirectionConfig": "common_config advertise_accept_encoding",
+  "envoy.extensions.filters.http.decompressor.v3.Decompressor.ResponseDirectionConfig": "common_config",
+  "envoy.extensions.filters.http.decompressor.v3.Decompressor.CommonDirectionConfig": "enabled ignore_no_transform_header",
+  "envoy.extensions.compression.gzip.compressor.v3.Gzip": "memory_level compression_level compression_strategy window_bits chunk_size",
+  "envoy.extensions.compression.brotli.compressor.v3.Brotli": "quality encoder_mode window_bits input_block_bits chunk_size disable_literal_context_modeling",
+  "envoy.extensions.compression.gzip.decompressor.v3.Gzip": "window_bits chunk_size max_inflate_ratio",
+  "envoy.extensions.compression.brotli.decompressor.v3.Brotli": "disable_ring_buffer_reallocation chunk_size",
 };

@@ -1,6 +1,6 @@
 // envoy.filters.http.router: picks the cluster and host, applies circuit breakers, sends the request over a pooled
 // connection, retries and times out as the route says, and streams the response back (trailers included).
-import { Writable } from "node:stream";
+import { type Transform, Writable } from "node:stream";
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
 import { type Endpoint, workloadOf } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
@@ -406,8 +406,9 @@ export class Router {
     headers["x-envoy-upstream-service-time"] = String(Date.now() - sentAt);
     ctx.route!.responseHeaders.apply(headers);
     choice.responseHeaders.apply(headers);
-    ctx.onResponseHeaders?.(headers);
+    // The status first: filters judge the response by it (a compressor skips 204 and 304).
     ctx.responseCode = status;
+    ctx.onResponseHeaders?.(headers);
     const res = ctx.res as Http1Response;
     for (const k in headers) {
       const v = headers[k];
@@ -416,7 +417,7 @@ export class Router {
     res.statusCode = status;
     // Headers go out with the first body chunk, or with the end of a body-less response in the same frame, which
     // keeps gRPC's trailers-only responses intact.
-    const body = outcome.body;
+    const body = bodyThrough(outcome.body, ctx.responseTransforms);
     body.on("data", (chunk: Buffer) => {
       ctx.bytesSent += chunk.length;
       ctx.idleTimer?.refresh();
@@ -443,4 +444,27 @@ export class Router {
 function shadowOf(authority: string): string {
   const colon = authority.lastIndexOf(":");
   return colon > 0 && !authority.endsWith("]") ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
+}
+
+/**
+ * The upstream body through the filters' transforms (decompression, compression), with backpressure carried back
+ * to the upstream; an error anywhere along the way surfaces on the last stream, where the response sees it.
+ */
+function bodyThrough(body: ResponseBody, transforms: Transform[] | undefined): ResponseBody {
+  if (!transforms?.length) return body;
+  const [first] = transforms;
+  for (let i = 1; i < transforms.length; i++) {
+    const from = transforms[i - 1];
+    from.on("error", (err) => transforms[i].destroy(err));
+    from.pipe(transforms[i]);
+  }
+  body.on("data", (chunk: Buffer) => {
+    if (!first.write(chunk)) {
+      body.pause();
+      first.once("drain", () => body.resume());
+    }
+  });
+  body.on("end", () => first.end());
+  body.on("error", () => first.destroy(new Error("upstream body failed")));
+  return transforms[transforms.length - 1] as unknown as ResponseBody;
 }

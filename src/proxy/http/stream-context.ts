@@ -61,4 +61,6 @@ export interface StreamContext {
   cancelUpstream?: () => void;
   /** Set by the connection manager: lets filters change response headers before they are sent. */
   onResponseHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
+  /** Streams the upstream response body goes through, in order (decompressor, compressor), added by filters. */
+  responseTransforms?: import("node:stream").Transform[];
 }

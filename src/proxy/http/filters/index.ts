@@ -6,3 +6,5 @@ import "./jwt-authn.js";
 import "./cors.js";
 import "./local-ratelimit.js";
 import "./ext-authz.js";
+import "./compressor.js";
+import "./decompressor.js";

@@ -87,7 +87,9 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () =
   if (!sock) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
   const target = `${sock.address.includes(":") ? `[${sock.address}]` : sock.address}:${sock.port_value}`;
   const tls = cluster!.transport_socket ? buildUpstreamTls(cluster!.transport_socket, secrets, `static_resources.clusters[${name}]`) : undefined;
-  if (!tls) return { target };
+  // envoy_grpc.authority: the :authority the xDS server sees (Envoy's default: the cluster's name).
+  const authority = svc.envoy_grpc?.authority ? { "grpc.default_authority": svc.envoy_grpc.authority } : {};
+  if (!tls) return { target, channelOptions: authority };
   const m = tls.material();
   if (!m.ca) throw new Error(`static_resources.clusters[${name}].transport_socket: the xDS server's TLS needs a trusted CA (validation_context.trusted_ca)`);
   // The configured CA plus the mesh's current trust bundle: after a root rotation the control plane's certificate
@@ -98,7 +100,7 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () =
     if (last?.roots !== roots) last = { roots, creds: grpc.credentials.createSsl(Buffer.from(roots), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null) };
     return last.creds;
   };
-  return { target, credentials, channelOptions: tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined };
+  return { target, credentials, channelOptions: { ...authority, ...(tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : {}) } };
 }
 
 /**
@@ -201,10 +203,16 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const synced = new Set<string>();
     const channel = adsChannel(bootstrap, (name) => proxy.secret(name), () => proxy.secret("ROOTCA")?.caPem ?? "");
     const token = options.ca?.token;
+    const initialMetadata = bootstrap.dynamic_resources.ads_config.grpc_services[0]?.initial_metadata ?? [];
     ads = new AdsClient({
       ...channel,
       // The bootstrap token proves who this proxy is to the control plane, as it does to the CA.
-      metadata: token ? () => { const md = new grpc.Metadata(); md.set("authorization", `Bearer ${token()}`); return md; } : undefined,
+      metadata: token || initialMetadata.length ? () => {
+        const md = new grpc.Metadata();
+        for (const h of initialMetadata) md.add(h.key.toLowerCase(), h.value);
+        if (token) md.set("authorization", `Bearer ${token()}`);
+        return md;
+      } : undefined,
       node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta, ...(bootstrap.node?.locality ? { locality: bootstrap.node.locality } : {}) },
       subscriptions: () => proxy.subscriptions(),
       apply: async (kind, resources, _removed, version) => {

@@ -351,7 +351,7 @@ export class Proxy {
     const key = JSON.stringify(target.protocol === "otlp" ? { ...target, url: target.url.href } : target);
     let e = this.exporters.get(key);
     const clusters = (n: string) => this.clusters.get(n)?.cluster;
-    if (!e) this.exporters.set(key, (e = target.protocol === "otlp" ? new OtlpExporter(target, clusters, this.stats) : new ZipkinExporter(target, clusters, this.stats)));
+    if (!e) this.exporters.set(key, (e = target.protocol === "zipkin" ? new ZipkinExporter(target, clusters, this.stats) : new OtlpExporter(target, clusters, this.stats)));
     return e;
   }
 

@@ -13,4 +13,6 @@ export interface SpanSink {
 /** Where and how spans go; the proxy keeps one sink per distinct target. */
 export type ExporterTarget =
   | { protocol: "otlp"; cluster: string; url: URL; timeoutMs: number; headers: Record<string, string>; resource: Record<string, AttributeValue> }
+  /** OTLP over gRPC (TraceService/Export) through envoy_grpc's cluster. */
+  | { protocol: "otlp-grpc"; cluster: string; authority: string; metadata: Array<[string, string]>; timeoutMs: number; resource: Record<string, AttributeValue> }
   | { protocol: "zipkin"; cluster: string; path: string; host: string; serviceName: string; timeoutMs: number };

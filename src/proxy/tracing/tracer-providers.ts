@@ -31,8 +31,20 @@ function decoded<T>(any: AnyValue, where: string): T {
 
 providers.set(`${PREFIX}envoy.config.trace.v3.OpenTelemetryConfig`, (any, _ctx, where) => {
   const otel = decoded<OpenTelemetryConfig__Output>(any, where);
+  const resource = { "service.name": otel.service_name || "unknown_service:trellis-proxy" };
+  const grpc = otel.grpc_service;
+  if (grpc) {
+    if (!grpc.envoy_grpc?.cluster_name) throw new Error(`${where}.grpc_service: only envoy_grpc (cluster_name) is supported; google_grpc is not`);
+    return {
+      traceId64: false,
+      target: {
+        protocol: "otlp-grpc", cluster: grpc.envoy_grpc.cluster_name, authority: grpc.envoy_grpc.authority || grpc.envoy_grpc.cluster_name,
+        metadata: grpc.initial_metadata.map((h) => [h.key.toLowerCase(), h.value]), timeoutMs: durationMs(grpc.timeout, 1000), resource,
+      },
+    };
+  }
   const http = otel.http_service;
-  if (!http?.http_uri) throw new Error(`${where}.http_service: OTLP over HTTP is required (grpc_service is not supported); set http_service.http_uri {uri, cluster, timeout}`);
+  if (!http?.http_uri) throw new Error(`${where}: name the collector with grpc_service (envoy_grpc.cluster_name) or http_service.http_uri {uri, cluster, timeout}`);
   let url: URL;
   try {
     url = new URL(http.http_uri.uri);
@@ -44,7 +56,7 @@ providers.set(`${PREFIX}envoy.config.trace.v3.OpenTelemetryConfig`, (any, _ctx, 
   for (const h of http.request_headers_to_add) if (h.header) headers[h.header.key.toLowerCase()] = h.header.value;
   return {
     traceId64: false,
-    target: { protocol: "otlp", cluster: http.http_uri.cluster, url, timeoutMs: durationMs(http.http_uri.timeout, 1000), headers, resource: { "service.name": otel.service_name || "unknown_service:trellis-proxy" } },
+    target: { protocol: "otlp", cluster: http.http_uri.cluster, url, timeoutMs: durationMs(http.http_uri.timeout, 1000), headers, resource },
   };
 });
 

@@ -42,6 +42,7 @@ export const PROTO_ENTRY_FILES = [
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
   "envoy/config/trace/v3/opentelemetry.proto",
   "envoy/config/trace/v3/zipkin.proto",
+  "envoy/service/auth/v3/external_auth.proto",
   "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
   "envoy/extensions/network/dns_resolver/getaddrinfo/v3/getaddrinfo_dns_resolver.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",

@@ -36,6 +36,7 @@ export const CONDITIONS: Readonly<Record<string, (value: unknown, message: Obj) 
     durationZero(v) ? undefined : "initial_fetch_timeout other than 0s is not supported: the proxy waits for the first response (set 0s or remove it)",
   [`${XDS}.ConfigSource.resource_api_version`]: (v) => (v === "V3" ? undefined : `resource_api_version ${String(v)} is not supported: use V3`),
   [`${XDS}.ApiConfigSource.transport_api_version`]: (v) => (v === "V3" ? undefined : `transport_api_version ${String(v)} is not supported: use V3`),
+  "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz.transport_api_version": (v) => (v === "V3" ? undefined : `transport_api_version ${String(v)} is not supported: use V3`),
 };
 
 function durationZero(v: unknown): boolean {

@@ -28,7 +28,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit": "stat_prefix status token_bucket filter_enabled filter_enforced response_headers_to_add",
   "envoy.extensions.filters.http.rbac.v3.RBAC": "rules matcher shadow_rules shadow_matcher shadow_rules_stat_prefix",
   "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication": "providers rules bypass_cors_preflight requirement_map",
-  "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz": "http_service failure_mode_allow with_request_body status_on_error filter_enabled filter_enabled_metadata stat_prefix allowed_headers",
+  "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz": "http_service failure_mode_allow with_request_body status_on_error filter_enabled_metadata allowed_headers transport_api_version grpc_service",
   "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector": "",
   "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector": "",
   "envoy.extensions.filters.listener.original_dst.v3.OriginalDst": "",

@@ -133,7 +133,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.filters.http.fault.v3.FaultAbort.HeaderAbort": "",
   "envoy.type.matcher.v3.RegexMatcher": "regex",
   "envoy.type.v3.Int64Range": "start end",
-  "envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks": "http_uri retry_policy",
+  "envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks": "http_uri retry_policy cache_duration async_fetch",
   "envoy.extensions.filters.http.jwt_authn.v3.JwtHeader": "name value_prefix",
   "envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader": "header_name claim_name",
   "envoy.config.route.v3.RouteMatch": "prefix path safe_regex connect_matcher path_separated_prefix case_sensitive runtime_fraction headers query_parameters grpc",
@@ -163,7 +163,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.config.rbac.v3.Permission": "and_rules or_rules any header url_path destination_ip destination_port destination_port_range metadata not_rule requested_server_name matcher",
   "envoy.config.rbac.v3.Principal": "and_ids or_ids any authenticated source_ip direct_remote_ip remote_ip header url_path metadata not_id",
   "google.api.expr.v1alpha1.Expr": "",
-  "envoy.config.core.v3.RetryPolicy": "retry_back_off num_retries retry_on retry_host_predicate host_selection_retry_max_attempts",
+  "envoy.config.core.v3.RetryPolicy": "retry_back_off num_retries",
   "envoy.config.route.v3.RouteMatch.ConnectMatcher": "",
   "envoy.config.route.v3.QueryParameterMatcher": "name string_match present_match",
   "envoy.config.route.v3.RouteMatch.GrpcRouteMatchOptions": "",
@@ -220,4 +220,5 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.compression.brotli.compressor.v3.Brotli": "quality encoder_mode window_bits input_block_bits chunk_size disable_literal_context_modeling",
   "envoy.extensions.compression.gzip.decompressor.v3.Gzip": "window_bits chunk_size max_inflate_ratio",
   "envoy.extensions.compression.brotli.decompressor.v3.Brotli": "disable_ring_buffer_reallocation chunk_size",
+  "envoy.extensions.filters.http.jwt_authn.v3.JwksAsyncFetch": "fast_listener failed_refetch_duration",
 };

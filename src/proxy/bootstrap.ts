@@ -11,6 +11,7 @@ import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server
 import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metrics.js";
 import { Proxy } from "./proxy.js";
 import { unhonouredFields } from "./config/field-check.js";
+import { startFileXds } from "./xds-files.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 import * as grpc from "@grpc/grpc-js";
@@ -178,6 +179,14 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const listeners = await proxy.applyListeners(nameListeners(sr.listeners), "static", true);
     if (!listeners.ok) throw new Error(`static_resources.listeners: ${formatErrors(listeners.errors)}`);
   }
+  const files = startFileXds(bootstrap, proxy);
+  try {
+    await files?.loadAll();
+  } catch (err) {
+    files?.close();
+    await proxy.close();
+    throw err;
+  }
   let caClient: CaClient | undefined;
   let certReady = !options.ca;
   if (options.ca) {
@@ -243,6 +252,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     ads?.close();
+    files?.close();
     caClient?.close();
     await proxy.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

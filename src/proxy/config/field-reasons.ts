@@ -7,8 +7,6 @@ const XDS = "envoy.config.core.v3";
 /** "type.field" (or an extension's type) -> the refusal text, naming what to do instead. */
 export const REASONS: Readonly<Record<string, string>> = {
   [`${XDS}.ConfigSource.api_config_source`]: "xDS over its own stream per resource type (api_config_source) is not supported: use ads: {} here and dynamic_resources.ads_config for the server",
-  [`${XDS}.ConfigSource.path`]: "xDS from a file (path) is not supported; put the resources in static_resources, or serve them over ADS",
-  [`${XDS}.ConfigSource.path_config_source`]: "xDS from a watched file (path_config_source) is not supported; put the resources in static_resources, or serve them over ADS",
   [`${XDS}.ConfigSource.authorities`]: "xDS-TP authorities are not supported; use ads: {}",
   "envoy.config.bootstrap.v3.Bootstrap.layered_runtime": "layered_runtime (runtime layers and the keys filters read from them) is not supported; put the values in the filters' own config",
   "envoy.config.bootstrap.v3.Bootstrap.cluster_manager": "cluster_manager (load_stats_config for LRS, outlier_detection event log, local cluster) is not supported",

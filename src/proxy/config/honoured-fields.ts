@@ -198,7 +198,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.type.metadata.v3.MetadataKind.Cluster": "",
   "envoy.type.metadata.v3.MetadataKind.Host": "",
   "envoy.config.core.v3.GrpcService.GoogleGrpc.SslCredentials": "root_certs private_key cert_chain",
-  "envoy.config.core.v3.ConfigSource": "ads self resource_api_version initial_fetch_timeout",
+  "envoy.config.core.v3.ConfigSource": "ads self resource_api_version initial_fetch_timeout path path_config_source",
   "envoy.config.core.v3.AggregatedConfigSource": "",
   "envoy.config.core.v3.SelfConfigSource": "transport_api_version",
   "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate": "",
@@ -221,4 +221,8 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.compression.gzip.decompressor.v3.Gzip": "window_bits chunk_size max_inflate_ratio",
   "envoy.extensions.compression.brotli.decompressor.v3.Brotli": "disable_ring_buffer_reallocation chunk_size",
   "envoy.extensions.filters.http.jwt_authn.v3.JwksAsyncFetch": "fast_listener failed_refetch_duration",
+  // Files: for lds_config and cds_config only (xds-files.ts); an RDS or EDS config_source naming a file is refused
+  // where it is read (connection-manager.ts, cluster.ts).
+  "envoy.config.core.v3.PathConfigSource": "path watched_directory",
+  "envoy.config.core.v3.WatchedDirectory": "path",
 };

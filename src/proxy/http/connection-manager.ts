@@ -11,6 +11,7 @@ import { durationMs, wrapped } from "../util/duration.js";
 import { compileAccessLogs, type AccessLogger } from "./access-log.js";
 import { filterFactory, type HttpFilter } from "./filter.js";
 import { localReply } from "./local-reply.js";
+import { refuseFileSource } from "../config/config-source.js";
 import { requestView } from "./request-view.js";
 import { compileRouteTable, type RouteTable } from "./route-table.js";
 import type { Router } from "./router.js";
@@ -75,7 +76,10 @@ export class HttpConnectionManager {
     this.statPrefix = config.stat_prefix;
     const sp = `http.${config.stat_prefix}`;
     this.rqStats = { total: `${sp}.downstream_rq_total`, active: `${sp}.downstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `${sp}.downstream_rq_${c}xx`) };
-    if (config.route_specifier === "rds") this.rdsName = config.rds!.route_config_name;
+    if (config.route_specifier === "rds") {
+      refuseFileSource(config.rds!.config_source, `${where}.rds.config_source`, "RDS");
+      this.rdsName = config.rds!.route_config_name;
+    }
     else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output);
     else throw new Error(`${where}: route_config or rds is required`);
     this.filters = config.http_filters.map((f, i) => {

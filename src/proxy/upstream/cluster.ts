@@ -14,6 +14,7 @@ import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
 import { dnsResolverFor, expand } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
+import { refuseFileSource } from "../config/config-source.js";
 
 export interface CircuitBreakers {
   maxConnections: number;
@@ -116,6 +117,7 @@ export class UpstreamCluster {
       idleTimeoutMs = durationMs(o.common_http_protocol_options?.idle_timeout, idleTimeoutMs);
     }
     this.http2 = http2;
+    refuseFileSource(config.eds_cluster_config?.eds_config, `cluster ${config.name}.eds_cluster_config.eds_config`, "EDS");
     this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
     const istio = structValue(config.metadata?.filter_metadata?.istio) as { external?: unknown; services?: unknown } | undefined;
     this.external = istio?.external === true;

@@ -78,14 +78,28 @@ ${ADMIN}`,
     expect: /ads_config\.api_type: api_type DELTA_GRPC \(incremental xDS\) is not supported yet/,
   },
   {
-    name: "xDS from a watched file (dynamic-config-fs)",
-    yaml: `dynamic_resources:
-  cds_config:
-    path_config_source: { path: /tmp/cds.yaml }
-  lds_config:
-    path_config_source: { path: /tmp/lds.yaml }
+    name: "RDS from a file (only listeners and clusters may come from files)",
+    yaml: `static_resources:
+  listeners:
+  - name: main
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 0 }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: main
+          rds:
+            route_config_name: local
+            config_source:
+              path_config_source: { path: /tmp/rds.yaml }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
 ${ADMIN}`,
-    expect: /dynamic_resources\.cds_config\.path_config_source: xDS from a watched file \(path_config_source\) is not supported/,
+    expect: /rds\.config_source\.path_config_source: RDS from a file is not supported \(only listeners and clusters are/,
   },
   {
     name: "separate gRPC streams per type (go-control-plane's non-ADS sample)",

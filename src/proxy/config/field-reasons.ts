@@ -15,8 +15,8 @@ export const REASONS: Readonly<Record<string, string>> = {
   "envoy.config.bootstrap.v3.Bootstrap.dns_resolution_config": "a bootstrap-wide DNS resolver is not supported: set typed_dns_resolver_config on each DNS cluster",
   "envoy.extensions.compression.zstd.compressor.v3.Zstd": "zstd is not supported: Node.js 20's node:zlib has no zstd (Node 22.15 added it); use gzip or brotli",
   "envoy.extensions.compression.zstd.decompressor.v3.Zstd": "zstd is not supported: Node.js 20's node:zlib has no zstd (Node 22.15 added it); use gzip or brotli",
+  "envoy.config.accesslog.v3.AccessLog.filter": "access log filters are not supported: every request is logged; remove filter",
   "envoy.config.cluster.v3.Cluster.lrs_server": "load reporting (LRS, lrs_server) is not supported",
-  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.local_reply_config": "local_reply_config (mappers and body_format for the proxy's own replies) is not supported",
 };
 
 /** A refusal text when the value is one the proxy does not implement, else undefined. */

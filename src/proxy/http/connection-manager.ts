@@ -12,6 +12,7 @@ import { compileAccessLogs, type AccessLogger } from "./access-log.js";
 import { filterFactory, type HttpFilter } from "./filter.js";
 import { localReply } from "./local-reply.js";
 import { refuseFileSource } from "../config/config-source.js";
+import { compileLocalReplyConfig, type LocalReplyRewriter } from "./local-reply-config.js";
 import { requestView } from "./request-view.js";
 import { compileRouteTable, type RouteTable } from "./route-table.js";
 import type { Router } from "./router.js";
@@ -49,6 +50,7 @@ export class HttpConnectionManager {
   private readonly inlineRoutes?: RouteTable;
   private readonly filters: HttpFilter[];
   private readonly accessLogs: AccessLogger[];
+  private readonly localReplyConfig?: LocalReplyRewriter;
   private readonly tracer?: Tracer;
   private readonly h1: Http1Handler;
   private readonly h1Options: Http1ServerOptions;
@@ -94,6 +96,7 @@ export class HttpConnectionManager {
     this.filters.pop();
     this.hasResponseHeaderFilters = this.filters.some((f) => f.onResponseHeaders);
     this.accessLogs = compileAccessLogs(config.access_log, where);
+    this.localReplyConfig = compileLocalReplyConfig(config.local_reply_config, `${where}.local_reply_config`);
     if (config.tracing) this.tracer = new Tracer(config.tracing, deps.tracing, direction, `${where}.tracing`);
     this.codec = config.codec_type;
     this.serverName = config.server_name || "envoy";
@@ -244,7 +247,7 @@ export class HttpConnectionManager {
     }
     const ctx: StreamContext = {
       req, res, view, conn, route: undefined, upstreamHeaders, startTime: Date.now(), startHr: process.hrtime.bigint(), flags: [], metadata: {},
-      bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0,
+      bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0, rewriteLocalReply: this.localReplyConfig,
     };
     res.setHeader("server", this.serverName);
     const istio = this.deps.istio;

@@ -116,14 +116,17 @@ ${ADMIN}`,
     expect: /lds_config\.api_config_source: xDS over its own stream per resource type \(api_config_source\) is not supported: use ads: \{\}/,
   },
   {
-    name: "local_reply_config",
+    name: "an access log filter (every request would be logged instead)",
     yaml: `static_resources:${listener(`
-          local_reply_config:
-            mappers:
-            - filter: { status_code_filter: { comparison: { op: EQ, value: { default_value: 404, runtime_key: k } } } }
-              status_code: 410`)}
+          access_log:
+          - name: envoy.access_loggers.stdout
+            filter:
+              status_code_filter:
+                comparison: { op: GE, value: { default_value: 500, runtime_key: k } }
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`)}
 ${ADMIN}`,
-    expect: /static_resources\.listeners: listener\[0\] main\.filter_chains\[0\]\.filters\[0\]\.typed_config\.local_reply_config: local_reply_config/,
+    expect: /access_log\[0\]\.filter: access log filters are not supported: every request is logged; remove filter/,
   },
   {
     name: "LRS (cluster_manager.load_stats_config)",

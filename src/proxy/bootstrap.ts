@@ -12,6 +12,7 @@ import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metr
 import { Proxy } from "./proxy.js";
 import { unhonouredFields } from "./config/field-check.js";
 import { startFileXds } from "./xds-files.js";
+import { Runtime } from "./runtime/runtime.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 import * as grpc from "@grpc/grpc-js";
@@ -158,6 +159,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   const proxy = new Proxy();
   proxy.nodeId = bootstrap.node?.id ?? "";
   proxy.nodeCluster = bootstrap.node?.cluster ?? "";
+  proxy.runtime = Runtime.fromBootstrap(bootstrap.layered_runtime, proxy.nodeCluster, "layered_runtime");
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
   const meta = structToPlain(bootstrap.node?.metadata);
   if (typeof meta.NAMESPACE === "string") {

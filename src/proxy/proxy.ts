@@ -15,6 +15,7 @@ import { OtlpExporter } from "./tracing/otlp-exporter.js";
 import { ZipkinExporter } from "./tracing/zipkin-exporter.js";
 import type { ExporterTarget, SpanSink } from "./tracing/span-sink.js";
 import { unhonouredFields } from "./config/field-check.js";
+import { Runtime } from "./runtime/runtime.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
@@ -72,6 +73,8 @@ export class Proxy {
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
   nodeId = "";
+  /** layered_runtime: set once at start, before any listener or route is compiled. */
+  runtime = Runtime.fromBootstrap(null, "", "");
   /** The node's cluster (bootstrap node.cluster): Zipkin's local service name. */
   nodeCluster = "";
   /** One span exporter per collector target, shared by every connection manager that traces to it. */
@@ -79,6 +82,8 @@ export class Proxy {
 
   constructor() {
     this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
+    // The runtime is set from the bootstrap after construction; listeners read the proxy's current one.
+    const runtime = () => this.runtime;
     this.deps = {
       router: this.router,
       stats: this.stats,
@@ -86,6 +91,7 @@ export class Proxy {
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
       secrets: Object.assign((name: string) => this.secret(name), { want: (name: string) => void this.wantedSecrets.add(name) }),
+      get runtime() { return runtime(); },
       tracing: { nodeId: () => this.nodeId, nodeCluster: () => this.nodeCluster, exporter: (target) => this.exporter(target) },
     };
   }
@@ -212,7 +218,7 @@ export class Proxy {
     const next = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
     for (const r of list) {
       try {
-        next.set(r.name, { table: compileRouteTable(r), meta: { config: r, json: fingerprint(r), version } });
+        next.set(r.name, { table: compileRouteTable(r, this.runtime), meta: { config: r, json: fingerprint(r), version } });
       } catch (err) {
         return { ok: false, errors: errorOf(err, `route_configuration ${r.name}`) };
       }
@@ -360,5 +366,6 @@ export class Proxy {
     await Promise.all([...this.exporters.values()].map((e) => e.flush()));
     for (const e of this.exporters.values()) e.close();
     for (const { cluster } of this.clusters.values()) cluster.close();
+    this.runtime.close();
   }
 }

@@ -8,7 +8,6 @@ const XDS = "envoy.config.core.v3";
 export const REASONS: Readonly<Record<string, string>> = {
   [`${XDS}.ConfigSource.api_config_source`]: "xDS over its own stream per resource type (api_config_source) is not supported: use ads: {} here and dynamic_resources.ads_config for the server",
   [`${XDS}.ConfigSource.authorities`]: "xDS-TP authorities are not supported; use ads: {}",
-  "envoy.config.bootstrap.v3.Bootstrap.layered_runtime": "layered_runtime (runtime layers and the keys filters read from them) is not supported; put the values in the filters' own config",
   "envoy.config.bootstrap.v3.Bootstrap.cluster_manager": "cluster_manager (load_stats_config for LRS, outlier_detection event log, local cluster) is not supported",
   "envoy.config.bootstrap.v3.Bootstrap.tracing": "bootstrap-level tracing is not supported: set tracing.provider in each HttpConnectionManager",
   "envoy.config.bootstrap.v3.Bootstrap.typed_dns_resolver_config": "a bootstrap-wide DNS resolver is not supported: set typed_dns_resolver_config on each DNS cluster",
@@ -16,6 +15,7 @@ export const REASONS: Readonly<Record<string, string>> = {
   "envoy.extensions.compression.zstd.compressor.v3.Zstd": "zstd is not supported: Node.js 20's node:zlib has no zstd (Node 22.15 added it); use gzip or brotli",
   "envoy.extensions.compression.zstd.decompressor.v3.Zstd": "zstd is not supported: Node.js 20's node:zlib has no zstd (Node 22.15 added it); use gzip or brotli",
   "envoy.config.accesslog.v3.AccessLog.filter": "access log filters are not supported: every request is logged; remove filter",
+  "envoy.config.bootstrap.v3.RuntimeLayer.rtds_layer": "RTDS runtime layers are not supported: use static_layer, disk_layer or admin_layer",
   "envoy.config.cluster.v3.Cluster.lrs_server": "load reporting (LRS, lrs_server) is not supported",
 };
 

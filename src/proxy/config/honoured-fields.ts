@@ -8,9 +8,9 @@
  * else the extension it carries is refused.
  */
 export const HONOURED: Readonly<Record<string, string>> = {
-  // Runtime keys (runtime_key, *_runtime): layered_runtime is refused, so every key resolves to its default, as in
-  // Envoy without a runtime; the keys are honoured in that sense.
-  "envoy.config.bootstrap.v3.Bootstrap": "node static_resources dynamic_resources admin",
+  // Runtime keys (runtime_key, *_runtime) are read from the runtime (runtime/runtime.ts, layered_runtime) per request
+  // wherever they are listed here; without a runtime every key is at its default, as in Envoy.
+  "envoy.config.bootstrap.v3.Bootstrap": "node static_resources dynamic_resources admin layered_runtime",
   "envoy.config.listener.v3.Listener": "name address stat_prefix filter_chains use_original_dst default_filter_chain metadata listener_filters traffic_direction access_log bind_to_port",
   "envoy.config.cluster.v3.Cluster": "transport_socket_matches name type eds_cluster_config connect_timeout lb_policy load_assignment health_checks max_requests_per_connection circuit_breakers common_http_protocol_options http2_protocol_options typed_extension_protocol_options dns_refresh_rate dns_failure_refresh_rate respect_dns_ttl dns_lookup_family dns_resolvers dns_resolution_config typed_dns_resolver_config outlier_detection ring_hash_lb_config maglev_lb_config least_request_lb_config common_lb_config transport_socket metadata filters",
   "envoy.config.route.v3.RouteConfiguration": "name virtual_hosts response_headers_to_add response_headers_to_remove request_headers_to_add request_headers_to_remove request_mirror_policies typed_per_filter_config metadata",
@@ -23,7 +23,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy": "stat_prefix cluster weighted_clusters idle_timeout access_log hash_policy",
   "envoy.extensions.filters.network.rbac.v3.RBAC": "rules matcher shadow_rules shadow_matcher shadow_rules_stat_prefix stat_prefix",
   "envoy.extensions.filters.http.router.v3.Router": "",
-  "envoy.extensions.filters.http.fault.v3.HTTPFault": "delay abort delay_percent_runtime abort_percent_runtime delay_duration_runtime abort_http_status_runtime max_active_faults_runtime response_rate_limit_percent_runtime abort_grpc_status_runtime",
+  "envoy.extensions.filters.http.fault.v3.HTTPFault": "delay abort delay_percent_runtime abort_percent_runtime delay_duration_runtime abort_http_status_runtime abort_grpc_status_runtime",
   "envoy.extensions.filters.http.cors.v3.Cors": "",
   "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit": "stat_prefix status token_bucket filter_enabled filter_enforced response_headers_to_add",
   "envoy.extensions.filters.http.rbac.v3.RBAC": "rules matcher shadow_rules shadow_matcher shadow_rules_stat_prefix",
@@ -39,7 +39,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog": "log_format",
   "envoy.extensions.access_loggers.stream.v3.StderrAccessLog": "log_format",
   "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": "common_http_protocol_options explicit_http_config use_downstream_protocol_config http_filters",
-  "envoy.extensions.filters.http.cors.v3.CorsPolicy": "allow_origin_string_match allow_methods allow_headers expose_headers max_age allow_credentials filter_enabled forward_not_matching_preflights",
+  "envoy.extensions.filters.http.cors.v3.CorsPolicy": "allow_origin_string_match allow_methods allow_headers expose_headers max_age allow_credentials forward_not_matching_preflights",
   "envoy.config.core.v3.Node": "id cluster metadata locality user_agent_name user_agent_version user_agent_build_version",
   "envoy.config.bootstrap.v3.Bootstrap.StaticResources": "listeners clusters secrets",
   "envoy.config.bootstrap.v3.Bootstrap.DynamicResources": "ads_config lds_config cds_config",
@@ -116,7 +116,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.type.v3.Percent": "value",
   "envoy.config.cluster.v3.Cluster.CommonLbConfig.LocalityWeightedLbConfig": "",
   "envoy.config.route.v3.Route": "name match route redirect direct_response metadata decorator typed_per_filter_config request_headers_to_add request_headers_to_remove response_headers_to_add response_headers_to_remove tracing stat_prefix",
-  "envoy.config.route.v3.CorsPolicy": "allow_origin_string_match allow_methods allow_headers expose_headers max_age allow_credentials filter_enabled forward_not_matching_preflights",
+  "envoy.config.route.v3.CorsPolicy": "allow_origin_string_match allow_methods allow_headers expose_headers max_age allow_credentials forward_not_matching_preflights",
   "envoy.config.route.v3.RetryPolicy": "retry_on num_retries per_try_timeout retry_host_predicate host_selection_retry_max_attempts retriable_status_codes retry_back_off",
   "envoy.config.core.v3.HeaderValue": "key value raw_value",
   "envoy.config.endpoint.v3.LbEndpoint": "endpoint health_status metadata load_balancing_weight",
@@ -174,7 +174,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.type.v3.SemanticVersion": "",
   "envoy.config.core.v3.GrpcService.EnvoyGrpc": "cluster_name authority",
   "envoy.config.core.v3.GrpcService.GoogleGrpc": "target_uri channel_credentials",
-  "envoy.config.route.v3.WeightedCluster": "clusters header_name runtime_key_prefix",
+  "envoy.config.route.v3.WeightedCluster": "clusters header_name",
   "envoy.type.matcher.v3.RegexMatchAndSubstitute": "pattern substitution",
   "envoy.config.route.v3.RouteAction.HashPolicy": "header cookie connection_properties query_parameter terminal",
   "envoy.config.route.v3.RouteAction.UpgradeConfig": "upgrade_type enabled",
@@ -237,4 +237,9 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.config.accesslog.v3.AndFilter": "filters",
   "envoy.config.accesslog.v3.OrFilter": "filters",
   "envoy.config.accesslog.v3.NotHealthCheckFilter": "",
+  // layered_runtime (runtime/runtime.ts): static, disk and admin layers; RTDS layers are refused by name.
+  "envoy.config.bootstrap.v3.LayeredRuntime": "layers",
+  "envoy.config.bootstrap.v3.RuntimeLayer": "name static_layer disk_layer admin_layer",
+  "envoy.config.bootstrap.v3.RuntimeLayer.DiskLayer": "symlink_root subdirectory append_service_cluster",
+  "envoy.config.bootstrap.v3.RuntimeLayer.AdminLayer": "",
 };

@@ -18,6 +18,8 @@ export interface FilterFactoryContext {
   stats: import("../stats/stats.js").Stats;
   /** The proxy's clusters, for filters that call a service themselves (ext_authz). */
   cluster?(name: string): import("../upstream/cluster.js").UpstreamCluster | undefined;
+  /** The proxy's runtime (layered_runtime), for the keys filters read per request. */
+  runtime?: import("../runtime/runtime.js").Runtime;
 }
 
 /** Builds a filter from its decoded typed_config; throws with the field at fault. */

@@ -12,6 +12,7 @@ import { compileHeaderMatcher } from "../matchers/string-matcher.js";
 import { compileHeaderMutation, type HeaderMutation } from "./header-mutation.js";
 import { httpRecord } from "./access-log.js";
 import type { StreamContext } from "./stream-context.js";
+import type { Runtime } from "../runtime/runtime.js";
 
 export interface LocalReply {
   status: number;
@@ -24,15 +25,17 @@ export type LocalReplyRewriter = (ctx: StreamContext, reply: LocalReply) => Loca
 
 type Match = (ctx: StreamContext, status: number) => boolean;
 
-function compileFilter(f: AccessLogFilter__Output, where: string): Match {
+function compileFilter(f: AccessLogFilter__Output, where: string, rt: Runtime): Match {
   switch (f.filter_specifier) {
     case "status_code_filter": {
       const c = f.status_code_filter!.comparison!;
-      const value = c.value?.default_value ?? 0;
+      const key = c.value?.runtime_key;
+      const fallback = c.value?.default_value ?? 0;
+      const value = () => rt.integer(key, fallback);
       switch (c.op) {
-        case "EQ": return (_ctx, s) => s === value;
-        case "GE": return (_ctx, s) => s >= value;
-        case "LE": return (_ctx, s) => s <= value;
+        case "EQ": return (_ctx, s) => s === value();
+        case "GE": return (_ctx, s) => s >= value();
+        case "LE": return (_ctx, s) => s <= value();
         default: throw new Error(`${where}.status_code_filter.comparison.op: ${c.op} is not supported (EQ, GE, LE are)`);
       }
     }
@@ -45,11 +48,11 @@ function compileFilter(f: AccessLogFilter__Output, where: string): Match {
       return (ctx) => (flags.size === 0 ? ctx.flags.length > 0 : ctx.flags.some((x) => flags.has(x)));
     }
     case "and_filter": {
-      const all = f.and_filter!.filters.map((x, i) => compileFilter(x, `${where}.and_filter.filters[${i}]`));
+      const all = f.and_filter!.filters.map((x, i) => compileFilter(x, `${where}.and_filter.filters[${i}]`, rt));
       return (ctx, s) => all.every((m) => m(ctx, s));
     }
     case "or_filter": {
-      const any = f.or_filter!.filters.map((x, i) => compileFilter(x, `${where}.or_filter.filters[${i}]`));
+      const any = f.or_filter!.filters.map((x, i) => compileFilter(x, `${where}.or_filter.filters[${i}]`, rt));
       return (ctx, s) => any.some((m) => m(ctx, s));
     }
     // The proxy serves no health check requests itself, so every request passes "not a health check".
@@ -74,7 +77,7 @@ function format(f: SubstitutionFormatString__Output | null, where: string): Form
   return { render: fromSubstitution(f, where), contentType: f.content_type || (f.format === "json_format" ? "application/json" : "text/plain") };
 }
 
-export function compileLocalReplyConfig(c: LocalReplyConfig__Output | null, where: string): LocalReplyRewriter | undefined {
+export function compileLocalReplyConfig(c: LocalReplyConfig__Output | null, where: string, rt: Runtime): LocalReplyRewriter | undefined {
   if (!c || (c.mappers.length === 0 && !c.body_format)) return undefined;
   const mappers = c.mappers.map((m, i) => {
     const at = `${where}.mappers[${i}]`;
@@ -84,7 +87,7 @@ export function compileLocalReplyConfig(c: LocalReplyConfig__Output | null, wher
     } catch (err) {
       throw new Error(`${at}.headers_to_add: ${(err as Error).message}`, { cause: err });
     }
-    return { match: compileFilter(m.filter!, `${at}.filter`), status: m.status_code?.value, body: text(m.body, `${at}.body`), format: format(m.body_format_override, `${at}.body_format_override`), headers };
+    return { match: compileFilter(m.filter!, `${at}.filter`, rt), status: m.status_code?.value, body: text(m.body, `${at}.body`), format: format(m.body_format_override, `${at}.body_format_override`), headers };
   });
   const base = format(c.body_format, `${where}.body_format`);
   return (ctx, reply) => {

@@ -13,7 +13,7 @@ import type { Stats } from "../stats/stats.js";
 import { PEER_HEADER } from "../stats/istio-metrics.js";
 import { localReply } from "./local-reply.js";
 import { cookieValue } from "./cookies.js";
-import { pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
+import { chance, pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
 import type { StreamContext } from "./stream-context.js";
 
 type Forward = Extract<RouteAction, { kind: "forward" }>;
@@ -292,7 +292,7 @@ export class Router {
     }
     for (const m of action.mirrors) {
       const name = m.clusterHeader ? ctx.view.header(m.clusterHeader) : m.cluster;
-      if (name && (m.fraction >= 1 || Math.random() < m.fraction)) this.mirror(ctx, name, path, m.keepAuthority ? authority : shadowOf(authority), headers, req);
+      if (name && chance(m.fraction())) this.mirror(ctx, name, path, m.keepAuthority ? authority : shadowOf(authority), headers, req);
     }
   }
 

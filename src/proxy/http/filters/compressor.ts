@@ -6,6 +6,7 @@ import { decodeAny } from "../../../xds/resource.js";
 import { formatErrors } from "../../../xds/result.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import type { StreamContext } from "../stream-context.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { type CodecLibrary, compressorLibrary } from "../compression/codec-library.js";
 import { acceptedQuality } from "../compression/accept-encoding.js";
 
@@ -22,7 +23,8 @@ type Headers = Record<string, string | string[] | undefined>;
 
 interface Settings {
   library: CodecLibrary;
-  enabled: boolean;
+  /** Read per request: the runtime's value for the flag's key, else its default. */
+  enabled: () => boolean;
   minLength: number;
   types: Set<string>;
   disableOnEtag: boolean;
@@ -30,7 +32,7 @@ interface Settings {
   chooseFirst: boolean;
 }
 
-function compile(c: Compressor__Output, where: string): Settings {
+function compile(c: Compressor__Output, where: string, rt: Runtime): Settings {
   const rd = c.response_direction_config;
   const common = rd?.common_config;
   if (c.request_direction_config && (c.request_direction_config.common_config?.enabled?.default_value?.value ?? true)) {
@@ -39,7 +41,7 @@ function compile(c: Compressor__Output, where: string): Settings {
   const types = common?.content_type.length ? common.content_type : c.content_type.length ? c.content_type : DEFAULT_TYPES;
   return {
     library: compressorLibrary(c.compressor_library, `${where}.compressor_library`),
-    enabled: (common?.enabled?.default_value?.value ?? true) && (c.runtime_enabled?.default_value?.value ?? true),
+    enabled: () => rt.flag(common?.enabled?.runtime_key, common?.enabled?.default_value?.value ?? true) && rt.flag(c.runtime_enabled?.runtime_key, c.runtime_enabled?.default_value?.value ?? true),
     minLength: common?.min_content_length?.value ?? c.content_length?.value ?? 30,
     types: new Set(types.map((t) => t.toLowerCase())),
     disableOnEtag: rd?.disable_on_etag_header || c.disable_on_etag_header,
@@ -65,7 +67,7 @@ class CompressorFilter implements HttpFilter {
   }
 
   onRequest(ctx: StreamContext): FilterStatus {
-    if (!this.s.enabled) return "continue";
+    if (!this.s.enabled()) return "continue";
     const meta = (ctx.metadata[NAME] ??= { list: [], acceptEncoding: ctx.view.header("accept-encoding") }) as unknown as Candidates;
     meta.list.push(this);
     if (this.s.removeAcceptEncoding) delete ctx.upstreamHeaders["accept-encoding"];
@@ -113,9 +115,9 @@ class CompressorFilter implements HttpFilter {
   }
 }
 
-registerFilter(NAME, TYPE, (any) => {
+registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (compressor_library)`);
   const r = decodeAny<Compressor__Output>(any, NAME);
   if (!r.ok) throw new Error(formatErrors(r.errors));
-  return new CompressorFilter(compile(r.value, NAME));
+  return new CompressorFilter(compile(r.value, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
 });

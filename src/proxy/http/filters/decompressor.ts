@@ -5,6 +5,7 @@ import { decodeAny } from "../../../xds/resource.js";
 import { formatErrors } from "../../../xds/result.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import type { StreamContext } from "../stream-context.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { type CodecLibrary, decompressorLibrary } from "../compression/codec-library.js";
 
 const NAME = "envoy.filters.http.decompressor";
@@ -14,12 +15,13 @@ type Headers = Record<string, string | string[] | undefined>;
 
 interface Settings {
   library: CodecLibrary;
-  enabled: boolean;
+  /** Read per request: the runtime's value for the flag's key, else its default. */
+  enabled: () => boolean;
   ignoreNoTransform: boolean;
   advertise: boolean;
 }
 
-function compile(c: Decompressor__Output, where: string): Settings {
+function compile(c: Decompressor__Output, where: string, rt: Runtime): Settings {
   // Envoy decompresses requests unless told not to; that direction is not implemented, so it must be turned off.
   if (c.request_direction_config?.common_config?.enabled?.default_value?.value !== false) {
     throw new Error(`${where}.request_direction_config: decompressing request bodies is not supported; set request_direction_config.common_config.enabled.default_value: false`);
@@ -27,7 +29,7 @@ function compile(c: Decompressor__Output, where: string): Settings {
   const common = c.response_direction_config?.common_config;
   return {
     library: decompressorLibrary(c.decompressor_library, `${where}.decompressor_library`),
-    enabled: common?.enabled?.default_value?.value ?? true,
+    enabled: () => rt.flag(common?.enabled?.runtime_key, common?.enabled?.default_value?.value ?? true),
     ignoreNoTransform: common?.ignore_no_transform_header ?? false,
     advertise: c.request_direction_config?.advertise_accept_encoding?.value ?? true,
   };
@@ -43,7 +45,7 @@ class DecompressorFilter implements HttpFilter {
   constructor(private readonly s: Settings) {}
 
   onRequest(ctx: StreamContext): FilterStatus {
-    if (!this.s.enabled || !this.s.advertise) return "continue";
+    if (!this.s.enabled() || !this.s.advertise) return "continue";
     const accepted = codings(ctx.upstreamHeaders["accept-encoding"]);
     if (!accepted.some((c) => c.split(";")[0].trim() === this.s.library.encoding)) {
       ctx.upstreamHeaders["accept-encoding"] = [...accepted, this.s.library.encoding].join(", ");
@@ -52,7 +54,7 @@ class DecompressorFilter implements HttpFilter {
   }
 
   onResponseHeaders(ctx: StreamContext, headers: Headers): void {
-    if (!this.s.enabled || ctx.view.method === "HEAD") return;
+    if (!this.s.enabled() || ctx.view.method === "HEAD") return;
     const applied = codings(headers["content-encoding"]);
     // Only the outermost coding (the last applied) can be undone, and only when it is this library's.
     if (applied[applied.length - 1] !== this.s.library.encoding) return;
@@ -66,9 +68,9 @@ class DecompressorFilter implements HttpFilter {
   }
 }
 
-registerFilter(NAME, TYPE, (any) => {
+registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (decompressor_library)`);
   const r = decodeAny<Decompressor__Output>(any, NAME);
   if (!r.ok) throw new Error(formatErrors(r.errors));
-  return new DecompressorFilter(compile(r.value, NAME));
+  return new DecompressorFilter(compile(r.value, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
 });

@@ -30,6 +30,8 @@ export const PROTO_ENTRY_FILES = [
   "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
   "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
   "envoy/extensions/filters/http/compressor/v3/compressor.proto",
+  "envoy/extensions/filters/http/csrf/v3/csrf.proto",
+  "envoy/extensions/filters/http/health_check/v3/health_check.proto",
   "envoy/extensions/filters/http/decompressor/v3/decompressor.proto",
   "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
   "envoy/extensions/compression/gzip/decompressor/v3/gzip.proto",

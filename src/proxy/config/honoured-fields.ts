@@ -98,8 +98,8 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.type.matcher.v3.ListStringMatcher": "patterns",
   "envoy.config.core.v3.HttpService": "http_uri request_headers_to_add",
   "envoy.config.core.v3.SubstitutionFormatString": "text_format json_format text_format_source content_type",
-  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig": "http2_protocol_options",
-  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig": "http2_protocol_options",
+  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig": "http_protocol_options http2_protocol_options",
+  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig": "http_protocol_options http2_protocol_options",
   "envoy.type.matcher.v3.StringMatcher": "exact prefix suffix safe_regex contains ignore_case",
   "envoy.config.core.v3.Locality": "region zone sub_zone",
   "envoy.config.core.v3.Extension": "",
@@ -242,4 +242,9 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.config.bootstrap.v3.RuntimeLayer": "name static_layer disk_layer admin_layer",
   "envoy.config.bootstrap.v3.RuntimeLayer.DiskLayer": "symlink_root subdirectory append_service_cluster",
   "envoy.config.bootstrap.v3.RuntimeLayer.AdminLayer": "",
+  "envoy.extensions.filters.http.csrf.v3.CsrfPolicy": "filter_enabled shadow_enabled additional_origins",
+  // cache_time is refused by the filter itself (health-check.ts), naming it.
+  "envoy.extensions.filters.http.health_check.v3.HealthCheck": "pass_through_mode cache_time cluster_min_healthy_percentages headers",
+  // HTTP/1.1 chosen explicitly (explicit_http_config.http_protocol_options): the default codec; none of its options.
+  "envoy.config.core.v3.Http1ProtocolOptions": "",
 };

@@ -8,3 +8,5 @@ import "./local-ratelimit.js";
 import "./ext-authz.js";
 import "./compressor.js";
 import "./decompressor.js";
+import "./csrf.js";
+import "./health-check.js";

@@ -2,13 +2,15 @@
 import { parseArgs } from "node:util";
 import { collectorUrlFlag, dnsServerFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
-import { ControlPlane } from "../control/control-plane.js";
+import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
+import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
-                       [--config-dir DIR] [--dns-resolver IP:PORT]...
+                       [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
+                       [--webhook-port N] [--webhook-url URL]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -33,7 +35,27 @@ whose file no longer defines it is deleted, and a file that does not parse or va
 while the version applied before keeps serving.
 --dns-resolver points every sidecar's DNS clusters (ServiceEntry resolution DNS and DNS_ROUND_ROBIN) at this DNS
 server instead of each proxy's system resolver; repeat it for more servers. MeshConfig dnsRefreshRate (default 60s)
-sets how often names are re-resolved when their records carry no TTL.`;
+sets how often names are re-resolved when their records carry no TTL.
+Kubernetes: with --kubeconfig (its current context, or --kube-context), or with no flag inside a pod (its service
+account), the API server is the store (Istio's CRDs: trellis install-crds) and the registry (Services,
+EndpointSlices, Pods, Nodes, Namespaces; MeshConfig discoverySelectors limit the namespaces). --state-dir then
+holds only the CA and tokens. An API server that cannot be reached is retried with backoff while serving.
+With the CA on in Kubernetes mode, proxies prove themselves with their pod's service-account token (audience
+istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default
+istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
+which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
+istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound).
+The permissions this needs are in manifests/control-plane-rbac.yaml.`;
+
+/** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
+function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
+  if (!opts.kube || opts.caPort === undefined) {
+    if (port !== undefined || url !== undefined) throw new Error("--webhook-port and --webhook-url need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
+    return undefined;
+  }
+  if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
+  return { client: opts.kube.client, namespace: process.env.POD_NAMESPACE || "istio-system", webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url } };
+}
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
 function pluginDirFlag(dir: string | undefined, caPort: string | undefined): string | undefined {
@@ -43,8 +65,18 @@ function pluginDirFlag(dir: string | undefined, caPort: string | undefined): str
   return dir;
 }
 
+/** Kubernetes mode from --kubeconfig, or in a pod; MeshConfig discoverySelectors only mean something there. */
+function kubeModeFlag(kubeconfig: string | undefined, context: string | undefined, mesh: MeshConfig | undefined): KubeMode | undefined {
+  const connection = kubeConnection(kubeconfig, context);
+  if (!connection) {
+    if (mesh?.discoverySelectors) throw new Error("--mesh-config: discoverySelectors apply in Kubernetes mode only: add --kubeconfig FILE or remove them");
+    return undefined;
+  }
+  return new KubeMode(connection, { discoverySelectors: mesh?.discoverySelectors });
+}
+
 export async function run(args: string[]): Promise<number> {
-  let opts;
+  let opts: ControlPlaneOptions & { host: string };
   try {
     const { values } = parseArgs({ args, options: {
       "state-dir": { type: "string", default: ".trellis" },
@@ -62,6 +94,10 @@ export async function run(args: string[]): Promise<number> {
       "mesh-config": { type: "string" },
       "config-dir": { type: "string" },
       "dns-resolver": { type: "string", multiple: true },
+      kubeconfig: { type: "string" },
+      "kube-context": { type: "string" },
+      "webhook-port": { type: "string" },
+      "webhook-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -85,7 +121,9 @@ export async function run(args: string[]): Promise<number> {
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001),
-      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)) };
+      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
+      kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
+    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -101,6 +139,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(`xds listening on ${opts.host}:${cp.ports.xds}`);
   console.log(`api listening on ${opts.host}:${cp.ports.api}`);
   if (cp.ports.ca) console.log(`ca listening on ${opts.host}:${cp.ports.ca}`);
+  if (cp.ports.webhook) console.log(`webhook listening on ${opts.host}:${cp.ports.webhook}`);
   console.log(`otlp listening on ${opts.host}:${cp.ports.otlp}`);
   console.log(`console listening on http://${opts.host}:${cp.ports.console}/`);
   return new Promise((resolve) => {

@@ -6,10 +6,10 @@ import { analyze, validateResource } from "../../api/analyze.js";
 import type { Finding } from "../../api/finding.js";
 import { KINDS, type KindInfo } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
-import { ConflictError, NotFoundError, type Store, type StoreEvent } from "../store/store.js";
+import { ConflictError, type ConfigStore, NotFoundError, type StoreEvent } from "../store/config-store.js";
 
 export interface ApiDeps {
-  store: Store;
+  store: ConfigStore;
   /** Per-proxy sync status, for `trellis proxy-status` and the console. */
   proxies(): unknown;
   /** Services and workloads known to the registry, for the analyzer's cross-resource checks. */
@@ -136,7 +136,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       // kubectl's server-side dry run: validated as a write would be, nothing stored (the console's live validation).
       if (url.searchParams.get("dryRun") === "All") return send(res, 200, { ...resource, ...(findings.length ? { warnings: findings } : {}) });
       try {
-        const stored = store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
+        const stored = await store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
         return send(res, req.method === "POST" ? 201 : 200, { ...stored, ...(findings.length ? { warnings: findings } : {}) });
       } catch (err) {
         if (err instanceof ConflictError) return status(res, 409, "Conflict", err.message);
@@ -146,7 +146,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     case "DELETE": {
       if (!namespace || !name) return status(res, 400, "BadRequest", "DELETE needs /namespaces/NS/PLURAL/NAME");
       try {
-        return send(res, 200, store.delete(info.kind, namespace, name));
+        return send(res, 200, await store.delete(info.kind, namespace, name));
       } catch (err) {
         if (err instanceof NotFoundError) return status(res, 404, "NotFound", err.message);
         throw err;
@@ -157,7 +157,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   }
 }
 
-function watch(store: Store, kind: string, namespace: string | undefined, req: IncomingMessage, res: ServerResponse): void {
+function watch(store: ConfigStore, kind: string, namespace: string | undefined, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   for (const r of store.list(kind, namespace)) res.write(JSON.stringify({ type: "ADDED", object: r }) + "\n");
   const onEvent = (e: StoreEvent) => {

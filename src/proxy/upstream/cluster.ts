@@ -112,7 +112,6 @@ export class UpstreamCluster {
       if (!decoded.ok) throw new Error(`cluster ${config.name}: ${decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
       const o = decoded.value;
       if (o.explicit_http_config?.http2_protocol_options) http2 = true;
-      if (o.use_downstream_protocol_config) http2 = false;
       maxRequestsPerConnection = wrapped(o.common_http_protocol_options?.max_requests_per_connection, maxRequestsPerConnection);
       idleTimeoutMs = durationMs(o.common_http_protocol_options?.idle_timeout, idleTimeoutMs);
     }

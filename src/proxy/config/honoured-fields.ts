@@ -19,7 +19,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext": "common_tls_context sni",
   "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext": "common_tls_context require_client_certificate",
   "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer": "",
-  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": "codec_type stat_prefix rds route_config http_filters tracing common_http_protocol_options http2_protocol_options server_name max_request_headers_kb stream_idle_timeout request_timeout request_headers_timeout access_log use_remote_address generate_request_id upgrade_configs local_reply_config",
+  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager": "codec_type stat_prefix rds route_config http_filters tracing common_http_protocol_options http2_protocol_options server_name max_request_headers_kb stream_idle_timeout request_timeout request_headers_timeout access_log use_remote_address generate_request_id upgrade_configs local_reply_config normalize_path merge_slashes path_with_escaped_slashes_action",
   "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy": "stat_prefix cluster weighted_clusters idle_timeout access_log",
   "envoy.extensions.filters.network.rbac.v3.RBAC": "rules matcher shadow_rules shadow_matcher shadow_rules_stat_prefix stat_prefix",
   "envoy.extensions.filters.http.router.v3.Router": "",

@@ -78,7 +78,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.extensions.filters.network.http_connection_manager.v3.Rds": "route_config_name config_source",
   "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter": "name typed_config",
   "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.Tracing": "client_sampling random_sampling overall_sampling max_path_tag_length custom_tags provider",
-  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig": "upgrade_type filters enabled",
+  "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig": "upgrade_type enabled",
   "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster": "clusters",
   "envoy.type.v3.HashPolicy": "source_ip",
   "envoy.config.rbac.v3.RBAC": "action policies",

@@ -6,6 +6,7 @@ import { analyze, validateResource } from "../../api/analyze.js";
 import type { Finding } from "../../api/finding.js";
 import { KINDS, type KindInfo } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
+import { storeKind, storeKindOf } from "../../api/store-kind.js";
 import { ConflictError, type ConfigStore, NotFoundError, type StoreEvent } from "../store/config-store.js";
 import { BodyError, readJsonBody } from "./json-body.js";
 import { refuseRequest } from "./request-guard.js";
@@ -112,12 +113,12 @@ async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMe
   const store = deps.store;
   switch (req.method) {
     case "GET": {
-      if (url.searchParams.get("watch") === "true") return watch(store, info.kind, namespace, req, res);
+      if (url.searchParams.get("watch") === "true") return watch(store, storeKind(info), namespace, req, res);
       if (name) {
-        const r = store.get(info.kind, namespace ?? "default", name);
+        const r = store.get(storeKind(info), namespace ?? "default", name);
         return r ? send(res, 200, r) : status(res, 404, "NotFound", `${info.kind} ${namespace ?? "default"}/${name} not found`);
       }
-      return send(res, 200, { apiVersion: `${info.group}/${target.version}`, kind: `${info.kind}List`, metadata: { resourceVersion: String(store.version()) }, items: store.list(info.kind, namespace) });
+      return send(res, 200, { apiVersion: `${info.group}/${target.version}`, kind: `${info.kind}List`, metadata: { resourceVersion: String(store.version()) }, items: store.list(storeKind(info), namespace) });
     }
     case "POST":
     case "PUT": {
@@ -138,7 +139,7 @@ async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMe
       // DestinationRule comes in the next write) is returned as a warning, since apply order is the user's.
       const structural = validateResource(resource);
       const errors = structural.filter((f) => f.level === "Error");
-      const others = store.list().filter((r) => !(r.kind === resource.kind && r.metadata.namespace === namespace && r.metadata.name === resource.metadata.name));
+      const others = store.list().filter((r) => !(storeKindOf(r) === storeKindOf(resource) && r.metadata.namespace === namespace && r.metadata.name === resource.metadata.name));
       const findings = errors.length ? structural : analyze([...others, resource], deps.meshContext()).filter((f) => f.resource?.kind === resource.kind && f.resource.namespace === namespace && f.resource.name === resource.metadata.name);
       if (errors.length) return status(res, 400, "Invalid", `${info.kind} ${namespace}/${resource.metadata.name} is invalid: ${errors.map((e) => `${e.path ?? ""}: ${e.message}`).join("; ")}`, findings);
       // kubectl's server-side dry run: validated as a write would be, nothing stored (the console's live validation).
@@ -154,7 +155,7 @@ async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMe
     case "DELETE": {
       if (!namespace || !name) return status(res, 400, "BadRequest", "DELETE needs /namespaces/NS/PLURAL/NAME");
       try {
-        return send(res, 200, await store.delete(info.kind, namespace, name));
+        return send(res, 200, await store.delete(storeKind(info), namespace, name));
       } catch (err) {
         if (err instanceof NotFoundError) return status(res, 404, "NotFound", err.message);
         throw err;
@@ -180,7 +181,7 @@ function watch(store: ConfigStore, kind: string, namespace: string | undefined, 
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   for (const r of store.list(kind, namespace)) res.write(JSON.stringify({ type: "ADDED", object: r }) + "\n");
   const onEvent = (e: StoreEvent) => {
-    if (e.object.kind === kind && (!namespace || e.object.metadata.namespace === namespace)) res.write(JSON.stringify(e) + "\n");
+    if (storeKindOf(e.object) === kind && (!namespace || e.object.metadata.namespace === namespace)) res.write(JSON.stringify(e) + "\n");
   };
   store.on("event", onEvent);
   req.on("close", () => store.off("event", onEvent));

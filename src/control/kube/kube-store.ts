@@ -3,6 +3,7 @@
 // `trellis apply` followed by `trellis get` reads what it wrote.
 import { EventEmitter } from "node:events";
 import { KINDS, type KindInfo } from "../../api/kinds.js";
+import { storeKind, storeKindOf } from "../../api/store-kind.js";
 import type { IstioResource } from "../../api/resource.js";
 import { ConflictError, type ConfigStore, NotFoundError, type PutOptions, type StoreEvent } from "../store/config-store.js";
 import { KubeApiError, type KubeClient, type KubeObject } from "./client.js";
@@ -55,7 +56,7 @@ export class KubeStore extends EventEmitter implements ConfigStore {
         const object = toResource(e.object);
         if (this.visible(object)) this.emit("event", { type: e.type, object } satisfies StoreEvent);
       });
-      this.reflectors.set(info.kind, { info, reflector });
+      this.reflectors.set(storeKind(info), { info, reflector });
     }
   }
 
@@ -91,7 +92,7 @@ export class KubeStore extends EventEmitter implements ConfigStore {
         if ((!namespace || r.metadata.namespace === namespace) && this.visible(r)) out.push(r);
       }
     }
-    const key = (r: IstioResource) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+    const key = (r: IstioResource) => `${storeKindOf(r)}/${r.metadata.namespace}/${r.metadata.name}`;
     return out.sort((a, b) => key(a).localeCompare(key(b)));
   }
 
@@ -106,12 +107,13 @@ export class KubeStore extends EventEmitter implements ConfigStore {
   }
 
   async put(resource: IstioResource, opts: PutOptions = {}): Promise<IstioResource> {
-    const entry = this.reflectors.get(resource.kind);
+    const entry = this.reflectors.get(storeKindOf(resource));
     if (!entry) throw new Error(`${resource.kind} is not a kind Trellis stores; kinds: ${KINDS.map((k) => k.kind).join(", ")}`);
     const { info, reflector } = entry;
     const ns = resource.metadata.namespace ?? "default";
     const version = servedVersion(info, resource.apiVersion);
-    const collection = `/apis/${info.group}/${version}/namespaces/${encodeURIComponent(ns)}/${info.plural}`;
+    // Cluster-scoped kinds (GatewayClass) live outside namespaces.
+    const collection = info.namespaced ? `/apis/${info.group}/${version}/namespaces/${encodeURIComponent(ns)}/${info.plural}` : `/apis/${info.group}/${version}/${info.plural}`;
     const { name, labels, annotations } = resource.metadata;
     const body = { ...resource, apiVersion: `${info.group}/${version}`, metadata: { name, namespace: ns, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } };
     const what = `${resource.kind} ${ns}/${name}`;

@@ -9,10 +9,11 @@ import { validateResource } from "../../api/analyze.js";
 import { parseDocuments } from "../../api/load.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { ConfigStore } from "./config-store.js";
+import { storeKindOf } from "../../api/store-kind.js";
 
 export const SOURCE_ANNOTATION = "trellis.io/config-source";
 
-const key = (r: IstioResource) => `${r.kind}/${r.metadata.namespace ?? "default"}/${r.metadata.name}`;
+const key = (r: IstioResource) => `${storeKindOf(r)}/${r.metadata.namespace ?? "default"}/${r.metadata.name}`;
 
 /** What a stored resource is compared on: a file's resource is rewritten only when one of these changed. */
 function content(r: IstioResource): string {
@@ -115,7 +116,7 @@ export class ConfigDirSync {
           annotations: { ...(resource.metadata.annotations ?? {}), [SOURCE_ANNOTATION]: file },
         },
       };
-      const existing = this.store.get(wanted.kind, wanted.metadata.namespace!, wanted.metadata.name);
+      const existing = this.store.get(storeKindOf(wanted), wanted.metadata.namespace!, wanted.metadata.name);
       if (existing && content(existing) === content(wanted)) continue;
       if (existing && !existing.metadata.annotations?.[SOURCE_ANNOTATION]) this.log(`trellis control: --config-dir: ${file} takes over ${k}, which was written through the API`);
       await this.store.put(wanted);
@@ -125,7 +126,7 @@ export class ConfigDirSync {
       const source = r.metadata.annotations?.[SOURCE_ANNOTATION];
       const k = key(r);
       if (!source || desired.has(k) || kept.has(k) || broken.has(source)) continue;
-      await this.store.delete(r.kind, r.metadata.namespace!, r.metadata.name);
+      await this.store.delete(storeKindOf(r), r.metadata.namespace!, r.metadata.name);
       this.log(`trellis control: --config-dir: deleted ${k} (no longer in ${source})`);
     }
   }

@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IstioResource } from "../../api/resource.js";
+import { storeKindOf } from "../../api/store-kind.js";
 
 export type StoreEvent = { type: "ADDED" | "MODIFIED" | "DELETED"; object: IstioResource };
 
@@ -36,7 +37,7 @@ export class Store extends EventEmitter {
       if (!f.endsWith(".json")) continue;
       try {
         const r = JSON.parse(readFileSync(join(this.dir, f), "utf8")) as IstioResource;
-        this.items.set(key(r.kind, r.metadata.namespace ?? "default", r.metadata.name), r);
+        this.items.set(key(storeKindOf(r), r.metadata.namespace ?? "default", r.metadata.name), r);
         this.revision = Math.max(this.revision, Number(r.metadata.resourceVersion ?? 0));
       } catch (err) {
         console.error(`trellis control: ignoring unreadable ${join(this.dir, f)}: ${(err as Error).message}`);
@@ -45,8 +46,8 @@ export class Store extends EventEmitter {
   }
 
   list(kind?: string, namespace?: string): IstioResource[] {
-    return [...this.items.values()].filter((r) => (!kind || r.kind === kind) && (!namespace || r.metadata.namespace === namespace))
-      .sort((a, b) => key(a.kind, a.metadata.namespace!, a.metadata.name).localeCompare(key(b.kind, b.metadata.namespace!, b.metadata.name)));
+    return [...this.items.values()].filter((r) => (!kind || storeKindOf(r) === kind) && (!namespace || r.metadata.namespace === namespace))
+      .sort((a, b) => key(storeKindOf(a), a.metadata.namespace!, a.metadata.name).localeCompare(key(storeKindOf(b), b.metadata.namespace!, b.metadata.name)));
   }
 
   get(kind: string, namespace: string, name: string): IstioResource | undefined {
@@ -63,7 +64,7 @@ export class Store extends EventEmitter {
    */
   put(resource: IstioResource, opts: { expectVersion?: string; mustNotExist?: boolean } = {}): IstioResource {
     const ns = resource.metadata.namespace ?? "default";
-    const k = key(resource.kind, ns, resource.metadata.name);
+    const k = key(storeKindOf(resource), ns, resource.metadata.name);
     const prev = this.items.get(k);
     if (opts.mustNotExist && prev) throw new ConflictError(`${k} already exists; use PUT to replace it`);
     if (opts.expectVersion !== undefined && prev?.metadata.resourceVersion !== opts.expectVersion) {

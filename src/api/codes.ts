@@ -1,4 +1,5 @@
-// Every finding code the analyzer emits: its level and name. docs/analysis-codes.md explains each; a test keeps the two in step.
+// Every finding code the analyzer emits: its level, its name, and the code istioctl analyze gives the same finding
+// (`ist`), so users can search Istio's docs for it. docs/analysis-codes.md explains each; a test keeps the two in step.
 import type { Level } from "./finding.js";
 
 export const CODES = {
@@ -7,30 +8,30 @@ export const CODES = {
   TRL0003: { level: "Error", name: "UnsupportedApiVersion" },
   TRL0004: { level: "Warning", name: "UnsupportedKind" },
   TRL0005: { level: "Error", name: "DuplicateResource" },
-  TRL0010: { level: "Error", name: "UnknownField" },
-  TRL0011: { level: "Error", name: "WrongType" },
-  TRL0012: { level: "Error", name: "MissingRequiredField" },
-  TRL0013: { level: "Error", name: "InvalidEnumValue" },
-  TRL0014: { level: "Error", name: "InvalidDuration" },
-  TRL0015: { level: "Error", name: "InvalidHost" },
-  TRL0016: { level: "Error", name: "InvalidLabel" },
-  TRL0017: { level: "Error", name: "InvalidCidr" },
-  TRL0018: { level: "Error", name: "InvalidPort" },
-  TRL0019: { level: "Error", name: "ConflictingFields" },
-  TRL0020: { level: "Error", name: "InvalidValue" },
-  TRL1001: { level: "Error", name: "RouteWeightsNotHundred" },
-  TRL1002: { level: "Error", name: "SubsetNotDefined" },
-  TRL1003: { level: "Warning", name: "SubsetMatchesNoWorkload" },
-  TRL1004: { level: "Error", name: "ConflictingVirtualServiceHosts" },
-  TRL1005: { level: "Error", name: "GatewayNotFound" },
+  TRL0010: { level: "Error", name: "UnknownField", ist: "IST0106" },
+  TRL0011: { level: "Error", name: "WrongType", ist: "IST0106" },
+  TRL0012: { level: "Error", name: "MissingRequiredField", ist: "IST0106" },
+  TRL0013: { level: "Error", name: "InvalidEnumValue", ist: "IST0106" },
+  TRL0014: { level: "Error", name: "InvalidDuration", ist: "IST0106" },
+  TRL0015: { level: "Error", name: "InvalidHost", ist: "IST0106" },
+  TRL0016: { level: "Error", name: "InvalidLabel", ist: "IST0106" },
+  TRL0017: { level: "Error", name: "InvalidCidr", ist: "IST0106" },
+  TRL0018: { level: "Error", name: "InvalidPort", ist: "IST0106" },
+  TRL0019: { level: "Error", name: "ConflictingFields", ist: "IST0106" },
+  TRL0020: { level: "Error", name: "InvalidValue", ist: "IST0106" },
+  TRL1001: { level: "Error", name: "RouteWeightsAllZero", ist: "IST0106" },
+  TRL1002: { level: "Error", name: "SubsetNotDefined", ist: "IST0101" },
+  TRL1003: { level: "Warning", name: "SubsetMatchesNoWorkload", ist: "IST0173" },
+  TRL1004: { level: "Error", name: "ConflictingVirtualServiceHosts", ist: "IST0109" },
+  TRL1005: { level: "Error", name: "GatewayNotFound", ist: "IST0101" },
   TRL1006: { level: "Warning", name: "VirtualServiceHostNotFound" },
-  TRL1007: { level: "Error", name: "DestinationHostNotFound" },
-  TRL1008: { level: "Warning", name: "SelectorMatchesNothing" },
+  TRL1007: { level: "Error", name: "DestinationHostNotFound", ist: "IST0101" },
+  TRL1008: { level: "Warning", name: "SelectorMatchesNothing", ist: "IST0127" },
   TRL1009: { level: "Error", name: "ConflictingPeerAuthentication" },
   TRL1010: { level: "Error", name: "DestinationRuleTlsConflict" },
-  TRL1011: { level: "Error", name: "DuplicateSubsetName" },
+  TRL1011: { level: "Error", name: "DuplicateSubsetName", ist: "IST0106" },
   TRL1012: { level: "Warning", name: "SidecarEgressHostNotFound" },
   TRL1013: { level: "Warning", name: "ConflictingDestinationRuleSubsets" },
-} as const satisfies Record<string, { level: Level; name: string }>;
+} as const satisfies Record<string, { level: Level; name: string; ist?: string }>;
 
 export type Code = keyof typeof CODES;

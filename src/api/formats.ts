@@ -31,13 +31,12 @@ const DNS_LABEL = /^[a-zA-Z0-9]([-a-zA-Z0-9_]{0,61}[a-zA-Z0-9])?$/;
  * Istio's host rules: a DNS name (short or FQDN), optionally with a leading "*." wildcard, or "*" alone.
  * IP addresses are allowed where Istio allows them (ServiceEntry addresses are checked separately).
  */
-export function hostProblem(host: unknown, opts: { allowWildcard?: boolean } = {}): string | undefined {
+export function hostProblem(host: unknown): string | undefined {
   if (typeof host !== "string") return undefined;
   if (host === "") return "the host is empty";
-  if (host === "*") return opts.allowWildcard === false ? `"*" is not allowed here; name a host` : undefined;
+  if (host === "*") return undefined;
   let name = host;
   if (name.startsWith("*.")) {
-    if (opts.allowWildcard === false) return `"${host}": wildcards are not allowed here`;
     name = name.slice(2);
   } else if (name.includes("*")) {
     return `"${host}": a wildcard may only be a leading "*." (e.g. "*.example.com") or "*" alone`;

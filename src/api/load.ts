@@ -151,8 +151,9 @@ export function parseDocuments(text: string, file: string): LoadResult {
       return;
     }
     const root = doc.contents as YamlNode | null;
-    if (root === null || root === undefined) return;
     const value = doc.toJS({ maxAliasCount: 100 });
+    // An empty document (a trailing "---", only comments) is nothing, as kubectl reads it.
+    if (root === null || root === undefined || value === null || value === undefined) return;
     const origin = makeOrigin(file, root, lines);
     const where = docs.length > 1 ? `document ${i + 1}` : "the document";
     if (Array.isArray(value)) {

@@ -98,13 +98,13 @@ export class MeshContext {
     this.workloadsKnown = sawWorkloads;
   }
 
-  /** Istio's short-name rule: "reviews" in namespace default is reviews.default.svc.cluster.local. */
+  /**
+   * Istio's short-name rule: "reviews" in namespace default is reviews.default.svc.cluster.local; a name with a dot
+   * ("httpbin.org", "reviews.prod") is taken as written, as Istio's analyzer and pilot take it.
+   */
   fqdn(host: string, namespace: string): string {
-    if (host === "*" || host.startsWith("*.")) return host;
-    const parts = host.split(".");
-    if (parts.length === 1) return `${host}.${namespace}.svc.${this.suffix}`;
-    if (parts.length === 2) return `${host}.svc.${this.suffix}`;
-    return host;
+    if (host.startsWith("*") || host.includes(".")) return host;
+    return `${host}.${namespace}.svc.${this.suffix}`;
   }
 
   /** Services a (possibly wildcard) host names, as seen from `namespace`. */

@@ -17,7 +17,7 @@ function text(findings: Finding[]): string {
   return findings.map((f) => {
     const res = f.resource ? ` (${f.resource.kind} ${f.resource.namespace}/${f.resource.name}${f.path ? ` ${f.path}` : ""})` : "";
     const src = f.source ? ` ${f.source.file}:${f.source.line}` : "";
-    return `${f.level} [${f.code}]${res}${src}: ${f.message}`;
+    return `${f.level} [${f.code}${f.ist ? ` ${f.ist}` : ""}]${res}${src}: ${f.message}`;
   }).join("\n");
 }
 

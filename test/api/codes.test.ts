@@ -35,7 +35,7 @@ const CASES: Case[] = [
   { code: "TRL0018", bad: pa("  portLevelMtls:\n    \"70000\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}"), near: pa("  portLevelMtls:\n    \"9080\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}") },
   { code: "TRL0019", bad: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {exact: /a, prefix: /b}\n    route:\n    - destination: {host: reviews}"), near: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {prefix: /b}\n    route:\n    - destination: {host: reviews}") },
   { code: "TRL0020", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 3000000000"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 100") },
-  { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "40")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "50")}`)}` },
+  { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "0")}\n${routeTo("v2", "0")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "5")}\n${routeTo("v2", "0")}`)}` },
   { code: "TRL1002", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v3")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v2")}`)}` },
   { code: "TRL1003", bad: dr("  host: reviews\n  subsets:\n  - {name: v3, labels: {version: v3}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v2, labels: {version: v2}}") },
   { code: "TRL1004", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]", "reviews-2")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [ratings]", "ratings")}` },
@@ -62,6 +62,8 @@ test("every code has a case here and a row in docs/analysis-codes.md", () => {
   for (const [code, info] of Object.entries(CODES)) {
     assert.ok(CASES.some((c) => c.code === code), `no test case for ${code}`);
     assert.match(doc, new RegExp(`\\| ${code} \\| ${info.level} \\| ${info.name} \\|`), `docs/analysis-codes.md lacks the row for ${code}`);
+    const ist = (info as { ist?: string }).ist;
+    if (ist) assert.match(doc, new RegExp(`\\| ${code} \\|.*${ist}.*\\|$`, "m"), `docs/analysis-codes.md does not give ${code}'s Istio code ${ist}`);
   }
 });
 

@@ -32,18 +32,18 @@ function destinations(vs: LoadedResource): Destination[] {
   return out;
 }
 
+/**
+ * Istio's webhook rule: weights are relative shares (Envoy normalises them), so only a route whose several
+ * destinations all weigh 0 is refused; a lone destination takes all traffic whatever its weight says.
+ */
 function checkWeights(vs: LoadedResource, report: Report): void {
   const spec = asObject(vs.spec);
   for (const kind of ROUTE_KINDS) {
     asArray(spec[kind]).forEach((route, i) => {
       const dests = asArray(asObject(route).route).map(asObject);
-      // A lone destination takes all traffic whatever its weight says (Istio's rule).
       if (dests.length < 2) return;
       const sum = dests.reduce((s, d) => s + (typeof d.weight === "number" ? d.weight : 0), 0);
-      if (sum !== 100) {
-        const weights = dests.map((d) => (typeof d.weight === "number" ? d.weight : "unset")).join(" + ");
-        report(vs, "TRL1001", `spec.${kind}[${i}].route`, `the route weights add up to ${sum} (${weights}), not 100; adjust them so traffic shares sum to 100`);
-      }
+      if (sum === 0) report(vs, "TRL1001", `spec.${kind}[${i}].route`, `the ${dests.length} destinations' weights add up to 0, so no traffic could go anywhere; give each destination its share (weights are relative, e.g. 90 and 10)`);
     });
   }
 }
@@ -72,7 +72,6 @@ export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, r
     for (const s of asArray(spec.subsets)) if (typeof asObject(s).name === "string") set.add(asObject(s).name as string);
     subsetsByHost.set(host, set);
   }
-  const claims = new Map<string, LoadedResource>();
   for (const vs of vss) {
     const namespace = ns(vs);
     checkWeights(vs, report);
@@ -93,16 +92,8 @@ export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, r
     });
     asArray(asObject(vs.spec).hosts).forEach((h, i) => {
       if (typeof h !== "string") return;
-      const host = mesh.fqdn(h, namespace);
       if (bound.includes("mesh") && mesh.servicesKnown && h !== "*" && mesh.servicesFor(h, namespace).length === 0) {
-        report(vs, "TRL1006", `spec.hosts[${i}]`, `host "${h}" (${host}) matches no known service, so sidecars will never use these routes; fix the name or add a ServiceEntry`);
-      }
-      for (const g of bound) {
-        const key = `${gatewayKey(g, namespace)}|${host}`;
-        const other = claims.get(key);
-        if (other && other !== vs) {
-          report(vs, "TRL1004", `spec.hosts[${i}]`, `host ${host} on gateway ${gatewayKey(g, namespace)} is also claimed by VirtualService ${ns(other)}/${other.metadata.name}; merge their routes into one VirtualService (Istio would pick one arbitrarily)`);
-        } else claims.set(key, vs);
+        report(vs, "TRL1006", `spec.hosts[${i}]`, `host "${h}" (${mesh.fqdn(h, namespace)}) matches no known service, so sidecars will never use these routes; fix the name or add a ServiceEntry`);
       }
     });
   }

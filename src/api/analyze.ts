@@ -12,6 +12,7 @@ import type { LoadedResource } from "./load.js";
 import { type AnalysisContext, MeshContext } from "./mesh-context.js";
 import type { IstioResource } from "./resource.js";
 import { validateStructure } from "./schema.js";
+import { webhookProblems } from "./webhook/index.js";
 
 export type { AnalysisContext, ServiceInfo, WorkloadInfo } from "./mesh-context.js";
 
@@ -24,6 +25,7 @@ export function validateResource(resource: IstioResource | LoadedResource): Find
   // The format rules read Istio's field names; the Gateway API's schema carries its own patterns.
   if (isGatewayApi(r)) return out;
   for (const p of formatProblems(r.kind, r.spec)) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
+  for (const p of webhookProblems(r.kind, r.spec, r.metadata.namespace ?? "default")) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
   return out;
 }
 

@@ -19,6 +19,7 @@ export const CODES = {
   TRL0018: { level: "Error", name: "InvalidPort", ist: "IST0106" },
   TRL0019: { level: "Error", name: "ConflictingFields", ist: "IST0106" },
   TRL0020: { level: "Error", name: "InvalidValue", ist: "IST0106" },
+  TRL0021: { level: "Warning", name: "ValidationWarning", ist: "IST0133" },
   TRL1001: { level: "Error", name: "RouteWeightsAllZero", ist: "IST0106" },
   TRL1002: { level: "Error", name: "SubsetNotDefined", ist: "IST0101" },
   TRL1003: { level: "Warning", name: "SubsetMatchesNoWorkload", ist: "IST0173" },

@@ -1,0 +1,17 @@
+// Istio's validating webhook, per kind: the rules its CRD schemas cannot express, with the same accept/refuse
+// decision (errors refuse a write, warnings do not). One file per kind.
+import { authorizationPolicyProblems } from "./authorization-policy.js";
+import { destinationRuleProblems } from "./destination-rule.js";
+import type { WebhookProblem } from "./problems.js";
+
+export type { WebhookProblem } from "./problems.js";
+
+const RULES: Record<string, (spec: unknown, namespace: string) => WebhookProblem[]> = {
+  DestinationRule: destinationRuleProblems,
+  AuthorizationPolicy: authorizationPolicyProblems,
+};
+
+/** The webhook's findings for an Istio resource's spec (Gateway API kinds have their own schema rules). */
+export function webhookProblems(kind: string, spec: unknown, namespace: string): WebhookProblem[] {
+  return RULES[kind]?.(spec, namespace) ?? [];
+}

@@ -8,6 +8,7 @@ export const CODES = {
   TRL0003: { level: "Error", name: "UnsupportedApiVersion" },
   TRL0004: { level: "Warning", name: "UnsupportedKind" },
   TRL0005: { level: "Error", name: "DuplicateResource" },
+  TRL0006: { level: "Warning", name: "NotImplementedByTrellis" },
   TRL0010: { level: "Error", name: "UnknownField", ist: "IST0106" },
   TRL0011: { level: "Error", name: "WrongType", ist: "IST0106" },
   TRL0012: { level: "Error", name: "MissingRequiredField", ist: "IST0106" },

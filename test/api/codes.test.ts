@@ -24,6 +24,7 @@ const CASES: Case[] = [
   { code: "TRL0003", bad: "apiVersion: security.istio.io/v1alpha1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}", near: "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}" },
   { code: "TRL0004", bad: "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: x}\nspec: {}", near: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}" },
   { code: "TRL0005", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]", "reviews", ", namespace: other")}` },
+  { code: "TRL0006", bad: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: DYNAMIC_DNS", near: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: NONE" },
   { code: "TRL0010", bad: vs("  hosts: [reviews]\n  htpp: []"), near: vs("  hosts: [reviews]\n  http: []") },
   { code: "TRL0011", bad: vs("  hosts: reviews"), near: vs("  hosts: [reviews]") },
   { code: "TRL0012", bad: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - weight: 100"), near: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - destination: {host: reviews}") },

@@ -34,6 +34,8 @@ export const CODES = {
   TRL1011: { level: "Error", name: "DuplicateSubsetName", ist: "IST0106" },
   TRL1012: { level: "Warning", name: "SidecarEgressHostNotFound" },
   TRL1013: { level: "Warning", name: "ConflictingDestinationRuleSubsets" },
+  TRL1018: { level: "Warning", name: "VirtualServiceUnreachableRule", ist: "IST0130" },
+  TRL1019: { level: "Info", name: "VirtualServiceIneffectiveMatch", ist: "IST0131" },
 } as const satisfies Record<string, { level: Level; name: string; ist?: string }>;
 
 export type Code = keyof typeof CODES;

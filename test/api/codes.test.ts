@@ -20,10 +20,10 @@ interface Case {
 
 const CASES: Case[] = [
   { code: "TRL0001", bad: "a: [1, 2\nb: c", near: "a: [1, 2]" },
-  { code: "TRL0002", bad: "- just\n- a list", near: vs("  hosts: [reviews]") },
+  { code: "TRL0002", bad: "- just\n- a list", near: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]") },
   { code: "TRL0003", bad: "apiVersion: security.istio.io/v1alpha1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}", near: "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}" },
   { code: "TRL0004", bad: "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: x}\nspec: {}", near: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}" },
-  { code: "TRL0005", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]", "reviews", ", namespace: other")}` },
+  { code: "TRL0005", bad: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}`, near: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]", "reviews", ", namespace: other")}` },
   { code: "TRL0006", bad: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: DYNAMIC_DNS", near: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: NONE" },
   { code: "TRL0010", bad: vs("  hosts: [reviews]\n  htpp: []"), near: vs("  hosts: [reviews]\n  http: []") },
   { code: "TRL0011", bad: vs("  hosts: reviews"), near: vs("  hosts: [reviews]") },
@@ -40,9 +40,9 @@ const CASES: Case[] = [
   { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "0")}\n${routeTo("v2", "0")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "5")}\n${routeTo("v2", "0")}`)}` },
   { code: "TRL1002", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v3")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v2")}`)}` },
   { code: "TRL1003", bad: dr("  host: reviews\n  subsets:\n  - {name: v3, labels: {version: v3}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v2, labels: {version: v2}}") },
-  { code: "TRL1004", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]", "reviews-2")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [ratings]", "ratings")}` },
-  { code: "TRL1005", bad: vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]"), near: `${vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]")}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bookinfo-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]` },
-  { code: "TRL1006", bad: vs("  hosts: [reveiws]"), near: vs("  hosts: [reviews]") },
+  { code: "TRL1004", bad: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]\n  http: [{route: [{destination: {host: reviews}}]}]", "reviews-2")}`, near: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [ratings]\n  http: [{route: [{destination: {host: reviews}}]}]", "ratings")}` },
+  { code: "TRL1005", bad: vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]\n  http: [{route: [{destination: {host: reviews}}]}]"), near: `${vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bookinfo-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]` },
+  { code: "TRL1006", bad: vs("  hosts: [reveiws]\n  http: [{route: [{destination: {host: reviews}}]}]"), near: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]") },
   { code: "TRL1007", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reveiws}"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}") },
   { code: "TRL1008", bad: ap("  selector: {matchLabels: {app: ratingz}}"), near: ap("  selector: {matchLabels: {app: ratings}}") },
   { code: "TRL1009", bad: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}", "b")}`, near: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}\n  selector: {matchLabels: {app: reviews}}", "b")}` },
@@ -50,6 +50,8 @@ const CASES: Case[] = [
   { code: "TRL1011", bad: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v2}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}") },
   { code: "TRL1012", bad: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"default/reveiws.default.svc.cluster.local\"]", near: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"./*\", \"default/reviews.default.svc.cluster.local\"]" },
   { code: "TRL1013", bad: `${REVIEWS_DR}\n---\n${dr("  host: reviews.default.svc.cluster.local\n  subsets:\n  - {name: v1, labels: {version: v1}}", "reviews-again")}`, near: `${REVIEWS_DR}\n---\n${dr("  host: ratings\n  subsets:\n  - {name: v1, labels: {version: v1}}", "ratings")}` },
+  { code: "TRL1018", bad: vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - route: [{destination: {host: reviews}}]") },
+  { code: "TRL1019", bad: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}, {uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]") },
 ];
 
 for (const c of CASES) {

@@ -80,3 +80,28 @@ test("a warning alone does not refuse: the webhook accepts the resource", () => 
   const found = check("DestinationRule", dr("    outlierDetection: {consecutiveErrors: 5}"));
   assert.ok(found.every((f) => f.level === "Warning"));
 });
+
+const vsRoute = "  - route: [{destination: {host: reviews}}]";
+const VS_CASES: Case[] = [
+  { rule: "mesh VirtualService for *", kind: "VirtualService", bad: `  hosts: ["*"]\n  http:\n${vsRoute}`, near: `  hosts: ["*"]\n  gateways: [shop/ingress]\n  http:\n${vsRoute}`, code: "TRL0015" },
+  { rule: "overlapping hosts", kind: "VirtualService", bad: `  hosts: ["*.example.com", a.example.com]\n  http:\n${vsRoute}`, near: `  hosts: ["*.example.com", a.example.org]\n  http:\n${vsRoute}`, code: "TRL0015" },
+  { rule: "no routes at all", kind: "VirtualService", bad: "  hosts: [reviews]", near: `  hosts: [reviews]\n  http:\n${vsRoute}`, code: "TRL0012" },
+  { rule: "delegate with gateways", kind: "VirtualService", bad: `  gateways: [shop/ingress]\n  http:\n${vsRoute}`, near: `  http:\n${vsRoute}`, code: "TRL0019" },
+  { rule: "route and redirect together", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - redirect: {uri: /new}\n    route: [{destination: {host: reviews}}]", near: "  hosts: [reviews]\n  http:\n  - redirect: {uri: /new}", code: "TRL0019" },
+  { rule: "http rule without an action", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - timeout: 5s", near: "  hosts: [reviews]\n  http:\n  - timeout: 5s\n    directResponse: {status: 503}", code: "TRL0012" },
+  { rule: "mirror and mirrors", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n    mirror: {host: ratings}\n    mirrors: [{destination: {host: ratings}}]", near: "  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n    mirrors: [{destination: {host: ratings}}]", code: "TRL0019" },
+  { rule: "mirrorPercentage above 100", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n    mirror: {host: ratings}\n    mirrorPercentage: {value: 150}", near: "  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n    mirror: {host: ratings}\n    mirrorPercentage: {value: 50}", code: "TRL0020" },
+  { rule: "sub-millisecond timeout", kind: "VirtualService", bad: `  hosts: [reviews]\n  http:\n${vsRoute}\n    timeout: 0.5ms`, near: `  hosts: [reviews]\n  http:\n${vsRoute}\n    timeout: 1ms`, code: "TRL0014" },
+  { rule: "fault percentage above 100", kind: "VirtualService", bad: `  hosts: [reviews]\n  http:\n${vsRoute}\n    fault: {abort: {httpStatus: 500, percentage: {value: 101}}}`, near: `  hosts: [reviews]\n  http:\n${vsRoute}\n    fault: {abort: {httpStatus: 500, percentage: {value: 100}}}`, code: "TRL0020" },
+  { rule: "JWT claim routing on the mesh", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - match: [{headers: {\"@request.auth.claims.group\": {exact: admin}}}]\n    route: [{destination: {host: reviews}}]", near: "  hosts: [reviews.example.com]\n  gateways: [shop/ingress]\n  http:\n  - match: [{headers: {\"@request.auth.claims.group\": {exact: admin}}}]\n    route: [{destination: {host: reviews}}]", code: "TRL0020" },
+  { rule: "rule after a match-all rule (IST0130)", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: ratings}}]", near: "  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: ratings}}]\n  - route: [{destination: {host: reviews}}]", code: "TRL1018" },
+  { rule: "match already taken (IST0131)", kind: "VirtualService", bad: "  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: ratings}}]\n  - match: [{uri: {prefix: /a}}, {uri: {prefix: /b}}]\n    route: [{destination: {host: reviews}}]", near: "  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: ratings}}]\n  - match: [{uri: {prefix: /b}}]\n    route: [{destination: {host: reviews}}]", code: "TRL1019" },
+];
+
+for (const c of VS_CASES) {
+  test(`${c.kind}: ${c.rule}`, () => {
+    const bad = check(c.kind, c.bad);
+    assert.ok(bad.some((f) => f.code === c.code), `expected ${c.code}, got ${JSON.stringify(bad, null, 1)}`);
+    assert.deepEqual(check(c.kind, c.near), [], "the near miss is accepted clean");
+  });
+}

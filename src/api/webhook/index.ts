@@ -3,12 +3,14 @@
 import { authorizationPolicyProblems } from "./authorization-policy.js";
 import { destinationRuleProblems } from "./destination-rule.js";
 import type { WebhookProblem } from "./problems.js";
+import { virtualServiceProblems } from "./virtual-service.js";
 
 export type { WebhookProblem } from "./problems.js";
 
 const RULES: Record<string, (spec: unknown, namespace: string) => WebhookProblem[]> = {
   DestinationRule: destinationRuleProblems,
   AuthorizationPolicy: authorizationPolicyProblems,
+  VirtualService: virtualServiceProblems,
 };
 
 /** The webhook's findings for an Istio resource's spec (Gateway API kinds have their own schema rules). */

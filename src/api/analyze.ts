@@ -1,5 +1,6 @@
 // The analyzer: structural validation of every resource, then checks across resources, as istioctl analyze does.
 import { analyzeDestinationRules } from "./analyzers/destination-rules.js";
+import { analyzeGateways } from "./analyzers/gateways.js";
 import { analyzeMeshHostConflicts } from "./analyzers/mesh-host-conflicts.js";
 import { reporter } from "./analyzers/reporter.js";
 import { analyzeRouting } from "./analyzers/routing.js";
@@ -57,6 +58,7 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   const report = reporter(out);
   analyzeRouting(valid, mesh, report);
   analyzeMeshHostConflicts(valid, mesh, report);
+  analyzeGateways(valid, mesh, report);
   analyzeDestinationRules(valid, mesh, report);
   analyzeSecurity(valid, mesh, report);
   analyzeSidecars(valid, mesh, report);

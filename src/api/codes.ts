@@ -34,6 +34,10 @@ export const CODES = {
   TRL1011: { level: "Error", name: "DuplicateSubsetName", ist: "IST0106" },
   TRL1012: { level: "Warning", name: "SidecarEgressHostNotFound" },
   TRL1013: { level: "Warning", name: "ConflictingDestinationRuleSubsets" },
+  TRL1014: { level: "Warning", name: "VirtualServiceHostNotInGateway", ist: "IST0132" },
+  TRL1015: { level: "Error", name: "ConflictingGateways", ist: "IST0145" },
+  TRL1016: { level: "Warning", name: "GatewayDuplicateCertificate", ist: "IST0138" },
+  TRL1017: { level: "Warning", name: "GatewaySelectorMatchesNothing", ist: "IST0101" },
   TRL1018: { level: "Warning", name: "VirtualServiceUnreachableRule", ist: "IST0130" },
   TRL1019: { level: "Info", name: "VirtualServiceIneffectiveMatch", ist: "IST0131" },
 } as const satisfies Record<string, { level: Level; name: string; ist?: string }>;

@@ -10,6 +10,10 @@ const vs = (spec: string, name = "reviews", extra = "") => `apiVersion: networki
 const dr = (spec: string, name = "dr") => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const pa = (spec: string, name = "pa", namespace = "default") => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec:\n${spec}`;
 const ap = (spec: string, name = "ap") => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const gw = (servers: string, name = "ingress", selector = "istio: ingressgateway") => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: ${name}}\nspec:\n  selector: {${selector}}\n  servers:\n${servers}`;
+const http80 = (hosts: string) => `  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [${hosts}]`;
+const https443 = (cred: string) => `  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: SIMPLE, credentialName: ${cred}}`;
+const bound = (host: string) => vs(`  hosts: [${host}]\n  gateways: [ingress]\n  http: [{route: [{destination: {host: reviews}}]}]`, "bound");
 const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
 
 interface Case {
@@ -50,6 +54,10 @@ const CASES: Case[] = [
   { code: "TRL1011", bad: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v2}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}") },
   { code: "TRL1012", bad: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"default/reveiws.default.svc.cluster.local\"]", near: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"./*\", \"default/reviews.default.svc.cluster.local\"]" },
   { code: "TRL1013", bad: `${REVIEWS_DR}\n---\n${dr("  host: reviews.default.svc.cluster.local\n  subsets:\n  - {name: v1, labels: {version: v1}}", "reviews-again")}`, near: `${REVIEWS_DR}\n---\n${dr("  host: ratings\n  subsets:\n  - {name: v1, labels: {version: v1}}", "ratings")}` },
+  { code: "TRL1014", bad: `${gw(http80("shop.example.com"))}\n---\n${bound("blog.example.com")}`, near: `${gw(http80("\"*.example.com\""))}\n---\n${bound("blog.example.com")}` },
+  { code: "TRL1015", bad: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("\"*.example.com\""), "other")}`, near: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("blog.example.com"), "other")}` },
+  { code: "TRL1016", bad: `${gw(https443("shop-cert"))}\n---\n${gw(https443("shop-cert"), "other")}`, near: `${gw(https443("shop-cert"))}\n---\n${gw(https443("blog-cert"), "other")}` },
+  { code: "TRL1017", bad: gw(http80("shop.example.com"), "ingress", "istio: ingresgateway"), near: gw(http80("shop.example.com")) },
   { code: "TRL1018", bad: vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - route: [{destination: {host: reviews}}]") },
   { code: "TRL1019", bad: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}, {uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]") },
 ];

@@ -1,10 +1,14 @@
 // The analyzer: structural validation of every resource, then checks across resources, as istioctl analyze does.
+import { analyzeDestinationRuleHosts } from "./analyzers/destination-rule-hosts.js";
 import { analyzeDestinationRules } from "./analyzers/destination-rules.js";
 import { analyzeGateways } from "./analyzers/gateways.js";
+import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-routes.js";
 import { analyzeMeshHostConflicts } from "./analyzers/mesh-host-conflicts.js";
 import { reporter } from "./analyzers/reporter.js";
 import { analyzeRouting } from "./analyzers/routing.js";
 import { analyzeSecurity } from "./analyzers/security.js";
+import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
+import { analyzeSidecarSelectors } from "./analyzers/sidecar-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
 import { type Finding, finding, sortFindings } from "./finding.js";
 import { formatProblems } from "./format-rules.js";
@@ -62,5 +66,9 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   analyzeDestinationRules(valid, mesh, report);
   analyzeSecurity(valid, mesh, report);
   analyzeSidecars(valid, mesh, report);
+  analyzeDestinationRuleHosts(valid, mesh, report);
+  analyzeSidecarSelectors(valid, mesh, report);
+  analyzeServiceEntryPorts(valid, report);
+  analyzeJwtClaimRoutes(valid, mesh, report);
   return sortFindings(out);
 }

@@ -14,6 +14,10 @@ const gw = (servers: string, name = "ingress", selector = "istio: ingressgateway
 const http80 = (hosts: string) => `  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [${hosts}]`;
 const https443 = (cred: string) => `  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: SIMPLE, credentialName: ${cred}}`;
 const bound = (host: string) => vs(`  hosts: [${host}]\n  gateways: [ingress]\n  http: [{route: [{destination: {host: reviews}}]}]`, "bound");
+const se = (spec: string, name = "se") => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const sidecar = (spec: string, name: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const claimVs = vs("  hosts: [shop.example.com]\n  gateways: [ingress]\n  http:\n  - match: [{headers: {\"@request.auth.claims.group\": {exact: admin}}}]\n    route: [{destination: {host: reviews}}]", "claims");
+const gatewayRa = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: https://issuer.example.com}]";
 const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
 
 interface Case {
@@ -58,6 +62,14 @@ const CASES: Case[] = [
   { code: "TRL1015", bad: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("\"*.example.com\""), "other")}`, near: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("blog.example.com"), "other")}` },
   { code: "TRL1016", bad: `${gw(https443("shop-cert"))}\n---\n${gw(https443("shop-cert"), "other")}`, near: `${gw(https443("shop-cert"))}\n---\n${gw(https443("blog-cert"), "other")}` },
   { code: "TRL1017", bad: gw(http80("shop.example.com"), "ingress", "istio: ingresgateway"), near: gw(http80("shop.example.com")) },
+  { code: "TRL1020", bad: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE}}"), near: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/certs/ca.pem}}") },
+  { code: "TRL1021", bad: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: SIMPLE}}]"), near: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: ISTIO_MUTUAL}}]") },
+  { code: "TRL1022", bad: dr("  host: reveiws"), near: dr("  host: reviews") },
+  { code: "TRL1023", bad: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  egress: [{hosts: [\"istio-system/*\"]}]", "b")}`, near: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"istio-system/*\"]}]", "b")}` },
+  { code: "TRL1024", bad: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {version: v1}}\n  egress: [{hosts: [\"./*\"]}]", "b")}`, near: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: ratings}}\n  egress: [{hosts: [\"./*\"]}]", "b")}` },
+  { code: "TRL1025", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 9443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}` },
+  { code: "TRL1026", bad: se("  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE"), near: se("  hosts: [db.example.com]\n  addresses: [10.1.2.3]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE") },
+  { code: "TRL1027", bad: `${gw(http80("shop.example.com"))}\n---\n${claimVs}`, near: `${gw(http80("shop.example.com"))}\n---\n${claimVs}\n---\n${gatewayRa}` },
   { code: "TRL1018", bad: vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - route: [{destination: {host: reviews}}]") },
   { code: "TRL1019", bad: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}, {uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]") },
 ];

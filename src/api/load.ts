@@ -204,9 +204,10 @@ export async function loadPaths(paths: string[]): Promise<LoadResult> {
   const out: LoadResult = { resources: [], others: [], findings: [] };
   for (const p of paths) {
     const files = p === "-" ? ["-"] : await collectFiles(p);
-    for (const f of files) {
-      const text = f === "-" ? await readStdin() : await readFile(f, "utf8");
-      const one = parseDocuments(text, f === "-" ? "<stdin>" : f);
+    // Read every file of the path at once (parsing stays in order), so a large folder does not wait on each read.
+    const texts = await Promise.all(files.map((f) => (f === "-" ? readStdin() : readFile(f, "utf8"))));
+    for (const [i, f] of files.entries()) {
+      const one = parseDocuments(texts[i], f === "-" ? "<stdin>" : f);
       out.resources.push(...one.resources);
       out.others.push(...one.others);
       out.findings.push(...one.findings);

@@ -44,12 +44,16 @@ function hostsNotInGateways(resources: LoadedResource[], byName: Map<string, Loa
 }
 
 function conflictingServers(gateways: LoadedResource[], report: Report): void {
+  const bySelector = new Map<string, LoadedResource[]>();
+  for (const gw of gateways) bySelector.set(selectorText(selectorOf(gw)), [...(bySelector.get(selectorText(selectorOf(gw))) ?? []), gw]);
   for (const gw of gateways) {
     const sel = selectorText(selectorOf(gw));
+    const sameWorkloads = bySelector.get(sel)!;
+    if (sameWorkloads.length < 2) continue;
     servers(gw).forEach((server, i) => {
       const port = asObject(server.port).number;
       const hosts = asArray(server.hosts).filter((h): h is string => typeof h === "string").map((h) => h.slice(h.indexOf("/") + 1));
-      const rivals = gateways.filter((o) => o !== gw && selectorText(selectorOf(o)) === sel && servers(o).some((s) =>
+      const rivals = sameWorkloads.filter((o) => o !== gw && servers(o).some((s) =>
         asObject(s.port).number === port && (s.bind ?? "") === (server.bind ?? "") && asArray(s.hosts).some((h) => typeof h === "string" && hosts.some((x) => overlaps(x, h.slice(h.indexOf("/") + 1))))));
       if (rivals.length === 0) return;
       const names = rivals.map((o) => `${ns(o)}/${o.metadata.name}`).sort().join(", ");

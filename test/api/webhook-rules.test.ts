@@ -105,3 +105,35 @@ for (const c of VS_CASES) {
     assert.deepEqual(check(c.kind, c.near), [], "the near miss is accepted clean");
   });
 }
+
+const server = (extra: string, protocol = "HTTP", port = 80) => `  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: ${port}, name: p${port}, protocol: ${protocol}}\n    hosts: [shop.example.com]\n${extra}`;
+const MORE_CASES: Case[] = [
+  // Gateway
+  { rule: "no servers", kind: "Gateway", bad: "  selector: {istio: ingressgateway}\n  servers: []", near: server(""), code: "TRL0012" },
+  { rule: "HTTPS without tls", kind: "Gateway", bad: server("", "HTTPS", 443), near: server("    tls: {mode: SIMPLE, credentialName: shop-cert}", "HTTPS", 443), code: "TRL0012" },
+  { rule: "TLS settings on plain HTTP", kind: "Gateway", bad: server("    tls: {mode: SIMPLE, credentialName: shop-cert}"), near: server("    tls: {httpsRedirect: true}"), code: "TRL0019" },
+  { rule: "MUTUAL without client CA", kind: "Gateway", bad: server("    tls: {mode: MUTUAL, serverCertificate: /c.pem, privateKey: /k.pem}", "HTTPS", 443), near: server("    tls: {mode: MUTUAL, serverCertificate: /c.pem, privateKey: /k.pem, caCertificates: /ca.pem}", "HTTPS", 443), code: "TRL0012" },
+  { rule: "two certificate sources", kind: "Gateway", bad: server("    tls: {mode: SIMPLE, credentialName: c, serverCertificate: /c.pem, privateKey: /k.pem}", "HTTPS", 443), near: server("    tls: {mode: SIMPLE, serverCertificate: /c.pem, privateKey: /k.pem}", "HTTPS", 443), code: "TRL0019" },
+  { rule: "ISTIO_MUTUAL with a certificate", kind: "Gateway", bad: server("    tls: {mode: ISTIO_MUTUAL, credentialName: c}", "TLS", 15443), near: server("    tls: {mode: ISTIO_MUTUAL}", "TLS", 15443), code: "TRL0019" },
+  { rule: "duplicate port names", kind: "Gateway", bad: `${server("")}\n  - port: {number: 8080, name: p80, protocol: HTTP}\n    hosts: [blog.example.com]`, near: `${server("")}\n  - port: {number: 8080, name: p8080, protocol: HTTP}\n    hosts: [blog.example.com]`, code: "TRL0020" },
+  { rule: "unknown protocol", kind: "Gateway", bad: server("", "HTTP3"), near: server("", "HTTP2"), code: "TRL0020" },
+  // Sidecar
+  { rule: "empty Sidecar", kind: "Sidecar", bad: "  workloadSelector: {labels: {app: web}}", near: "  workloadSelector: {labels: {app: web}}\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}", code: "TRL0012" },
+  { rule: "catch-all egress not last", kind: "Sidecar", bad: "  egress:\n  - hosts: [\"./*\"]\n  - port: {number: 9080, name: http, protocol: HTTP}\n    hosts: [\"./*\"]", near: "  egress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    hosts: [\"./*\"]\n  - hosts: [\"./*\"]", code: "TRL0020" },
+  { rule: "egress without hosts", kind: "Sidecar", bad: "  egress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    hosts: []", near: "  egress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    hosts: [\"istio-system/*\"]", code: "TRL0012" },
+  { rule: "ingress default endpoint not local", kind: "Sidecar", bad: "  ingress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    defaultEndpoint: 10.0.0.1:8080", near: "  ingress:\n  - port: {number: 9080, name: http, protocol: HTTP}\n    defaultEndpoint: 127.0.0.1:8080", code: "TRL0020" },
+  { rule: "duplicate ingress ports", kind: "Sidecar", bad: "  ingress:\n  - port: {number: 9080, name: a, protocol: HTTP}\n    defaultEndpoint: 127.0.0.1:8080\n  - port: {number: 9080, name: b, protocol: HTTP}\n    defaultEndpoint: 127.0.0.1:8081", near: "  ingress:\n  - port: {number: 9080, name: a, protocol: HTTP}\n    defaultEndpoint: 127.0.0.1:8080\n  - port: {number: 9081, name: b, protocol: HTTP}\n    defaultEndpoint: 127.0.0.1:8081", code: "TRL0020" },
+  // PeerAuthentication, RequestAuthentication
+  { rule: "port-level mTLS without a selector", kind: "PeerAuthentication", bad: "  mtls: {mode: STRICT}\n  portLevelMtls: {\"8080\": {mode: DISABLE}}", near: "  selector: {matchLabels: {app: web}}\n  mtls: {mode: STRICT}\n  portLevelMtls: {\"8080\": {mode: DISABLE}}", code: "TRL0019" },
+  { rule: "JWT rule without issuer or jwksUri", kind: "RequestAuthentication", bad: "  jwtRules:\n  - audiences: [shop]", near: "  jwtRules:\n  - jwksUri: https://issuer.example.com/jwks\n    audiences: [shop]", code: "TRL0012" },
+  { rule: "jwks that is not JSON", kind: "RequestAuthentication", bad: "  jwtRules:\n  - issuer: https://issuer.example.com\n    jwks: \"{keys: [\"", near: "  jwtRules:\n  - issuer: https://issuer.example.com\n    jwks: '{\"keys\": []}'", code: "TRL0020" },
+  { rule: "output header not a header name", kind: "RequestAuthentication", bad: "  jwtRules:\n  - issuer: https://issuer.example.com\n    outputClaimToHeaders: [{header: \"x user\", claim: sub}]", near: "  jwtRules:\n  - issuer: https://issuer.example.com\n    outputClaimToHeaders: [{header: x-user, claim: sub}]", code: "TRL0020" },
+];
+
+for (const c of MORE_CASES) {
+  test(`${c.kind}: ${c.rule}`, () => {
+    const bad = check(c.kind, c.bad);
+    assert.ok(bad.some((f) => f.code === c.code), `expected ${c.code}, got ${JSON.stringify(bad, null, 1)}`);
+    assert.deepEqual(check(c.kind, c.near), [], "the near miss is accepted clean");
+  });
+}

@@ -2,7 +2,10 @@
 // decision (errors refuse a write, warnings do not). One file per kind.
 import { authorizationPolicyProblems } from "./authorization-policy.js";
 import { destinationRuleProblems } from "./destination-rule.js";
+import { gatewayProblems } from "./gateway.js";
+import { peerAuthenticationProblems, requestAuthenticationProblems } from "./peer-request-authentication.js";
 import type { WebhookProblem } from "./problems.js";
+import { sidecarProblems } from "./sidecar.js";
 import { virtualServiceProblems } from "./virtual-service.js";
 
 export type { WebhookProblem } from "./problems.js";
@@ -11,6 +14,10 @@ const RULES: Record<string, (spec: unknown, namespace: string) => WebhookProblem
   DestinationRule: destinationRuleProblems,
   AuthorizationPolicy: authorizationPolicyProblems,
   VirtualService: virtualServiceProblems,
+  Gateway: gatewayProblems,
+  Sidecar: sidecarProblems,
+  PeerAuthentication: peerAuthenticationProblems,
+  RequestAuthentication: requestAuthenticationProblems,
 };
 
 /** The webhook's findings for an Istio resource's spec (Gateway API kinds have their own schema rules). */

@@ -13,7 +13,7 @@ export interface ServiceInfo {
   /** Fully qualified, e.g. reviews.default.svc.cluster.local, or a ServiceEntry host. */
   hostname: string;
   namespace: string;
-  ports?: Array<{ port: number; protocol?: string; name?: string }>;
+  ports?: Array<{ port: number; protocol?: string; name?: string; targetPort?: number }>;
 }
 
 export interface AnalysisContext {
@@ -71,7 +71,7 @@ export class MeshContext {
       const spec = obj(o.spec);
       if (o.kind === "Service" && typeof meta.name === "string") {
         sawServices = true;
-        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).port), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined })) : [];
+        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).port), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined, targetPort: typeof obj(p).targetPort === "number" ? obj(p).targetPort as number : undefined })) : [];
         this.services.push({ hostname: `${meta.name}.${namespace}.svc.${this.suffix}`, namespace, ports, selector: spec.selector ? strMap(spec.selector) : undefined });
       } else if (WORKLOAD_KINDS.has(String(o.kind)) || o.kind === "Pod") {
         sawWorkloads = true;

@@ -18,6 +18,7 @@ const se = (spec: string, name = "se") => `apiVersion: networking.istio.io/v1\nk
 const sidecar = (spec: string, name: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const claimVs = vs("  hosts: [shop.example.com]\n  gateways: [ingress]\n  http:\n  - match: [{headers: {\"@request.auth.claims.group\": {exact: admin}}}]\n    route: [{destination: {host: reviews}}]", "claims");
 const gatewayRa = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: https://issuer.example.com}]";
+const ingressService = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec: {selector: {istio: ingressgateway}, ports: [{port: 80, targetPort: 8080, name: http}]}";
 const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
 
 interface Case {
@@ -70,6 +71,7 @@ const CASES: Case[] = [
   { code: "TRL1025", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 9443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}` },
   { code: "TRL1026", bad: se("  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE"), near: se("  hosts: [db.example.com]\n  addresses: [10.1.2.3]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE") },
   { code: "TRL1027", bad: `${gw(http80("shop.example.com"))}\n---\n${claimVs}`, near: `${gw(http80("shop.example.com"))}\n---\n${claimVs}\n---\n${gatewayRa}` },
+  { code: "TRL1028", bad: `${gw("  - port: {number: 9090, name: http, protocol: HTTP}\n    hosts: [shop.example.com]")}\n---\n${ingressService}`, near: `${gw("  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: [shop.example.com]")}\n---\n${ingressService}` },
   { code: "TRL1018", bad: vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - route: [{destination: {host: reviews}}]") },
   { code: "TRL1019", bad: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}, {uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]") },
 ];

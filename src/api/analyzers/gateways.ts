@@ -1,6 +1,7 @@
 // Checks across Istio Gateways and the VirtualServices bound to them, after istioctl analyze: a VirtualService host no
 // server of its gateway takes (IST0132), gateways that claim the same host and port for the same workloads (IST0145),
-// one certificate served by two gateways of the same workloads (IST0138), a selector no workload carries (IST0101).
+// one certificate served by two gateways of the same workloads (IST0138), a selector no workload carries (IST0101), a
+// server port the Service in front of the gateway's workloads does not expose (IST0162).
 import { isGatewayApi } from "../kinds.js";
 import type { LoadedResource } from "../load.js";
 import { matchesLabels, type MeshContext } from "../mesh-context.js";
@@ -88,7 +89,29 @@ export function analyzeGateways(resources: LoadedResource[], mesh: MeshContext, 
   if (!mesh.workloadsKnown) return;
   for (const gw of gateways) {
     const sel = selectorOf(gw);
-    if (Object.keys(sel).length === 0 || mesh.workloads.some((w) => matchesLabels(sel, w.labels))) continue;
-    report(gw, "TRL1017", "spec.selector", `no workload carries the labels ${selectorText(sel)}, so no gateway proxy serves this Gateway; fix the selector or start the gateway (trellis gateway, or its Deployment)`);
+    if (Object.keys(sel).length === 0) continue;
+    const pods = mesh.workloads.filter((w) => matchesLabels(sel, w.labels));
+    if (pods.length === 0) {
+      report(gw, "TRL1017", "spec.selector", `no workload carries the labels ${selectorText(sel)}, so no gateway proxy serves this Gateway; fix the selector or start the gateway (trellis gateway, or its Deployment)`);
+      continue;
+    }
+    portsOnService(gw, pods, mesh, report);
   }
+}
+
+/** The ports a Service in front of the gateway's workloads exposes; only checked when such a Service is known. */
+function portsOnService(gw: LoadedResource, pods: Array<{ namespace: string; labels: Labels }>, mesh: MeshContext, report: Report): void {
+  const fronting = mesh.services.filter((s) => s.selector && Object.keys(s.selector).length > 0 && pods.some((w) => w.namespace === s.namespace && matchesLabels(s.selector, w.labels)));
+  if (fronting.length === 0) return;
+  const open = new Set<number>();
+  for (const p of fronting.flatMap((s) => s.ports ?? [])) {
+    if (p.protocol !== undefined && p.protocol.toUpperCase() !== "TCP") continue;
+    open.add(p.targetPort ?? p.port);
+    open.add(p.port);
+  }
+  servers(gw).forEach((server, i) => {
+    const port = asObject(server.port).number;
+    if (typeof port !== "number" || open.has(port)) return;
+    report(gw, "TRL1028", `spec.servers[${i}].port.number`, `the gateway listens on port ${port}, which Service ${fronting.map((s) => s.hostname).join(", ")} in front of its workloads does not expose, so clients cannot reach it; add the port to the Service or use one it exposes`);
+  });
 }

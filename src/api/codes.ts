@@ -47,6 +47,8 @@ export const CODES = {
   TRL1026: { level: "Warning", name: "ServiceEntryAddressesRequired", ist: "IST0134" },
   TRL1027: { level: "Error", name: "JwtClaimRoutingWithoutRequestAuthentication", ist: "IST0149" },
   TRL1028: { level: "Warning", name: "GatewayPortNotOnService", ist: "IST0162" },
+  TRL1029: { level: "Error", name: "DestinationPortSelectorRequired", ist: "IST0112" },
+  TRL1030: { level: "Error", name: "DestinationPortNotFound", ist: "IST0101" },
   TRL1018: { level: "Warning", name: "VirtualServiceUnreachableRule", ist: "IST0130" },
   TRL1019: { level: "Info", name: "VirtualServiceIneffectiveMatch", ist: "IST0131" },
 } as const satisfies Record<string, { level: Level; name: string; ist?: string }>;

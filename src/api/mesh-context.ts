@@ -87,7 +87,8 @@ export class MeshContext {
         sawServices = true;
         const endpoints = Array.isArray(spec.endpoints) ? spec.endpoints.map((e) => strMap(obj(e).labels)) : [];
         const selector = spec.workloadSelector ? strMap(obj(spec.workloadSelector).labels) : undefined;
-        for (const h of Array.isArray(spec.hosts) ? spec.hosts : []) if (typeof h === "string") this.services.push({ hostname: h, namespace, selector, endpointLabels: endpoints });
+        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).number), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined })) : [];
+        for (const h of Array.isArray(spec.hosts) ? spec.hosts : []) if (typeof h === "string") this.services.push({ hostname: h, namespace, ports, selector, endpointLabels: endpoints });
         for (const labels of endpoints) this.workloads.push({ namespace, labels });
       } else if (r.kind === "WorkloadEntry") {
         sawWorkloads = true;

@@ -8,7 +8,7 @@ import { reporter } from "./analyzers/reporter.js";
 import { analyzeRouting } from "./analyzers/routing.js";
 import { analyzeSecurity } from "./analyzers/security.js";
 import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
-import { analyzeSidecarSelectors } from "./analyzers/sidecar-selectors.js";
+import { analyzeCompetingSelectors } from "./analyzers/competing-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
 import { type Finding, finding, sortFindings } from "./finding.js";
 import { formatProblems } from "./format-rules.js";
@@ -67,7 +67,7 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   analyzeSecurity(valid, mesh, report);
   analyzeSidecars(valid, mesh, report);
   analyzeDestinationRuleHosts(valid, mesh, report);
-  analyzeSidecarSelectors(valid, mesh, report);
+  analyzeCompetingSelectors(valid, mesh, report);
   analyzeServiceEntryPorts(valid, report);
   analyzeJwtClaimRoutes(valid, mesh, report);
   return sortFindings(out);

@@ -137,3 +137,9 @@ for (const c of MORE_CASES) {
     assert.deepEqual(check(c.kind, c.near), [], "the near miss is accepted clean");
   });
 }
+
+test("ServiceEntry exportTo: \"~\" is allowed alone, not beside others", () => {
+  const se = (exportTo: string) => `  hosts: [api.example.com]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: DNS\n  exportTo: ${exportTo}`;
+  assert.deepEqual(check("ServiceEntry", se("[\"~\"]")), []);
+  assert.ok(check("ServiceEntry", se("[\"~\", prod]")).some((f) => f.code === "TRL0020"));
+});

@@ -1,31 +1,68 @@
-// Derives a field tree for every Istio and Gateway API kind Trellis validates from @kubernetes-models/istio's and
-// @kubernetes-models/gateway-api's type declarations (themselves generated from the CRDs' OpenAPI schemas), so unknown
-// fields, types and enums come from the projects' schemas rather than from a hand-written copy. Output: src/api/generated/istio-schema.json (gitignored).
-import { mkdirSync, writeFileSync } from "node:fs";
+// Derives a field tree (unknown fields, types, enums) for every kind Trellis validates, from the projects' own schemas:
+// Istio's kinds from the CRDs of istio.io/api at ISTIO_API_VERSION (the Go module, fetched and checksummed by `go mod
+// download` into Go's module cache), the Gateway API's from @kubernetes-models/gateway-api's type declarations.
+// Output: src/api/generated/istio-schema.json (gitignored), with `_meta` naming the schemas' releases.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { parseAllDocuments } from "yaml";
+
+/** The Istio release whose schema Trellis follows; `trellis analyze --version` names it. */
+const ISTIO_API_VERSION = "v1.32.0";
 
 const require = createRequire(import.meta.url);
 const ts = require("typescript");
-const istio = dirname(require.resolve("@kubernetes-models/istio/package.json"));
 const gatewayApi = dirname(require.resolve("@kubernetes-models/gateway-api/package.json"));
 
-/** group -> version -> kinds, as src/api/kinds.ts serves them. */
-const KINDS = {
-  "networking.istio.io": { pkg: istio, versions: Object.fromEntries(["v1", "v1beta1", "v1alpha3"].map((v) => [v, ["VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "WorkloadEntry", "Sidecar"]])) },
-  "security.istio.io": { pkg: istio, versions: Object.fromEntries(["v1", "v1beta1"].map((v) => [v, ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"]])) },
-  "gateway.networking.k8s.io": { pkg: gatewayApi, versions: {
-    v1: ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "TLSRoute"],
-    v1beta1: ["GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"],
-    v1alpha2: ["GRPCRoute", "ReferenceGrant", "TLSRoute", "TCPRoute"],
-    v1alpha3: ["TLSRoute"],
-  } },
+const ISTIO_KINDS = new Set(["VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "WorkloadEntry", "WorkloadGroup", "Sidecar", "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication", "Telemetry"]);
+const GATEWAY_API = {
+  v1: ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "TLSRoute"],
+  v1beta1: ["GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"],
+  v1alpha2: ["GRPCRoute", "ReferenceGrant", "TLSRoute", "TCPRoute"],
+  v1alpha3: ["TLSRoute"],
 };
 
-const files = [];
-for (const [group, { pkg, versions }] of Object.entries(KINDS)) {
-  for (const [v, kinds] of Object.entries(versions)) for (const k of kinds) files.push({ group, version: v, kind: k, file: join(pkg, group, v, `${k}.d.ts`) });
+function istioCrds() {
+  let info;
+  try {
+    info = JSON.parse(execFileSync("go", ["mod", "download", "-json", `istio.io/api@${ISTIO_API_VERSION}`], { encoding: "utf8", cwd: "/", stdio: ["ignore", "pipe", "pipe"] }));
+  } catch (err) {
+    throw new Error(`cannot fetch Istio's CRDs (go mod download istio.io/api@${ISTIO_API_VERSION}): ${err.stderr || err.message}; Go and the Go module proxy are needed to build`, { cause: err });
+  }
+  return readFileSync(join(info.Dir, "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8");
 }
+
+/** An OpenAPI v3 schema (as CRDs write it) as a field tree. */
+function fromOpenApi(s) {
+  if (!s || s["x-kubernetes-preserve-unknown-fields"] || s["x-kubernetes-int-or-string"]) return { t: "any" };
+  switch (s.type) {
+    case "object": {
+      if (!s.properties && !s.additionalProperties) return { t: "any" };
+      const node = { t: "object", props: Object.fromEntries(Object.entries(s.properties ?? {}).map(([k, v]) => [k, fromOpenApi(v)])) };
+      if (s.additionalProperties && typeof s.additionalProperties === "object") node.additional = fromOpenApi(s.additionalProperties);
+      return node;
+    }
+    case "array": return { t: "array", items: fromOpenApi(s.items) };
+    case "string": return s.enum ? { t: "string", enum: s.enum.filter((e) => typeof e === "string") } : { t: "string" };
+    case "integer": case "number": return { t: "number" };
+    case "boolean": return { t: "boolean" };
+    default: return { t: "any" };
+  }
+}
+
+const out = {};
+for (const doc of parseAllDocuments(istioCrds())) {
+  const crd = doc.toJS();
+  if (!crd || !ISTIO_KINDS.has(crd.spec?.names?.kind)) continue;
+  for (const v of crd.spec.versions) {
+    if (!v.served) continue;
+    out[`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`] = fromOpenApi(v.schema.openAPIV3Schema.properties.spec);
+  }
+}
+
+// The Gateway API's kinds, from the TypeScript declarations @kubernetes-models compiles from its CRDs.
+const files = Object.entries(GATEWAY_API).flatMap(([v, kinds]) => kinds.map((k) => ({ group: "gateway.networking.k8s.io", version: v, kind: k, file: join(gatewayApi, "gateway.networking.k8s.io", v, `${k}.d.ts`) })));
 const program = ts.createProgram(files.map((f) => f.file), { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext });
 const checker = program.getTypeChecker();
 
@@ -77,15 +114,15 @@ function describe(type, depth) {
   return node;
 }
 
-const out = {};
 for (const f of files) {
   const source = program.getSourceFile(f.file);
   if (!source) continue;
   const iface = source.statements.find((s) => ts.isInterfaceDeclaration(s) && s.name.text === `I${f.kind}`);
   const specMember = iface?.members.find((m) => m.name && m.name.text === "spec");
   if (!specMember) throw new Error(`no spec in ${f.file}`);
-  const type = checker.getTypeAtLocation(specMember);
-  out[`${f.group}/${f.version}/${f.kind}`] = describe(type, 0);
+  out[`${f.group}/${f.version}/${f.kind}`] = describe(checker.getTypeAtLocation(specMember), 0);
 }
+const gatewayApiPkg = JSON.parse(readFileSync(join(gatewayApi, "package.json"), "utf8"));
+out._meta = { istio: ISTIO_API_VERSION.slice(1), gatewayApi: `@kubernetes-models/gateway-api ${gatewayApiPkg.version}` };
 mkdirSync("src/api/generated", { recursive: true });
 writeFileSync("src/api/generated/istio-schema.json", JSON.stringify(out));

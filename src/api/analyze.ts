@@ -1,8 +1,14 @@
 // The analyzer: structural validation of every resource, then checks across resources, as istioctl analyze does.
+import { analyzeDestinationRuleHosts } from "./analyzers/destination-rule-hosts.js";
 import { analyzeDestinationRules } from "./analyzers/destination-rules.js";
+import { analyzeGateways } from "./analyzers/gateways.js";
+import { analyzeJwtClaimRoutes } from "./analyzers/jwt-claim-routes.js";
+import { analyzeMeshHostConflicts } from "./analyzers/mesh-host-conflicts.js";
 import { reporter } from "./analyzers/reporter.js";
 import { analyzeRouting } from "./analyzers/routing.js";
 import { analyzeSecurity } from "./analyzers/security.js";
+import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
+import { analyzeCompetingSelectors } from "./analyzers/competing-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
 import { type Finding, finding, sortFindings } from "./finding.js";
 import { formatProblems } from "./format-rules.js";
@@ -11,6 +17,7 @@ import type { LoadedResource } from "./load.js";
 import { type AnalysisContext, MeshContext } from "./mesh-context.js";
 import type { IstioResource } from "./resource.js";
 import { validateStructure } from "./schema.js";
+import { webhookProblems } from "./webhook/index.js";
 
 export type { AnalysisContext, ServiceInfo, WorkloadInfo } from "./mesh-context.js";
 
@@ -23,6 +30,7 @@ export function validateResource(resource: IstioResource | LoadedResource): Find
   // The format rules read Istio's field names; the Gateway API's schema carries its own patterns.
   if (isGatewayApi(r)) return out;
   for (const p of formatProblems(r.kind, r.spec)) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
+  for (const p of webhookProblems(r.kind, r.spec, r.metadata.namespace ?? "default")) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
   return out;
 }
 
@@ -53,8 +61,14 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   const mesh = new MeshContext(valid, others, context);
   const report = reporter(out);
   analyzeRouting(valid, mesh, report);
+  analyzeMeshHostConflicts(valid, mesh, report);
+  analyzeGateways(valid, mesh, report);
   analyzeDestinationRules(valid, mesh, report);
   analyzeSecurity(valid, mesh, report);
   analyzeSidecars(valid, mesh, report);
+  analyzeDestinationRuleHosts(valid, mesh, report);
+  analyzeCompetingSelectors(valid, mesh, report);
+  analyzeServiceEntryPorts(valid, report);
+  analyzeJwtClaimRoutes(valid, mesh, report);
   return sortFindings(out);
 }

@@ -11,6 +11,8 @@ export interface ResourceRef {
 
 export interface Finding {
   code: string;
+  /** The code istioctl analyze gives the same finding (IST0101...), when it has one. */
+  ist?: string;
   level: Level;
   /** Says what is wrong and how to fix it. */
   message: string;
@@ -21,7 +23,8 @@ export interface Finding {
 }
 
 export function finding(code: Code, message: string, where: { resource?: ResourceRef; path?: string; source?: { file: string; line: number } } = {}): Finding {
-  const f: Finding = { code, level: CODES[code].level, message };
+  const info: { level: Level; ist?: string } = CODES[code];
+  const f: Finding = { code, ...(info.ist ? { ist: info.ist } : {}), level: info.level, message };
   if (where.resource) f.resource = where.resource;
   if (where.path) f.path = where.path;
   if (where.source) f.source = where.source;

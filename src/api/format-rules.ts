@@ -25,7 +25,8 @@ const DURATION_KEYS = "(timeout|perTryTimeout|fixedDelay|exponentialDelay|connec
 
 const labels: Check = (value, key) => labelKeyProblem(key) ?? labelValueProblem(key, value);
 const host: Check = (v) => hostProblem(v);
-const exactHost: Check = (v) => hostProblem(v, { allowWildcard: false });
+/** Route and mirror destinations: Istio's validateDestination takes "*.example.com" but not "*" alone. */
+const destinationHost: Check = (v) => (v === "*" ? `"*" is not a destination; name a host (a leading wildcard such as "*.example.com" is allowed)` : hostProblem(v));
 const gatewayRef: Check = (v) => {
   if (typeof v !== "string" || v === "mesh") return undefined;
   const name = v.includes("/") ? v.slice(v.indexOf("/") + 1) : v;
@@ -36,7 +37,7 @@ const gatewayHost: Check = (v) => (typeof v === "string" && v.includes("/") ? na
 const RULES: Rule[] = [
   { kinds: ANY, path: p(`spec(\\..+)?\\.${DURATION_KEYS}`), code: "TRL0014", check: (v) => durationProblem(v) },
   { kinds: /^VirtualService$/, path: p(`spec\\.hosts${I}`), code: "TRL0015", check: host },
-  { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.(route${I}\\.destination|mirror|mirrors${I}\\.destination)\\.host`), code: "TRL0015", check: exactHost },
+  { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.(route${I}\\.destination|mirror|mirrors${I}\\.destination)\\.host`), code: "TRL0015", check: destinationHost },
   { kinds: /^VirtualService$/, path: p(`spec\\.(gateways${I}|(http|tcp|tls)${I}\\.match${I}\\.gateways${I})`), code: "TRL0015", check: gatewayRef },
   { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.match${I}\\.sourceLabels\\..+`), code: "TRL0016", check: labels },
   { kinds: /^VirtualService$/, path: p(`spec\\.(http|tcp|tls)${I}\\.(route${I}\\.destination\\.port\\.number|match${I}\\.port)`), code: "TRL0018", check: portProblem },

@@ -31,17 +31,18 @@ const DNS_LABEL = /^[a-zA-Z0-9]([-a-zA-Z0-9_]{0,61}[a-zA-Z0-9])?$/;
  * Istio's host rules: a DNS name (short or FQDN), optionally with a leading "*." wildcard, or "*" alone.
  * IP addresses are allowed where Istio allows them (ServiceEntry addresses are checked separately).
  */
-export function hostProblem(host: unknown, opts: { allowWildcard?: boolean } = {}): string | undefined {
+export function hostProblem(host: unknown): string | undefined {
   if (typeof host !== "string") return undefined;
   if (host === "") return "the host is empty";
-  if (host === "*") return opts.allowWildcard === false ? `"*" is not allowed here; name a host` : undefined;
+  if (host === "*") return undefined;
   let name = host;
-  if (name.startsWith("*.")) {
-    if (opts.allowWildcard === false) return `"${host}": wildcards are not allowed here`;
-    name = name.slice(2);
-  } else if (name.includes("*")) {
-    return `"${host}": a wildcard may only be a leading "*." (e.g. "*.example.com") or "*" alone`;
+  // Istio takes a wildcard only at the start of the first label: "*.example.com", and also "*x.example.com".
+  const first = name.split(".")[0];
+  if (name.slice(first.length).includes("*") || first.lastIndexOf("*") > 0) {
+    return `"${host}": a wildcard may only lead the first label (e.g. "*.example.com") or be "*" alone`;
   }
+  if (first === "*") name = name.slice(2);
+  else if (first.startsWith("*")) name = name.slice(1);
   if (host.includes("/")) return `"${host}" contains "/"; write the bare host name (namespaces go in exportTo or in Sidecar's "ns/host" form)`;
   if (isIPv4(name) || isIPv6(name)) return undefined;
   if (name.length > 253) return `"${host}" is longer than 253 characters`;

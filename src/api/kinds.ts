@@ -1,6 +1,6 @@
 // The kinds Trellis understands, Istio's and the Gateway API's: their API group, served versions and REST plural, as
 // Kubernetes names them.
-export type Group = "networking.istio.io" | "security.istio.io" | "gateway.networking.k8s.io";
+export type Group = "networking.istio.io" | "security.istio.io" | "telemetry.istio.io" | "gateway.networking.k8s.io";
 
 export interface KindInfo {
   kind: string;
@@ -25,6 +25,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: "ServiceEntry", group: "networking.istio.io", versions: networking, plural: "serviceentries", shortNames: ["se"], namespaced: true },
   { kind: "WorkloadEntry", group: "networking.istio.io", versions: networking, plural: "workloadentries", shortNames: ["we"], namespaced: true },
   { kind: "Sidecar", group: "networking.istio.io", versions: networking, plural: "sidecars", shortNames: [], namespaced: true },
+  { kind: "WorkloadGroup", group: "networking.istio.io", versions: networking, plural: "workloadgroups", shortNames: ["wg"], namespaced: true },
+  { kind: "Telemetry", group: "telemetry.istio.io", versions: ["v1", "v1alpha1"], plural: "telemetries", shortNames: ["telemetry"], namespaced: true },
   { kind: "PeerAuthentication", group: "security.istio.io", versions: security, plural: "peerauthentications", shortNames: ["pa"], namespaced: true },
   { kind: "AuthorizationPolicy", group: "security.istio.io", versions: security, plural: "authorizationpolicies", shortNames: ["ap"], namespaced: true },
   { kind: "RequestAuthentication", group: "security.istio.io", versions: security, plural: "requestauthentications", shortNames: ["ra"], namespaced: true },

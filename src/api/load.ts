@@ -78,6 +78,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** What to use instead of the kinds users reach for that Trellis does not serve. */
+const INSTEAD: Record<string, string> = {
+  EnvoyFilter: "Trellis's proxy is not Envoy and applies no Envoy config patches. Use VirtualService for headers, rewrites, retries, timeouts and faults; DestinationRule for connection pools, outlier detection and TLS; AuthorizationPolicy with action CUSTOM and a mesh config envoyExtAuthzHttp provider for external authorization; RequestAuthentication for JWT; MeshConfig accessLogFile for access logs",
+  WasmPlugin: "Trellis's proxy runs no Wasm. Use AuthorizationPolicy with action CUSTOM and a mesh config envoyExtAuthzHttp provider to call your own authorization service, VirtualService headers to add or remove headers, RequestAuthentication for JWT",
+  TrafficExtension: "Trellis's proxy runs no Wasm or Lua extensions. Use AuthorizationPolicy with action CUSTOM (external authorization) or VirtualService headers",
+  ProxyConfig: "per-workload proxy settings are flags of trellis run and trellis proxy; mesh-wide ones go in MeshConfig (trellis control --mesh-config)",
+  UDPRoute: "Trellis's proxy carries no UDP; use a TCPRoute or a VirtualService tcp route for TCP traffic",
+};
+
 /** Groups whose kinds Trellis validates or must name as unsupported: Istio's and the Gateway API's (standard and experimental). */
 function managedGroup(apiVersion: string): boolean {
   const group = groupOf(apiVersion);
@@ -120,7 +129,8 @@ function classify(obj: unknown, file: string, line: number, origin: Origin, out:
     if (known) {
       out.findings.push(finding("TRL0003", `${kind} is not served at ${apiVersion}; use ${known.group}/${known.versions[0]} (served: ${known.versions.join(", ")})`, { resource, path: "apiVersion", source: { file, line: origin.lineOf("apiVersion") ?? line } }));
     } else {
-      out.findings.push(finding("TRL0004", `${apiVersion} ${kind} is not a kind Trellis validates or applies; it was skipped (supported: ${KINDS.map((k) => `${k.kind} (${k.group})`).join(", ")})`, { resource, path: "kind", source: { file, line: origin.lineOf("kind") ?? line } }));
+      const instead = INSTEAD[kind] ? `; ${INSTEAD[kind]}` : ` (supported: ${KINDS.map((k) => `${k.kind} (${k.group})`).join(", ")})`;
+      out.findings.push(finding("TRL0004", `${apiVersion} ${kind} is not a kind Trellis validates or applies; it was skipped${instead}`, { resource, path: "kind", source: { file, line: origin.lineOf("kind") ?? line } }));
     }
     return;
   }
@@ -151,8 +161,9 @@ export function parseDocuments(text: string, file: string): LoadResult {
       return;
     }
     const root = doc.contents as YamlNode | null;
-    if (root === null || root === undefined) return;
     const value = doc.toJS({ maxAliasCount: 100 });
+    // An empty document (a trailing "---", only comments) is nothing, as kubectl reads it.
+    if (root === null || root === undefined || value === null || value === undefined) return;
     const origin = makeOrigin(file, root, lines);
     const where = docs.length > 1 ? `document ${i + 1}` : "the document";
     if (Array.isArray(value)) {
@@ -193,9 +204,10 @@ export async function loadPaths(paths: string[]): Promise<LoadResult> {
   const out: LoadResult = { resources: [], others: [], findings: [] };
   for (const p of paths) {
     const files = p === "-" ? ["-"] : await collectFiles(p);
-    for (const f of files) {
-      const text = f === "-" ? await readStdin() : await readFile(f, "utf8");
-      const one = parseDocuments(text, f === "-" ? "<stdin>" : f);
+    // Read every file of the path at once (parsing stays in order), so a large folder does not wait on each read.
+    const texts = await Promise.all(files.map((f) => (f === "-" ? readStdin() : readFile(f, "utf8"))));
+    for (const [i, f] of files.entries()) {
+      const one = parseDocuments(texts[i], f === "-" ? "<stdin>" : f);
       out.resources.push(...one.resources);
       out.others.push(...one.others);
       out.findings.push(...one.findings);

@@ -13,7 +13,7 @@ export interface ServiceInfo {
   /** Fully qualified, e.g. reviews.default.svc.cluster.local, or a ServiceEntry host. */
   hostname: string;
   namespace: string;
-  ports?: Array<{ port: number; protocol?: string; name?: string }>;
+  ports?: Array<{ port: number; protocol?: string; name?: string; targetPort?: number }>;
 }
 
 export interface AnalysisContext {
@@ -71,7 +71,7 @@ export class MeshContext {
       const spec = obj(o.spec);
       if (o.kind === "Service" && typeof meta.name === "string") {
         sawServices = true;
-        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).port), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined })) : [];
+        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).port), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined, targetPort: typeof obj(p).targetPort === "number" ? obj(p).targetPort as number : undefined })) : [];
         this.services.push({ hostname: `${meta.name}.${namespace}.svc.${this.suffix}`, namespace, ports, selector: spec.selector ? strMap(spec.selector) : undefined });
       } else if (WORKLOAD_KINDS.has(String(o.kind)) || o.kind === "Pod") {
         sawWorkloads = true;
@@ -87,7 +87,8 @@ export class MeshContext {
         sawServices = true;
         const endpoints = Array.isArray(spec.endpoints) ? spec.endpoints.map((e) => strMap(obj(e).labels)) : [];
         const selector = spec.workloadSelector ? strMap(obj(spec.workloadSelector).labels) : undefined;
-        for (const h of Array.isArray(spec.hosts) ? spec.hosts : []) if (typeof h === "string") this.services.push({ hostname: h, namespace, selector, endpointLabels: endpoints });
+        const ports = Array.isArray(spec.ports) ? spec.ports.map((p) => ({ port: Number(obj(p).number), name: obj(p).name as string | undefined, protocol: obj(p).protocol as string | undefined })) : [];
+        for (const h of Array.isArray(spec.hosts) ? spec.hosts : []) if (typeof h === "string") this.services.push({ hostname: h, namespace, ports, selector, endpointLabels: endpoints });
         for (const labels of endpoints) this.workloads.push({ namespace, labels });
       } else if (r.kind === "WorkloadEntry") {
         sawWorkloads = true;
@@ -98,13 +99,13 @@ export class MeshContext {
     this.workloadsKnown = sawWorkloads;
   }
 
-  /** Istio's short-name rule: "reviews" in namespace default is reviews.default.svc.cluster.local. */
+  /**
+   * Istio's short-name rule: "reviews" in namespace default is reviews.default.svc.cluster.local; a name with a dot
+   * ("httpbin.org", "reviews.prod") is taken as written, as Istio's analyzer and pilot take it.
+   */
   fqdn(host: string, namespace: string): string {
-    if (host === "*" || host.startsWith("*.")) return host;
-    const parts = host.split(".");
-    if (parts.length === 1) return `${host}.${namespace}.svc.${this.suffix}`;
-    if (parts.length === 2) return `${host}.svc.${this.suffix}`;
-    return host;
+    if (host.startsWith("*") || host.includes(".")) return host;
+    return `${host}.${namespace}.svc.${this.suffix}`;
   }
 
   /** Services a (possibly wildcard) host names, as seen from `namespace`. */

@@ -1,5 +1,6 @@
-// Structural validation against Istio's CRD schemas: a field tree derived from them (unknown fields, types, enums)
-// plus the CRD validators @kubernetes-models/istio compiles from them (required fields, oneOf, integer formats).
+// Structural validation against Istio's CRD schemas: a field tree derived from a current Istio release's CRDs (unknown
+// fields, types, enums; see scripts/gen-istio-schema.mjs) plus the CRD validators @kubernetes-models/istio compiles
+// (required fields, oneOf, integer formats), whose older enums and types the field tree overrides.
 import schemaJson from "./generated/istio-schema.json" with { type: "json" };
 import { editDistance } from "../xds/proto-json.js";
 import type { Finding } from "./finding.js";
@@ -16,6 +17,9 @@ export interface SchemaNode {
 }
 
 const SCHEMAS = schemaJson as unknown as Record<string, SchemaNode>;
+
+/** The releases whose schemas Trellis validates against (`trellis analyze --version` prints them). */
+export const SCHEMA_RELEASES = (schemaJson as unknown as { _meta: { istio: string; gatewayApi: string } })._meta;
 
 export function specSchema(apiVersion: string, kind: string): SchemaNode | undefined {
   return SCHEMAS[`${apiVersion}/${kind}`];

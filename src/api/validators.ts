@@ -33,6 +33,11 @@ import { ReferenceGrant as GwReferenceGrantV1alpha2 } from "@kubernetes-models/g
 import { TLSRoute as GwTLSRouteV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TLSRoute";
 import { TCPRoute as GwTCPRouteV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TCPRoute";
 import { TLSRoute as GwTLSRouteV1alpha3 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha3/TLSRoute";
+import { WorkloadGroup as WorkloadGroupV1 } from "@kubernetes-models/istio/networking.istio.io/v1/WorkloadGroup";
+import { WorkloadGroup as WorkloadGroupV1beta1 } from "@kubernetes-models/istio/networking.istio.io/v1beta1/WorkloadGroup";
+import { WorkloadGroup as WorkloadGroupV1alpha3 } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/WorkloadGroup";
+import { Telemetry as TelemetryV1 } from "@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry";
+import { Telemetry as TelemetryV1alpha1 } from "@kubernetes-models/istio/telemetry.istio.io/v1alpha1/Telemetry";
 import { AuthorizationPolicy as AuthorizationPolicyV1 } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
 import { PeerAuthentication as PeerAuthenticationV1 } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
 import { RequestAuthentication as RequestAuthenticationV1 } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
@@ -59,6 +64,7 @@ const MODELS: ModelClass[] = [
   DestinationRuleV1alpha3, GatewayV1alpha3, ServiceEntryV1alpha3, SidecarV1alpha3, VirtualServiceV1alpha3, WorkloadEntryV1alpha3,
   AuthorizationPolicyV1, PeerAuthenticationV1, RequestAuthenticationV1,
   AuthorizationPolicyV1beta1, PeerAuthenticationV1beta1, RequestAuthenticationV1beta1,
+  WorkloadGroupV1, WorkloadGroupV1beta1, WorkloadGroupV1alpha3, TelemetryV1, TelemetryV1alpha1,
   GwGatewayClassV1, GwGatewayV1, GwHTTPRouteV1, GwGRPCRouteV1, GwReferenceGrantV1, GwTLSRouteV1, GwGatewayClassV1beta1, GwGatewayV1beta1, GwHTTPRouteV1beta1, GwReferenceGrantV1beta1, GwGRPCRouteV1alpha2, GwReferenceGrantV1alpha2, GwTLSRouteV1alpha2, GwTCPRouteV1alpha2, GwTLSRouteV1alpha3,
 ] as unknown as ModelClass[];
 

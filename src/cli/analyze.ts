@@ -4,8 +4,10 @@ import { stringify } from "yaml";
 import { analyze } from "../api/analyze.js";
 import type { Finding } from "../api/finding.js";
 import { loadPaths } from "../api/load.js";
+import { SCHEMA_RELEASES } from "../api/schema.js";
 
 const USAGE = `usage: trellis analyze -f PATH [-f PATH ...] [-o text|json|yaml]
+       trellis analyze --version
 
 PATH is a YAML or JSON file, a directory (read recursively), or - for stdin. Kubernetes Services and Deployments
 found among the files tell the analyzer which services and workloads exist.
@@ -17,7 +19,7 @@ function text(findings: Finding[]): string {
   return findings.map((f) => {
     const res = f.resource ? ` (${f.resource.kind} ${f.resource.namespace}/${f.resource.name}${f.path ? ` ${f.path}` : ""})` : "";
     const src = f.source ? ` ${f.source.file}:${f.source.line}` : "";
-    return `${f.level} [${f.code}]${res}${src}: ${f.message}`;
+    return `${f.level} [${f.code}${f.ist ? ` ${f.ist}` : ""}]${res}${src}: ${f.message}`;
   }).join("\n");
 }
 
@@ -29,9 +31,14 @@ export async function run(args: string[]): Promise<number> {
       filename: { type: "string", short: "f", multiple: true },
       output: { type: "string", short: "o", default: "text" },
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
     } });
     if (values.help) {
       console.log(USAGE);
+      return 0;
+    }
+    if (values.version) {
+      console.log(`schemas: Istio ${SCHEMA_RELEASES.istio} (istio.io/api CRDs); Gateway API as packaged by ${SCHEMA_RELEASES.gatewayApi}`);
       return 0;
     }
     if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"; name inputs with -f PATH`);

@@ -10,6 +10,16 @@ const vs = (spec: string, name = "reviews", extra = "") => `apiVersion: networki
 const dr = (spec: string, name = "dr") => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const pa = (spec: string, name = "pa", namespace = "default") => `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec:\n${spec}`;
 const ap = (spec: string, name = "ap") => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const gw = (servers: string, name = "ingress", selector = "istio: ingressgateway") => `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: ${name}}\nspec:\n  selector: {${selector}}\n  servers:\n${servers}`;
+const http80 = (hosts: string) => `  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [${hosts}]`;
+const https443 = (cred: string) => `  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: {mode: SIMPLE, credentialName: ${cred}}`;
+const bound = (host: string) => vs(`  hosts: [${host}]\n  gateways: [ingress]\n  http: [{route: [{destination: {host: reviews}}]}]`, "bound");
+const se = (spec: string, name = "se") => `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const sidecar = (spec: string, name: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const claimVs = vs("  hosts: [shop.example.com]\n  gateways: [ingress]\n  http:\n  - match: [{headers: {\"@request.auth.claims.group\": {exact: admin}}}]\n    route: [{destination: {host: reviews}}]", "claims");
+const gatewayRa = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: https://issuer.example.com}]";
+const ingressService = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec: {selector: {istio: ingressgateway}, ports: [{port: 80, targetPort: 8080, name: http}]}";
+const telemetry = (spec: string, name: string) => `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
 
 interface Case {
@@ -20,10 +30,11 @@ interface Case {
 
 const CASES: Case[] = [
   { code: "TRL0001", bad: "a: [1, 2\nb: c", near: "a: [1, 2]" },
-  { code: "TRL0002", bad: "- just\n- a list", near: vs("  hosts: [reviews]") },
+  { code: "TRL0002", bad: "- just\n- a list", near: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]") },
   { code: "TRL0003", bad: "apiVersion: security.istio.io/v1alpha1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}", near: "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {}" },
   { code: "TRL0004", bad: "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: x}\nspec: {}", near: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}" },
-  { code: "TRL0005", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews]", "reviews", ", namespace: other")}` },
+  { code: "TRL0005", bad: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}`, near: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]", "reviews", ", namespace: other")}` },
+  { code: "TRL0006", bad: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: DYNAMIC_DNS", near: "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: NONE" },
   { code: "TRL0010", bad: vs("  hosts: [reviews]\n  htpp: []"), near: vs("  hosts: [reviews]\n  http: []") },
   { code: "TRL0011", bad: vs("  hosts: reviews"), near: vs("  hosts: [reviews]") },
   { code: "TRL0012", bad: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - weight: 100"), near: vs("  hosts: [reviews]\n  tcp:\n  - route:\n    - destination: {host: reviews}") },
@@ -35,12 +46,13 @@ const CASES: Case[] = [
   { code: "TRL0018", bad: pa("  portLevelMtls:\n    \"70000\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}"), near: pa("  portLevelMtls:\n    \"9080\": {mode: DISABLE}\n  selector: {matchLabels: {app: reviews}}") },
   { code: "TRL0019", bad: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {exact: /a, prefix: /b}\n    route:\n    - destination: {host: reviews}"), near: vs("  hosts: [reviews]\n  http:\n  - match:\n    - uri: {prefix: /b}\n    route:\n    - destination: {host: reviews}") },
   { code: "TRL0020", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 3000000000"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 100") },
-  { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "40")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "50")}\n${routeTo("v2", "50")}`)}` },
+  { code: "TRL0021", bad: dr("  host: reviews\n  trafficPolicy: {outlierDetection: {consecutiveErrors: 5}}"), near: dr("  host: reviews\n  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 5}}") },
+  { code: "TRL1001", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "0")}\n${routeTo("v2", "0")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v1", "5")}\n${routeTo("v2", "0")}`)}` },
   { code: "TRL1002", bad: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v3")}`)}`, near: `${REVIEWS_DR}\n---\n${vs(`  hosts: [reviews]\n  http:\n  - route:\n${routeTo("v2")}`)}` },
   { code: "TRL1003", bad: dr("  host: reviews\n  subsets:\n  - {name: v3, labels: {version: v3}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v2, labels: {version: v2}}") },
-  { code: "TRL1004", bad: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]", "reviews-2")}`, near: `${vs("  hosts: [reviews]")}\n---\n${vs("  hosts: [ratings]", "ratings")}` },
-  { code: "TRL1005", bad: vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]"), near: `${vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]")}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bookinfo-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]` },
-  { code: "TRL1006", bad: vs("  hosts: [reveiws]"), near: vs("  hosts: [reviews]") },
+  { code: "TRL1004", bad: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [reviews.default.svc.cluster.local]\n  http: [{route: [{destination: {host: reviews}}]}]", "reviews-2")}`, near: `${vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\n${vs("  hosts: [ratings]\n  http: [{route: [{destination: {host: reviews}}]}]", "ratings")}` },
+  { code: "TRL1005", bad: vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]\n  http: [{route: [{destination: {host: reviews}}]}]"), near: `${vs("  hosts: [bookinfo.example.com]\n  gateways: [bookinfo-gateway]\n  http: [{route: [{destination: {host: reviews}}]}]")}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: bookinfo-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*"]` },
+  { code: "TRL1006", bad: vs("  hosts: [reveiws]\n  http: [{route: [{destination: {host: reviews}}]}]"), near: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}]}]") },
   { code: "TRL1007", bad: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reveiws}"), near: vs("  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}") },
   { code: "TRL1008", bad: ap("  selector: {matchLabels: {app: ratingz}}"), near: ap("  selector: {matchLabels: {app: ratings}}") },
   { code: "TRL1009", bad: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}", "b")}`, near: `${pa("  mtls: {mode: STRICT}", "a")}\n---\n${pa("  mtls: {mode: PERMISSIVE}\n  selector: {matchLabels: {app: reviews}}", "b")}` },
@@ -48,6 +60,25 @@ const CASES: Case[] = [
   { code: "TRL1011", bad: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v1, labels: {version: v2}}"), near: dr("  host: reviews\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}") },
   { code: "TRL1012", bad: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"default/reveiws.default.svc.cluster.local\"]", near: "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s}\nspec:\n  egress:\n  - hosts: [\"./*\", \"default/reviews.default.svc.cluster.local\"]" },
   { code: "TRL1013", bad: `${REVIEWS_DR}\n---\n${dr("  host: reviews.default.svc.cluster.local\n  subsets:\n  - {name: v1, labels: {version: v1}}", "reviews-again")}`, near: `${REVIEWS_DR}\n---\n${dr("  host: ratings\n  subsets:\n  - {name: v1, labels: {version: v1}}", "ratings")}` },
+  { code: "TRL1014", bad: `${gw(http80("shop.example.com"))}\n---\n${bound("blog.example.com")}`, near: `${gw(http80("\"*.example.com\""))}\n---\n${bound("blog.example.com")}` },
+  { code: "TRL1015", bad: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("\"*.example.com\""), "other")}`, near: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("blog.example.com"), "other")}` },
+  { code: "TRL1016", bad: `${gw(https443("shop-cert"))}\n---\n${gw(https443("shop-cert"), "other")}`, near: `${gw(https443("shop-cert"))}\n---\n${gw(https443("blog-cert"), "other")}` },
+  { code: "TRL1017", bad: gw(http80("shop.example.com"), "ingress", "istio: ingresgateway"), near: gw(http80("shop.example.com")) },
+  { code: "TRL1020", bad: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE}}"), near: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/certs/ca.pem}}") },
+  { code: "TRL1021", bad: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: SIMPLE}}]"), near: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: ISTIO_MUTUAL}}]") },
+  { code: "TRL1022", bad: dr("  host: reveiws"), near: dr("  host: reviews") },
+  { code: "TRL1023", bad: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  egress: [{hosts: [\"istio-system/*\"]}]", "b")}`, near: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"istio-system/*\"]}]", "b")}` },
+  { code: "TRL1024", bad: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {version: v1}}\n  egress: [{hosts: [\"./*\"]}]", "b")}`, near: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: ratings}}\n  egress: [{hosts: [\"./*\"]}]", "b")}` },
+  { code: "TRL1025", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 9443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}` },
+  { code: "TRL1026", bad: se("  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE"), near: se("  hosts: [db.example.com]\n  addresses: [10.1.2.3]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE") },
+  { code: "TRL1027", bad: `${gw(http80("shop.example.com"))}\n---\n${claimVs}`, near: `${gw(http80("shop.example.com"))}\n---\n${claimVs}\n---\n${gatewayRa}` },
+  { code: "TRL1028", bad: `${gw("  - port: {number: 9090, name: http, protocol: HTTP}\n    hosts: [shop.example.com]")}\n---\n${ingressService}`, near: `${gw("  - port: {number: 8080, name: http, protocol: HTTP}\n    hosts: [shop.example.com]")}\n---\n${ingressService}` },
+  { code: "TRL1029", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 8080, name: alt, protocol: HTTP}]\n  resolution: DNS")}\n---\n${vs("  hosts: [api.example.com]\n  http: [{route: [{destination: {host: api.example.com}}]}]", "api")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 8080, name: alt, protocol: HTTP}]\n  resolution: DNS")}\n---\n${vs("  hosts: [api.example.com]\n  http: [{route: [{destination: {host: api.example.com, port: {number: 8080}}}]}]", "api")}` },
+  { code: "TRL1030", bad: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews, port: {number: 9090}}}]}]"), near: vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews, port: {number: 9080}}}]}]") },
+  { code: "TRL1031", bad: `${telemetry("  tracing: [{randomSamplingPercentage: 10}]", "a")}\n---\n${telemetry("  accessLogging: [{providers: [{name: envoy}]}]", "b")}`, near: `${telemetry("  tracing: [{randomSamplingPercentage: 10}]", "a")}\n---\n${telemetry("  selector: {matchLabels: {app: reviews}}\n  accessLogging: [{providers: [{name: envoy}]}]", "b")}` },
+  { code: "TRL1032", bad: `${telemetry("  selector: {matchLabels: {app: reviews}}\n  tracing: [{randomSamplingPercentage: 10}]", "a")}\n---\n${telemetry("  selector: {matchLabels: {version: v2}}\n  tracing: [{randomSamplingPercentage: 50}]", "b")}`, near: `${telemetry("  selector: {matchLabels: {app: reviews}}\n  tracing: [{randomSamplingPercentage: 10}]", "a")}\n---\n${telemetry("  selector: {matchLabels: {app: ratings}}\n  tracing: [{randomSamplingPercentage: 50}]", "b")}` },
+  { code: "TRL1018", bad: vs("  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - route: [{destination: {host: reviews}}]") },
+  { code: "TRL1019", bad: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {prefix: /a}}, {uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]"), near: vs("  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /a}}]\n    route: [{destination: {host: reviews}}]\n  - match: [{uri: {exact: /b}}]\n    route: [{destination: {host: reviews}}]") },
 ];
 
 for (const c of CASES) {
@@ -62,6 +93,8 @@ test("every code has a case here and a row in docs/analysis-codes.md", () => {
   for (const [code, info] of Object.entries(CODES)) {
     assert.ok(CASES.some((c) => c.code === code), `no test case for ${code}`);
     assert.match(doc, new RegExp(`\\| ${code} \\| ${info.level} \\| ${info.name} \\|`), `docs/analysis-codes.md lacks the row for ${code}`);
+    const ist = (info as { ist?: string }).ist;
+    if (ist) assert.match(doc, new RegExp(`\\| ${code} \\|.*${ist}.*\\|$`, "m"), `docs/analysis-codes.md does not give ${code}'s Istio code ${ist}`);
   }
 });
 

@@ -26,6 +26,11 @@ spec: {template: {metadata: {labels: {app: reviews, version: v2}}, spec: {servic
 ---
 apiVersion: apps/v1
 kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec: {template: {metadata: {labels: {istio: ingressgateway}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
 metadata: {name: ratings-v1, namespace: default}
 spec: {template: {metadata: {labels: {app: ratings, version: v1}}}}
 `;

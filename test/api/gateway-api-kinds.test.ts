@@ -79,3 +79,16 @@ test("kinds are found by kubectl's names, the Gateway API's Gateway by its group
   assert.equal(kindFor(`${GW}/v1alpha2`, "TCPRoute")?.plural, "tcproutes");
   assert.equal(kindFor(`${GW}/v1`, "TCPRoute"), undefined);
 });
+
+test("EnvoyFilter, WasmPlugin and ProxyConfig are refused by name with what to use instead", () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ["networking.istio.io/v1alpha3", "EnvoyFilter", /not Envoy.*VirtualService.*AuthorizationPolicy with action CUSTOM/],
+    ["extensions.istio.io/v1alpha1", "WasmPlugin", /runs no Wasm.*action CUSTOM/],
+    ["networking.istio.io/v1beta1", "ProxyConfig", /flags of trellis run.*--mesh-config/],
+  ];
+  for (const [apiVersion, kind, instead] of cases) {
+    const found = parseDocuments(doc(apiVersion, kind, "x", "  {}"), "x.yaml").findings;
+    assert.deepEqual(codes(found), ["TRL0004"]);
+    assert.match(found[0].message, instead);
+  }
+});

@@ -38,8 +38,8 @@ test("each step of Istio's httpbin tasks analyses clean against httpbin", () => 
 test("errors exit 1 and print code, resource, path and file:line", () => {
   const r = cli(["-f", "examples/istio/broken/typos.yaml"]);
   assert.equal(r.status, 1);
-  assert.match(r.stdout, /Error \[TRL0014\] \(VirtualService default\/reviews spec\.http\[0\]\.timeout\) examples\/istio\/broken\/typos\.yaml:14: /);
-  assert.match(r.stdout, /Error \[TRL0010\] .*did you mean "retries"/);
+  assert.match(r.stdout, /Error \[TRL0014 IST0106\] \(VirtualService default\/reviews spec\.http\[0\]\.timeout\) examples\/istio\/broken\/typos\.yaml:14: /);
+  assert.match(r.stdout, /Error \[TRL0010 IST0106\] .*did you mean "retries"/);
 });
 
 test("-o json prints the findings array with the documented shape", () => {
@@ -47,7 +47,8 @@ test("-o json prints the findings array with the documented shape", () => {
   assert.equal(r.status, 1);
   const findings = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
   const f = findings.find((x) => x.code === "TRL0014")!;
-  assert.deepEqual(Object.keys(f).sort(), ["code", "level", "message", "path", "resource", "source"]);
+  assert.deepEqual(Object.keys(f).sort(), ["code", "ist", "level", "message", "path", "resource", "source"]);
+  assert.equal(f.ist, "IST0106", "istioctl analyze's code for the same finding");
   assert.deepEqual(f.resource, { kind: "VirtualService", namespace: "default", name: "reviews" });
   assert.deepEqual(f.source, { file: "examples/istio/broken/typos.yaml", line: 14 });
 });

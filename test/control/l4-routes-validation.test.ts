@@ -15,7 +15,7 @@ test("valid tcp and tls routes: SNI hosts equal to a host or under a wildcard ho
   assert.deepEqual(findings({ hosts: ["*.tls.example", "tls-a"], tls: [
     { match: [{ port: 443, sniHosts: ["a.tls.example", "*.b.tls.example", "tls-a"], destinationSubnets: ["10.0.0.0/8", "192.168.1.7", "fd00::/8"] }], route: to("tls-a") },
   ], tcp: [{ match: [{ destinationSubnets: ["10.1.0.0/16"], sourceLabels: { app: "sleep" } }], route: to("tcp-echo") }, { route: to("tcp-echo") }] }), []);
-  assert.deepEqual(findings({ hosts: ["*"], tls: [{ match: [{ sniHosts: ["anything.example"] }], route: to("x") }] }), [], `"*" covers every name`);
+  assert.deepEqual(findings({ hosts: ["*"], gateways: ["default/gw"], tls: [{ match: [{ sniHosts: ["anything.example"] }], route: to("x") }] }), [], `"*" covers every name (on a gateway: Istio refuses "*" for the mesh)`);
 });
 
 test("refused: tls routes without matches or SNI hosts, SNI hosts outside the hosts, routes without destinations, bad subnets", () => {
@@ -23,7 +23,9 @@ test("refused: tls routes without matches or SNI hosts, SNI hosts outside the ho
     { match: [], route: to("tls-a") },
     { match: [{ sniHosts: [] }], route: to("tls-a") },
     { match: [{ sniHosts: ["a.other.example", "*.tls.example", "*.example"] }], route: [] },
-  ] }), ["TRL0012 spec.tls[0].match", "TRL0012 spec.tls[1].match[0].sniHosts", "TRL0012 spec.tls[2].route", "TRL0015 spec.tls[2].match[0].sniHosts[0]", "TRL0015 spec.tls[2].match[0].sniHosts[2]"]);
+  ] }), ["TRL0012 spec.tls[0].match", "TRL0012 spec.tls[1].match[0].sniHosts", "TRL0012 spec.tls[2].route", "TRL0015 spec.tls[2].match[0].sniHosts[0]", "TRL0015 spec.tls[2].match[0].sniHosts[2]",
+    // match: [] matches everything, so the rules after it are unreachable (Istio's IST0130 warning).
+    "TRL1018 spec.tls[1]", "TRL1018 spec.tls[2]"]);
   assert.deepEqual(findings({ hosts: ["tcp-echo"], tcp: [{ match: [{ destinationSubnets: ["10.0.0.0/33", "tcp-echo"] }], route: to("tcp-echo") }] }), ["TRL0017 spec.tcp[0].match[0].destinationSubnets[0]", "TRL0017 spec.tcp[0].match[0].destinationSubnets[1]"]);
   assert.deepEqual(findings({ hosts: ["x.example"], tls: [{ match: [{ sniHosts: ["bad_name.example"] }], route: to("x") }] }), ["TRL0015 spec.tls[0].match[0].sniHosts[0]"], "a malformed name is reported once");
   assert.deepEqual(findings({ hosts: ["x.example"], tls: [{ match: [{ port: 443 }], route: to("x") }] }), ["TRL0012 spec.tls[0].match[0].sniHosts"], "the schema itself requires sniHosts");

@@ -8,6 +8,7 @@ const ROUTE_KINDS = ["http", "tcp", "tls"] as const;
 interface Destination {
   host: string;
   subset?: string;
+  port?: number;
   path: string;
 }
 
@@ -19,7 +20,8 @@ function destinations(vs: LoadedResource): Destination[] {
       const r = asObject(route);
       asArray(r.route).forEach((dest, j) => {
         const d = asObject(asObject(dest).destination);
-        if (typeof d.host === "string") out.push({ host: d.host, subset: typeof d.subset === "string" ? d.subset : undefined, path: `spec.${kind}[${i}].route[${j}].destination` });
+        const port = asObject(d.port).number;
+        if (typeof d.host === "string") out.push({ host: d.host, subset: typeof d.subset === "string" ? d.subset : undefined, port: typeof port === "number" ? port : undefined, path: `spec.${kind}[${i}].route[${j}].destination` });
       });
       const mirror = asObject(r.mirror);
       if (typeof mirror.host === "string") out.push({ host: mirror.host, subset: typeof mirror.subset === "string" ? mirror.subset : undefined, path: `spec.${kind}[${i}].mirror` });
@@ -32,19 +34,30 @@ function destinations(vs: LoadedResource): Destination[] {
   return out;
 }
 
+/**
+ * Istio's webhook rule: weights are relative shares (Envoy normalises them), so only a route whose several
+ * destinations all weigh 0 is refused; a lone destination takes all traffic whatever its weight says.
+ */
 function checkWeights(vs: LoadedResource, report: Report): void {
   const spec = asObject(vs.spec);
   for (const kind of ROUTE_KINDS) {
     asArray(spec[kind]).forEach((route, i) => {
       const dests = asArray(asObject(route).route).map(asObject);
-      // A lone destination takes all traffic whatever its weight says (Istio's rule).
       if (dests.length < 2) return;
       const sum = dests.reduce((s, d) => s + (typeof d.weight === "number" ? d.weight : 0), 0);
-      if (sum !== 100) {
-        const weights = dests.map((d) => (typeof d.weight === "number" ? d.weight : "unset")).join(" + ");
-        report(vs, "TRL1001", `spec.${kind}[${i}].route`, `the route weights add up to ${sum} (${weights}), not 100; adjust them so traffic shares sum to 100`);
-      }
+      if (sum === 0) report(vs, "TRL1001", `spec.${kind}[${i}].route`, `the ${dests.length} destinations' weights add up to 0, so no traffic could go anywhere; give each destination its share (weights are relative, e.g. 90 and 10)`);
     });
+  }
+}
+
+/** Istio's destination port rules: a service with several ports needs the port named (IST0112), and it must be one of them. */
+function checkPort(vs: LoadedResource, d: Destination, services: Array<{ ports?: Array<{ port: number }> }>, report: Report): void {
+  const ports = [...new Set(services.flatMap((s) => (s.ports ?? []).map((p) => p.port)).filter((p) => Number.isFinite(p)))];
+  if (services.length === 0 || ports.length === 0) return;
+  if (d.port === undefined && ports.length > 1) {
+    report(vs, "TRL1029", d.path, `${d.host} has several ports (${ports.join(", ")}), so the destination must say which: add port: {number: N}`);
+  } else if (d.port !== undefined && !ports.includes(d.port)) {
+    report(vs, "TRL1030", `${d.path}.port.number`, `${d.host} has no port ${d.port} (its ports: ${ports.join(", ")}); traffic to it would fail`);
   }
 }
 
@@ -72,7 +85,6 @@ export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, r
     for (const s of asArray(spec.subsets)) if (typeof asObject(s).name === "string") set.add(asObject(s).name as string);
     subsetsByHost.set(host, set);
   }
-  const claims = new Map<string, LoadedResource>();
   for (const vs of vss) {
     const namespace = ns(vs);
     checkWeights(vs, report);
@@ -85,6 +97,7 @@ export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, r
       if (mesh.servicesKnown && mesh.servicesFor(d.host, namespace).length === 0) {
         report(vs, "TRL1007", `${d.path}.host`, `destination host "${d.host}" (${host}) matches no known service; traffic to it would fail. Fix the name or add a ServiceEntry`);
       }
+      if (mesh.servicesKnown && d.path.includes(".route[")) checkPort(vs, d, mesh.services.filter((s) => s.hostname === host), report);
     }
     const bound = gatewaysOf(vs);
     asArray(asObject(vs.spec).gateways).forEach((g, i) => {
@@ -93,16 +106,8 @@ export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, r
     });
     asArray(asObject(vs.spec).hosts).forEach((h, i) => {
       if (typeof h !== "string") return;
-      const host = mesh.fqdn(h, namespace);
       if (bound.includes("mesh") && mesh.servicesKnown && h !== "*" && mesh.servicesFor(h, namespace).length === 0) {
-        report(vs, "TRL1006", `spec.hosts[${i}]`, `host "${h}" (${host}) matches no known service, so sidecars will never use these routes; fix the name or add a ServiceEntry`);
-      }
-      for (const g of bound) {
-        const key = `${gatewayKey(g, namespace)}|${host}`;
-        const other = claims.get(key);
-        if (other && other !== vs) {
-          report(vs, "TRL1004", `spec.hosts[${i}]`, `host ${host} on gateway ${gatewayKey(g, namespace)} is also claimed by VirtualService ${ns(other)}/${other.metadata.name}; merge their routes into one VirtualService (Istio would pick one arbitrarily)`);
-        } else claims.set(key, vs);
+        report(vs, "TRL1006", `spec.hosts[${i}]`, `host "${h}" (${mesh.fqdn(h, namespace)}) matches no known service, so sidecars will never use these routes; fix the name or add a ServiceEntry`);
       }
     });
   }

@@ -81,6 +81,10 @@ export function serviceEntryProblems(spec: unknown): ServiceEntryProblem[] {
         endpointPorts(e, i);
       });
       break;
+    case "DYNAMIC_DNS":
+      // Valid Istio (a dynamic forward proxy for wildcard hosts), so accepted; but not silently: Trellis's proxy lacks it.
+      add("TRL0006", "spec.resolution", "resolution DYNAMIC_DNS is valid Istio, but Trellis's proxy does not implement the dynamic forward proxy it needs, so these hosts get no cluster; use resolution NONE (passthrough to the address the app dialed) or DNS with named hosts");
+      break;
     default:
       add("TRL0020", "spec.resolution", `resolution ${resolution} is not supported; use NONE, STATIC, DNS or DNS_ROUND_ROBIN`);
   }

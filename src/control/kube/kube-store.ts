@@ -46,7 +46,8 @@ export class KubeStore extends EventEmitter implements ConfigStore {
 
   constructor(private readonly client: KubeClient, private readonly opts: KubeStoreOptions = {}) {
     super();
-    for (const info of KINDS) {
+    // Istio's kinds only: the Gateway API's come with their own CRDs (and share the kind name Gateway).
+    for (const info of KINDS.filter((k) => k.group.endsWith(".istio.io"))) {
       const reflector = new Reflector(client, {
         path: `/apis/${info.group}/${info.versions[0]}/${info.plural}`, log: opts.log, explain: (err) => explainCrdError(info, err),
         initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs,

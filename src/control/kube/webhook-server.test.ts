@@ -37,7 +37,7 @@ test("the HTTPS endpoint answers AdmissionReviews and names a body it cannot par
     req.end(body);
   });
   const review = (object: unknown) => JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u1", operation: "CREATE", object } });
-  const ok = await post("/validate", review(vs({ hosts: ["reviews"] })));
+  const ok = await post("/validate", review(vs({ hosts: ["reviews"], http: [{ route: [{ destination: { host: "reviews" } }] }] })));
   assert.deepEqual(ok.body.response, { uid: "u1", allowed: true });
   const refused = await post("/validate", review(vs({ hosts: ["reviews"], http: [{ timeout: "5 parsecs" }] })));
   assert.equal((refused.body.response as { allowed: boolean }).allowed, false);

@@ -10,12 +10,14 @@ const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-por
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
-                       [--webhook-port N] [--webhook-url URL]
+                       [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
 (default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
-requires the token in STATE_DIR/api-token, and plaintext xDS serves loopback peers only.
+requires the token in STATE_DIR/api-token, and plaintext xDS serves loopback peers only. The REST API and the
+console answer Host names that are IP addresses or localhost, and each --allowed-host NAME (DNS rebinding);
+writes must be same-origin and application/json.
 CA: a root is made under STATE_DIR/ca on first start, or --ca-plugin-dir names Istio's plug-in files (ca-cert.pem,
 ca-key.pem, root-cert.pem, cert-chain.pem) and the CA signs as that intermediate under your own root. With the CA
 on, every xDS stream proves its identity with a bootstrap token (trellis run mints them; trellis token create).
@@ -81,6 +83,7 @@ export async function run(args: string[]): Promise<number> {
     const { values } = parseArgs({ args, options: {
       "state-dir": { type: "string", default: ".trellis" },
       host: { type: "string", default: "127.0.0.1" },
+      "allowed-host": { type: "string", multiple: true },
       "xds-port": { type: "string" },
       "api-port": { type: "string" },
       "ca-port": { type: "string" },
@@ -116,7 +119,7 @@ export async function run(args: string[]): Promise<number> {
       if (!parsed.ok) throw new Error(`--mesh-config is not valid:\n  ${parsed.errors.join("\n  ")}`);
       mesh = parsed.value;
     }
-    opts = { mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
+    opts = { allowedHosts: values["allowed-host"], mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),

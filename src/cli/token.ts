@@ -5,12 +5,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { TokenIssuer } from "../control/ca/tokens.js";
 
-const USAGE = `usage: trellis token create -n NAMESPACE --service-account SA [--service SVC] [--label KEY=VALUE]... [--ttl DURATION] [--state-dir DIR] [--trust-domain DOMAIN]
+const USAGE = `usage: trellis token create -n NAMESPACE --service-account SA [--service SVC] [--label KEY=VALUE]... | [--workload-entry NAME] [--ttl DURATION] [--state-dir DIR] [--trust-domain DOMAIN]
        trellis token revoke TOKEN_FILE|- [--state-dir DIR]
 
 create prints a token on stdout. Whoever holds it can obtain certificates for spiffe://DOMAIN/ns/NAMESPACE/sa/SA
 until it expires, so treat it as a secret. Its proxy may register service SVC (none without --service: a client or
-a gateway) with the labels given (app=SVC always). DURATION is like 30m, 24h or 3600s (default and cap 24h).
+a gateway) with the labels given (app=SVC always); or, with --workload-entry, the service and labels of that
+WorkloadEntry in NAMESPACE (read when the proxy connects), as Istio ties a VM to its entry. DURATION is like 30m, 24h or 3600s (default and cap 24h).
 The token is signed with the key in STATE_DIR/ca/token-key (default ./.trellis), the control plane's own.
 revoke reads a token from TOKEN_FILE (- = stdin) and refuses it from now on, for new streams and certificates.`;
 
@@ -35,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
         "trust-domain": { type: "string", default: "cluster.local" },
         service: { type: "string" },
         label: { type: "string", multiple: true },
+        "workload-entry": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -72,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
   }
   try {
     const issuer = TokenIssuer.open(join(values["state-dir"]!, "ca", "token-key"), values["trust-domain"]!);
-    process.stdout.write(issuer.issue(values.namespace, values["service-account"], ttl, Date.now(), { service: values.service, labels }) + "\n");
+    process.stdout.write(issuer.issue(values.namespace, values["service-account"], ttl, Date.now(), values["workload-entry"] ? { workloadEntry: values["workload-entry"], ...(values.service || values.label ? { service: values.service, labels } : {}) } : { service: values.service, labels }) + "\n");
     return 0;
   } catch (err) {
     console.error(`trellis token create: ${(err as Error).message}`);

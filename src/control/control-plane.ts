@@ -17,6 +17,8 @@ import { xdsAuthorizer } from "./ca/xds-auth.js";
 import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
 import { type KubeIdentity, type KubeIdentityOptions, shareSelfSignedRoot, startKubeIdentity } from "./kube/identity-plane.js";
 import { dropUnprovenAddresses } from "./registry/proven-address.js";
+import { entryScope } from "./ca/registration-scope.js";
+import { PRE_AUTH_SERVER_OPTIONS } from "./ca/grpc-limits.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
 import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
@@ -41,6 +43,7 @@ import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
+import { TranslationGuard } from "./translation-guard.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -68,6 +71,8 @@ export interface ControlPlaneOptions {
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
   traceStoreSpans?: number;
+  /** Bytes the embedded trace store may hold (default 256 MiB; oldest traces go first). */
+  traceStoreBytes?: number;
   /** How often every proxy's metrics are scraped into the embedded store (default 15 s). */
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
@@ -76,6 +81,8 @@ export interface ControlPlaneOptions {
   consolePort?: number;
   /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
   dnsResolvers?: Array<{ address: string; port: number }>;
+  /** Host names the REST API and console answer besides IP addresses and localhost (--allowed-host). */
+  allowedHosts?: string[];
   /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
   authenticator?: WorkloadAuthenticator;
   /** Kubernetes mode: the API server is the store and the registry (see kube/kube-mode.ts). */
@@ -104,6 +111,8 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   private readonly encoder = new SnapshotEncoder();
+  /** Skips resources whose translation throws, so one bad write cannot stop the others (see translation-guard.ts). */
+  private readonly guard: TranslationGuard;
   ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0, webhook: 0 };
   private configDir?: ConfigDirSync;
   private console?: Server;
@@ -120,12 +129,13 @@ export class ControlPlane {
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
+    this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = options.kube?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
-    this.traces = new TraceStore(options.traceStoreSpans);
+    this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
     this.apiRoutes.push(traceApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
@@ -160,7 +170,7 @@ export class ControlPlane {
     this.ads = new AdsServer({
       authorize: (ctx) => {
         const authn = this.options.authenticator ?? this.kubeIdentity?.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
-        const verdict = xdsAuthorizer(authn, () => this.ads.proxies())(ctx);
+        const verdict = xdsAuthorizer(authn, () => this.ads.proxies(), (ns, name) => entryScope(this.store.get("WorkloadEntry", ns, name)))(ctx);
         const logRefusal = (v: Awaited<typeof verdict>) => (!v.ok && this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${v.message}`), v);
         return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
       },
@@ -182,6 +192,7 @@ export class ControlPlane {
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
+          this.guard.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
       },
@@ -206,14 +217,16 @@ export class ControlPlane {
       this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
-    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010, undefined, PRE_AUTH_SERVER_OPTIONS);
     const token = isLoopback(host) ? undefined : this.apiToken();
     const handler = restApi({
       store: this.store,
       version: CONTROL_VERSION,
       token,
       routes: this.apiRoutes,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
+      allowedHosts: this.options.allowedHosts,
+      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => this.analysisContext(),
     });
     this.api = createServer(handler);
@@ -233,12 +246,12 @@ export class ControlPlane {
       await this.configDir.start();
     }
     if (this.options.consolePort !== undefined) {
-      this.console = await startConsole(handler, host, this.options.consolePort);
+      this.console = await startConsole(handler, host, this.options.consolePort, this.options.allowedHosts);
       this.ports.console = (this.console.address() as { port: number }).port;
     }
     if (this.ca) {
       const { authority: ca, tokens } = this.ca;
-      const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+      const server = new grpc.Server(PRE_AUTH_SERVER_OPTIONS);
       addCaService(server, ca, this.options.authenticator ?? this.kubeIdentity?.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
       this.ads.addTo(server, true);
       this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));
@@ -312,10 +325,12 @@ export class ControlPlane {
   }
 
   private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
+    if (!out) return;
     try {
-      this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+      this.ads.setSnapshot(id, this.encoder.snapshot(out, secrets));
     } catch (err) {
-      this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
+      this.guard.fail(id, `its configuration cannot be served: ${(err as Error).message}; it keeps the last configuration it was sent`);
     }
   }
 

@@ -161,8 +161,9 @@ export class AdsServer {
     });
   }
 
-  listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+  /** `serverOptions`: receive limits and the like (the control plane bounds what unauthenticated peers may send). */
+  listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure(), serverOptions: grpc.ServerOptions = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 }): Promise<number> {
+    const server = new grpc.Server(serverOptions);
     this.addTo(server, credentials._isSecure());
     this.server = server;
     return new Promise((resolve, reject) => server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));

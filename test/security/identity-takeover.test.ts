@@ -110,3 +110,14 @@ test("a revoked token (trellis token revoke) and a token over the 24 h cap are r
   assert.match(long.stderr, /over the cap of 86400 s/);
   assert.throws(() => tokens.issue("default", "ratings", 7 * 86400), /over the cap/);
 });
+
+test("a token naming a WorkloadEntry may register only that entry's service and labels, read when it connects", async () => {
+  cp.store.put({ apiVersion: "networking.istio.io/v1", kind: "WorkloadEntry", metadata: { name: "ratings-vm", namespace: "default" }, spec: { address: "127.0.0.1", labels: { app: "ratings", version: "v3" }, serviceAccount: "ratings" } });
+  const token = tokens.issue("default", "ratings", 600, Date.now(), { workloadEntry: "ratings-vm" });
+  const vm = { ...ratingsMeta, LABELS: { app: "ratings", version: "v3" } };
+  assert.equal((await probeAds(`127.0.0.1:${cp.ports.ca}`, "ratings-vm.default", vm, { token, ...tls() })).ok, true, "the entry's own service and labels");
+  const asDetails = await probeAds(`127.0.0.1:${cp.ports.ca}`, "vm-as-details.default", { ...vm, SERVICE: "details", LABELS: { app: "details" } }, { token, ...tls() });
+  assert.match(!asDetails.ok ? asDetails.details : "served", /claims service details but its token allows only service ratings/);
+  const missing = await probeAds(`127.0.0.1:${cp.ports.ca}`, "vm-missing.default", vm, { token: tokens.issue("default", "ratings", 600, Date.now(), { workloadEntry: "nope" }), ...tls() });
+  assert.match(!missing.ok ? missing.details : "served", /names WorkloadEntry default\/nope, which does not exist/);
+});

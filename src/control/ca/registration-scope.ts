@@ -7,6 +7,11 @@ export interface RegistrationScope {
   service?: string;
   /** Labels the holder may claim (with exactly these values); app=service is always allowed. */
   labels?: Record<string, string>;
+  /**
+   * The WorkloadEntry (in the credential's namespace) the holder runs as, as Istio's auto-registration ties a VM to
+   * its entry: the entry's labels (app = its service) are what it may claim, read when it connects.
+   */
+  workloadEntry?: string;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -20,6 +25,8 @@ export function checkScope(scope: RegistrationScope): string | undefined {
     if (!LABEL_KEY.test(k) || k.length > 317) return `label key "${k}" is not a Kubernetes label key`;
     if (typeof v !== "string" || !LABEL_VALUE.test(v) || v.length > 63) return `label ${k}: value "${String(v)}" is not a Kubernetes label value`;
   }
+  if (scope.workloadEntry !== undefined && (scope.service !== undefined || scope.labels !== undefined)) return "a workload entry scope comes with no service or labels of its own: they are the entry's";
+  if (scope.workloadEntry !== undefined && (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(scope.workloadEntry) || scope.workloadEntry.length > 253)) return `workload entry "${scope.workloadEntry}" is not a valid resource name`;
   if (scope.service && scope.labels?.app !== undefined && scope.labels.app !== scope.service) return `label app=${scope.labels.app} contradicts service ${scope.service}`;
   return undefined;
 }
@@ -42,4 +49,13 @@ export function exceedsScope(id: string, meta: Record<string, unknown>, scope: R
     if (allowed[k] !== v) return `node ${id} claims label ${k}=${String(v)} but its ${credential} ${k in allowed ? `allows ${k}=${allowed[k]}` : `does not allow label ${k}`}; ${credential === "token" ? `issue it with \`trellis token create --label ${k}=${String(v)}\`` : "fix the workload's metadata"}`;
   }
   return undefined;
+}
+
+/** The scope a WorkloadEntry grants: its labels, and its app label as the service. */
+export function entryScope(entry: { spec?: unknown } | undefined): RegistrationScope | undefined {
+  const spec = entry?.spec as { labels?: Record<string, unknown> } | undefined;
+  if (!entry) return undefined;
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec?.labels ?? {})) if (typeof v === "string") labels[k] = v;
+  return { service: labels.app, labels };
 }

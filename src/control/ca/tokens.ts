@@ -25,6 +25,8 @@ export interface TokenClaims {
   svc?: string;
   /** The labels the holder may claim (besides app=svc); absent = none. */
   lbl?: Record<string, string>;
+  /** The WorkloadEntry the holder runs as (its labels are the scope); absent = none. */
+  we?: string;
 }
 
 export type TokenVerdict = { ok: true; identity: Identity; scope: RegistrationScope; id: string; expiresAt: number } | { ok: false; error: string };
@@ -56,7 +58,7 @@ export class TokenIssuer {
     const claims: TokenClaims = {
       iss: ISSUER, aud: AUDIENCE, sub: `spiffe://${this.trustDomain}/ns/${namespace}/sa/${serviceAccount}`,
       ns: namespace, sa: serviceAccount, iat, exp: iat + Math.floor(ttlSeconds), jti: randomUUID(),
-      ...(scope.service ? { svc: scope.service } : {}), ...(scope.labels && Object.keys(scope.labels).length ? { lbl: scope.labels } : {}),
+      ...(scope.service ? { svc: scope.service } : {}), ...(scope.labels && Object.keys(scope.labels).length ? { lbl: scope.labels } : {}), ...(scope.workloadEntry ? { we: scope.workloadEntry } : {}),
     };
     const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
     const body = b64url(JSON.stringify(claims));
@@ -83,7 +85,7 @@ export class TokenIssuer {
     // Signed by our key, so the lifetime was capped at issue; this refuses tokens minted before the cap existed.
     if (typeof claims.iat !== "number" || claims.exp - claims.iat > MAX_TOKEN_TTL_S) return { ok: false, error: `the token lives longer than the ${MAX_TOKEN_TTL_S} s cap; create a new one with \`trellis token create\`` };
     if (this.revocations.has(claims.jti, now)) return { ok: false, error: `the token ${claims.jti} was revoked (trellis token revoke); create a new one with \`trellis token create\`` };
-    const scope: RegistrationScope = { ...(typeof claims.svc === "string" ? { service: claims.svc } : {}), ...(claims.lbl && typeof claims.lbl === "object" ? { labels: claims.lbl } : {}) };
+    const scope: RegistrationScope = { ...(typeof claims.svc === "string" ? { service: claims.svc } : {}), ...(claims.lbl && typeof claims.lbl === "object" ? { labels: claims.lbl } : {}), ...(typeof claims.we === "string" ? { workloadEntry: claims.we } : {}) };
     return { ok: true, identity: { trustDomain: this.trustDomain, namespace: claims.ns, serviceAccount: claims.sa }, scope, id: claims.jti, expiresAt: claims.exp * 1000 };
   }
 

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { ConnectedProxy, StreamContext, StreamVerdict } from "../../xds/ads-server.js";
 import { spiffeId } from "../../identity/spiffe.js";
 import { bearer } from "./ca-service.js";
-import { exceedsScope } from "./registration-scope.js";
+import { exceedsScope, type RegistrationScope } from "./registration-scope.js";
 import type { AuthnResult, WorkloadAuthenticator } from "./workload-authenticator.js";
 
 export function isLoopbackPeer(peer: string): boolean {
@@ -16,8 +16,11 @@ export function isLoopbackPeer(peer: string): boolean {
   return /^127\./.test(host) || host === "::1" || /^::ffff:127\./.test(host) || host === "localhost";
 }
 
+/** Resolves a WorkloadEntry scope to the entry's labels and service; undefined when there is no such entry. */
+export type EntryResolver = (namespace: string, name: string) => RegistrationScope | undefined;
+
 /** `authn` is undefined when the control plane runs no CA: the mesh then has no identities to prove. */
-export function xdsAuthorizer(authn: WorkloadAuthenticator | undefined, streams: () => ConnectedProxy[] = () => []): (ctx: StreamContext) => StreamVerdict | Promise<StreamVerdict> {
+export function xdsAuthorizer(authn: WorkloadAuthenticator | undefined, streams: () => ConnectedProxy[] = () => [], entries: EntryResolver = () => undefined): (ctx: StreamContext) => StreamVerdict | Promise<StreamVerdict> {
   return (ctx) => {
     const { node, metadata, secure, peerAddress } = ctx;
     if (!secure && !isLoopbackPeer(peerAddress)) {
@@ -29,13 +32,19 @@ export function xdsAuthorizer(authn: WorkloadAuthenticator | undefined, streams:
       return { ok: false, code: grpc.status.UNAUTHENTICATED, message: `node ${node.id} sent no bootstrap token: this control plane runs a CA, so a proxy proves its identity with \`authorization: Bearer TOKEN\` (trellis run does it; trellis proxy --ca-token-file FILE, from \`trellis token create\`)` };
     }
     const result = authn.authenticate(token, { id: node.id, metadata: node.metadata });
-    return result instanceof Promise ? result.then((r) => judge(ctx, r, streams)) : judge(ctx, result, streams);
+    return result instanceof Promise ? result.then((r) => judge(ctx, r, streams, entries)) : judge(ctx, result, streams, entries);
   };
 }
 
-function judge({ node }: StreamContext, result: AuthnResult, streams: () => ConnectedProxy[]): StreamVerdict {
+function judge({ node }: StreamContext, result: AuthnResult, streams: () => ConnectedProxy[], entries: EntryResolver): StreamVerdict {
   if (!result.ok) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: `node ${node.id}: ${result.error}` };
-  const { identity: proven, scope, credential } = result.caller;
+  const { identity: proven, credential } = result.caller;
+  let scope = result.caller.scope;
+  if (scope.workloadEntry !== undefined) {
+    const entry = entries(proven.namespace, scope.workloadEntry);
+    if (!entry) return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `node ${node.id}: its ${credential} names WorkloadEntry ${proven.namespace}/${scope.workloadEntry}, which does not exist; create it first` };
+    scope = entry;
+  }
   const ns = typeof node.metadata.NAMESPACE === "string" ? node.metadata.NAMESPACE : "default";
   const sa = typeof node.metadata.SERVICE_ACCOUNT === "string" ? node.metadata.SERVICE_ACCOUNT : "default";
   if (ns !== proven.namespace || sa !== proven.serviceAccount) {

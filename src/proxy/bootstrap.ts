@@ -1,5 +1,6 @@
 // Starts a proxy from an Envoy bootstrap: static resources, admin and readiness endpoints, and (when configured) ADS.
-import { X509Certificate } from "node:crypto";
+import { randomUUID, X509Certificate } from "node:crypto";
+import type { Listener__Output } from "../xds/generated/envoy/config/listener/v3/Listener.js";
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { parse as parseYaml } from "yaml";
@@ -9,6 +10,9 @@ import { parseMessage, toProto3Json } from "../xds/resource.js";
 import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
 import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metrics.js";
 import { Proxy } from "./proxy.js";
+import { unhonouredFields } from "./config/field-check.js";
+import { startFileXds } from "./xds-files.js";
+import { Runtime } from "./runtime/runtime.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
 import * as grpc from "@grpc/grpc-js";
@@ -86,7 +90,9 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () =
   if (socks.length === 0) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
   const target = socks.map((sock) => `${sock!.address.includes(":") ? `[${sock!.address}]` : sock!.address}:${sock!.port_value}`);
   const tls = cluster!.transport_socket ? buildUpstreamTls(cluster!.transport_socket, secrets, `static_resources.clusters[${name}]`) : undefined;
-  if (!tls) return { target };
+  // envoy_grpc.authority: the :authority the xDS server sees (Envoy's default: the cluster's name).
+  const authority = svc.envoy_grpc?.authority ? { "grpc.default_authority": svc.envoy_grpc.authority } : {};
+  if (!tls) return { target, channelOptions: authority };
   const m = tls.material();
   if (!m.ca) throw new Error(`static_resources.clusters[${name}].transport_socket: the xDS server's TLS needs a trusted CA (validation_context.trusted_ca)`);
   // The configured CA plus the mesh's current trust bundle: after a root rotation the control plane's certificate
@@ -97,7 +103,7 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () =
     if (last?.roots !== roots) last = { roots, creds: grpc.credentials.createSsl(Buffer.from(roots), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null) };
     return last.creds;
   };
-  return { target, credentials, channelOptions: tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : undefined };
+  return { target, credentials, channelOptions: { ...authority, ...(tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : {}) } };
 }
 
 /**
@@ -142,9 +148,19 @@ function structToPlain(s: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.entries(v?.fields ?? {}).map(([k, x]) => [k, conv(x)]));
 }
 
+/**
+ * Static listeners may be unnamed (Envoy's front-proxy example, Istio's bootstrap); Envoy gives each an internal UUID.
+ * Without one, the second unnamed listener would replace the first in the proxy's map, and shutdown would miss it.
+ */
+function nameListeners(list: Listener__Output[]): Listener__Output[] {
+  return list.map((l) => (l.name ? l : { ...l, name: randomUUID() }));
+}
+
 export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOptions = {}): Promise<RunningProxy> {
   const proxy = new Proxy();
   proxy.nodeId = bootstrap.node?.id ?? "";
+  proxy.nodeCluster = bootstrap.node?.cluster ?? "";
+  proxy.runtime = Runtime.fromBootstrap(bootstrap.layered_runtime, proxy.nodeCluster, "layered_runtime");
   if (options.drainTimeoutMs !== undefined) proxy.drainTimeoutMs = options.drainTimeoutMs;
   const meta = structToPlain(bootstrap.node?.metadata);
   if (typeof meta.NAMESPACE === "string") {
@@ -155,13 +171,24 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
       typeof meta.SERVICE === "string" ? `${meta.SERVICE}.${ns}.svc.cluster.local` : undefined,
     );
   }
+  // Static resources are checked as they are applied, like those from xDS; here the rest of the bootstrap.
+  const unhonoured = unhonouredFields("envoy.config.bootstrap.v3.Bootstrap", { ...bootstrap, static_resources: null });
+  if (unhonoured.length) throw new Error(formatErrors(unhonoured));
   const sr = bootstrap.static_resources;
   let initialized = false;
   if (sr) {
     const clusters = proxy.applyClusters(sr.clusters, "static", true);
     if (!clusters.ok) throw new Error(`static_resources.clusters: ${formatErrors(clusters.errors)}`);
-    const listeners = await proxy.applyListeners(sr.listeners, "static", true);
+    const listeners = await proxy.applyListeners(nameListeners(sr.listeners), "static", true);
     if (!listeners.ok) throw new Error(`static_resources.listeners: ${formatErrors(listeners.errors)}`);
+  }
+  const files = startFileXds(bootstrap, proxy);
+  try {
+    await files?.loadAll();
+  } catch (err) {
+    files?.close();
+    await proxy.close();
+    throw err;
   }
   let caClient: CaClient | undefined;
   let certReady = !options.ca;
@@ -188,10 +215,16 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
     const synced = new Set<string>();
     const channel = adsChannel(bootstrap, (name) => proxy.secret(name), () => proxy.secret("ROOTCA")?.caPem ?? "");
     const token = options.ca?.token;
+    const initialMetadata = bootstrap.dynamic_resources.ads_config.grpc_services[0]?.initial_metadata ?? [];
     ads = new AdsClient({
       ...channel,
       // The bootstrap token proves who this proxy is to the control plane, as it does to the CA.
-      metadata: token ? () => { const md = new grpc.Metadata(); md.set("authorization", `Bearer ${token()}`); return md; } : undefined,
+      metadata: token || initialMetadata.length ? () => {
+        const md = new grpc.Metadata();
+        for (const h of initialMetadata) md.add(h.key.toLowerCase(), h.value);
+        if (token) md.set("authorization", `Bearer ${token()}`);
+        return md;
+      } : undefined,
       node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta, ...(bootstrap.node?.locality ? { locality: bootstrap.node.locality } : {}) },
       subscriptions: () => proxy.subscriptions(),
       apply: async (kind, resources, _removed, version) => {
@@ -222,6 +255,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
     ads?.close();
+    files?.close();
     caClient?.close();
     await proxy.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

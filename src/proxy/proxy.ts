@@ -11,7 +11,11 @@ import { type ResourceKind, toProto3Json } from "../xds/resource.js";
 import { originalDestination } from "../native/original-dst.js";
 import { compileRouteTable, type RouteTable } from "./http/route-table.js";
 import { Router } from "./http/router.js";
-import { OtlpExporter, type ExporterTarget } from "./tracing/otlp-exporter.js";
+import { OtlpExporter } from "./tracing/otlp-exporter.js";
+import { ZipkinExporter } from "./tracing/zipkin-exporter.js";
+import type { ExporterTarget, SpanSink } from "./tracing/span-sink.js";
+import { unhonouredFields } from "./config/field-check.js";
+import { Runtime } from "./runtime/runtime.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
@@ -39,6 +43,12 @@ function fingerprint(obj: unknown): string {
   return JSON.stringify(obj, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v));
 }
 
+/** Refuses a resource set when any resource sets a field the proxy would not act on (named with its path). */
+function honoured(kind: ResourceKind, list: ReadonlyArray<{ name?: string; cluster_name?: string }>): Result<void> {
+  const errors = list.flatMap((r, i) => unhonouredFields(FULL_NAMES[kind], r, `${kind}[${i}]${r.name || r.cluster_name ? ` ${r.name || r.cluster_name}` : ""}`));
+  return errors.length ? { ok: false, errors } : ok(undefined);
+}
+
 function errorOf(err: unknown, path: string): FieldError[] {
   return [{ path, message: (err as Error).message }];
 }
@@ -63,11 +73,17 @@ export class Proxy {
   readonly startedAt = new Date();
   drainTimeoutMs = 5000;
   nodeId = "";
+  /** layered_runtime: set once at start, before any listener or route is compiled. */
+  runtime = Runtime.fromBootstrap(null, "", "");
+  /** The node's cluster (bootstrap node.cluster): Zipkin's local service name. */
+  nodeCluster = "";
   /** One span exporter per collector target, shared by every connection manager that traces to it. */
-  private readonly exporters = new Map<string, OtlpExporter>();
+  private readonly exporters = new Map<string, SpanSink>();
 
   constructor() {
     this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
+    // The runtime is set from the bootstrap after construction; listeners read the proxy's current one.
+    const runtime = () => this.runtime;
     this.deps = {
       router: this.router,
       stats: this.stats,
@@ -75,7 +91,8 @@ export class Proxy {
       clusterExists: (name) => this.clusters.has(name),
       cluster: (name) => this.clusters.get(name)?.cluster,
       secrets: Object.assign((name: string) => this.secret(name), { want: (name: string) => void this.wantedSecrets.add(name) }),
-      tracing: { nodeId: () => this.nodeId, exporter: (target) => this.exporter(target) },
+      get runtime() { return runtime(); },
+      tracing: { nodeId: () => this.nodeId, nodeCluster: () => this.nodeCluster, exporter: (target) => this.exporter(target) },
     };
   }
 
@@ -114,6 +131,8 @@ export class Proxy {
    * chain; a bad secret rejects the update and the previous ones keep serving.
    */
   applySecrets(list: Secret__Output[], version: string): Result<void> {
+    const checked = honoured("secret", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, SecretMaterial>();
     const errors = [];
     for (const [i, sec] of list.entries()) {
@@ -143,6 +162,8 @@ export class Proxy {
 
   /** Replaces the dynamic clusters with `list` (static ones stay). All are built before any is swapped in. */
   applyClusters(list: Cluster__Output[], version: string, isStatic = false): Result<void> {
+    const checked = honoured("cluster", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, { cluster: UpstreamCluster; meta: Versioned<Cluster__Output>; static: boolean }>();
     const created: UpstreamCluster[] = [];
     for (const [i, c] of list.entries()) {
@@ -181,6 +202,8 @@ export class Proxy {
   }
 
   applyEndpoints(list: ClusterLoadAssignment__Output[], version: string): Result<void> {
+    const checked = honoured("endpoint", list);
+    if (!checked.ok) return checked;
     for (const cla of list) {
       const json = fingerprint(cla);
       this.assignments.set(cla.cluster_name, { config: cla, json, version });
@@ -190,10 +213,12 @@ export class Proxy {
   }
 
   applyRoutes(list: RouteConfiguration__Output[], version: string): Result<void> {
+    const checked = honoured("route", list);
+    if (!checked.ok) return checked;
     const next = new Map<string, { table: RouteTable; meta: Versioned<RouteConfiguration__Output> }>();
     for (const r of list) {
       try {
-        next.set(r.name, { table: compileRouteTable(r), meta: { config: r, json: fingerprint(r), version } });
+        next.set(r.name, { table: compileRouteTable(r, this.runtime), meta: { config: r, json: fingerprint(r), version } });
       } catch (err) {
         return { ok: false, errors: errorOf(err, `route_configuration ${r.name}`) };
       }
@@ -204,7 +229,16 @@ export class Proxy {
 
   /** Builds every listener first; only when all compile are they bound or swapped in. */
   async applyListeners(list: Listener__Output[], version: string, isStatic = false): Promise<Result<void>> {
+    const checked = honoured("listener", list);
+    if (!checked.ok) return checked;
     const built: Array<{ l: Listener__Output; cfg: ListenerConfig; json: string }> = [];
+    const names = new Set<string>();
+    for (const [i, l] of list.entries()) {
+      // The map is keyed by name: a repeat would silently replace (and orphan) the earlier listener's socket.
+      if (!l.name) return fail(`listeners[${i}].name`, "a listener needs a name");
+      if (names.has(l.name)) return fail(`listeners[${i}].name`, `listener "${l.name}" appears twice`);
+      names.add(l.name);
+    }
     for (const l of list) {
       const json = fingerprint(l);
       const prev = this.listeners.get(l.name);
@@ -319,10 +353,11 @@ export class Proxy {
     await Promise.all([...this.listeners.values()].map(({ active }) => active.close(this.drainTimeoutMs)));
   }
 
-  private exporter(target: ExporterTarget): OtlpExporter {
-    const key = JSON.stringify({ ...target, url: target.url.href });
+  private exporter(target: ExporterTarget): SpanSink {
+    const key = JSON.stringify(target.protocol === "otlp" ? { ...target, url: target.url.href } : target);
     let e = this.exporters.get(key);
-    if (!e) this.exporters.set(key, (e = new OtlpExporter(target, (n) => this.clusters.get(n)?.cluster, this.stats)));
+    const clusters = (n: string) => this.clusters.get(n)?.cluster;
+    if (!e) this.exporters.set(key, (e = target.protocol === "zipkin" ? new ZipkinExporter(target, clusters, this.stats) : new OtlpExporter(target, clusters, this.stats)));
     return e;
   }
 
@@ -331,5 +366,6 @@ export class Proxy {
     await Promise.all([...this.exporters.values()].map((e) => e.flush()));
     for (const e of this.exporters.values()) e.close();
     for (const { cluster } of this.clusters.values()) cluster.close();
+    this.runtime.close();
   }
 }

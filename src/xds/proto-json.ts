@@ -121,6 +121,9 @@ class JsonReader {
   private enumValue(en: protobuf.Enum, value: Json, path: string): unknown {
     if (typeof value === "number" && Number.isInteger(value)) return value;
     if (typeof value === "string" && value in en.values) return en.values[value];
+    // Envoy parses its JSON and YAML with protobuf's case_insensitive_enum_parsing: `codec_type: auto` is AUTO.
+    const folded = typeof value === "string" ? Object.keys(en.values).find((n) => n.toLowerCase() === value.toLowerCase()) : undefined;
+    if (folded) return en.values[folded];
     const names = Object.keys(en.values);
     const hint = typeof value === "string" ? closest(value, names) : undefined;
     return this.error(path, `"${String(value)}" is not a value of ${en.name}; use one of ${names.join(", ")}${hint ? ` (did you mean "${hint}"?)` : ""}`);

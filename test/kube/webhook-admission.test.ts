@@ -83,8 +83,11 @@ describe("the validating webhook, called by the real API server", { skip }, () =
     const bundle = roots();
     assert.equal(bundle.match(/BEGIN CERTIFICATE/g)?.length, 2);
     await waitFor("the ConfigMap to carry both roots", LIMIT_MS, async () => (await configMapPem("default")) === bundle ? true : undefined, 250);
-    const hook = await admin.get<{ webhooks: Array<{ clientConfig: { caBundle: string } }> }>(`/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${DEFAULT_WEBHOOK_CONFIG_NAME}`);
-    assert.equal(Buffer.from(hook.webhooks[0].clientConfig.caBundle, "base64").toString(), bundle);
+    // The leader writes the ConfigMaps and the caBundle one after the other: wait for each.
+    await waitFor("the webhook's caBundle to carry both roots", LIMIT_MS, async () => {
+      const hook = await admin.get<{ webhooks: Array<{ clientConfig: { caBundle: string } }> }>(`/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${DEFAULT_WEBHOOK_CONFIG_NAME}`);
+      return Buffer.from(hook.webhooks[0].clientConfig.caBundle, "base64").toString() === bundle ? true : undefined;
+    }, 250);
     // The webhook now serves a certificate from the new root, which the API server trusts through the new bundle.
     await waitFor("the API server to reach the webhook after the rotation", LIMIT_MS, async () => {
       const res = await cluster.request("POST", `${VS_PATH}?dryRun=All`, INVALID);

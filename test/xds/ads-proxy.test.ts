@@ -84,7 +84,7 @@ test("a proxy configured only by ADS serves, follows updates, NACKs a bad one an
   bad.resources.route = new Map([["main", encodeAny(TYPE_URL.route, { name: "main", virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "a", hash_policy: [{ filter_state: { key: "x" } }] } }] }] })]]);
   server.setSnapshot("sidecar-1", bad);
   const nacked = await until("a NACK", () => server.proxies()[0].types.find((t) => t.state === "NACKED"));
-  assert.match(nacked.nackError!, /hash_policy: "filter_state" is not supported/);
+  assert.match(nacked.nackError!, /hash_policy\[0\]\.filter_state: filter_state is not supported/);
   assert.equal((await get(url)).json().name, "b", "the last good config keeps serving");
 
   // Losing the server changes nothing; a new server on the same port resyncs the proxy.

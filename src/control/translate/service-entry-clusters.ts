@@ -84,7 +84,8 @@ export function originatedTls(tls: ClientTls, hostname: string): Json {
   const sans = tls.subjectAltNames?.length ? tls.subjectAltNames : sni ? [sni] : [];
   if (sans.length) validation.match_subject_alt_names = sans.map((exact) => ({ exact }));
   const common: Json = {
-    ...(Object.keys(validation).length ? { validation_context: validation } : {}),
+    // Always a validation_context, even empty (the system's roots): a proxy verifies nothing without one, as Envoy.
+    validation_context: validation,
     ...(tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey ? { tls_certificates: [{ certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } }] } : {}),
   };
   return { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": TLS, ...(sni ? { sni } : {}), common_tls_context: common } } };

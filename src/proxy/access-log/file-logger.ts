@@ -41,7 +41,8 @@ function plainValue(v: ValueLike): unknown {
   return null;
 }
 
-function fromSubstitution(f: SubstitutionFormatString__Output, where: string): (r: LogRecord) => string {
+/** A SubstitutionFormatString (text, inline text source, or JSON) as a formatter; Envoy's default format when empty. */
+export function fromSubstitution(f: SubstitutionFormatString__Output, where: string): (r: LogRecord) => string {
   switch (f.format) {
     case "json_format": return compileJson(plain(f.json_format as StructLike), `${where}.json_format`);
     case "text_format": return compileText(f.text_format ?? "", `${where}.text_format`);

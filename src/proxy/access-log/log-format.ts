@@ -21,6 +21,8 @@ export interface LogRecord {
   requestHeader(name: string): string | undefined;
   responseHeader(name: string): string | undefined;
   responseTrailer(name: string): string | undefined;
+  /** The body of a reply the proxy made itself (local_reply_config's %LOCAL_REPLY_BODY%). */
+  localReplyBody?: string;
 }
 
 type Value = string | number | undefined;
@@ -51,6 +53,7 @@ const SIMPLE: Record<string, Operator> = {
   DOWNSTREAM_PEER_URI_SAN: (r) => r.peerPrincipal,
   REQUESTED_SERVER_NAME: (r) => r.serverName,
   HOSTNAME: () => HOSTNAME,
+  LOCAL_REPLY_BODY: (r) => r.localReplyBody,
 };
 
 const HOSTNAME = hostname();

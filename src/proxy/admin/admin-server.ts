@@ -18,7 +18,7 @@ function send(res: ServerResponse, status: number, body: string, type = "text/pl
   res.end(body);
 }
 
-const MUTATING = new Set(["/quitquitquit", "/drain_listeners", "/logging", "/healthcheck/fail", "/healthcheck/ok", "/reset_counters"]);
+const MUTATING = new Set(["/quitquitquit", "/drain_listeners", "/logging", "/healthcheck/fail", "/healthcheck/ok", "/reset_counters", "/runtime_modify"]);
 let logLevel = "info";
 
 export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -72,6 +72,13 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         if (level) logLevel = level;
         return send(res, 200, `active loggers:\n  trellis: ${logLevel}\n`);
       }
+      case "/runtime":
+        return send(res, 200, JSON.stringify(p.runtime.dump(), null, 2), "application/json");
+      case "/runtime_modify": {
+        // Envoy's form: each query parameter is a key and its value (an empty value removes the key).
+        const refused = p.runtime.modify(Object.fromEntries(url.searchParams));
+        return refused ? send(res, 503, `${refused}\n`) : send(res, 200, "OK\n");
+      }
       case "/drain_listeners":
         void p.drain();
         return send(res, 200, "OK\n");
@@ -80,7 +87,7 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         o.onQuit();
         return;
       case "/":
-        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
+        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/runtime", "/runtime_modify", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
       default:
         return send(res, 404, `no admin handler for ${path}\n`);
     }

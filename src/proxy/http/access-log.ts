@@ -12,7 +12,7 @@ function single(v: string | string[] | number | undefined): string | undefined {
 }
 
 /** The request as logged: headers as forwarded (x-request-id and x-envoy-original-path included), then as received. */
-function httpRecord(ctx: StreamContext): LogRecord {
+export function httpRecord(ctx: StreamContext): LogRecord {
   const res = ctx.res;
   return {
     startTime: ctx.startTime,

@@ -11,6 +11,9 @@ import { durationMs, wrapped } from "../util/duration.js";
 import { compileAccessLogs, type AccessLogger } from "./access-log.js";
 import { filterFactory, type HttpFilter } from "./filter.js";
 import { localReply } from "./local-reply.js";
+import { refuseFileSource } from "../config/config-source.js";
+import { Runtime } from "../runtime/runtime.js";
+import { compileLocalReplyConfig, type LocalReplyRewriter } from "./local-reply-config.js";
 import { requestView } from "./request-view.js";
 import { compileRouteTable, type RouteTable } from "./route-table.js";
 import type { Router } from "./router.js";
@@ -38,6 +41,8 @@ export interface HcmDeps {
   clusterExists(name: string): boolean;
   cluster?(name: string): import("../upstream/cluster.js").UpstreamCluster | undefined;
   tracing: TracerDeps;
+  /** The proxy's runtime (layered_runtime); absent, every runtime key is at its default. */
+  runtime?: Runtime;
 }
 
 type Req = Http1Request | Http2ServerRequest;
@@ -49,6 +54,7 @@ export class HttpConnectionManager {
   private readonly inlineRoutes?: RouteTable;
   private readonly filters: HttpFilter[];
   private readonly accessLogs: AccessLogger[];
+  private readonly localReplyConfig?: LocalReplyRewriter;
   private readonly tracer?: Tracer;
   private readonly h1: Http1Handler;
   private readonly h1Options: Http1ServerOptions;
@@ -80,13 +86,16 @@ export class HttpConnectionManager {
     this.statPrefix = config.stat_prefix;
     const sp = `http.${config.stat_prefix}`;
     this.rqStats = { total: `${sp}.downstream_rq_total`, active: `${sp}.downstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `${sp}.downstream_rq_${c}xx`) };
-    if (config.route_specifier === "rds") this.rdsName = config.rds!.route_config_name;
-    else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output);
+    if (config.route_specifier === "rds") {
+      refuseFileSource(config.rds!.config_source, `${where}.rds.config_source`, "RDS");
+      this.rdsName = config.rds!.route_config_name;
+    }
+    else if (config.route_specifier === "route_config") this.inlineRoutes = compileRouteTable(config.route_config as RouteConfiguration__Output, deps.runtime);
     else throw new Error(`${where}: route_config or rds is required`);
     this.filters = config.http_filters.map((f, i) => {
       const factory = filterFactory(f.name, f.typed_config?.type_url);
       if (!factory) throw new Error(`${where}.http_filters[${i}]: filter ${f.name} (${f.typed_config?.type_url ?? "no typed_config"}) is not supported`);
-      return factory(f.typed_config ?? null, { statPrefix: this.statPrefix, stats: deps.stats, cluster: deps.cluster });
+      return factory(f.typed_config ?? null, { statPrefix: this.statPrefix, stats: deps.stats, cluster: deps.cluster, runtime: deps.runtime });
     });
     const last = config.http_filters[config.http_filters.length - 1];
     if (!last || (last.name !== "envoy.filters.http.router" && !last.typed_config?.type_url.endsWith("router.v3.Router"))) {
@@ -95,6 +104,7 @@ export class HttpConnectionManager {
     this.filters.pop();
     this.hasResponseHeaderFilters = this.filters.some((f) => f.onResponseHeaders);
     this.accessLogs = compileAccessLogs(config.access_log, where);
+    this.localReplyConfig = compileLocalReplyConfig(config.local_reply_config, `${where}.local_reply_config`, deps.runtime ?? Runtime.fromBootstrap(null, "", ""));
     if (config.tracing) this.tracer = new Tracer(config.tracing, deps.tracing, direction, `${where}.tracing`);
     this.codec = config.codec_type;
     this.serverName = config.server_name || "envoy";
@@ -254,7 +264,7 @@ export class HttpConnectionManager {
     }
     const ctx: StreamContext = {
       req, res, view, conn, route: undefined, upstreamHeaders, startTime: Date.now(), startHr: process.hrtime.bigint(), flags: [], metadata: {},
-      bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0,
+      bytesReceived: 0, bytesSent: 0, responseCode: 0, requestId: requestId ?? "", grpc: (view.header("content-type") ?? "").startsWith("application/grpc"), responded: false, faultDelayMs: 0, rewriteLocalReply: this.localReplyConfig,
     };
     res.setHeader("server", this.serverName);
     const istio = this.deps.istio;

@@ -18,6 +18,8 @@ export interface FilterFactoryContext {
   stats: import("../stats/stats.js").Stats;
   /** The proxy's clusters, for filters that call a service themselves (ext_authz). */
   cluster?(name: string): import("../upstream/cluster.js").UpstreamCluster | undefined;
+  /** The proxy's runtime (layered_runtime), for the keys filters read per request. */
+  runtime?: import("../runtime/runtime.js").Runtime;
 }
 
 /** Builds a filter from its decoded typed_config; throws with the field at fault. */
@@ -37,4 +39,9 @@ export function filterFactory(name: string, typeUrl: string | undefined): Filter
 
 export function registeredFilters(): string[] {
   return [...registry.keys()];
+}
+
+/** The typed_config type URL of every registered filter (the field walker test checks each is classified). */
+export function registeredFilterTypes(): string[] {
+  return [...registry.values()].map((f) => f.typeUrl);
 }

@@ -34,9 +34,11 @@ export function localReply(ctx: StreamContext, status: number, body: string, fla
     res.end();
     return;
   }
-  ctx.responseCode = status;
-  const payload = Buffer.from(body);
+  // local_reply_config may change the status, body, content type and headers (gRPC replies stay as gRPC has them).
+  const reply = ctx.rewriteLocalReply ? ctx.rewriteLocalReply(ctx, { status, body, contentType: "text/plain", headers: extraHeaders }) : { status, body, contentType: "text/plain", headers: extraHeaders };
+  ctx.responseCode = reply.status;
+  const payload = Buffer.from(reply.body);
   ctx.bytesSent += payload.length;
-  res.writeHead(status, { "content-type": "text/plain", "content-length": payload.length, ...extraHeaders });
+  res.writeHead(reply.status, { "content-type": reply.contentType, "content-length": payload.length, ...reply.headers });
   res.end(payload);
 }

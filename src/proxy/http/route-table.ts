@@ -9,6 +9,7 @@ import type { RetryPolicy__Output } from "../../xds/generated/envoy/config/route
 import type { AnyValue } from "../../xds/resource.js";
 import { compileHeaderMatcher, compileRegex, compileStringMatcher, type Predicate } from "../matchers/string-matcher.js";
 import { durationMs, wrapped } from "../util/duration.js";
+import { DENOMINATOR, Runtime } from "../runtime/runtime.js";
 import { compileHeaderMutation, type HeaderMutation } from "./header-mutation.js";
 import type { RequestView } from "./request-view.js";
 
@@ -39,9 +40,14 @@ export interface HashPolicy {
 }
 
 export interface MirrorPolicy {
+  /** The share of requests mirrored, read per request (runtime_fraction). */
+  fraction: () => number;
+  /** The mirror cluster, or "" when `clusterHeader` names it per request. */
   cluster: string;
-  /** Fraction in [0, 1]. */
-  fraction: number;
+  /** cluster_header: the request header whose value names the mirror cluster (no header, no mirror; as Envoy). */
+  clusterHeader?: string;
+  /** disable_shadow_host_suffix_append: keep the authority as it is instead of appending "-shadow". */
+  keepAuthority: boolean;
 }
 
 export type RouteAction =
@@ -92,7 +98,7 @@ export interface RouteTable {
 const REDIRECT_CODES: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
 const GRPC_RETRY_ON = new Set(["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"]);
 
-function compileMatch(m: RouteMatch__Output, path: string): Predicate<RequestView> {
+function compileMatch(m: RouteMatch__Output, path: string, runtime: Runtime): Predicate<RequestView> {
   const caseSensitive = wrapped(m.case_sensitive, true);
   const norm = (s: string) => (caseSensitive ? s : s.toLowerCase());
   let pathOk: Predicate<RequestView>;
@@ -115,13 +121,29 @@ function compileMatch(m: RouteMatch__Output, path: string): Predicate<RequestVie
     return (r: RequestView) => { const v = r.query().get(q.name); return v !== null && s(v); };
   });
   const grpc = m.grpc !== null;
-  const fraction = m.runtime_fraction?.default_value ? fractionOf(m.runtime_fraction.default_value) : 1;
-  if (headers.length === 0 && queries.length === 0 && !grpc && fraction >= 1) return pathOk;
+  const fraction = runtimeFraction(m.runtime_fraction, runtime, 1);
+  if (headers.length === 0 && queries.length === 0 && !grpc && !m.runtime_fraction) return pathOk;
   return (r) => pathOk(r)
     && headers.every((h) => h((n) => r.header(n)))
     && queries.every((q) => q(r))
     && (!grpc || (r.header("content-type") ?? "").startsWith("application/grpc"))
-    && (fraction >= 1 || Math.random() < fraction);
+    && chance(fraction());
+}
+
+const EMPTY_RUNTIME = Runtime.fromBootstrap(null, "", "");
+
+/** A RuntimeFractionalPercent read at request time: its runtime_key's value when the runtime has one, else the default. */
+export function runtimeFraction(p: { default_value: { numerator: number; denominator: string } | null; runtime_key: string } | null | undefined, runtime: Runtime, unset: number): () => number {
+  if (!p?.default_value) return () => unset;
+  const fallback = fractionOf(p.default_value);
+  if (!p.runtime_key) return () => fallback;
+  const denominator = DENOMINATOR[p.default_value.denominator] ?? 100;
+  return () => runtime.fraction(p.runtime_key, fallback, denominator);
+}
+
+/** True with probability f (always at 1 or more, never at 0). */
+export function chance(f: number): boolean {
+  return f >= 1 || (f > 0 && Math.random() < f);
 }
 
 export function fractionOf(p: { numerator: number; denominator: string }): number {
@@ -147,7 +169,7 @@ function compileRetry(r: RetryPolicy__Output | null): RetryConfig | undefined {
   };
 }
 
-function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: string): RouteAction {
+function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: string, runtime: Runtime): RouteAction {
   let clusters: ClusterChoice[];
   let clusterHeader: string | undefined;
   switch (a.cluster_specifier) {
@@ -179,7 +201,10 @@ function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: st
       default: throw new Error(`${path}.route.hash_policy: "${h.policy_specifier}" is not supported (header, cookie, connection_properties, query_parameter are)`);
     }
   });
-  const mirrors = a.request_mirror_policies.map((m) => ({ cluster: m.cluster, fraction: m.runtime_fraction?.default_value ? fractionOf(m.runtime_fraction.default_value) : 1 }));
+  const mirrors = a.request_mirror_policies.map((m) => ({
+    cluster: m.cluster, clusterHeader: m.cluster_header ? m.cluster_header.toLowerCase() : undefined, keepAuthority: m.disable_shadow_host_suffix_append,
+    fraction: runtimeFraction(m.runtime_fraction, runtime, 1),
+  }));
   const retry = compileRetry(a.retry_policy ?? vh.retry_policy);
   return {
     kind: "forward",
@@ -201,11 +226,11 @@ function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: st
   };
 }
 
-function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfiguration__Output, path: string): CompiledRoute {
+function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfiguration__Output, path: string, runtime: Runtime): CompiledRoute {
   if (!r.match) throw new Error(`${path}.match is required`);
   let action: RouteAction;
   switch (r.action) {
-    case "route": action = compileAction(r.route!, vh, path); break;
+    case "route": action = compileAction(r.route!, vh, path, runtime); break;
     case "redirect": {
       const d = r.redirect!;
       action = {
@@ -234,7 +259,7 @@ function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfi
   const perFilterConfig = new Map<string, AnyValue>([...Object.entries(vh.typed_per_filter_config), ...Object.entries(r.typed_per_filter_config)]);
   return {
     name: r.name,
-    matches: compileMatch(r.match, path),
+    matches: compileMatch(r.match, path, runtime),
     action,
     requestHeaders: compileHeaderMutation([
       { add: r.request_headers_to_add, remove: r.request_headers_to_remove },
@@ -252,13 +277,13 @@ function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfi
 }
 
 /** Compiles a RouteConfiguration; throws an Error naming the field path for anything it cannot serve. */
-export function compileRouteTable(cfg: RouteConfiguration__Output): RouteTable {
+export function compileRouteTable(cfg: RouteConfiguration__Output, runtime: Runtime = EMPTY_RUNTIME): RouteTable {
   const exact = new Map<string, CompiledVirtualHost>();
   const suffixes: Array<[string, CompiledVirtualHost]> = [];
   const prefixes: Array<[string, CompiledVirtualHost]> = [];
   let any: CompiledVirtualHost | undefined;
   cfg.virtual_hosts.forEach((vh, i) => {
-    const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r, j) => compileRoute(r, vh, cfg, `virtual_hosts[${i}].routes[${j}]`)) };
+    const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r, j) => compileRoute(r, vh, cfg, `virtual_hosts[${i}].routes[${j}]`, runtime)) };
     for (const raw of vh.domains) {
       const d = raw.toLowerCase();
       const clash = (where: string) => { throw new Error(`virtual_hosts[${i}].domains: "${raw}" is also a domain of another virtual host (${where}); Envoy rejects duplicate domains`); };

@@ -1,6 +1,6 @@
 // envoy.filters.http.router: picks the cluster and host, applies circuit breakers, sends the request over a pooled
 // connection, retries and times out as the route says, and streams the response back (trailers included).
-import { Writable } from "node:stream";
+import { type Transform, Writable } from "node:stream";
 import type { ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from "node:http2";
 import { type Endpoint, workloadOf } from "../upstream/endpoint.js";
 import { hash32 } from "../upstream/load-balancer.js";
@@ -13,7 +13,7 @@ import type { Stats } from "../stats/stats.js";
 import { PEER_HEADER } from "../stats/istio-metrics.js";
 import { localReply } from "./local-reply.js";
 import { cookieValue } from "./cookies.js";
-import { pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
+import { chance, pickCluster, rewritePath, type RetryConfig, type RouteAction } from "./route-table.js";
 import type { StreamContext } from "./stream-context.js";
 
 type Forward = Extract<RouteAction, { kind: "forward" }>;
@@ -290,16 +290,17 @@ export class Router {
       });
       req.on("end", () => endUpstream(first, req));
     }
-    for (const m of action.mirrors) if (m.fraction >= 1 || Math.random() < m.fraction) this.mirror(ctx, m.cluster, path, authority, headers, req);
+    for (const m of action.mirrors) {
+      const name = m.clusterHeader ? ctx.view.header(m.clusterHeader) : m.cluster;
+      if (name && chance(m.fraction())) this.mirror(ctx, name, path, m.keepAuthority ? authority : shadowOf(authority), headers, req);
+    }
   }
 
-  /** Sends a copy of the request to the mirror cluster and ignores its answer (Envoy appends "-shadow" to the host). */
-  private mirror(ctx: StreamContext, clusterName: string, path: string, authority: string, headers: Record<string, string | string[] | undefined>, req: StreamContext["req"]): void {
+  /** Sends a copy of the request to the mirror cluster and ignores its answer. */
+  private mirror(ctx: StreamContext, clusterName: string, path: string, shadowAuthority: string, headers: Record<string, string | string[] | undefined>, req: StreamContext["req"]): void {
     const cluster = this.clusters(clusterName);
     const host = cluster?.pick(undefined);
     if (!cluster || !host) return;
-    const colon = authority.lastIndexOf(":");
-    const shadowAuthority = colon > 0 ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
     const sink = cluster.http2
       ? this.sendH2(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink
       : this.sendH1(cluster, host, ctx, path, shadowAuthority, { ...headers }, 0, (o) => { if (o.kind === "response") (o.body as { resume?: () => void }).resume?.(); }).sink;
@@ -405,8 +406,9 @@ export class Router {
     headers["x-envoy-upstream-service-time"] = String(Date.now() - sentAt);
     ctx.route!.responseHeaders.apply(headers);
     choice.responseHeaders.apply(headers);
-    ctx.onResponseHeaders?.(headers);
+    // The status first: filters judge the response by it (a compressor skips 204 and 304).
     ctx.responseCode = status;
+    ctx.onResponseHeaders?.(headers);
     const res = ctx.res as Http1Response;
     for (const k in headers) {
       const v = headers[k];
@@ -415,7 +417,7 @@ export class Router {
     res.statusCode = status;
     // Headers go out with the first body chunk, or with the end of a body-less response in the same frame, which
     // keeps gRPC's trailers-only responses intact.
-    const body = outcome.body;
+    const body = bodyThrough(outcome.body, ctx.responseTransforms);
     body.on("data", (chunk: Buffer) => {
       ctx.bytesSent += chunk.length;
       ctx.idleTimer?.refresh();
@@ -436,4 +438,33 @@ export class Router {
       done();
     });
   }
+}
+
+/** Envoy's shadow authority: "-shadow" appended to the host, before any port. */
+function shadowOf(authority: string): string {
+  const colon = authority.lastIndexOf(":");
+  return colon > 0 && !authority.endsWith("]") ? `${authority.slice(0, colon)}-shadow${authority.slice(colon)}` : `${authority}-shadow`;
+}
+
+/**
+ * The upstream body through the filters' transforms (decompression, compression), with backpressure carried back
+ * to the upstream; an error anywhere along the way surfaces on the last stream, where the response sees it.
+ */
+function bodyThrough(body: ResponseBody, transforms: Transform[] | undefined): ResponseBody {
+  if (!transforms?.length) return body;
+  const [first] = transforms;
+  for (let i = 1; i < transforms.length; i++) {
+    const from = transforms[i - 1];
+    from.on("error", (err) => transforms[i].destroy(err));
+    from.pipe(transforms[i]);
+  }
+  body.on("data", (chunk: Buffer) => {
+    if (!first.write(chunk)) {
+      body.pause();
+      first.once("drain", () => body.resume());
+    }
+  });
+  body.on("end", () => first.end());
+  body.on("error", () => first.destroy(new Error("upstream body failed")));
+  return transforms[transforms.length - 1] as unknown as ResponseBody;
 }

@@ -61,4 +61,8 @@ export interface StreamContext {
   cancelUpstream?: () => void;
   /** Set by the connection manager: lets filters change response headers before they are sent. */
   onResponseHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
+  /** The connection manager's local_reply_config, applied to every reply the proxy makes itself. */
+  rewriteLocalReply?: import("./local-reply-config.js").LocalReplyRewriter;
+  /** Streams the upstream response body goes through, in order (decompressor, compressor), added by filters. */
+  responseTransforms?: import("node:stream").Transform[];
 }

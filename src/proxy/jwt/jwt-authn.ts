@@ -5,7 +5,8 @@ import type { JwtProvider__Output } from "../../xds/generated/envoy/extensions/f
 import type { JwtRequirement__Output } from "../../xds/generated/envoy/extensions/filters/http/jwt_authn/v3/JwtRequirement.js";
 import type { RouteMatch__Output } from "../../xds/generated/envoy/config/route/v3/RouteMatch.js";
 import { type HeaderGetter, compileHeaderMatcher, compileRegex } from "../matchers/string-matcher.js";
-import { parseJwks } from "./jwks.js";
+import { parseJwks, type VerifyKey } from "./jwks.js";
+import { type ClusterLookup, RemoteJwks } from "./remote-jwks.js";
 import { type JwtClaims, verifyJwt, type VerifyPolicy } from "./jwt-verify.js";
 
 export interface JwtRequest {
@@ -36,6 +37,9 @@ interface Extracted {
 interface Provider {
   name: string;
   policy: VerifyPolicy;
+  /** The provider's keys now: local ones, or the remote set while fresh (undefined: not fetched, or failing). */
+  keys(): VerifyKey[] | undefined;
+  remote?: RemoteJwks;
   extract(req: JwtRequest): Extracted | undefined;
   raw: JwtProvider__Output;
 }
@@ -43,23 +47,31 @@ interface Provider {
 type ProviderState = { status: "ok"; provider: Provider; payload: JwtClaims; payloadB64: string; from: Extracted } | { status: "missing" } | { status: "failed"; reason: string };
 type Check = (state: (name: string) => ProviderState) => { ok: true; used: string[] } | { ok: false; reason: string; missing: boolean };
 
-function compileProvider(name: string, p: JwtProvider__Output): Provider {
-  let keysText: string | undefined;
-  if (p.local_jwks) keysText = p.local_jwks.inline_string ?? (p.local_jwks.inline_bytes ? Buffer.from(p.local_jwks.inline_bytes).toString("utf8") : undefined);
-  if (p.remote_jwks) throw new Error(`providers.${name}.remote_jwks is not supported: inline the key set with local_jwks (Trellis' control plane fetches jwksUri for you)`);
-  if (!keysText) throw new Error(`providers.${name}: a key set is required (local_jwks.inline_string)`);
-  let keys;
+function localKeys(name: string, p: JwtProvider__Output): VerifyKey[] {
+  const keysText = p.local_jwks?.inline_string || (p.local_jwks?.inline_bytes?.length ? Buffer.from(p.local_jwks.inline_bytes).toString("utf8") : undefined);
+  if (!keysText) throw new Error(`providers.${name}: a key set is required (local_jwks.inline_string, or remote_jwks)`);
   try {
-    keys = parseJwks(keysText);
+    return parseJwks(keysText);
   } catch (err) {
     throw new Error(`providers.${name}.local_jwks: ${(err as Error).message}`, { cause: err });
   }
+}
+
+function compileProvider(name: string, p: JwtProvider__Output, clusters: ClusterLookup | undefined): Provider {
+  let remote: RemoteJwks | undefined;
+  let keys: VerifyKey[] = [];
+  if (p.jwks_source_specifier === "remote_jwks" && p.remote_jwks) {
+    if (!clusters) throw new Error(`providers.${name}.remote_jwks: this listener cannot reach clusters`);
+    remote = new RemoteJwks(p.remote_jwks, clusters, `providers.${name}.remote_jwks`);
+  } else keys = localKeys(name, p);
   const headers = p.from_headers.length || p.from_params.length || p.from_cookies.length ? p.from_headers : [{ name: "Authorization", value_prefix: "Bearer " }];
   const params = p.from_headers.length || p.from_params.length || p.from_cookies.length ? p.from_params : ["access_token"];
   const cookies = p.from_cookies;
   return {
     name,
     raw: p,
+    remote,
+    keys: remote ? () => remote.current() : () => keys,
     policy: { issuer: p.issuer || undefined, audiences: p.audiences, clockSkewSeconds: p.clock_skew_seconds || 60, requireExpiration: p.require_expiration, keys },
     extract(req) {
       for (const h of headers) {
@@ -152,14 +164,17 @@ function compileRuleMatch(m: RouteMatch__Output): (req: JwtRequest) => boolean {
 
 export interface CompiledJwtAuthn {
   authenticate(req: JwtRequest, nowSeconds?: number): JwtOutcome;
+  /** A remote key set fetch to wait for before authenticating (missing or expired keys), else undefined. */
+  pending(): Promise<void> | undefined;
 }
 
 /**
  * Requests with no rule match pass untouched. An allow_missing requirement inside requires_any lets requests without
  * a token through while still rejecting a bad token, which is how Istio's RequestAuthentication behaves.
  */
-export function compileJwtAuthn(config: JwtAuthentication__Output): CompiledJwtAuthn {
-  const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, compileProvider(name, p)]));
+export function compileJwtAuthn(config: JwtAuthentication__Output, clusters?: ClusterLookup): CompiledJwtAuthn {
+  const providers = new Map(Object.entries(config.providers).map(([name, p]) => [name, compileProvider(name, p, clusters)]));
+  const remotes = [...providers.values()].flatMap((p) => (p.remote ? [p.remote] : []));
   const rules = config.rules.map((r, i) => {
     if (!r.match) throw new Error(`rules[${i}].match is required`);
     let check: Check;
@@ -179,6 +194,10 @@ export function compileJwtAuthn(config: JwtAuthentication__Output): CompiledJwtA
   });
   const bypassPreflight = config.bypass_cors_preflight;
   return {
+    pending() {
+      const waits = remotes.map((r) => r.pending()).filter((w): w is Promise<void> => w !== undefined);
+      return waits.length ? Promise.all(waits).then(() => undefined) : undefined;
+    },
     authenticate(req, nowSeconds = Math.floor(Date.now() / 1000)) {
       if (bypassPreflight && req.method === "OPTIONS" && req.header("origin") !== undefined && req.header("access-control-request-method") !== undefined) return pass();
       const rule = rules.find((r) => r.match(req));
@@ -191,7 +210,10 @@ export function compileJwtAuthn(config: JwtAuthentication__Output): CompiledJwtA
           const from = p.extract(req);
           if (!from) s = { status: "missing" };
           else {
-            const v = verifyJwt(from.token, p.policy, nowSeconds);
+            const keys = p.keys();
+            // Envoy's words when the remote key set could not be fetched.
+            if (keys) p.policy.keys = keys;
+            const v = keys ? verifyJwt(from.token, p.policy, nowSeconds) : { ok: false as const, reason: "Jwks remote fetch is failed" };
             s = v.ok ? { status: "ok", provider: p, payload: v.payload, payloadB64: v.payloadB64, from } : { status: "failed", reason: v.reason };
           }
           cache.set(name, s);

@@ -9,6 +9,7 @@ import type { DataSource__Output } from "../../xds/generated/envoy/config/core/v
 import type { CertificateValidationContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/CertificateValidationContext.js";
 import type { Secret__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/Secret.js";
 import { compileStringMatcher, type Predicate } from "../matchers/string-matcher.js";
+import { refuseFileSource } from "../config/config-source.js";
 
 export interface SecretMaterial {
   certChainPem?: string;
@@ -90,6 +91,9 @@ export function compileTlsContext(ctx: CommonTlsContext__Output, secrets: Secret
     case undefined: break;
     default: throw new Error(`${where}: ${ctx.validation_context_type} is not supported (validation_context, validation_context_sds_secret_config, combined_validation_context are)`);
   }
+  for (const [i, c] of ctx.tls_certificate_sds_secret_configs.entries()) refuseFileSource(c.sds_config, `${where}.tls_certificate_sds_secret_configs[${i}].sds_config`, "SDS");
+  refuseFileSource(ctx.validation_context_sds_secret_config?.sds_config, `${where}.validation_context_sds_secret_config.sds_config`, "SDS");
+  refuseFileSource(ctx.combined_validation_context?.validation_context_sds_secret_config?.sds_config, `${where}.combined_validation_context.validation_context_sds_secret_config.sds_config`, "SDS");
   if (certSds) secrets.want?.(certSds);
   if (caSds) secrets.want?.(caSds);
   const fixedCert = inlineCert ? { cert: data(inlineCert.certificate_chain, `${where}.tls_certificates[0].certificate_chain`), key: data(inlineCert.private_key, `${where}.tls_certificates[0].private_key`) } : undefined;

@@ -74,13 +74,15 @@ export function extractContext(view: RequestView): TraceContext | undefined {
 /** Writes this proxy's span as the parent for whoever is called next, in both header families. */
 export function injectContext(headers: Record<string, string | string[] | undefined>, traceId: string, spanId: string, parentSpanId: string, sampled: boolean): void {
   headers.traceparent = `00-${traceId}-${spanId}-${sampled ? "01" : "00"}`;
-  headers["x-b3-traceid"] = traceId;
+  // A 64-bit trace (zero-padded for W3C) keeps its 16 digits in B3, as Zipkin and Envoy's zipkin tracer write it.
+  const b3TraceId = traceId.startsWith("0000000000000000") ? traceId.slice(16) : traceId;
+  headers["x-b3-traceid"] = b3TraceId;
   headers["x-b3-spanid"] = spanId;
   if (parentSpanId) headers["x-b3-parentspanid"] = parentSpanId;
   else delete headers["x-b3-parentspanid"];
   headers["x-b3-sampled"] = sampled ? "1" : "0";
   delete headers["x-b3-flags"];
-  if (headers.b3 !== undefined) headers.b3 = `${traceId}-${spanId}-${sampled ? "1" : "0"}${parentSpanId ? `-${parentSpanId}` : ""}`;
+  if (headers.b3 !== undefined) headers.b3 = `${b3TraceId}-${spanId}-${sampled ? "1" : "0"}${parentSpanId ? `-${parentSpanId}` : ""}`;
 }
 
 // Ids come from a pooled buffer of random bytes, refilled when used up: one crypto call per 512 ids, not per id.

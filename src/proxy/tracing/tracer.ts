@@ -1,14 +1,12 @@
-// The HTTP connection manager's tracing (HttpConnectionManager.tracing with envoy.tracers.opentelemetry): decides
+// The HTTP connection manager's tracing (HttpConnectionManager.tracing, a provider from tracer-providers.ts): decides
 // sampling, continues or starts the caller's trace, hands the next hop this proxy's span, and reports the span with
 // Envoy's standard tags when the response ends. Compiled once per config; per request it is a few string writes.
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
-import type { OpenTelemetryConfig__Output } from "../../xds/generated/envoy/config/trace/v3/OpenTelemetryConfig.js";
-import { decodeAny } from "../../xds/resource.js";
 import { SPAN_KIND, STATUS_CODE, type AttributeValue } from "../../xds/otlp-trace.js";
 import type { StreamContext } from "../http/stream-context.js";
-import { durationMs } from "../util/duration.js";
 import { extractContext, injectContext, newSpanId, newTraceId } from "./trace-context.js";
-import type { ExporterTarget, OtlpExporter } from "./otlp-exporter.js";
+import type { ExporterTarget, SpanSink } from "./span-sink.js";
+import { type ProviderContext, tracerProvider } from "./tracer-providers.js";
 
 type TracingConfig = NonNullable<HttpConnectionManager__Output["tracing"]>;
 
@@ -19,12 +17,10 @@ export interface ActiveSpan {
   traceState?: string;
 }
 
-export interface TracerDeps {
-  exporter(target: ExporterTarget): OtlpExporter;
+export interface TracerDeps extends ProviderContext {
+  exporter(target: ExporterTarget): SpanSink;
   nodeId(): string;
 }
-
-const OTEL = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig";
 
 function percent(p: { value: number } | null, fallback: number): number {
   return p ? Math.min(100, Math.max(0, p.value)) : fallback;
@@ -37,7 +33,8 @@ export class Tracer {
   private readonly maxPathTag: number;
   private readonly literalTags: Record<string, AttributeValue> = {};
   private readonly headerTags: Array<{ tag: string; header: string; fallback: string }> = [];
-  private readonly exporter: OtlpExporter;
+  private readonly exporter: SpanSink;
+  private readonly traceId64: boolean;
   private readonly kind: number;
 
   constructor(config: TracingConfig, deps: TracerDeps, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED", where: string) {
@@ -54,26 +51,9 @@ export class Tracer {
     });
     this.literalTags.component = "proxy";
     this.literalTags.node_id = deps.nodeId();
-    const provider = config.provider;
-    if (!provider?.typed_config) throw new Error(`${where}.provider: a tracer is required (envoy.tracers.opentelemetry with http_service)`);
-    if (provider.typed_config.type_url !== OTEL) throw new Error(`${where}.provider.typed_config: ${provider.typed_config.type_url} is not supported; use ${OTEL}`);
-    const otel = decodeAny<OpenTelemetryConfig__Output>(provider.typed_config, `${where}.provider.typed_config`);
-    if (!otel.ok) throw new Error(otel.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    const http = otel.value.http_service;
-    if (!http?.http_uri) throw new Error(`${where}.provider.typed_config.http_service: OTLP over HTTP is required (grpc_service is not supported); set http_service.http_uri {uri, cluster, timeout}`);
-    let url: URL;
-    try {
-      url = new URL(http.http_uri.uri);
-    } catch {
-      throw new Error(`${where}.provider.typed_config.http_service.http_uri.uri: "${http.http_uri.uri}" is not a URL; write e.g. http://collector:4318/v1/traces`);
-    }
-    if (!http.http_uri.cluster) throw new Error(`${where}.provider.typed_config.http_service.http_uri.cluster: name the cluster that reaches the collector`);
-    const headers: Record<string, string> = {};
-    for (const h of http.request_headers_to_add) if (h.header) headers[h.header.key.toLowerCase()] = h.header.value;
-    this.exporter = deps.exporter({
-      cluster: http.http_uri.cluster, url, timeoutMs: durationMs(http.http_uri.timeout, 1000), headers,
-      resource: { "service.name": otel.value.service_name || "unknown_service:trellis-proxy" },
-    });
+    const provider = tracerProvider(config.provider?.typed_config, deps, `${where}.provider`);
+    this.traceId64 = provider.traceId64;
+    this.exporter = deps.exporter(provider.target);
   }
 
   /** Starts this proxy's span for a request, and rewrites the trace headers that go upstream. */
@@ -85,7 +65,7 @@ export class Tracer {
       const rate = ctx.view.header("x-client-trace-id") !== undefined ? this.clientSampling : this.randomSampling;
       sampled = Math.random() * 100 < rate && Math.random() * 100 < this.overallSampling;
     }
-    const traceId = incoming?.traceId ?? newTraceId();
+    const traceId = incoming?.traceId ?? (this.traceId64 ? `0000000000000000${newTraceId().slice(16)}` : newTraceId());
     const spanId = newSpanId();
     const parentSpanId = incoming?.parentSpanId ?? "";
     injectContext(ctx.upstreamHeaders, traceId, spanId, parentSpanId, sampled);

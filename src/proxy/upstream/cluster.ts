@@ -14,6 +14,7 @@ import { buildUpstreamTls, type UpstreamTls } from "./upstream-tls.js";
 import { ActiveHealthChecker } from "./health-checker.js";
 import { dnsResolverFor, expand } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
+import { refuseFileSource } from "../config/config-source.js";
 
 export interface CircuitBreakers {
   maxConnections: number;
@@ -75,7 +76,8 @@ export class UpstreamCluster {
   constructor(readonly config: Cluster__Output, private readonly stats: Stats, secrets: SecretLookup) {
     this.name = config.name;
     this.rqStats = { total: `cluster.${this.name}.upstream_rq_total`, active: `cluster.${this.name}.upstream_rq_active`, byClass: [0, 1, 2, 3, 4, 5].map((c) => `cluster.${this.name}.upstream_rq_${c}xx`) };
-    const t = config.cluster_discovery_type === "type" ? config.type : undefined;
+    // No discovery type at all is Envoy's default, STATIC (the oneof member decodes as "STATIC" only when named).
+    const t = config.cluster_discovery_type === "type" ? config.type : config.cluster_discovery_type ? undefined : "STATIC";
     if (!t || !["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS", "ORIGINAL_DST"].includes(t)) {
       throw new Error(`cluster ${config.name}: type ${t ?? config.cluster_discovery_type ?? "(none)"} is not supported (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST are)`);
     }
@@ -110,11 +112,11 @@ export class UpstreamCluster {
       if (!decoded.ok) throw new Error(`cluster ${config.name}: ${decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
       const o = decoded.value;
       if (o.explicit_http_config?.http2_protocol_options) http2 = true;
-      if (o.use_downstream_protocol_config) http2 = false;
       maxRequestsPerConnection = wrapped(o.common_http_protocol_options?.max_requests_per_connection, maxRequestsPerConnection);
       idleTimeoutMs = durationMs(o.common_http_protocol_options?.idle_timeout, idleTimeoutMs);
     }
     this.http2 = http2;
+    refuseFileSource(config.eds_cluster_config?.eds_config, `cluster ${config.name}.eds_cluster_config.eds_config`, "EDS");
     this.edsServiceName = config.eds_cluster_config?.service_name || config.name;
     const istio = structValue(config.metadata?.filter_metadata?.istio) as { external?: unknown; services?: unknown } | undefined;
     this.external = istio?.external === true;

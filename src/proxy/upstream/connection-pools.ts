@@ -74,8 +74,9 @@ export class ConnectionPools {
     if ((tls.clientCert && (!m.cert || !m.key)) || (tls.trust && !m.ca)) throw Object.assign(new Error("upstream TLS material (certificate, key or trust) is not available yet"), { code: "TRELLIS_TLS_NOT_READY" });
     return {
       cert: m.cert, key: m.key, ca: m.ca, servername: tls.servername, ALPNProtocols: m.alpn.length ? m.alpn : alpn,
+      rejectUnauthorized: tls.verify,
       // Mesh peers are checked by their SPIFFE identity, not by host name.
-      checkServerIdentity: (_host, cert) => m.verifySan?.(cert),
+      checkServerIdentity: (_host, cert) => (tls.verify ? m.verifySan?.(cert) : undefined),
     };
   }
 

@@ -1,4 +1,4 @@
-// envoy.filters.http.ext_authz with an HTTP authorization service (Istio's CUSTOM action, envoyExtAuthzHttp): the
+// envoy.filters.http.ext_authz with an HTTP or gRPC (ext-authz-grpc.ts) authorization service (Istio's CUSTOM action): the
 // request's method, path (after path_prefix) and chosen headers are sent to the service through its cluster; 200
 // allows (with the upstream headers it returns), anything else is the answer the client gets (flag UAEX). A
 // service that cannot be reached denies with status_on_error (403) unless failure_mode_allow. With
@@ -16,6 +16,8 @@ import { durationMs } from "../../util/duration.js";
 import { registerFilter, type FilterFactoryContext, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
+import { GrpcUnaryCaller } from "../../upstream/grpc-unary.js";
+import { type AuthzDecision, checkOverGrpc } from "./ext-authz-grpc.js";
 
 const NAME = "envoy.filters.http.ext_authz";
 const MAX_BODY = 64 * 1024;
@@ -52,6 +54,8 @@ function statusCode(s: { code: string | number } | null | undefined): number {
 
 interface Compiled {
   cluster: string;
+  /** grpc_service: Authorization/Check instead of the HTTP service. */
+  grpc?: { caller: GrpcUnaryCaller; metadata: Array<[string, string]>; authority?: string };
   pathPrefix: string;
   timeoutMs: number;
   failureModeAllow: boolean;
@@ -79,19 +83,55 @@ class ExtAuthzFilter implements HttpFilter {
     this.deps.stats.inc(`http.${this.deps.statPrefix}.ext_authz.${name}`);
   }
 
+  /** The service could not be asked: failure_mode_allow lets the request through, else status_on_error. */
+  private failed(ctx: StreamContext, err: Error): FilterStatus {
+    this.stat("error");
+    if (this.c.failureModeAllow) {
+      this.stat("failure_mode_allowed");
+      return "continue";
+    }
+    console.error(`trellis proxy: ext_authz: ${this.c.cluster} could not be asked (${err.message}); denying with ${this.c.statusOnError}`);
+    localReply(ctx, this.c.statusOnError, "", "UAEX");
+    return "stop";
+  }
+
+  private async checkGrpc(ctx: StreamContext): Promise<FilterStatus> {
+    const g = this.c.grpc!;
+    let d: AuthzDecision;
+    try {
+      d = await checkOverGrpc(g.caller, ctx, { timeoutMs: this.c.timeoutMs, metadata: g.metadata, authority: g.authority, contextExtensions: {}, statusOf: statusCode });
+    } catch (err) {
+      return this.failed(ctx, err as Error);
+    }
+    if (!d.allowed) {
+      this.stat("denied");
+      localReply(ctx, d.status, d.body, "UAEX", Object.fromEntries(d.clientHeaders.filter(([k]) => !RESERVED.has(k))));
+      return "stop";
+    }
+    this.stat("ok");
+    for (const k of d.upstreamRemove) if (!RESERVED.has(k) && !k.startsWith(":")) delete ctx.upstreamHeaders[k];
+    for (const [k, v, append] of d.upstreamSet) {
+      if (RESERVED.has(k)) continue;
+      const prev = ctx.upstreamHeaders[k];
+      ctx.upstreamHeaders[k] = append && prev !== undefined ? [...(Array.isArray(prev) ? prev : [prev]), v] : v;
+    }
+    if (d.clientHeaders.length) {
+      const previous = ctx.onResponseHeaders;
+      ctx.onResponseHeaders = (headers) => {
+        previous?.(headers);
+        for (const [k, v] of d.clientHeaders) if (!RESERVED.has(k)) headers[k] = v;
+      };
+    }
+    return "continue";
+  }
+
   private async check(ctx: StreamContext): Promise<FilterStatus> {
+    if (this.c.grpc) return this.checkGrpc(ctx);
     let answer: { status: number; headers: IncomingMessage["headers"]; body: Buffer };
     try {
       answer = await this.ask(ctx);
     } catch (err) {
-      this.stat("error");
-      if (this.c.failureModeAllow) {
-        this.stat("failure_mode_allowed");
-        return "continue";
-      }
-      console.error(`trellis proxy: ext_authz: ${this.c.cluster} could not be asked (${(err as Error).message}); denying with ${this.c.statusOnError}`);
-      localReply(ctx, this.c.statusOnError, "", "UAEX");
-      return "stop";
+      return this.failed(ctx, err as Error);
     }
     if (answer.status === 200) {
       this.stat("ok");
@@ -167,8 +207,9 @@ registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.ext_auth
   const r = decodeAny<ExtAuthz__Output>(any, NAME);
   if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
   const v = r.value;
-  if (v.services !== "http_service" || !v.http_service) throw new Error(`${NAME}: only http_service is supported (grpc_service is not)`);
   if (v.with_request_body) throw new Error(`${NAME}.with_request_body: sending the request body to the authorization service is not supported`);
+  if (v.services === "grpc_service" && v.grpc_service) return grpcFilter(v, ctx);
+  if (v.services !== "http_service" || !v.http_service) throw new Error(`${NAME}: name the authorization service (http_service or grpc_service)`);
   const uri = v.http_service.server_uri;
   if (!uri?.cluster) throw new Error(`${NAME}.http_service.server_uri.cluster is required`);
   const reqCfg = v.http_service.authorization_request;
@@ -189,3 +230,21 @@ registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.ext_auth
   };
   return new ExtAuthzFilter(compiled, ctx);
 });
+
+/** ext_authz with grpc_service: envoy_grpc's cluster, the gRPC call's timeout (200 ms as Envoy's), initial_metadata. */
+function grpcFilter(v: ExtAuthz__Output, ctx: FilterFactoryContext): ExtAuthzFilter {
+  const g = v.grpc_service!;
+  const cluster = g.envoy_grpc?.cluster_name;
+  if (!cluster) throw new Error(`${NAME}.grpc_service: only envoy_grpc (cluster_name) is supported; google_grpc is not`);
+  if (!ctx.cluster) throw new Error(`${NAME}.grpc_service: this listener cannot reach clusters`);
+  return new ExtAuthzFilter({
+    cluster,
+    grpc: { caller: new GrpcUnaryCaller(cluster, (n) => ctx.cluster!(n)), metadata: g.initial_metadata.map((h) => [h.key.toLowerCase(), h.value]), authority: g.envoy_grpc!.authority || undefined },
+    pathPrefix: "",
+    timeoutMs: durationMs(g.timeout, 200),
+    failureModeAllow: v.failure_mode_allow,
+    statusOnError: statusCode(v.status_on_error as { code: string | number } | null),
+    enabled: metadataMatcher(v.filter_enabled_metadata, NAME),
+    headersToAdd: [],
+  }, ctx);
+}

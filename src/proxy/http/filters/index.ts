@@ -6,3 +6,7 @@ import "./jwt-authn.js";
 import "./cors.js";
 import "./local-ratelimit.js";
 import "./ext-authz.js";
+import "./compressor.js";
+import "./decompressor.js";
+import "./csrf.js";
+import "./health-check.js";

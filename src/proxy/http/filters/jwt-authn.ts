@@ -14,7 +14,13 @@ class JwtFilter implements HttpFilter {
 
   constructor(private readonly engine: CompiledJwtAuthn, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string) {}
 
-  onRequest(ctx: StreamContext): FilterStatus {
+  onRequest(ctx: StreamContext): FilterStatus | Promise<FilterStatus> {
+    // A remote key set that is missing or expired is fetched first (once, however many requests wait for it).
+    const wait = this.engine.pending();
+    return wait ? wait.then(() => this.run(ctx)) : this.run(ctx);
+  }
+
+  private run(ctx: StreamContext): FilterStatus {
     const v = ctx.view;
     const outcome = this.engine.authenticate({ method: v.method, path: v.pathOnly, query: v.path.includes("?") ? v.query() : undefined, header: (n) => v.header(n), cookie: (n) => cookieValue(v.header("cookie"), n) });
     if (!outcome.ok) {
@@ -34,5 +40,5 @@ registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.jwt_auth
   if (!any) throw new Error(`${NAME}: typed_config is required`);
   const r = decodeAny<JwtAuthentication__Output>(any, NAME);
   if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  return new JwtFilter(compileJwtAuthn(r.value), ctx.stats, ctx.statPrefix);
+  return new JwtFilter(compileJwtAuthn(r.value, ctx.cluster ? (n) => ctx.cluster!(n) : undefined), ctx.stats, ctx.statPrefix);
 });

@@ -2,11 +2,13 @@
 import type { LocalRateLimit__Output } from "../../../xds/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js";
 import { decodeAny, type AnyValue } from "../../../xds/resource.js";
 import { durationMs } from "../../util/duration.js";
-import { fractionOf } from "../route-table.js";
+import { chance, runtimeFraction } from "../route-table.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
 import type { Stats } from "../../stats/stats.js";
+import { compileHeaderMutation, type HeaderMutation } from "../header-mutation.js";
 
 const NAME = "envoy.filters.http.local_ratelimit";
 
@@ -32,13 +34,16 @@ class Bucket {
 
 interface Limit {
   bucket?: Bucket;
-  enabled: number;
-  enforced: number;
+  /** Read per request: the runtime's value for the key, else the default. */
+  enabled: () => number;
+  enforced: () => number;
   status: number;
   prefix: string;
+  /** response_headers_to_add: on the replies to requests this limit rejected. */
+  headers: HeaderMutation;
 }
 
-function compile(any: AnyValue, where: string): Limit {
+function compile(any: AnyValue, where: string, rt: Runtime): Limit {
   const r = decodeAny<LocalRateLimit__Output>(any, where);
   if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
   const c = r.value;
@@ -46,39 +51,59 @@ function compile(any: AnyValue, where: string): Limit {
   return {
     bucket: tb ? new Bucket(tb.max_tokens, tb.tokens_per_fill?.value ?? 1, durationMs(tb.fill_interval, 1000)) : undefined,
     // As in Envoy, an unset filter_enabled / filter_enforced means 0%: the bucket is only observed.
-    enabled: c.filter_enabled?.default_value ? fractionOf(c.filter_enabled.default_value) : 0,
-    enforced: c.filter_enforced?.default_value ? fractionOf(c.filter_enforced.default_value) : 0,
+    enabled: runtimeFraction(c.filter_enabled, rt, 0),
+    enforced: runtimeFraction(c.filter_enforced, rt, 0),
     status: c.status?.code ? Number(c.status.code) || 429 : 429,
     prefix: c.stat_prefix,
+    headers: headerMutation(c, where),
   };
+}
+
+function headerMutation(c: LocalRateLimit__Output, where: string): HeaderMutation {
+  try {
+    return compileHeaderMutation([{ add: c.response_headers_to_add, remove: [] }]);
+  } catch (err) {
+    throw new Error(`${where}.response_headers_to_add: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The mutation applied to an empty header map, as the extra headers of a local reply. */
+function replyHeaders(m: HeaderMutation): Record<string, string> {
+  if (m.empty) return {};
+  const h: Record<string, string | string[] | undefined> = {};
+  m.apply(h);
+  return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v!]));
 }
 
 class LocalRateLimitFilter implements HttpFilter {
   readonly name = NAME;
   private readonly perRoute = new WeakMap<object, Limit | null>();
 
-  constructor(private readonly base: Limit | undefined, private readonly stats: Stats) {}
+  constructor(private readonly base: Limit | undefined, private readonly stats: Stats, private readonly runtime: Runtime) {}
 
   onRequest(ctx: StreamContext): FilterStatus {
     const route = ctx.route!;
     let limit = this.perRoute.get(route);
     if (limit === undefined) {
       const any = route.perFilterConfig.get(NAME);
-      limit = any ? compile(any, `typed_per_filter_config.${NAME}`) : null;
+      limit = any ? compile(any, `typed_per_filter_config.${NAME}`, this.runtime) : null;
       this.perRoute.set(route, limit);
     }
     const l = limit ?? this.base;
-    if (!l?.bucket || l.enabled === 0 || (l.enabled < 1 && Math.random() >= l.enabled)) return "continue";
+    if (!l?.bucket || !chance(l.enabled())) return "continue";
     if (l.bucket.take()) {
       this.stats.inc(`${l.prefix}.http_local_rate_limit.ok`);
       return "continue";
     }
     this.stats.inc(`${l.prefix}.http_local_rate_limit.rate_limited`);
-    if (l.enforced === 0 || (l.enforced < 1 && Math.random() >= l.enforced)) return "continue";
+    if (!chance(l.enforced())) return "continue";
     this.stats.inc(`${l.prefix}.http_local_rate_limit.enforced`);
-    localReply(ctx, l.status, "local_rate_limited", "RL");
+    localReply(ctx, l.status, "local_rate_limited", "RL", replyHeaders(l.headers));
     return "stop";
   }
 }
 
-registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", (any, ctx) => new LocalRateLimitFilter(any ? compile(any, NAME) : undefined, ctx.stats));
+registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", (any, ctx) => {
+  const rt = ctx.runtime ?? Runtime.fromBootstrap(null, "", "");
+  return new LocalRateLimitFilter(any ? compile(any, NAME, rt) : undefined, ctx.stats, rt);
+});

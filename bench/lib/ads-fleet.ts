@@ -66,6 +66,9 @@ class Sidecar {
     const ip = `${options.ipPrefix ?? "127.2"}.${index >> 8}.${index & 255}`;
     this.client = new AdsClient({
       target: options.target,
+      // A connection per sidecar, as real ones have: grpc-js would otherwise share one HTTP/2 connection among the
+      // fleet, and the control plane allows 16 streams per connection (src/control/ca/grpc-limits.ts).
+      channelOptions: { "grpc.use_local_subchannel_pool": 1 },
       metadata: () => {
         const md = new grpc.Metadata();
         md.set("authorization", `Bearer ${options.tokens[service]}`);

@@ -41,11 +41,7 @@ function change(marker: string, resourceVersion?: string): Record<string, unknow
   };
 }
 
-/**
- * The mesh through the API server: 1,000 selector-less Services with one 10-endpoint slice each (headless: the test
- * cluster's service range holds 254 addresses; Trellis builds the same EDS clusters for them), and 10 app Services
- * with 100 running pods.
- */
+/** The mesh through the API server: 1,000 selector-less Services with one 10-endpoint slice each, 10 app Services with 100 running pods. */
 async function populate(client: KubeClient): Promise<number> {
   const t0 = now();
   await client.request("POST", "/api/v1/namespaces", { body: { metadata: { name: NS } } });
@@ -57,7 +53,7 @@ async function populate(client: KubeClient): Promise<number> {
   }
   const ids = Array.from({ length: SERVICES }, (_, i) => i);
   await batched(ids, 16, async (i) => {
-    await client.request("POST", `/api/v1/namespaces/${NS}/services`, { body: { metadata: { name: `svc-${i}` }, spec: { clusterIP: "None", ports: [{ name: "http", port: 8080 }] } } });
+    await client.request("POST", `/api/v1/namespaces/${NS}/services`, { body: { metadata: { name: `svc-${i}` }, spec: { ports: [{ name: "http", port: 8080 }] } } });
     await client.request("POST", `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { body: {
       metadata: { name: `svc-${i}-1`, labels: { "kubernetes.io/service-name": `svc-${i}`, "endpointslice.kubernetes.io/managed-by": "trellis-bench" } },
       addressType: "IPv4", ports: [{ name: "http", port: 8080, protocol: "TCP" }],

@@ -54,7 +54,7 @@ test("Services, EndpointSlices and Pods become a connected proxy's EDS; a pod's 
   const lines: string[] = [];
   const cp = plane(server, lines);
   await cp.start();
-  const rec = new AdsRecorder(`127.0.0.1:${cp.ports.xds}`, { id: "sidecar~10.9.0.9~client-1.shop~shop.svc.cluster.local", metadata: { NAMESPACE: "kube-system", LABELS: { app: "admin" }, INTERCEPTION_MODE: "REDIRECT" } });
+  const rec = new AdsRecorder(`127.0.0.1:${cp.ports.xds}`, { id: "sidecar~10.9.0.9~client-1.shop~shop.svc.cluster.local", metadata: { NAMESPACE: "kube-system", LABELS: { app: "admin" }, INTERCEPTION_MODE: "REDIRECT", ADMIN_ADDRESS: "10.9.9.9:15000" } });
   recorders.push(rec);
   const cluster = "outbound|80||web.shop.svc.cluster.local";
   await waitFor("web's endpoint", () => rec.endpoints(cluster).length === 1);
@@ -65,6 +65,7 @@ test("Services, EndpointSlices and Pods become a connected proxy's EDS; a pod's 
   assert.deepEqual(rec.endpoints(cluster, true), ["10.9.0.1:8080 HEALTHY", "10.9.0.2:8080 UNHEALTHY"]);
   api.remove("/apis/discovery.k8s.io/v1/endpointslices", "shop", "web-x");
   await waitFor("no endpoints", () => !rec.clusterNames().includes(cluster));
-  const proxies = await (await fetch(`http://127.0.0.1:${cp.ports.api}/debug/proxies`)).json() as Array<{ workload?: { namespace: string; labels: Record<string, string> } }>;
+  const proxies = await (await fetch(`http://127.0.0.1:${cp.ports.api}/debug/proxies`)).json() as Array<{ workload?: { namespace: string; labels: Record<string, string>; adminAddress?: string } }>;
   assert.deepEqual({ ns: proxies[0].workload?.namespace, labels: proxies[0].workload?.labels }, { ns: "shop", labels: { app: "client" } }, "the proxy's workload is its pod's, not its claims");
+  assert.equal(proxies[0].workload?.adminAddress, undefined, "an admin address off the stream's host is not dialled");
 });

@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import type { IstioResource } from "../../api/resource.js";
 import type { ConnectedProxy, NodeInfo } from "../../xds/ads-server.js";
 import type { Workload } from "../registry/registry.js";
+import { dropUnprovenAddresses } from "../registry/proven-address.js";
 import { KubeClient } from "./client.js";
 import { inClusterConnection, KubeconfigError, loadKubeconfig, type KubeConnection } from "./kubeconfig.js";
 import { KubeRegistry } from "./kube-registry.js";
@@ -100,6 +101,8 @@ export class KubeMode extends EventEmitter {
         continue;
       }
       if (this.unmatched.delete(p.node.id)) this.log(`trellis control: proxy ${p.node.id} matched to pod ${workload.namespace}/${workload.name}`);
+      // The control plane dials ADMIN_ADDRESS and STATS_ADDRESS itself: only where the stream came from (no SSRF).
+      dropUnprovenAddresses(workload, p.peerAddress);
       connected.set(p.node.id, workload);
       if (p.identity) proven.push(`${workload.namespace}/${workload.name}`);
     }

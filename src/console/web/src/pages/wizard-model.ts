@@ -154,7 +154,8 @@ export function applyWizard(type: string, service: string, namespace: string, ve
     main.retries = { attempts: f.retries.attempts, perTryTimeout: f.retries.perTryTimeout, retryOn: "gateway-error,connect-failure,refused-stream" };
   }
   vs.spec!.http = http;
-  // Subsets are only needed (and only written) when a route names one.
+  // The DestinationRule is written only when a route needs a subset it lacks: otherwise it is not this wizard's.
   const usesSubsets = JSON.stringify(http).includes('"subset"');
-  return usesSubsets || existing.dr ? [dr, vs] : [vs];
+  const drChanged = !existing.dr || JSON.stringify(existing.dr.spec) !== JSON.stringify(dr.spec);
+  return usesSubsets && drChanged ? [dr, vs] : [vs];
 }

@@ -8,8 +8,9 @@ import { TracesPage } from "./pages/TracesPage";
 import { TraceView } from "./pages/TraceView";
 import { ConfigPage } from "./pages/ConfigPage";
 import { ConfigEditor } from "./pages/ConfigEditor";
+import { MeshPage } from "./pages/MeshPage";
 
-const NAV: Array<[string, string]> = [["overview", "Overview"], ["graph", "Traffic Graph"], ["applications", "Applications"], ["workloads", "Workloads"], ["services", "Services"], ["traces", "Traces"], ["istio", "Istio Config"]];
+const NAV: Array<[string, string]> = [["overview", "Overview"], ["graph", "Traffic Graph"], ["applications", "Applications"], ["workloads", "Workloads"], ["services", "Services"], ["traces", "Traces"], ["istio", "Istio Config"], ["mesh", "Mesh"]];
 
 export function App() {
   const route = useRoute();
@@ -22,6 +23,7 @@ export function App() {
       break;
     case "traces": page = rest[0] ? <TraceView traceId={rest[0]} /> : <TracesPage params={route.params} />; break;
     case "istio": page = rest.length === 3 ? <ConfigEditor kind={rest[0]} namespace={rest[1]} name={rest[2]} /> : rest[0] === "new" ? <ConfigEditor /> : <ConfigPage />; break;
+    case "mesh": page = <MeshPage />; break;
     default: page = <Overview />;
   }
   return (

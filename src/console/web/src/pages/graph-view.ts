@@ -54,11 +54,16 @@ export function withoutServices(g: MeshGraph): MeshGraph {
 
 /** The focused node and everything within two hops (a service between counts as one). */
 export function focused(g: MeshGraph, id: string): MeshGraph {
-  if (!g.nodes.some((n) => n.id === id)) return g;
-  const keep = new Set([id]);
-  for (let hop = 0; hop < 2; hop++) {
+  return g.nodes.some((n) => n.id === id) ? neighbours(g, [id], 2) : g;
+}
+
+/** The given nodes and everything within `hops` edges of them, either direction. */
+export function neighbours(g: MeshGraph, ids: string[], hops: number): MeshGraph {
+  const keep = new Set(ids.filter((id) => g.nodes.some((n) => n.id === id)));
+  for (let hop = 0; hop < hops; hop++) {
+    const reached = new Set(keep);
     for (const e of g.edges) {
-      if (keep.has(e.source) || keep.has(e.target)) { keep.add(e.source); keep.add(e.target); }
+      if (reached.has(e.source) || reached.has(e.target)) { keep.add(e.source); keep.add(e.target); }
     }
   }
   return { ...g, nodes: g.nodes.filter((n) => keep.has(n.id)), edges: g.edges.filter((e) => keep.has(e.source) && keep.has(e.target)) };

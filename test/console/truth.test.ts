@@ -217,3 +217,49 @@ test("the bundle is served brotli- or gzip-compressed, named by content hash and
     assert.ok(bytes < plainBytes / 2, `${encoding}: ${bytes} of ${plainBytes} bytes`);
   }
 });
+
+test("detail pages: a mini-graph, the Traffic tab, Envoy config as tables, sync states explained, and the workload's logs", { skip }, async () => {
+  const page = demo.page;
+  await page.goto(`${demo.consoleUrl}#/services/default/reviews?tab=overview`);
+  await page.getByRole("figure", { name: /Neighbours of reviews: [1-9]\d* nodes/ }).waitFor({ timeout: 30_000 });
+  await page.getByLabel("Sync states").getByText("NACKED").waitFor();
+  await shot("detail-overview");
+  await page.getByRole("tab", { name: "Traffic" }).click();
+  await page.getByRole("table", { name: "Traffic" }).getByRole("cell", { name: "Inbound" }).first().waitFor();
+  await page.getByRole("table", { name: "Traffic" }).getByRole("cell", { name: "Outbound" }).first().waitFor();
+  await shot("detail-traffic");
+
+  await page.goto(`${demo.consoleUrl}#/workloads/default/reviews-v2?tab=config`);
+  await page.getByRole("table", { name: "Envoy Listeners" }).getByText("virtualInbound").waitFor();
+  await page.getByRole("tab", { name: "Clusters" }).click();
+  await page.getByRole("table", { name: "Envoy Clusters" }).getByText("outbound|9080||ratings.default.svc.cluster.local").first().waitFor();
+  await page.getByLabel("Filter Envoy config").fill("ratings");
+  const clusterRows = await page.getByRole("table", { name: "Envoy Clusters" }).locator("tbody tr").allInnerTexts();
+  assert.ok(clusterRows.length > 0 && clusterRows.every((r) => r.includes("ratings")), clusterRows.join("\n"));
+  await page.getByRole("tab", { name: "Endpoints" }).click();
+  await page.getByRole("table", { name: "Envoy Endpoints" }).getByText("HEALTHY").first().waitFor();
+  await page.getByRole("tab", { name: "Secrets" }).click();
+  const secret = page.getByRole("table", { name: "Envoy Secrets" }).locator("tr", { hasText: "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" });
+  assert.match(await secret.innerText(), /\d+\.\d h/, "the workload certificate's expiry in hours");
+  await shot("detail-envoy-secrets");
+
+  await page.getByRole("tab", { name: "Logs" }).click();
+  await page.getByLabel("Logs").getByText(/reviews listening on/).waitFor({ timeout: 20_000 });
+  await page.getByLabel("Container").selectOption("sidecar");
+  await page.getByLabel("Logs").getByText(/trellis proxy: admin on/).waitFor();
+  assert.doesNotMatch(await page.getByLabel("Logs").innerText(), /reviews listening on/);
+  await shot("detail-logs");
+});
+
+test("the Mesh page: the control plane, its proxies in sync, the CA and its root's expiry", { skip }, async () => {
+  const page = demo.page;
+  await page.goto(`${demo.consoleUrl}#/mesh`);
+  const cp = page.getByRole("article", { name: "Control plane" });
+  await cp.getByText(/trellis-control\//).waitFor();
+  await cp.getByText("6 of 6").waitFor({ timeout: 30_000 });
+  const ca = page.getByRole("article", { name: "Certificate authority" });
+  await ca.getByText("cluster.local").waitFor();
+  assert.match(await page.getByRole("table", { name: "Roots" }).innerText(), /yes\s+\S+ \(in \d+ days\)/);
+  assert.equal(await page.getByRole("table", { name: "Proxies" }).locator("tbody tr").count(), 6);
+  await shot("mesh");
+});

@@ -10,6 +10,7 @@ import { Wizard, WIZARDS } from "./Wizard";
 import { EnvoyTables, SYNC_STATES, SyncLegend } from "../components/EnvoyTables";
 import { MiniGraph } from "../components/MiniGraph";
 import { TrafficTable } from "../components/TrafficTable";
+import { LogsTab } from "../components/LogsTab";
 
 type Section = "applications" | "workloads" | "services";
 
@@ -19,7 +20,7 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
   const health = usePoll(() => api.get<HealthEntry[]>("/api/v1/telemetry/health?window=5m"), [], 15_000);
   const entity = entitiesOf(section, proxies.data ?? []).find((e) => e.namespace === namespace && e.name === name);
   const h = health.data?.find((e) => e.kind === healthKind(section) && e.namespace === namespace && e.name === name);
-  const tabs: Array<[string, string]> = [["overview", "Overview"], ["traffic", "Traffic"], ["inbound", "Inbound metrics"], ["outbound", "Outbound metrics"], ["traces", "Traces"], ["config", "Envoy config"], ...(section === "services" ? [["wizards", "Actions"] as [string, string]] : [])];
+  const tabs: Array<[string, string]> = [["overview", "Overview"], ["traffic", "Traffic"], ["inbound", "Inbound metrics"], ["outbound", "Outbound metrics"], ["traces", "Traces"], ["config", "Envoy config"], ...(section === "workloads" ? [["logs", "Logs"] as [string, string]] : []), ...(section === "services" ? [["wizards", "Actions"] as [string, string]] : [])];
   return (
     <section>
       <p><a href={href([section])}>{section[0].toUpperCase() + section.slice(1)}</a> / {namespace}</p>
@@ -54,6 +55,7 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
       {(tab === "inbound" || tab === "outbound") && <Metrics kind={healthKind(section)} namespace={namespace} name={name} direction={tab} window={params.get("window") ?? "10m"} />}
       {tab === "traces" && <Traces service={`${section === "workloads" ? (entity?.instances[0]?.workload?.labels.app ?? name) : name}.${namespace}`} />}
       {tab === "config" && entity && <EnvoyTables instances={entity.instances} />}
+      {tab === "logs" && entity && <LogsTab instances={entity.instances} />}
       {tab === "wizards" && entity && (
         <div>
           <p>Each action writes a VirtualService and a DestinationRule for {name}, visible and editable under Istio Config.</p>

@@ -100,7 +100,10 @@ test("the graph: badges and padlocks without emoji, Find/Hide expressions and th
   await page.locator(".legend summary").click();
   await shot("graph-badges-legend");
 
-  await page.getByLabel("Find").fill("name = reviews or %httperr > 10");
+  await page.getByLabel("Find").fill("name = reviews or name = ratings");
+  await page.waitForFunction(() => [...document.querySelectorAll("[role=alert]")].length === 0);
+  await page.locator("tr[data-node]").first().waitFor({ state: "attached" });
+  await page.getByLabel("Find").fill("%httperr > 10 or protocol = grpc");
   await page.waitForFunction(() => [...document.querySelectorAll("[role=alert]")].length === 0);
   await page.getByLabel("Find").fill("colour = red");
   await page.getByRole("alert").filter({ hasText: /Find: unknown field "colour"/ }).waitFor();
@@ -244,10 +247,10 @@ test("detail pages: a mini-graph, the Traffic tab, Envoy config as tables, sync 
   await shot("detail-envoy-secrets");
 
   await page.getByRole("tab", { name: "Logs" }).click();
-  await page.getByLabel("Logs").getByText(/reviews listening on/).waitFor({ timeout: 20_000 });
+  await page.getByLabel("Logs", { exact: true }).getByText(/reviews listening on/).waitFor({ timeout: 20_000 });
   await page.getByLabel("Container").selectOption("sidecar");
-  await page.getByLabel("Logs").getByText(/trellis proxy: admin on/).waitFor();
-  assert.doesNotMatch(await page.getByLabel("Logs").innerText(), /reviews listening on/);
+  await page.getByLabel("Logs", { exact: true }).getByText(/reviews listening on/).waitFor({ state: "detached" });
+  assert.match(await page.getByLabel("Logs", { exact: true }).innerText(), /trellis proxy: admin on/);
   await shot("detail-logs");
 });
 

@@ -78,7 +78,7 @@ export function EnvoyTables({ instances }: { instances: ProxyStatus[] }) {
         <label>Proxy <select value={proxy} onChange={(e) => setProxy(e.target.value)}>{instances.map((p) => <option key={p.node.id}>{p.node.id}</option>)}</select></label>
         <label>Filter <input value={filter} onChange={(e) => setFilter(e.target.value)} size={24} aria-label="Filter Envoy config" /></label>
       </div>
-      <div className="tabs" role="tablist" aria-label="Envoy config">{Object.entries(TABLES).map(([id, x]) => <button key={id} role="tab" aria-selected={tab === id} onClick={() => setTab(id)}>{x.label}</button>)}</div>
+      <div className="tabs" role="tablist" aria-label="Envoy config">{Object.entries(TABLES).map(([id, x]) => <button key={id} role="tab" aria-selected={tab === id} onClick={() => { setTab(id); setFilter(""); }}>{x.label}</button>)}</div>
       {error && <p role="alert" className="error">{error}</p>}
       {!table && !error && <p className="muted">Loading…</p>}
       {table && (

@@ -71,6 +71,7 @@ test("after the fault the ratings service node is failing with about half its re
   assert.ok(Math.abs(svc.errorRatio - 0.5) < 0.2, `ratings fails ${svc.errorRatio} of its requests, not about half`);
   const into = data.edges.filter((e) => e.id.endsWith("->default/service/ratings"));
   assert.ok(into.length >= 1 && into.every((e) => e.errorRatio > 0.15 && e.errorRatio < 0.85), JSON.stringify(into));
+  assert.equal(Number(await demo.page.locator(".graph").getAttribute("data-drawn-nodes")), data.nodes.length, "the canvas draws what the data holds");
   for (const n of data.nodes) assert.match(n.id, /^(default\/(app|service|workload)\/[a-z][\w-]*(\/v\d)?|unknown)$/, `stray node ${n.id}`);
   await demo.page.locator("details").last().evaluate((d) => { (d as HTMLDetailsElement).open = false; });
   await shot("graph-fault");
@@ -95,6 +96,13 @@ test("the graph: badges and padlocks without emoji, Find/Hide expressions and th
   await badges.waitFor();
   assert.match(await badges.innerText(), /VS[\s\S]*FI/);
   assert.ok(await page.locator(".graph-overlay .lock svg").count() > 0, "mTLS edges carry an SVG padlock");
+  // A node picked (here from the nodes table, as a keyboard user would) opens its side panel, with its charts.
+  await page.locator("details").last().evaluate((d) => { (d as HTMLDetailsElement).open = true; });
+  await page.locator('tr[data-node="default/service/ratings"]').getByRole("button").click();
+  const side = page.getByRole("complementary", { name: "Details" });
+  await side.getByRole("heading", { name: "ratings" }).waitFor();
+  await side.getByRole("figure", { name: /Inbound errors %/ }).waitFor();
+  await side.getByRole("link", { name: "Details and charts" }).waitFor();
   assert.equal(await page.locator(".graph-overlay").innerText().then((t) => /\p{Extended_Pictographic}/u.test(t)), false, "no emoji in the overlay");
   await page.getByRole("combobox", { name: "Namespace" }).locator("option", { hasText: "default" }).waitFor({ state: "attached" });
   await page.locator(".legend summary").click();
@@ -127,6 +135,8 @@ test("the graph: badges and padlocks without emoji, Find/Hide expressions and th
   await page.goto(`${demo.consoleUrl}#/graph?namespaces=no-such-namespace&refresh=0`);
   await page.getByText("Namespace no-such-namespace does not exist").waitFor();
   assert.match((await page.getByRole("img", { name: /Mesh graph/ }).getAttribute("aria-label"))!, /0 nodes, 0 edges/);
+  await page.locator('.graph[data-drawn-nodes="0"]').waitFor();
+  assert.equal(await page.locator(".graph-overlay .lock").count(), 0, "nothing of the previous graph stays drawn");
   await shot("graph-unknown-namespace");
 });
 

@@ -58,7 +58,7 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
       {tab === "logs" && entity && <LogsTab instances={entity.instances} />}
       {tab === "wizards" && entity && (
         <div>
-          <p>Each action writes a VirtualService and a DestinationRule for {name}, visible and editable under Istio Config.</p>
+          <p>Each action opens on {name}'s routing as it is and changes only its own part of the VirtualService (routes, fault, timeouts) or the DestinationRule (circuit breaker), visible and editable under Istio Config.</p>
           <div className="tabs">{WIZARDS.map(([id, label]) => <button key={id} aria-pressed={params.get("wizard") === id} onClick={() => setParams({ wizard: id })}>{label}</button>)}</div>
           {params.get("wizard") && <Wizard type={params.get("wizard")!} service={name} namespace={namespace} versions={[...new Set(entity.instances.map((p) => p.workload?.labels.version ?? "").filter(Boolean))].sort()} />}
         </div>

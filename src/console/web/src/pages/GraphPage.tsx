@@ -12,6 +12,7 @@ import { FIND_HELP, parseFind } from "./graph-find";
 import { focused, healthColor, healthName, hidden, nodeLabel, withIdle, withoutServices } from "./graph-view";
 import { badgesOf, drawOverlay } from "./graph-overlay";
 import { GraphLegend } from "./GraphLegend";
+import { NodeCharts } from "../components/NodeCharts";
 
 cytoscape.use(dagre);
 
@@ -61,7 +62,14 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
   if (shown && focus) shown = focused(shown, focus);
 
   useEffect(() => {
-    if (!container.current || !shown) return;
+    if (!container.current) return;
+    if (!shown) {
+      // Nothing to show (an unknown namespace): what was drawn before must not stay on the canvas.
+      cy.current?.elements().remove();
+      if (overlay.current) overlay.current.innerHTML = "";
+      container.current.dataset.drawnNodes = "0";
+      return;
+    }
     if (!cy.current) {
       cy.current = cytoscape({
         container: container.current,
@@ -108,6 +116,7 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
     }
     c.edges().toggleClass("animated", display.animation);
     const draw = () => overlay.current && drawOverlay(c, overlay.current, { security: display.security, badges: display.badges });
+    container.current.dataset.drawnNodes = String(c.nodes().filter((n) => !n.isParent()).length);
     c.off("render");
     c.on("render", draw);
     draw();
@@ -169,7 +178,7 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
         <table aria-label="Graph nodes">
           <thead><tr><th>Node</th><th>Type</th><th>Namespace</th><th>In req/s</th><th>In errors</th><th>Health</th></tr></thead>
           <tbody>{(shown?.nodes ?? []).map((n) => (
-            <tr key={n.id} data-node={n.id} data-health={healthName(n.traffic.inErrorRatio, n.traffic.inRps)} data-error-ratio={n.traffic.inErrorRatio}><td>{nodeLabel(n).replace("\n", " ")}</td><td>{n.nodeType}</td><td>{n.namespace}</td><td>{n.traffic.inRps.toFixed(2)}</td><td>{pct(n.traffic.inErrorRatio)}</td><td>{healthName(n.traffic.inErrorRatio, n.traffic.inRps)}</td></tr>
+            <tr key={n.id} data-node={n.id} data-health={healthName(n.traffic.inErrorRatio, n.traffic.inRps)} data-error-ratio={n.traffic.inErrorRatio}><td><button className="link" onClick={() => setSelected({ node: n })}>{nodeLabel(n).replace("\n", " ")}</button></td><td>{n.nodeType}</td><td>{n.namespace}</td><td>{n.traffic.inRps.toFixed(2)}</td><td>{pct(n.traffic.inErrorRatio)}</td><td>{healthName(n.traffic.inErrorRatio, n.traffic.inRps)}</td></tr>
           ))}</tbody>
         </table>
         <table aria-label="Graph edges">
@@ -199,6 +208,7 @@ function SidePanel({ node, edge, nodes, window }: { node?: GraphNode; edge?: Gra
           <dd><span className="bar" aria-label={`Inbound errors ${pct(node.traffic.inErrorRatio)}`}><span style={{ width: `${Math.min(100, node.traffic.inErrorRatio * 100)}%` }} /></span></dd>
           <dt>Outbound</dt><dd>{node.traffic.outRps.toFixed(2)} req/s</dd>
         </dl>
+        <NodeCharts node={node} />
         {link && <a href={link}>Details and charts</a>}
       </aside>
     );

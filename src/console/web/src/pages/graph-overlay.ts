@@ -34,8 +34,12 @@ export function drawOverlay(cy: Core, overlay: HTMLElement, o: { security: boole
   const parts: string[] = [];
   if (o.security) {
     cy.edges("[?mtls]").forEach((e) => {
-      const p = e.renderedMidpoint();
-      parts.push(`<span class="lock" title="mTLS" data-lock="${e.id()}" style="left:${p.x - 6}px;top:${p.y - 18}px">${LOCK_SVG}</span>`);
+      // A third of the way along, so the padlock never sits on the edge's label (which is at the middle).
+      const a = e.renderedSourceEndpoint();
+      const b = e.renderedTargetEndpoint();
+      const x = a.x + (b.x - a.x) / 3;
+      const y = a.y + (b.y - a.y) / 3;
+      parts.push(`<span class="lock" title="mTLS" data-lock="${e.id()}" style="left:${x - 6}px;top:${y - 7}px">${LOCK_SVG}</span>`);
     });
   }
   if (o.badges) {

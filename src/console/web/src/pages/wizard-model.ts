@@ -97,8 +97,9 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 function base(kind: string, service: string, namespace: string, existing: Resource | undefined): Resource {
   if (existing) {
-    const { resourceVersion: _rv, ...metadata } = existing.metadata;
-    return { ...clone(existing), metadata: clone(metadata) };
+    // What a person set is kept; what the server manages (uid, generation, timestamps, version) is not sent back.
+    const { name, namespace: ns, labels, annotations } = existing.metadata;
+    return { ...clone(existing), metadata: clone({ name, namespace: ns, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }) };
   }
   return { apiVersion: "networking.istio.io/v1", kind, metadata: { name: service, namespace, labels: { [WIZARD_LABEL]: WIZARD_VALUE } }, spec: {} };
 }

@@ -108,6 +108,17 @@ test("the graph: badges and padlocks without emoji, Find/Hide expressions and th
   await page.locator(".legend summary").click();
   await shot("graph-badges-legend");
 
+  await page.getByText("Display", { exact: true }).click();
+  const drawn = await page.locator(".graph").getAttribute("data-drawn-nodes");
+  await page.getByRole("group", { name: "Display" }).getByLabel("Namespace boxes").check();
+  await page.getByRole("group", { name: "Display" }).getByLabel("Traffic animation").check();
+  await page.waitForURL(/boxes=1/);
+  assert.equal(await page.locator(".graph").getAttribute("data-drawn-nodes"), drawn, "boxes group the nodes, they add none");
+  await page.getByRole("group", { name: "Display" }).getByLabel("Service nodes").uncheck();
+  await page.waitForFunction(() => [...document.querySelectorAll("tr[data-node]")].every((r) => !r.getAttribute("data-node")!.includes("/service/") || r.getAttribute("data-node") === "default/service/ratings"));
+  await shot("graph-display-boxes-no-services");
+  await page.getByRole("group", { name: "Display" }).getByLabel("Service nodes").check();
+  await page.getByText("Display", { exact: true }).click();
   await page.getByLabel("Find").fill("name = reviews or name = ratings");
   await page.waitForFunction(() => [...document.querySelectorAll("[role=alert]")].length === 0);
   await page.locator("tr[data-node]").first().waitFor({ state: "attached" });

@@ -74,6 +74,9 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
       cy.current = cytoscape({
         container: container.current,
         wheelSensitivity: 0.3,
+        // A focused or small graph is fitted too, but never blown up past readable sizes.
+        minZoom: 0.2,
+        maxZoom: 1.6,
         style: [
           { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "bottom", "text-margin-y": 4, "font-size": 11, "background-color": "#fff", "border-width": 3, "border-color": "data(color)", width: 30, height: 30, "text-background-color": "#fff", "text-background-opacity": 0.85, "text-background-padding": "1px" } },
           { selector: "node[nodeType = 'service']", style: { shape: "triangle" } },
@@ -170,7 +173,7 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
           <div ref={container} className="graph" role="img" aria-label={`Mesh graph: ${shown?.nodes.length ?? 0} nodes, ${shown?.edges.length ?? 0} edges`} />
           <div ref={overlay} className="graph-overlay" aria-hidden="true" />
         </div>
-        <SidePanel node={selected.node} edge={selected.edge} nodes={shown?.nodes ?? []} window={window} />
+        <SidePanel node={shown?.nodes.some((n) => n.id === selected.node?.id) ? selected.node : undefined} edge={shown?.edges.some((e) => e.id === selected.edge?.id) ? selected.edge : undefined} nodes={shown?.nodes ?? []} window={window} />
       </div>
       <GraphLegend />
       <details>

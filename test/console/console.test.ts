@@ -112,7 +112,7 @@ test("an invalid VirtualService edit shows the validation message and is not sav
   const before = (await (await fetch(`http://${api}/apis/networking.istio.io/v1/namespaces/default/virtualservices/reviews`)).json()) as { metadata: { resourceVersion: string } };
   await page.goto(`${consoleUrl}#/istio/VirtualService/default/reviews`);
   const editor = page.locator(".cm-content");
-  await page.locator('[data-severity="valid"]').waitFor();
+  await page.locator('.validation [data-severity="valid"]').waitFor();
   const yaml = await editor.innerText();
   assert.match(yaml, /hosts:/);
   await editor.click();

@@ -188,7 +188,7 @@ test("the editor numbers its lines, marks an error on its line, and asks before 
   const before = (await getJson(`${NET}/virtualservices/ratings`)).body;
   await page.goto(`${demo.consoleUrl}#/istio/VirtualService/default/ratings`);
   await page.locator(".cm-lineNumbers").waitFor();
-  await page.locator("[data-severity]").waitFor();
+  await page.locator(".validation [data-severity]").waitFor();
   const content = page.locator(".cm-content");
   const text = await content.innerText();
   assert.match(text, /subset: v1/);

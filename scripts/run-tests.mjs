@@ -15,6 +15,9 @@ function collect(dir, out) {
 
 // System packages some tests use (iptables for transparent mode); installs only what is missing, only as root.
 spawnSync("bash", ["scripts/install-system-deps.sh"], { stdio: "inherit" });
+// The Kubernetes test cluster's binaries (built from Go modules once per version, a no-op when cached): built here,
+// before any test runs, so a cold build is not charged to one test's timeout. Without Go those tests skip.
+spawnSync("bash", ["scripts/install-kube.sh"], { stdio: ["ignore", "ignore", "inherit"] });
 
 const filter = process.argv.slice(2);
 const files = collect("dist", []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();

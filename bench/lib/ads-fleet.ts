@@ -9,7 +9,8 @@ import { decodeAny, type AnyValue, type ResourceKind } from "../../src/xds/resou
 
 export interface FleetOptions {
   target: string;
-  token: string;
+  /** Bootstrap tokens by the service their proxy serves (a token allows one service). */
+  tokens: Record<string, string>;
   count: number;
   namespace: string;
   serviceAccount: string;
@@ -19,6 +20,8 @@ export interface FleetOptions {
   expectClusters: number;
   /** The hostname whose route configuration carries the marker. */
   watchHost: string;
+  /** The first two octets of the sidecars' addresses (default 127.2; kube-push uses its pods' 10.245). */
+  ipPrefix?: string;
 }
 
 export type FleetMessage =
@@ -60,12 +63,12 @@ class Sidecar {
 
   constructor(readonly index: number, options: FleetOptions, onChange: () => void) {
     const service = options.services[index % options.services.length];
-    const ip = `127.2.${index >> 8}.${index & 255}`;
+    const ip = `${options.ipPrefix ?? "127.2"}.${index >> 8}.${index & 255}`;
     this.client = new AdsClient({
       target: options.target,
       metadata: () => {
         const md = new grpc.Metadata();
-        md.set("authorization", `Bearer ${options.token}`);
+        md.set("authorization", `Bearer ${options.tokens[service]}`);
         return md;
       },
       node: {

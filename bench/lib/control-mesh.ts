@@ -71,9 +71,10 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
     const own = Math.min(PROXY_SERVICES, shape.services, shape.proxies);
     // Config first, fleet second: loading 1,000 ServiceEntries with no proxy connected costs no translation.
     await createAll(control, [change("initial"), ...Array.from({ length: shape.services - own }, (_, i) => serviceEntry(i, shape.endpointsPerService))]);
+    const services = Array.from({ length: own }, (_, i) => `app-${i}`);
     const options: FleetOptions = {
-      target: `127.0.0.1:${control.ports.xds}`, token: control.token, count: shape.proxies, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT,
-      services: Array.from({ length: own }, (_, i) => `app-${i}`), expectClusters: shape.services, watchHost: hostOf("app-0"),
+      target: `127.0.0.1:${control.ports.xds}`, tokens: Object.fromEntries(services.map((s) => [s, control.tokenFor(s)])), count: shape.proxies, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT,
+      services, expectClusters: shape.services, watchHost: hostOf("app-0"),
     };
     const cpu0 = cpuSeconds(control.pid);
     fleet = fork("dist/bench/lib/ads-fleet.js", [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });

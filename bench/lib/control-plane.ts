@@ -17,6 +17,8 @@ export interface Control {
   ports: { xds: number; api: number; ca: number };
   /** A bootstrap token for NAMESPACE/SERVICE_ACCOUNT, signed with this control plane's key (as `trellis token create`). */
   token: string;
+  /** A token whose proxy may register SERVICE with version=v1 (a token allows one service), minted once per service. */
+  tokenFor(service: string): string;
   rootPem: string;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   stop(): Promise<void>;
@@ -40,9 +42,18 @@ export async function startControl(): Promise<Control> {
     throw err;
   }
   const token = execFileSync(process.execPath, [CLI, "token", "create", "-n", NAMESPACE, "--service-account", SERVICE_ACCOUNT, "--ttl", "2h", "--state-dir", stateDir], { encoding: "utf8" }).trim();
+  const perService = new Map<string, string>();
+  const tokenFor = (service: string) => {
+    let t = perService.get(service);
+    if (!t) {
+      t = execFileSync(process.execPath, [CLI, "token", "create", "-n", NAMESPACE, "--service-account", SERVICE_ACCOUNT, "--service", service, "--label", "version=v1", "--ttl", "2h", "--state-dir", stateDir], { encoding: "utf8" }).trim();
+      perService.set(service, t);
+    }
+    return t;
+  };
   const base = `http://127.0.0.1:${ports.api}`;
   return {
-    proc, pid: proc.child.pid!, stateDir, ports, token,
+    proc, pid: proc.child.pid!, stateDir, ports, token, tokenFor,
     rootPem: readFileSync(join(stateDir, "ca", "root-cert.pem"), "utf8"),
     api: async (method, path, body) => {
       const res = await fetch(base + path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });

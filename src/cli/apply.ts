@@ -38,7 +38,7 @@ export async function run(args: string[]): Promise<number> {
       const res = existing.status === 200
         ? await call(base, "PUT", resourcePath(info, ns, r.metadata.name), { ...body, metadata: { ...body.metadata, resourceVersion: (existing.body.metadata as { resourceVersion?: string }).resourceVersion } })
         : await call(base, "POST", resourcePath(info, ns), body);
-      const label = `${info.plural.replace(/s$/, "")}.${info.group}/${r.metadata.name}`;
+      const label = `${info.kind.toLowerCase()}.${info.group}/${r.metadata.name}`;
       if (res.status === 200 || res.status === 201) {
         console.log(`${label} ${res.status === 201 ? "created" : "configured"}`);
         for (const w of (res.body.warnings as Array<{ code: string; message: string }> | undefined) ?? []) console.error(`Warning [${w.code}]: ${w.message}`);

@@ -2,18 +2,22 @@
 import { parseArgs } from "node:util";
 import { collectorUrlFlag, dnsServerFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
-import { ControlPlane } from "../control/control-plane.js";
+import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
+import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
-                       [--config-dir DIR] [--dns-resolver IP:PORT]...
+                       [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
+                       [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
 (default ./.trellis). Everything binds to 127.0.0.1 unless --host says otherwise; off loopback the REST API
-requires the token in STATE_DIR/api-token, and plaintext xDS serves loopback peers only.
+requires the token in STATE_DIR/api-token, and plaintext xDS serves loopback peers only. The REST API and the
+console answer Host names that are IP addresses or localhost, and each --allowed-host NAME (DNS rebinding);
+writes must be same-origin and application/json.
 CA: a root is made under STATE_DIR/ca on first start, or --ca-plugin-dir names Istio's plug-in files (ca-cert.pem,
 ca-key.pem, root-cert.pem, cert-chain.pem) and the CA signs as that intermediate under your own root. With the CA
 on, every xDS stream proves its identity with a bootstrap token (trellis run mints them; trellis token create).
@@ -33,7 +37,27 @@ whose file no longer defines it is deleted, and a file that does not parse or va
 while the version applied before keeps serving.
 --dns-resolver points every sidecar's DNS clusters (ServiceEntry resolution DNS and DNS_ROUND_ROBIN) at this DNS
 server instead of each proxy's system resolver; repeat it for more servers. MeshConfig dnsRefreshRate (default 60s)
-sets how often names are re-resolved when their records carry no TTL.`;
+sets how often names are re-resolved when their records carry no TTL.
+Kubernetes: with --kubeconfig (its current context, or --kube-context), or with no flag inside a pod (its service
+account), the API server is the store (Istio's CRDs: trellis install-crds) and the registry (Services,
+EndpointSlices, Pods, Nodes, Namespaces; MeshConfig discoverySelectors limit the namespaces). --state-dir then
+holds only the CA and tokens. An API server that cannot be reached is retried with backoff while serving.
+With the CA on in Kubernetes mode, proxies prove themselves with their pod's service-account token (audience
+istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default
+istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
+which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
+istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound).
+The permissions this needs are in manifests/control-plane-rbac.yaml.`;
+
+/** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
+function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
+  if (!opts.kube || opts.caPort === undefined) {
+    if (port !== undefined || url !== undefined) throw new Error("--webhook-port and --webhook-url need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
+    return undefined;
+  }
+  if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
+  return { client: opts.kube.client, namespace: process.env.POD_NAMESPACE || "istio-system", webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url } };
+}
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
 function pluginDirFlag(dir: string | undefined, caPort: string | undefined): string | undefined {
@@ -43,12 +67,23 @@ function pluginDirFlag(dir: string | undefined, caPort: string | undefined): str
   return dir;
 }
 
+/** Kubernetes mode from --kubeconfig, or in a pod; MeshConfig discoverySelectors only mean something there. */
+function kubeModeFlag(kubeconfig: string | undefined, context: string | undefined, mesh: MeshConfig | undefined): KubeMode | undefined {
+  const connection = kubeConnection(kubeconfig, context);
+  if (!connection) {
+    if (mesh?.discoverySelectors) throw new Error("--mesh-config: discoverySelectors apply in Kubernetes mode only: add --kubeconfig FILE or remove them");
+    return undefined;
+  }
+  return new KubeMode(connection, { discoverySelectors: mesh?.discoverySelectors });
+}
+
 export async function run(args: string[]): Promise<number> {
-  let opts;
+  let opts: ControlPlaneOptions & { host: string };
   try {
     const { values } = parseArgs({ args, options: {
       "state-dir": { type: "string", default: ".trellis" },
       host: { type: "string", default: "127.0.0.1" },
+      "allowed-host": { type: "string", multiple: true },
       "xds-port": { type: "string" },
       "api-port": { type: "string" },
       "ca-port": { type: "string" },
@@ -62,6 +97,10 @@ export async function run(args: string[]): Promise<number> {
       "mesh-config": { type: "string" },
       "config-dir": { type: "string" },
       "dns-resolver": { type: "string", multiple: true },
+      kubeconfig: { type: "string" },
+      "kube-context": { type: "string" },
+      "webhook-port": { type: "string" },
+      "webhook-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -80,12 +119,14 @@ export async function run(args: string[]): Promise<number> {
       if (!parsed.ok) throw new Error(`--mesh-config is not valid:\n  ${parsed.errors.join("\n  ")}`);
       mesh = parsed.value;
     }
-    opts = { mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
+    opts = { allowedHosts: values["allowed-host"], mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001),
-      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)) };
+      dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
+      kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
+    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -101,6 +142,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(`xds listening on ${opts.host}:${cp.ports.xds}`);
   console.log(`api listening on ${opts.host}:${cp.ports.api}`);
   if (cp.ports.ca) console.log(`ca listening on ${opts.host}:${cp.ports.ca}`);
+  if (cp.ports.webhook) console.log(`webhook listening on ${opts.host}:${cp.ports.webhook}`);
   console.log(`otlp listening on ${opts.host}:${cp.ports.otlp}`);
   console.log(`console listening on http://${opts.host}:${cp.ports.console}/`);
   return new Promise((resolve) => {

@@ -25,7 +25,7 @@ export async function run(args: string[]): Promise<number> {
     let failed = 0;
     for (const t of targets) {
       const res = await call(base, "DELETE", resourcePath(t.info, t.ns, t.name));
-      if (res.status === 200) console.log(`${t.info.plural.replace(/s$/, "")}.${t.info.group} "${t.name}" deleted`);
+      if (res.status === 200) console.log(`${t.info.kind.toLowerCase()}.${t.info.group} "${t.name}" deleted`);
       else {
         failed++;
         console.error(`Error from server (${res.body.reason ?? res.status}): ${res.body.message}`);

@@ -14,7 +14,9 @@ bootstrap or --admin-port/--admin-address say otherwise; readiness answers /heal
 --stats-port serves /stats/prometheus with the proxy's metrics followed by the app's own from 127.0.0.1:PORT/PATH
 (--app-metrics), as Istio's agent does on 15020.
 --ca gets the workload's certificate from the CA (a CSR signed with a key that never leaves the proxy) and renews it at
-half-life; it is served to TLS contexts as the SDS secrets "default" and "ROOTCA", as Istio's agent does.
+half-life; it is served to TLS contexts as the SDS secrets "default" and "ROOTCA", as Istio's agent does. Several
+control-plane replicas: --ca HOST:PORT,HOST:PORT, and one endpoint per replica in the bootstrap's xDS cluster; the
+proxy fails over between them and keeps serving its last config meanwhile.
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to the drain timeout (default 5 s), then exits.`;
 
 export async function run(args: string[]): Promise<number> {

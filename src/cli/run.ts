@@ -23,7 +23,8 @@ through the mesh; the app finds it in NAME_HOSTNAME and NAME_SERVICE_PORT (as Is
 PROTOCOL is HTTP (default), HTTP2, GRPC or TCP. With --ca (the control plane's --ca-port), the sidecar gets a
 SPIFFE certificate for spiffe://cluster.local/ns/NS/sa/SA and sidecars talk mutual TLS (a token from the state dir
 proves the identity, to the CA and to xDS, which then goes over TLS to the CA's port). Without --ca, --xds names
-the control plane's plaintext xDS port (default 127.0.0.1:15010). The sidecar's merged metrics port
+the control plane's plaintext xDS port (default 127.0.0.1:15010). Several replicas' addresses, comma-separated
+(--xds A:15010,B:15010 or --ca A:15012,B:15012), let the sidecar fail over between them. The sidecar's merged metrics port
 (Istio's 15020) serves its metrics and, with --app-metrics, the app's own from that path (on the app's port unless
 PORT is given), as Istio's prometheus.io/port and prometheus.io/path annotations say.
 With --transparent (Linux, root), the app and its sidecar run in a network namespace of their own on the mesh
@@ -77,6 +78,8 @@ export async function run(args: string[]): Promise<number> {
     if (spec.locality !== undefined) localityNode(spec.locality);
     stateDir = values["state-dir"]!;
     caAddress = values.ca;
+    for (const [flag, list] of [["--xds", values.xds!], ["--ca", values.ca]] as const) for (const a of list?.split(",") ?? []) splitHostPortFlag(flag, a);
+    if (transparent && (values.xds!.includes(",") || values.ca?.includes(","))) throw new Error("--transparent takes one --xds/--ca address (its namespace bridges one control-plane port); several replicas work in explicit mode");
     // Checked now; the app's port is only known once ports are picked.
     appMetricsFlag("--app-metrics", values["app-metrics"], 1);
     appMetrics = values["app-metrics"];
@@ -124,7 +127,7 @@ function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: 
   const write = () => {
     let token: string;
     try {
-      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S);
+      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S, Date.now(), { service: spec.service, labels: spec.labels });
     } catch (err) {
       throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
     }
@@ -140,6 +143,14 @@ function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: 
     args: ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", rootsFile(stateDir)],
     stop: () => { clearInterval(timer); rmSync(tokenFile, { force: true }); },
   };
+}
+
+function splitHostPortFlag(flag: string, addr: string): void {
+  try {
+    splitHostPort(addr.trim());
+  } catch {
+    throw new Error(`${flag}: "${addr}" must be HOST:PORT (several replicas: HOST:PORT,HOST:PORT)`);
+  }
 }
 
 function rootsFile(stateDir: string): string {

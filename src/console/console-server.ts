@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompressed } from "./precompressed.js";
+import { hostAllowed } from "../control/api/request-guard.js";
 
 /** Where the package's build puts the web app (dist/console), next to dist/src. */
 export const CONSOLE_ASSETS = fileURLToPath(new URL("../../console/", import.meta.url));
@@ -16,10 +17,16 @@ const TYPES: Record<string, string> = {
 
 const API_PREFIXES = ["/api/", "/apis/", "/debug/", "/version", "/readyz"];
 
-export function consoleHandler(api: (req: IncomingMessage, res: ServerResponse) => void, assets = CONSOLE_ASSETS): (req: IncomingMessage, res: ServerResponse) => void {
+/** API calls go to the REST handler (which checks Host, Origin and content type itself); pages answer our Host names only. */
+export function consoleHandler(api: (req: IncomingMessage, res: ServerResponse) => void, assets = CONSOLE_ASSETS, allowedHosts: Iterable<string> = []): (req: IncomingMessage, res: ServerResponse) => void {
+  const hosts = new Set([...allowedHosts].map((h) => h.toLowerCase()));
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (API_PREFIXES.some((p) => path.startsWith(p))) return api(req, res);
+    if (!hostAllowed(req.headers.host, hosts)) {
+      res.writeHead(403, { "content-type": "text/plain" }).end(`Host ${req.headers.host} is not served here; start the control plane with --allowed-host to add a name\n`);
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
@@ -56,8 +63,8 @@ export function consoleHandler(api: (req: IncomingMessage, res: ServerResponse) 
   };
 }
 
-export function startConsole(api: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number): Promise<Server> {
-  const server = createServer(consoleHandler(api));
+export function startConsole(api: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, allowedHosts: Iterable<string> = []): Promise<Server> {
+  const server = createServer(consoleHandler(api, CONSOLE_ASSETS, allowedHosts));
   return new Promise((resolve, reject) => {
     server.once("error", (e) => reject(new Error(`console: cannot bind ${host}:${port}: ${e.message}`)));
     server.listen(port, host, () => resolve(server));

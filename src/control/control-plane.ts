@@ -14,9 +14,18 @@ import { CertificateAuthority } from "./ca/authority.js";
 import { addCaService, controlPlaneCredentials, type ServingCredentials } from "./ca/ca-service.js";
 import { TokenIssuer } from "./ca/tokens.js";
 import { xdsAuthorizer } from "./ca/xds-auth.js";
+import { tokenAuthenticator, type WorkloadAuthenticator } from "./ca/workload-authenticator.js";
+import { type KubeIdentity, type KubeIdentityOptions, shareSelfSignedRoot, startKubeIdentity } from "./kube/identity-plane.js";
+import { dropUnprovenAddresses } from "./registry/proven-address.js";
+import { entryScope } from "./ca/registration-scope.js";
+import { PRE_AUTH_SERVER_OPTIONS } from "./ca/grpc-limits.js";
 import { Registry, workloadFromNode, type Workload } from "./registry/registry.js";
+import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
+import type { ConfigStore } from "./store/config-store.js";
+import type { KubeMode } from "./kube/kube-mode.js";
+import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
@@ -35,6 +44,7 @@ import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
+import { TranslationGuard } from "./translation-guard.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -62,6 +72,8 @@ export interface ControlPlaneOptions {
   otlpCollectorUrl?: string;
   /** Spans kept by the embedded trace store (oldest traces go first). */
   traceStoreSpans?: number;
+  /** Bytes the embedded trace store may hold (default 256 MiB; oldest traces go first). */
+  traceStoreBytes?: number;
   /** How often every proxy's metrics are scraped into the embedded store (default 15 s). */
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
@@ -70,6 +82,14 @@ export interface ControlPlaneOptions {
   consolePort?: number;
   /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
   dnsResolvers?: Array<{ address: string; port: number }>;
+  /** Host names the REST API and console answer besides IP addresses and localhost (--allowed-host). */
+  allowedHosts?: string[];
+  /** Who xDS streams and CSRs prove to be, and what they may register; default: our bootstrap tokens (with the CA). */
+  authenticator?: WorkloadAuthenticator;
+  /** Kubernetes mode: the API server is the store and the registry (see kube/kube-mode.ts). */
+  kube?: KubeMode;
+  /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
+  kubeIdentity?: KubeIdentityOptions;
 }
 
 function isLoopback(host: string): boolean {
@@ -77,13 +97,14 @@ function isLoopback(host: string): boolean {
 }
 
 export class ControlPlane {
-  readonly store: Store;
+  readonly store: ConfigStore;
   readonly registry: Registry;
   readonly ads: AdsServer;
   private api?: Server;
   private caServer?: grpc.Server;
   private ca?: { authority: CertificateAuthority; tokens: TokenIssuer };
   private serving?: ServingCredentials;
+  private kubeIdentity?: KubeIdentity;
   private timer?: NodeJS.Timeout;
   private readonly log: (line: string) => void;
   /** Proxies connected now: node id -> its workload. */
@@ -91,7 +112,9 @@ export class ControlPlane {
   /** Node ids of proxyless gRPC clients (node metadata GENERATOR=grpc, Istio's convention). */
   private readonly proxyless = new Set<string>();
   private readonly encoder = new SnapshotEncoder();
-  ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0 };
+  /** Skips resources whose translation throws, so one bad write cannot stop the others (see translation-guard.ts). */
+  private readonly guard: TranslationGuard;
+  ports = { xds: 0, api: 0, ca: 0, otlp: 0, console: 0, webhook: 0 };
   private configDir?: ConfigDirSync;
   private console?: Server;
   readonly traces: TraceStore;
@@ -107,11 +130,13 @@ export class ControlPlane {
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
+    this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
-    this.store = new Store(options.stateDir);
+    this.store = options.kube?.store ?? new Store(options.stateDir);
+    options.kube?.on("change", () => this.schedule());
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
-    this.traces = new TraceStore(options.traceStoreSpans);
+    this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
     this.apiRoutes.push(traceApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
@@ -125,11 +150,13 @@ export class ControlPlane {
         await this.ca!.authority.rotateRoot();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
+        await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation started: a new root signs, the bundle trusts both; proxies renew their certificates");
         this.recompute();
       },
       finish: async () => {
         this.ca!.authority.finishRootRotation();
+        await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation finished: only the new root is trusted");
         this.recompute();
       },
@@ -138,32 +165,36 @@ export class ControlPlane {
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/transparent") return false;
-      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.registry.list(), this.store.list())))), collector: this.tracing()?.collector ?? null });
+      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.workloads(), this.resources())))), collector: this.tracing()?.collector ?? null });
       return true;
     });
     this.registry = new Registry(() => this.schedule());
     this.ads = new AdsServer({
       authorize: (ctx) => {
-        const verdict = xdsAuthorizer(this.ca?.tokens)(ctx);
-        if (!verdict.ok) this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${verdict.message}`);
-        return verdict;
+        const authn = this.options.authenticator ?? this.kubeIdentity?.authenticator ?? (this.ca ? tokenAuthenticator(this.ca.tokens) : undefined);
+        const verdict = xdsAuthorizer(authn, () => this.ads.proxies(), (ns, name) => entryScope(this.store.get("WorkloadEntry", ns, name)))(ctx);
+        const logRefusal = (v: Awaited<typeof verdict>) => (!v.ok && this.log(`trellis control: refusing xDS stream from ${ctx.peerAddress}: ${v.message}`), v);
+        return verdict instanceof Promise ? verdict.then(logRefusal) : logRefusal(verdict);
       },
       onStreamOpen: (p) => {
-        const { workload, error } = workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
-        if (!workload) return this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
+        const { workload, error } = this.options.kube ? this.options.kube.proxyWorkload(p.node, p.identity) : workloadFromNode(p.node.id, p.node.metadata, nodeLocality(p.node.locality));
+        // Kubernetes mode: a proxy whose pod is not known yet is configured by the recompute that sees the pod.
+        if (!workload) return this.options.kube ? this.schedule() : this.log(`trellis control: refusing proxy ${p.node.id}: ${error}`);
         // A proxy that proved its identity got its certificate before it connected (trellis proxy asks the CA
         // first), so peers reach it with mutual TLS whatever its metadata says: a claim cannot turn mTLS off.
         if (p.identity) workload.mtls = true;
+        for (const why of dropUnprovenAddresses(workload, p.peerAddress)) this.log(`trellis control: proxy ${p.node.id}: ignoring ${why}`);
         this.connected.set(p.node.id, workload);
         if (p.node.metadata.GENERATOR === "grpc") this.proxyless.add(p.node.id);
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
-        this.registry.upsert(workload);
-        this.configure(p.node.id, workload, this.store.list(), this.registry.list(), this.secrets());
+        if (!this.options.kube) this.registry.upsert(workload);
+        this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
       },
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
+          this.guard.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
       },
@@ -174,23 +205,31 @@ export class ControlPlane {
 
   async start(): Promise<void> {
     const host = this.options.host ?? "127.0.0.1";
+    await this.options.kube?.start();
     if (this.options.caPort !== undefined) {
+      if (this.options.kubeIdentity && !this.options.caPluginDir) await shareSelfSignedRoot(this.options.kubeIdentity, join(this.options.stateDir, "ca"), this.log);
       const authority = await CertificateAuthority.open({ dir: join(this.options.stateDir, "ca"), pluginDir: this.options.caPluginDir });
       this.ca = { authority, tokens: TokenIssuer.open(join(this.options.stateDir, "ca", "token-key"), authority.trustDomain) };
     }
-    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010);
+    if (this.options.kubeIdentity) {
+      if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
+      const kube = this.options.kube;
+      // The leader writes Istio resources' status when the cluster is the store.
+      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext() } : undefined;
+      this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
+      if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
+    }
+    this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010, undefined, PRE_AUTH_SERVER_OPTIONS);
     const token = isLoopback(host) ? undefined : this.apiToken();
     const handler = restApi({
       store: this.store,
       version: CONTROL_VERSION,
       token,
       routes: this.apiRoutes,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id) })),
-      meshContext: () => {
-        const workloads = this.registry.list();
-        if (workloads.length === 0) return {};
-        return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
-      },
+      allowedHosts: this.options.allowedHosts,
+      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
+      meshContext: () => this.analysisContext(),
     });
     this.api = createServer(handler);
     await new Promise<void>((resolve, reject) => {
@@ -209,19 +248,26 @@ export class ControlPlane {
       await this.configDir.start();
     }
     if (this.options.consolePort !== undefined) {
-      this.console = await startConsole(handler, host, this.options.consolePort);
+      this.console = await startConsole(handler, host, this.options.consolePort, this.options.allowedHosts);
       this.ports.console = (this.console.address() as { port: number }).port;
     }
     if (this.ca) {
       const { authority: ca, tokens } = this.ca;
-      const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
-      addCaService(server, ca, tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
+      const server = new grpc.Server(PRE_AUTH_SERVER_OPTIONS);
+      addCaService(server, ca, this.options.authenticator ?? this.kubeIdentity?.authenticator ?? tokens, { onDecision: (d) => !d.ok && this.log(`trellis control: CSR refused for ${d.peer}: ${d.reason}`) });
       this.ads.addTo(server, true);
       this.serving = await controlPlaneCredentials(ca, 24 * 3600_000, (err) => this.log(`trellis control: cannot renew the control plane's serving certificate, will retry: ${err.message}`));
       const { credentials } = this.serving;
       this.ports.ca = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:${this.options.caPort}`, credentials, (e, p) => (e ? reject(e) : resolve(p))));
       this.caServer = server;
     }
+  }
+
+  /** What the analyzer knows of the mesh: its services and workloads (none known = checks that need them skipped). */
+  private analysisContext(): AnalysisContext {
+    const workloads = this.workloads();
+    if (workloads.length === 0) return {};
+    return { services: [...servicesOf(workloads).values()].map((s) => ({ hostname: s.hostname, namespace: s.namespace })), workloads: workloads.map((w) => ({ namespace: w.namespace, labels: w.labels, serviceAccount: w.serviceAccount })) };
   }
 
   /** Where sidecars send spans: the embedded intake unless a collector URL was given. */
@@ -259,8 +305,9 @@ export class ControlPlane {
 
   /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
   recompute(): void {
-    const resources = this.store.list();
-    const workloads = this.registry.list();
+    this.options.kube?.resolveProxies(this.ads.proxies(), this.connected);
+    const resources = this.resources();
+    const workloads = this.workloads();
     const secrets = this.secrets();
     this.encoder.nextGeneration();
     // Proxies in one locality get the same endpoints: built once per recompute.
@@ -268,11 +315,24 @@ export class ControlPlane {
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
   }
 
-  private configure(id: string, proxy: Workload, resources: ReturnType<Store["list"]>, workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+  /** Registered workloads: the proxies' own in universal mode, Service endpoints on Kubernetes. */
+  private workloads(): Workload[] {
+    return this.options.kube?.workloads() ?? this.registry.list();
+  }
+
+  /** The store's resources, and on Kubernetes what Services imply (ExternalName as ServiceEntries). */
+  private resources(): IstioResource[] {
+    const stored = this.store.list();
+    return this.options.kube ? [...stored, ...this.options.kube.resources()] : stored;
+  }
+
+  private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
+    if (!out) return;
     try {
-      this.ads.setSnapshot(id, this.encoder.snapshot(translate({ resources, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy }), secrets));
+      this.ads.setSnapshot(id, this.encoder.snapshot(out, secrets));
     } catch (err) {
-      this.log(`trellis control: cannot configure ${id}: ${(err as Error).message}`);
+      this.guard.fail(id, `its configuration cannot be served: ${(err as Error).message}; it keeps the last configuration it was sent`);
     }
   }
 
@@ -282,7 +342,9 @@ export class ControlPlane {
     this.jwks.close();
     this.scraper.stop();
     this.configDir?.stop();
+    await this.kubeIdentity?.stop();
     await this.ads.close();
+    await this.options.kube?.stop();
     this.caServer?.forceShutdown();
     this.serving?.stop();
     if (this.console) {

@@ -1,5 +1,7 @@
 // Istio's MeshConfig (the `mesh` document of istio's ConfigMap), the subset Trellis honours: access logs, tracing and
 // the root namespace. Unknown or unsupported fields are refused by name, so a setting is never silently ignored.
+import { PATH_NORMALIZATION_MODES, type PathNormalizationMode } from "./translate/path-normalization.js";
+import { type LabelSelector, selectorProblems } from "./kube/label-selector.js";
 import { parse as parseYaml } from "yaml";
 import { parseGoDuration } from "../api/formats.js";
 import { type ExtAuthzHttpProvider, parseExtensionProviders } from "./ext-authz-providers.js";
@@ -22,11 +24,15 @@ export interface MeshConfig {
   dnsRefreshRateMs?: number;
   /** localityLbSetting: locality load balancing for every service a DestinationRule does not set it for. */
   localityLbSetting?: LocalityLbSetting;
+  /** pathNormalization.normalization (see translate/path-normalization.ts); undefined = our default. */
+  pathNormalization?: PathNormalizationMode;
+  /** discoverySelectors: on Kubernetes, only namespaces matching one of these are seen (none = every namespace). */
+  discoverySelectors?: LabelSelector[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
 
-const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate, localityLbSetting";
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate, localityLbSetting, discoverySelectors, pathNormalization.normalization";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -65,10 +71,23 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
         if (typeof value !== "boolean") errors.push(`${where} must be true or false`);
         else out.enableTracing = value;
         break;
+      case "discoverySelectors": {
+        const problems = Array.isArray(value) ? value.flatMap((sel, i) => selectorProblems(sel, `${where}[${i}]`)) : [`${where} must be a list of LabelSelectors`];
+        if (problems.length) errors.push(...problems);
+        else out.discoverySelectors = value as LabelSelector[];
+        break;
+      }
       case "rootNamespace":
         if (typeof value !== "string" || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value)) errors.push(`${where} must be a namespace name (e.g. istio-system)`);
         else out.rootNamespace = value;
         break;
+      case "pathNormalization": {
+        const mode = isObject(value) ? value.normalization : undefined;
+        const extra = isObject(value) ? Object.keys(value).filter((k) => k !== "normalization") : [];
+        if (!isObject(value) || !PATH_NORMALIZATION_MODES.includes(mode as PathNormalizationMode) || extra.length) errors.push(`${where} must be {normalization: ${PATH_NORMALIZATION_MODES.join(" | ")}}${extra.length ? ` (${extra.join(", ")} is not supported)` : ""}`);
+        else out.pathNormalization = mode as PathNormalizationMode;
+        break;
+      }
       case "outboundTrafficPolicy": {
         const mode = isObject(value) ? value.mode : undefined;
         const extra = isObject(value) ? Object.keys(value).filter((k) => k !== "mode") : [];

@@ -15,7 +15,7 @@ export interface WorkloadCertificate {
 }
 
 export interface CaClientOptions {
-  /** "host:port" of the CA's TLS endpoint (15012). */
+  /** "host:port" of the CA's TLS endpoint (15012); several replicas comma-separated, tried in turn. */
   address: string;
   /** PEM roots that sign the CA's serving certificate (the mesh root); asked again per request, so a rotated bundle applies. */
   caRootsPem: string | (() => string);
@@ -38,23 +38,30 @@ type CreateCertificate = (req: CertificateRequest, md: grpc.Metadata, opts: grpc
 export class CaClient extends EventEmitter {
   private client: grpc.Client;
   private clientRoots = "";
+  private clientAddress = "";
+  private readonly addresses: string[];
+  private addressIndex = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private current: WorkloadCertificate | undefined;
 
   constructor(private readonly options: CaClientOptions) {
     super();
+    this.addresses = options.address.split(",").map((a) => a.trim()).filter(Boolean);
+    if (this.addresses.length === 0) throw new Error("CA client: no CA address given");
     this.client = this.channel();
   }
 
-  /** The channel to the CA, new when the trusted roots changed. */
+  /** The channel to the CA, new when the trusted roots or the replica in use changed. */
   private channel(): grpc.Client {
     const roots = typeof this.options.caRootsPem === "function" ? this.options.caRootsPem() : this.options.caRootsPem;
-    if (this.client && roots === this.clientRoots) return this.client;
+    const address = this.addresses[this.addressIndex];
+    if (this.client && roots === this.clientRoots && address === this.clientAddress) return this.client;
     this.client?.close();
     this.clientRoots = roots;
+    this.clientAddress = address;
     const Client = grpc.makeGenericClientConstructor(caServiceDefinition, "IstioCertificateService");
-    this.client = new Client(this.options.address, grpc.credentials.createSsl(Buffer.from(roots)), {
+    this.client = new Client(address, grpc.credentials.createSsl(Buffer.from(roots)), {
       "grpc.ssl_target_name_override": this.options.serverName ?? "istiod.istio-system.svc",
     });
     return this.client;
@@ -83,7 +90,21 @@ export class CaClient extends EventEmitter {
     this.client.close();
   }
 
+  /** One CSR, to each replica in turn until one signs (a refusal from one is as final as from another but for UNAVAILABLE). */
   async request(): Promise<WorkloadCertificate> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.requestOnce();
+      } catch (err) {
+        const code = ((err as Error).cause as grpc.ServiceError | undefined)?.code;
+        if (tried >= this.addresses.length || (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED)) throw err;
+        this.addressIndex = (this.addressIndex + 1) % this.addresses.length;
+      }
+    }
+  }
+
+  private async requestOnce(): Promise<WorkloadCertificate> {
+    const address = this.addresses[this.addressIndex];
     const keys = await generateKeyPair();
     const csr = await createCsr(keys, [spiffeId(this.options.identity)]);
     const md = new grpc.Metadata();
@@ -91,10 +112,10 @@ export class CaClient extends EventEmitter {
     const res = await new Promise<CertificateResponse>((resolve, reject) => {
       (this.channel() as unknown as { CreateCertificate: CreateCertificate }).CreateCertificate(
         { csr, validity_duration: this.options.ttlSeconds ?? 0 }, md, { deadline: Date.now() + 10_000 },
-        (err, value) => (err ? reject(new Error(`CA ${this.options.address} refused the CSR: ${err.details || err.message}`, { cause: err })) : resolve(value)),
+        (err, value) => (err ? reject(new Error(`CA ${address} refused the CSR: ${err.details || err.message}`, { cause: err })) : resolve(value)),
       );
     });
-    if (res.cert_chain.length < 2) throw new Error(`CA ${this.options.address} answered with ${res.cert_chain.length} certificate(s); expected the leaf and the root`);
+    if (res.cert_chain.length < 2) throw new Error(`CA ${address} answered with ${res.cert_chain.length} certificate(s); expected the leaf and the root`);
     const leaf = inspect(res.cert_chain[0]);
     return {
       keyPem: keys.keyPem,

@@ -68,7 +68,7 @@ export function readBootstrap(path: string): Result<Bootstrap__Output> {
  * Where ADS goes and how: google_grpc's target_uri (and its ssl_credentials), or the static cluster envoy_grpc names
  * (and its TLS transport socket: trusted CA, SNI, client certificate).
  */
-function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () => string): { target: string; credentials?: () => grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
+function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () => string): { target: string | string[]; credentials?: () => grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
   const where = "dynamic_resources.ads_config.grpc_services[0]";
   const svc = b.dynamic_resources!.ads_config!.grpc_services[0];
   if (!svc) throw new Error("dynamic_resources.ads_config.grpc_services: name the xDS server (envoy_grpc.cluster_name or google_grpc.target_uri)");
@@ -81,9 +81,10 @@ function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () =
   }
   const name = svc.envoy_grpc?.cluster_name;
   const cluster = b.static_resources?.clusters.find((c) => c.name === name);
-  const sock = cluster?.load_assignment?.endpoints[0]?.lb_endpoints[0]?.endpoint?.address?.socket_address;
-  if (!sock) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
-  const target = `${sock.address.includes(":") ? `[${sock.address}]` : sock.address}:${sock.port_value}`;
+  // Every endpoint of the cluster is a control-plane replica the ADS client fails over between.
+  const socks = (cluster?.load_assignment?.endpoints ?? []).flatMap((e) => e.lb_endpoints.map((l) => l.endpoint?.address?.socket_address)).filter((a) => !!a);
+  if (socks.length === 0) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
+  const target = socks.map((sock) => `${sock!.address.includes(":") ? `[${sock!.address}]` : sock!.address}:${sock!.port_value}`);
   const tls = cluster!.transport_socket ? buildUpstreamTls(cluster!.transport_socket, secrets, `static_resources.clusters[${name}]`) : undefined;
   if (!tls) return { target };
   const m = tls.material();

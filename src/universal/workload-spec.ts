@@ -83,7 +83,8 @@ export function nodeId(spec: WorkloadSpec): string {
  * the workload gets a mesh certificate and ADS goes over TLS to the CA's port (Istio's 15012), trusting the mesh root.
  */
 export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: string, ca?: { address: string; rootsFile: string }): object {
-  const [host, port] = splitHostPort(ca?.address ?? spec.xdsAddress);
+  // Several control-plane replicas (comma-separated) become the xDS cluster's endpoints, which the proxy fails over between.
+  const replicas = (ca?.address ?? spec.xdsAddress).split(",").map((a) => splitHostPort(a.trim()));
   const mtls = ca !== undefined;
   return {
     node: {
@@ -116,7 +117,7 @@ export function sidecarBootstrap(spec: WorkloadSpec, ports: WorkloadPorts, id: s
       clusters: [{
         name: "xds-grpc", type: "STATIC", connect_timeout: "1s",
         typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } },
-        load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
+        load_assignment: { cluster_name: "xds-grpc", endpoints: [{ lb_endpoints: replicas.map(([host, port]) => ({ endpoint: { address: { socket_address: { address: host, port_value: port } } } })) }] },
         ...(ca ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: {
           "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
           sni: "istiod.istio-system.svc",

@@ -1,12 +1,16 @@
 // The proxy's side of ADS: subscribes to CDS and LDS, then to the EDS/RDS names they need; validates every response
 // through the caller's apply(), ACKs what applied and NACKs (with the error) what did not; reconnects with backoff.
+// Given several control-plane replicas it fails over: a lost or refused stream moves to the next address at once,
+// and backoff starts only when every address has failed in a row. The last applied config keeps serving meanwhile,
+// and the new stream resyncs from the versions already held.
 import * as grpc from "@grpc/grpc-js";
 import { adsService, type DiscoveryRequest, type DiscoveryResponse, jsonToStruct } from "./ads-service.js";
 import { decodeAny, kindOfTypeUrl, type ResourceKind, TYPE_URL } from "./resource.js";
 import { type FieldError, formatErrors, type Result } from "./result.js";
 
 export interface AdsClientOptions {
-  target: string;
+  /** One "host:port", or several replicas' (an array, or comma-separated), tried in turn. */
+  target: string | string[];
   /** A function is asked again at each (re)connect; a new value opens a new channel (e.g. a rotated trust bundle). */
   credentials?: grpc.ChannelCredentials | (() => grpc.ChannelCredentials);
   /** Channel options, such as the TLS name the server's certificate must carry. */
@@ -34,6 +38,8 @@ export class AdsClient {
   private readonly known = new Map<ResourceKind, Set<string>>();
   private readonly sentNames = new Map<ResourceKind, string>();
   private attempt = 0;
+  private readonly targets: string[];
+  private targetIndex = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
   private first = true;
@@ -41,6 +47,8 @@ export class AdsClient {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AdsClientOptions) {
+    this.targets = (Array.isArray(options.target) ? options.target : options.target.split(",")).map((t) => t.trim()).filter(Boolean);
+    if (this.targets.length === 0) throw new Error("ADS client: no xDS server address given");
     this.clientCredentials = this.currentCredentials();
     this.client = this.makeClient();
   }
@@ -50,13 +58,21 @@ export class AdsClient {
     return (typeof c === "function" ? c() : c) ?? grpc.credentials.createInsecure();
   }
 
+  private clientTarget = "";
+
   private makeClient(): grpc.Client {
+    this.clientTarget = this.targets[this.targetIndex];
     const Client = adsService();
-    return new Client(this.options.target, this.clientCredentials, { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...this.options.channelOptions });
+    return new Client(this.targets[this.targetIndex], this.clientCredentials, { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...this.options.channelOptions });
   }
 
   start(): void {
     this.connect();
+  }
+
+  /** The xDS server address in use now. */
+  currentTarget(): string {
+    return this.targets[this.targetIndex];
   }
 
   versions(): Partial<Record<ResourceKind, string>> {
@@ -76,7 +92,7 @@ export class AdsClient {
     this.first = true;
     this.sentNames.clear();
     const credentials = this.currentCredentials();
-    if (credentials !== this.clientCredentials) {
+    if (credentials !== this.clientCredentials || this.clientTarget !== this.targets[this.targetIndex]) {
       this.client.close();
       this.clientCredentials = credentials;
       this.client = this.makeClient();
@@ -97,7 +113,12 @@ export class AdsClient {
       this.call = undefined;
       this.options.onConnectionState?.("disconnected", err);
       const { baseMs, maxMs } = this.options.backoff ?? { baseMs: 500, maxMs: 30_000 };
-      const delay = Math.min(maxMs, baseMs * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      // Another replica is tried at once; a full round of failures backs off before the next round.
+      const failed = this.attempt++;
+      const n = this.targets.length;
+      this.targetIndex = (this.targetIndex + 1) % n;
+      const round = Math.floor(failed / n);
+      const delay = n > 1 && failed % n !== n - 1 ? 50 : Math.min(maxMs, baseMs * 2 ** round) * (0.5 + Math.random() / 2);
       this.timer = setTimeout(() => this.connect(), delay);
       this.timer.unref?.();
     };

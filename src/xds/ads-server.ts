@@ -52,8 +52,11 @@ export interface StreamContext {
 export type StreamVerdict = { ok: true; identity?: string } | { ok: false; code: grpc.status; message: string };
 
 export interface AdsServerOptions {
-  /** Decides whether a stream may be served; a refused stream ends with the verdict's status and message. */
-  authorize?(ctx: StreamContext): StreamVerdict;
+  /**
+   * Decides whether a stream may be served; a refused stream ends with the verdict's status and message. It may
+   * answer later (a TokenReview): the stream's requests wait for it.
+   */
+  authorize?(ctx: StreamContext): StreamVerdict | Promise<StreamVerdict>;
   onStreamOpen?(proxy: ConnectedProxy): void;
   onStreamClose?(proxy: ConnectedProxy): void;
   onAck?(proxy: ConnectedProxy, typeUrl: string, version: string): void;
@@ -77,6 +80,8 @@ interface Stream {
   secure: boolean;
   identity?: string;
   refused?: boolean;
+  /** Requests that arrived while authorize() was deciding. */
+  waiting?: DiscoveryRequest[];
   node?: NodeInfo;
   connectedAt: Date;
   types: Map<ResourceKind, TypeState>;
@@ -156,8 +161,9 @@ export class AdsServer {
     });
   }
 
-  listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 });
+  /** `serverOptions`: receive limits and the like (the control plane bounds what unauthenticated peers may send). */
+  listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure(), serverOptions: grpc.ServerOptions = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 }): Promise<number> {
+    const server = new grpc.Server(serverOptions);
     this.addTo(server, credentials._isSecure());
     this.server = server;
     return new Promise((resolve, reject) => server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
@@ -183,6 +189,11 @@ export class AdsServer {
 
   private onRequest(s: Stream, req: DiscoveryRequest): void {
     if (s.refused) return;
+    if (s.waiting) {
+      // Bounded: an unauthenticated stream may not pile up requests while it is judged.
+      if (s.waiting.length < 16) s.waiting.push(req);
+      return;
+    }
     if (!s.node) {
       if (!req.node?.id) {
         s.call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: "the first DiscoveryRequest must carry node.id" });
@@ -190,15 +201,18 @@ export class AdsServer {
       }
       const node = { id: req.node.id, cluster: req.node.cluster, metadata: structToJson(req.node.metadata), userAgentName: req.node.user_agent_name, ...(req.node.locality ? { locality: { region: req.node.locality.region, zone: req.node.locality.zone, sub_zone: req.node.locality.sub_zone } } : {}) };
       const verdict = this.options.authorize?.({ node, metadata: s.call.metadata, secure: s.secure, peerAddress: s.call.getPeer() }) ?? { ok: true };
-      if (!verdict.ok) {
-        s.refused = true;
-        this.streams.delete(s);
-        s.call.emit("error", { code: verdict.code, details: verdict.message });
+      if (verdict instanceof Promise) {
+        s.waiting = [req];
+        const settle = (v: StreamVerdict) => {
+          const queued = s.waiting ?? [];
+          s.waiting = undefined;
+          if (!this.streams.has(s) || !this.admit(s, node, v)) return;
+          for (const r of queued) this.onRequest(s, r);
+        };
+        verdict.then(settle, (err: Error) => settle({ ok: false, code: grpc.status.UNAVAILABLE, message: `cannot authenticate node ${node.id} now: ${err.message}` }));
         return;
       }
-      s.identity = verdict.identity;
-      s.node = node;
-      this.options.onStreamOpen?.(this.describe(s));
+      if (!this.admit(s, node, verdict)) return;
     }
     const kind = kindOfTypeUrl(req.type_url);
     if (!kind) return; // unknown types are ignored, as Envoy's servers do
@@ -220,6 +234,20 @@ export class AdsServer {
     st.names = names;
     st.requested = true;
     if (changed) this.push(s, kind, true);
+  }
+
+  /** Serves the stream as `node`, or ends it with the verdict's status; true when admitted. */
+  private admit(s: Stream, node: NodeInfo, verdict: StreamVerdict): boolean {
+    if (!verdict.ok) {
+      s.refused = true;
+      this.streams.delete(s);
+      s.call.emit("error", { code: verdict.code, details: verdict.message });
+      return false;
+    }
+    s.identity = verdict.identity;
+    s.node = node;
+    this.options.onStreamOpen?.(this.describe(s));
+    return true;
   }
 
   private pushChanged(s: Stream): void {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { backend, type Backend } from "../proxy/harness.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
@@ -25,7 +26,7 @@ before(async () => {
   await cp.start();
   const tokens = TokenIssuer.open(join(dir, "state", "ca", "token-key"), "cluster.local");
   const rootsPem = readFileSync(join(dir, "state", "ca", "root-cert.pem"), "utf8");
-  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600) });
+  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600, Date.now(), scopeFor(sa, { version: "v1" })) });
   // v2 is a plain HTTP server: a TLS handshake sent to it would come back as an error, never as "v2".
   for (const version of ["v1", "v2"]) apps.push(await backend((_req, res) => res.end(version)));
   const meta = { NAMESPACE: "default", INSTANCE_IP: "127.0.0.1", MTLS_READY: true };

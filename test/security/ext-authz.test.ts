@@ -10,6 +10,7 @@ import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { parseMeshConfig } from "../../src/control/mesh-config.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { backend, type Backend } from "../proxy/harness.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
@@ -40,7 +41,7 @@ before(async () => {
   await cp.start();
   const tokens = TokenIssuer.open(join(dir, "state", "ca", "token-key"), "cluster.local");
   const rootsPem = readFileSync(join(dir, "state", "ca", "root-cert.pem"), "utf8");
-  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600) });
+  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600, Date.now(), scopeFor(sa, { version: "v1" })) });
   httpbin = await backend((req, res) => {
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ url: req.url, headers: req.headers }));

@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { CaClient, type WorkloadCertificate } from "../../src/identity/ca-client.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import type { Backend } from "../proxy/harness.js";
 import { streamingApp } from "../fixtures/streaming-app.js";
@@ -35,13 +36,13 @@ const logs: string[] = [];
 
 const meta = { NAMESPACE: "default", INSTANCE_IP: "127.0.0.1", MTLS_READY: true };
 
-function caOption(sa: string) {
-  return { address: `127.0.0.1:${cp.ports.ca}`, rootsPem: readFileSync(join(state, "ca", "root-cert.pem"), "utf8"), token: () => tokens.issue("default", sa, 600) };
+function caOption(sa: string, version = "v1") {
+  return { address: `127.0.0.1:${cp.ports.ca}`, rootsPem: readFileSync(join(state, "ca", "root-cert.pem"), "utf8"), token: () => tokens.issue("default", sa, 600, Date.now(), scopeFor(sa, { version })) };
 }
 
 async function client(id: string, port: number): Promise<void> {
   admins[id] = await freePort();
-  proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, id, { ...meta, SERVICE_ACCOUNT: "productpage", LABELS: { app: "productpage", version: id }, UPSTREAMS: [{ host: "reviews", port: 9080, localPort: port }], ADMIN_ADDRESS: `127.0.0.1:${admins[id]}` }), { adminPort: admins[id], drainTimeoutMs: 100, ca: caOption("productpage") }));
+  proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, id, { ...meta, SERVICE_ACCOUNT: "productpage", LABELS: { app: "productpage", version: id }, UPSTREAMS: [{ host: "reviews", port: 9080, localPort: port }], ADMIN_ADDRESS: `127.0.0.1:${admins[id]}` }), { adminPort: admins[id], drainTimeoutMs: 100, ca: caOption("productpage", id) }));
 }
 
 before(async () => {

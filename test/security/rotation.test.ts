@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import type { Backend } from "../proxy/harness.js";
 import { streamingApp } from "../fixtures/streaming-app.js";
@@ -33,7 +34,7 @@ before(async () => {
   const meta = { NAMESPACE: "default", INSTANCE_IP: "127.0.0.1", MTLS_READY: true };
   // Four-second certificates: the CA backdates notBefore by a minute for clock skew, so half their lifetime is past
   // when they are issued and the sidecars renew every second; each expires before the six-second stream ends.
-  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600), ttlSeconds: 4 });
+  const ca = (sa: string) => ({ address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600, Date.now(), scopeFor(sa, { version: "v1" })), ttlSeconds: 4 });
   proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, "reviews-v1", { ...meta, SERVICE: "reviews", SERVICE_ACCOUNT: "reviews", LABELS: { app: "reviews", version: "v1" }, INBOUND_PORT: await freePort(), APP_PORT: app.port, SERVICE_PORTS: [{ port: 9080, name: "http", protocol: "HTTP" }], ADMIN_ADDRESS: `127.0.0.1:${serverAdmin}` }), { adminPort: serverAdmin, drainTimeoutMs: 100, ca: ca("reviews") }));
   proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, "productpage-v1", { ...meta, SERVICE_ACCOUNT: "productpage", LABELS: { app: "productpage", version: "v1" }, UPSTREAMS: [{ host: "reviews", port: 9080, localPort: local }] }), { adminPort: 0, drainTimeoutMs: 100, ca: ca("productpage") }));
   await until("the mesh to serve over mTLS", async () => (await fetch(`http://127.0.0.1:${local}/ok`).then((r) => r.status, () => 0)) === 200, 15_000);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
 
@@ -78,7 +79,7 @@ before(async () => {
     const admin = await freePort();
     admins[id] = admin;
     const meta = { NAMESPACE: "default", SERVICE_ACCOUNT: sa, INSTANCE_IP: "127.0.0.1", MTLS_READY: true, ADMIN_ADDRESS: `127.0.0.1:${admin}`, ...m };
-    proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, id, meta), { adminPort: admin, drainTimeoutMs: 100, ca: { address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600) } }));
+    proxies.push(await startProxy(sidecarBootstrap(cp.ports.xds, id, meta), { adminPort: admin, drainTimeoutMs: 100, ca: { address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", sa, 600, Date.now(), scopeFor(sa, { version: "v1" })) } }));
   }
   await until("the mesh to carry TCP", async () => (await exchange("mesh")) === "hello mesh", 15_000);
 });

@@ -13,11 +13,13 @@ import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { xdsAuthorizer } from "../../src/control/ca/xds-auth.js";
 import { adsService, jsonToStruct, type DiscoveryRequest, type DiscoveryResponse } from "../../src/xds/ads-service.js";
 import { TYPE_URL } from "../../src/xds/resource.js";
+import type { StreamVerdict } from "../../src/xds/ads-server.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { parseMessage } from "../../src/xds/resource.js";
 import type { Bootstrap__Output } from "../../src/xds/generated/envoy/config/bootstrap/v3/Bootstrap.js";
 import { sidecarBootstrap as workloadBootstrap } from "../../src/universal/workload-spec.js";
 import { freePort, until } from "../control/mesh-harness.js";
+import { scopeFor } from "../fixtures/token-scope.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-xds-auth-"));
 let cp: ControlPlane;
@@ -56,6 +58,7 @@ function openStream(port: number, meta: Record<string, unknown>, opts: { token?:
   });
 }
 
+const REVIEWS = scopeFor("reviews", { version: "v1" });
 const META = { NAMESPACE: "default", SERVICE_ACCOUNT: "reviews", SERVICE: "reviews", LABELS: { app: "reviews", version: "v1" }, INSTANCE_IP: "127.0.0.1", INBOUND_PORT: 19080, SERVICE_PORTS: [{ port: 9080, name: "http", protocol: "HTTP" }] };
 
 function registered(id: string): boolean {
@@ -63,15 +66,15 @@ function registered(id: string): boolean {
 }
 
 test("a stream with its own token is served, on the TLS port and on loopback plaintext", async () => {
-  assert.deepEqual(await openStream(cp.ports.ca, META, { tls: true, token: tokens.issue("default", "reviews", 600), id: "tls.default" }), { ok: true });
-  assert.deepEqual(await openStream(cp.ports.xds, META, { token: tokens.issue("default", "reviews", 600), id: "plain.default" }), { ok: true });
+  assert.deepEqual(await openStream(cp.ports.ca, META, { tls: true, token: tokens.issue("default", "reviews", 600, Date.now(), REVIEWS), id: "tls.default" }), { ok: true });
+  assert.deepEqual(await openStream(cp.ports.xds, META, { token: tokens.issue("default", "reviews", 600, Date.now(), REVIEWS), id: "plain.default" }), { ok: true });
 });
 
 test("no token, a forged or expired token, and a token for another identity are refused and register nothing", async () => {
   const cases: Array<[string, { token?: string; tls?: boolean }, number, RegExp]> = [
     ["no token (TLS)", { tls: true }, grpc.status.UNAUTHENTICATED, /sent no bootstrap token.*authorization: Bearer/],
     ["no token (plaintext)", {}, grpc.status.UNAUTHENTICATED, /sent no bootstrap token/],
-    ["forged", { tls: true, token: tokens.issue("default", "reviews", 600).slice(0, -4) + "AAAA" }, grpc.status.UNAUTHENTICATED, /signature is not valid/],
+    ["forged", { tls: true, token: tokens.issue("default", "reviews", 600, Date.now(), REVIEWS).slice(0, -4) + "AAAA" }, grpc.status.UNAUTHENTICATED, /signature is not valid/],
     ["expired", { tls: true, token: tokens.issue("default", "reviews", 1, Date.now() - 10_000) }, grpc.status.UNAUTHENTICATED, /expired/],
     ["another service account", { tls: true, token: tokens.issue("default", "ratings", 600) }, grpc.status.PERMISSION_DENIED, /claims namespace default and service account reviews but its token proves default\/ratings/],
     ["another namespace", { tls: true, token: tokens.issue("other", "reviews", 600) }, grpc.status.PERMISSION_DENIED, /token proves other\/reviews/],
@@ -91,7 +94,7 @@ test("no token, a forged or expired token, and a token for another identity are 
 });
 
 test("plaintext xDS is refused to peers off loopback", () => {
-  const authorize = xdsAuthorizer(undefined);
+  const authorize = xdsAuthorizer(undefined) as (ctx: Parameters<ReturnType<typeof xdsAuthorizer>>[0]) => StreamVerdict;
   const node = { id: "x.default", cluster: "x", metadata: {}, userAgentName: "" };
   const remote = authorize({ node, metadata: new grpc.Metadata(), secure: false, peerAddress: "10.1.2.3:40000" });
   assert.equal(remote.ok, false);
@@ -107,7 +110,7 @@ test("a sidecar as trellis run configures it: certificate first, then ADS over T
   raw.node.metadata.MTLS_READY = false;
   const b = parseMessage<Bootstrap__Output>("envoy.config.bootstrap.v3.Bootstrap", raw);
   assert.ok(b.ok, JSON.stringify(!b.ok && b.errors));
-  const p = await startProxy(b.value, { adminPort: 0, drainTimeoutMs: 100, ca: { address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", "reviews", 600) } });
+  const p = await startProxy(b.value, { adminPort: 0, drainTimeoutMs: 100, ca: { address: `127.0.0.1:${cp.ports.ca}`, rootsPem, token: () => tokens.issue("default", "reviews", 600, Date.now(), scopeFor("reviews", { version: "v2" })) } });
   running.push(p);
   await until("the sidecar to sync", async () => p.ready(), 10_000).catch((e: Error) => { throw new Error(`${e.message}; control plane said: ${logs.join("\n")}; proxies: ${JSON.stringify(cp.ads.proxies())}`); });
   const proxy = cp.ads.proxies().find((x) => x.node.id === "reviews-v2.default");

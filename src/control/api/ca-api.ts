@@ -9,7 +9,7 @@ import { X509Certificate } from "node:crypto";
 import type { CertificateAuthority } from "../ca/authority.js";
 import { splitPem } from "../../identity/x509.js";
 import { fetchAdmin } from "./proxy-config-api.js";
-import { readBody, send, status, type ApiRoute } from "./rest-api.js";
+import { bodyError, readBody, send, status, type ApiRoute } from "./rest-api.js";
 
 export interface CaApiDeps {
   authority(): CertificateAuthority | undefined;
@@ -65,7 +65,7 @@ export function caApi(deps: CaApiDeps): ApiRoute {
     try {
       body = (await readBody(req)) as typeof body;
     } catch (err) {
-      status(res, 400, "BadRequest", (err as Error).message);
+      bodyError(req, res, err as Error);
       return true;
     }
     const state = describe(ca);

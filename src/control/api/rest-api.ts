@@ -6,10 +6,13 @@ import { analyze, validateResource } from "../../api/analyze.js";
 import type { Finding } from "../../api/finding.js";
 import { KINDS, type KindInfo } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
-import { ConflictError, NotFoundError, type Store, type StoreEvent } from "../store/store.js";
+import { ConflictError, type ConfigStore, NotFoundError, type StoreEvent } from "../store/config-store.js";
+import { BodyError, readJsonBody } from "./json-body.js";
+import { refuseRequest } from "./request-guard.js";
+import { badNamespace, badResourceName } from "./resource-names.js";
 
 export interface ApiDeps {
-  store: Store;
+  store: ConfigStore;
   /** Per-proxy sync status, for `trellis proxy-status` and the console. */
   proxies(): unknown;
   /** Services and workloads known to the registry, for the analyzer's cross-resource checks. */
@@ -19,11 +22,13 @@ export interface ApiDeps {
   token?: string;
   /** More APIs mounted beside the resources (telemetry, traces): each answers and returns true, or returns false. */
   routes?: ApiRoute[];
+  /** Host names served besides IP addresses and localhost (--allowed-host): others are refused (DNS rebinding). */
+  allowedHosts?: Iterable<string>;
+  /** Resources skipped because they cannot be translated, and proxies with no current configuration. */
+  configErrors?(): unknown;
 }
 
 export type ApiRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
-
-const MAX_BODY = 4 * 1024 * 1024;
 
 export function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
@@ -35,26 +40,16 @@ export function status(res: ServerResponse, code: number, reason: string, messag
   send(res, code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...(findings ? { details: { findings } } : {}) });
 }
 
+/** The JSON body; errors carry the status to answer (413 too large, 400 not JSON). */
 export function readBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`the request body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-      } catch (err) {
-        reject(new Error(`the request body is not JSON: ${(err as Error).message}`));
-      }
-    });
-    req.on("error", reject);
-  });
+  return readJsonBody(req);
+}
+
+/** Answers a body error with its status; after a 413 the connection closes. */
+export function bodyError(req: IncomingMessage, res: ServerResponse, err: Error): void {
+  const code = err instanceof BodyError ? err.status : 400;
+  if (code === 413) res.setHeader("connection", "close");
+  status(res, code, code === 413 ? "RequestEntityTooLarge" : "BadRequest", err.message);
 }
 
 interface Target {
@@ -65,14 +60,22 @@ interface Target {
 }
 
 /** /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME] */
-function parsePath(path: string): Target | { error: string } | undefined {
+function parsePath(path: string): Target | { error: string; code?: number } | undefined {
   const m = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return undefined;
-  const [, group, version, namespace, plural, name] = m;
+  const [, group, version, namespace, plural, rawName] = m;
+  let name: string | undefined;
+  try {
+    name = rawName ? decodeURIComponent(rawName) : undefined;
+  } catch {
+    return { error: `the name in the path has a bad percent-escape: ${rawName.slice(0, 80)}`, code: 400 };
+  }
+  const bad = (namespace !== undefined ? badNamespace("the path's namespace", namespace) : undefined) ?? (name !== undefined ? badResourceName("the path's name", name) : undefined);
+  if (bad) return { error: bad, code: 400 };
   const info = KINDS.find((k) => k.group === group && k.plural === plural);
   if (!info) return { error: `the server does not serve ${plural} in ${group}; kinds: ${KINDS.map((k) => `${k.group}/${k.plural}`).join(", ")}` };
   if (!info.versions.includes(version)) return { error: `${info.kind} is not served at ${group}/${version}; served versions: ${info.versions.join(", ")}` };
-  return { info, version, namespace, name: name ? decodeURIComponent(name) : undefined };
+  return { info, version, namespace, name };
 }
 
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
@@ -85,22 +88,26 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 }
 
 export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const hosts = new Set([...(deps.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   return (req, res) => {
-    handle(deps, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
+    handle(deps, hosts, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
   };
 }
 
-async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://api");
+  const refusal = refuseRequest(req, hosts);
+  if (refusal) return status(res, refusal.status, refusal.reason, refusal.message);
   if (!authorized(req, deps.token)) return status(res, 401, "Unauthorized", "send Authorization: Bearer TOKEN (the token is in STATE_DIR/api-token)");
   if (url.pathname === "/version") return send(res, 200, { version: deps.version });
   if (url.pathname === "/readyz") return send(res, 200, { status: "ok" });
   if (url.pathname === "/debug/proxies") return send(res, 200, deps.proxies());
+  if (url.pathname === "/debug/config-errors") return send(res, 200, deps.configErrors?.() ?? { skippedResources: [], proxies: [] });
   if (url.pathname === "/api/v1/validations") return send(res, 200, analyze(deps.store.list(), deps.meshContext()));
   for (const route of deps.routes ?? []) if (await route(req, res, url)) return;
   const target = parsePath(url.pathname);
   if (!target) return status(res, 404, "NotFound", `no API at ${url.pathname}; paths look like /apis/networking.istio.io/v1/namespaces/default/virtualservices/NAME`);
-  if ("error" in target) return status(res, 404, "NotFound", target.error);
+  if ("error" in target) return target.code === 400 ? status(res, 400, "BadRequest", target.error) : status(res, 404, "NotFound", target.error);
   const { info, namespace, name } = target;
   const store = deps.store;
   switch (req.method) {
@@ -119,9 +126,10 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       try {
         body = (await readBody(req)) as IstioResource;
       } catch (err) {
-        return status(res, 400, "BadRequest", (err as Error).message);
+        return bodyError(req, res, err as Error);
       }
-      if (!body || typeof body !== "object" || !body.metadata?.name) return status(res, 400, "BadRequest", "the body must be a resource with metadata.name");
+      const shape = checkShape(body, target);
+      if (shape) return status(res, 400, "BadRequest", shape);
       if (body.kind !== info.kind) return status(res, 400, "BadRequest", `the body's kind ${body.kind} does not match the path's ${info.kind}`);
       if (req.method === "PUT" && body.metadata.name !== name) return status(res, 400, "BadRequest", `the body's metadata.name ${body.metadata.name} does not match the path's ${name}`);
       if (body.metadata.namespace && body.metadata.namespace !== namespace) return status(res, 400, "BadRequest", `the body's metadata.namespace ${body.metadata.namespace} does not match the path's ${namespace}`);
@@ -136,7 +144,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
       // kubectl's server-side dry run: validated as a write would be, nothing stored (the console's live validation).
       if (url.searchParams.get("dryRun") === "All") return send(res, 200, { ...resource, ...(findings.length ? { warnings: findings } : {}) });
       try {
-        const stored = store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
+        const stored = await store.put(resource, { mustNotExist: req.method === "POST", expectVersion: req.method === "PUT" ? body.metadata.resourceVersion : undefined });
         return send(res, req.method === "POST" ? 201 : 200, { ...stored, ...(findings.length ? { warnings: findings } : {}) });
       } catch (err) {
         if (err instanceof ConflictError) return status(res, 409, "Conflict", err.message);
@@ -146,7 +154,7 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
     case "DELETE": {
       if (!namespace || !name) return status(res, 400, "BadRequest", "DELETE needs /namespaces/NS/PLURAL/NAME");
       try {
-        return send(res, 200, store.delete(info.kind, namespace, name));
+        return send(res, 200, await store.delete(info.kind, namespace, name));
       } catch (err) {
         if (err instanceof NotFoundError) return status(res, 404, "NotFound", err.message);
         throw err;
@@ -157,7 +165,18 @@ async function handle(deps: ApiDeps, req: IncomingMessage, res: ServerResponse):
   }
 }
 
-function watch(store: Store, kind: string, namespace: string | undefined, req: IncomingMessage, res: ServerResponse): void {
+/** Why a write's body does not fit its path: apiVersion and kind of the path, metadata an object, a valid name. */
+function checkShape(body: unknown, { info, version }: Target): string | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return "the body must be a resource (a JSON object with apiVersion, kind, metadata and spec)";
+  const r = body as Record<string, unknown>;
+  const expected = `${info.group}/${version}`;
+  if (r.apiVersion !== expected) return `apiVersion: ${r.apiVersion === undefined ? "missing" : JSON.stringify(r.apiVersion)}; this path takes ${expected}`;
+  if (!r.metadata || typeof r.metadata !== "object" || Array.isArray(r.metadata)) return "metadata: must be an object with a name";
+  const m = r.metadata as Record<string, unknown>;
+  return badResourceName("metadata.name", m.name) ?? (m.namespace !== undefined ? badNamespace("metadata.namespace", m.namespace) : undefined);
+}
+
+function watch(store: ConfigStore, kind: string, namespace: string | undefined, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { "content-type": "application/x-ndjson" });
   for (const r of store.list(kind, namespace)) res.write(JSON.stringify({ type: "ADDED", object: r }) + "\n");
   const onEvent = (e: StoreEvent) => {

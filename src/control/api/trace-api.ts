@@ -52,8 +52,15 @@ export function traceApi(store: TraceStore): ApiRoute {
       }
       return true;
     }
-    const rest = path.slice("/api/v1/traces/".length).split("/").map(decodeURIComponent);
-    if (rest[0] === "services" && rest.length === 1) send(res, 200, store.services());
+    let rest: string[];
+    try {
+      rest = path.slice("/api/v1/traces/".length).split("/").map(decodeURIComponent);
+    } catch {
+      status(res, 400, "BadRequest", `${path} has a bad percent-escape`);
+      return true;
+    }
+    if (rest[0] === "stats" && rest.length === 1) send(res, 200, store.stats());
+    else if (rest[0] === "services" && rest.length === 1) send(res, 200, store.services());
     else if (rest[0] === "services" && rest.length === 3 && rest[2] === "operations") send(res, 200, store.operations(rest[1]));
     else if (rest.length === 1 && /^[0-9a-fA-F]{32}$/.test(rest[0])) {
       const trace = store.get(rest[0]);

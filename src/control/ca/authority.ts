@@ -1,4 +1,5 @@
 // The mesh's certificate authority: a self-made root kept under the state directory, or Istio's plug-in CA files.
+import { weakKey } from "./key-strength.js";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Identity, spiffeId, DEFAULT_TRUST_DOMAIN } from "../../identity/spiffe.js";
@@ -150,6 +151,8 @@ export class CertificateAuthority {
     if (csr.caRequest) {
       throw new CaError("TRELLIS_CA_BAD_CSR", `the CSR asks for CA rights (${csr.caRequest}); this CA signs workload certificates only: leave basicConstraints and keyUsage out of the CSR (or set CA:FALSE)`);
     }
+    const weak = weakKey(csr.publicKey);
+    if (weak) throw new CaError("TRELLIS_CA_BAD_CSR", weak);
     const max = this.options.maxTtlMs ?? DEFAULT_MAX_WORKLOAD_CERT_TTL_MS;
     const lifetime = ttlMs && ttlMs > 0 ? ttlMs : (this.options.defaultTtlMs ?? DEFAULT_WORKLOAD_CERT_TTL_MS);
     if (lifetime > max) throw new CaError("TRELLIS_CA_BAD_TTL", `the requested lifetime ${Math.round(lifetime / 1000)}s exceeds the CA's maximum ${Math.round(max / 1000)}s`);

@@ -5,6 +5,7 @@ import { caServiceDefinition, type CertificateRequest, type CertificateResponse 
 import { generateKeyPair, signLeaf } from "../../identity/x509.js";
 import { type CertificateAuthority, CaError } from "./authority.js";
 import type { TokenIssuer } from "./tokens.js";
+import { tokenAuthenticator, type WorkloadAuthenticator } from "./workload-authenticator.js";
 
 export interface CaServiceEvents {
   /** Called per decision, with no secret in it (never the token or key). */
@@ -18,9 +19,11 @@ export function bearer(metadata: grpc.Metadata): string | undefined {
   return m ? m[1] : undefined;
 }
 
-export function addCaService(server: grpc.Server, ca: CertificateAuthority, tokens: TokenIssuer, events: CaServiceEvents = {}): void {
+/** `tokens`: our bootstrap tokens, or another authenticator (Kubernetes' TokenReview). */
+export function addCaService(server: grpc.Server, ca: CertificateAuthority, tokens: TokenIssuer | WorkloadAuthenticator, events: CaServiceEvents = {}): void {
+  const authn = "authenticate" in tokens ? tokens : tokenAuthenticator(tokens);
   server.addService(caServiceDefinition, {
-    CreateCertificate: (call: grpc.ServerUnaryCall<CertificateRequest, CertificateResponse>, callback: grpc.sendUnaryData<CertificateResponse>) => {
+    CreateCertificate: async (call: grpc.ServerUnaryCall<CertificateRequest, CertificateResponse>, callback: grpc.sendUnaryData<CertificateResponse>) => {
       const peer = call.getPeer();
       const deny = (code: grpc.status, reason: string) => {
         events.onDecision?.({ ok: false, reason, peer });
@@ -28,12 +31,19 @@ export function addCaService(server: grpc.Server, ca: CertificateAuthority, toke
       };
       const token = bearer(call.metadata);
       if (!token) return deny(grpc.status.UNAUTHENTICATED, "no bootstrap token: send `authorization: Bearer TOKEN` (create one with `trellis token create`)");
-      const verdict = tokens.verify(token);
+      let verdict;
+      try {
+        verdict = await authn.authenticate(token);
+      } catch (err) {
+        // The authenticator could not decide (the API server is away): a retryable status, never a crash.
+        return deny(grpc.status.UNAVAILABLE, `cannot check the token now: ${(err as Error).message}`);
+      }
       if (!verdict.ok) return deny(grpc.status.UNAUTHENTICATED, verdict.error);
+      const { identity } = verdict.caller;
       const ttlMs = Number(call.request.validity_duration) * 1000;
-      ca.sign(call.request.csr, verdict.identity, ttlMs).then(
+      ca.sign(call.request.csr, identity, ttlMs).then(
         (chain) => {
-          events.onDecision?.({ ok: true, identity: `${verdict.identity.namespace}/${verdict.identity.serviceAccount}`, peer });
+          events.onDecision?.({ ok: true, identity: `${identity.namespace}/${identity.serviceAccount}`, peer });
           callback(null, { cert_chain: chain });
         },
         (err: Error) => {

@@ -118,8 +118,9 @@ export class KubeClient {
           try {
             onEvent(JSON.parse(line) as WatchEvent<T>);
           } catch (err) {
-            res.destroy();
+            // Settle before destroying: destroy() emits "aborted" at once, which would win with a vaguer error.
             reject(err instanceof SyntaxError ? new KubeApiError(status, "BadWatchEvent", `watch ${path}: an event is not JSON: ${err.message}`, "watch", path) : err);
+            res.destroy();
             return;
           }
         }

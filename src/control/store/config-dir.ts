@@ -8,7 +8,7 @@ import { extname, join, relative } from "node:path";
 import { validateResource } from "../../api/analyze.js";
 import { parseDocuments } from "../../api/load.js";
 import type { IstioResource } from "../../api/resource.js";
-import type { Store } from "./store.js";
+import type { ConfigStore } from "./config-store.js";
 
 export const SOURCE_ANNOTATION = "trellis.io/config-source";
 
@@ -37,7 +37,7 @@ export class ConfigDirSync {
   private fingerprint = "";
   private running?: Promise<void>;
 
-  constructor(private readonly dir: string, private readonly store: Store, private readonly log: (line: string) => void, private readonly intervalMs = 2000) {}
+  constructor(private readonly dir: string, private readonly store: ConfigStore, private readonly log: (line: string) => void, private readonly intervalMs = 2000) {}
 
   /** Applies the directory now (it must exist), then watches it by polling: bounded work, no platform quirks. */
   async start(): Promise<void> {
@@ -54,7 +54,11 @@ export class ConfigDirSync {
 
   /** One pass; overlapping calls share the pass in flight. */
   sync(): Promise<void> {
-    this.running ??= this.pass().catch((err: Error) => this.log(`trellis control: --config-dir ${this.dir}: ${err.message}`)).finally(() => { this.running = undefined; });
+    this.running ??= this.pass().catch((err: Error) => {
+      // A write the store refused (an API server down): the next pass tries again even if no file changed.
+      this.fingerprint = "";
+      this.log(`trellis control: --config-dir ${this.dir}: ${err.message}`);
+    }).finally(() => { this.running = undefined; });
     return this.running;
   }
 
@@ -114,14 +118,14 @@ export class ConfigDirSync {
       const existing = this.store.get(wanted.kind, wanted.metadata.namespace!, wanted.metadata.name);
       if (existing && content(existing) === content(wanted)) continue;
       if (existing && !existing.metadata.annotations?.[SOURCE_ANNOTATION]) this.log(`trellis control: --config-dir: ${file} takes over ${k}, which was written through the API`);
-      this.store.put(wanted);
+      await this.store.put(wanted);
       this.log(`trellis control: --config-dir: ${existing ? "updated" : "created"} ${k} from ${file}`);
     }
     for (const r of this.store.list()) {
       const source = r.metadata.annotations?.[SOURCE_ANNOTATION];
       const k = key(r);
       if (!source || desired.has(k) || kept.has(k) || broken.has(source)) continue;
-      this.store.delete(r.kind, r.metadata.namespace!, r.metadata.name);
+      await this.store.delete(r.kind, r.metadata.namespace!, r.metadata.name);
       this.log(`trellis control: --config-dir: deleted ${k} (no longer in ${source})`);
     }
   }

@@ -1,5 +1,6 @@
 // The translator: Istio resources + registered workloads + the asking proxy -> that proxy's Envoy resources.
 // Pure: no I/O and no clocks, so it is cheap to rerun on every change and easy to test with tables.
+import { hcmPathNormalization, type PathNormalizationMode } from "./path-normalization.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
 import { type AuthorizationPolicySpec, buildRbacFilters } from "../security/authz-translate.js";
@@ -48,6 +49,8 @@ export interface TranslateInput {
    * its labels under failoverPriority), so proxies in one locality share them. Key: see translate().
    */
   edsCache?: Map<string, Json[]>;
+  /** MeshConfig pathNormalization; undefined = DEFAULT_PATH_NORMALIZATION. */
+  pathNormalization?: PathNormalizationMode;
 }
 
 export interface ProxyResources {
@@ -126,7 +129,8 @@ export function translate(input: TranslateInput): ProxyResources {
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
   const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
   const accessLog = input.accessLog ? [fileAccessLog(input.accessLog)] : undefined;
-  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}) };
+  // WebSocket upgrades are enabled as Istio enables them (they pass the filters like any request); path normalization rides with the other HCM-wide settings onto every connection manager (inbound and outbound).
+  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}), ...hcmPathNormalization(input.pathNormalization), upgrade_configs: [{ upgrade_type: "websocket" }] };
   if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared;

@@ -17,6 +17,7 @@ import type { Router } from "./router.js";
 import type { ConnectionInfo, StreamContext } from "./stream-context.js";
 import { upgradeConnection } from "./upgrade.js";
 import { replaySocket } from "./replay-socket.js";
+import { normalizePath, type PathNormalization } from "./path-normalization.js";
 import { goawayErrorWatch } from "./h2-goaway.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
@@ -24,7 +25,7 @@ import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-m
 import { attributeRoute } from "../stats/route-attribution.js";
 import { Tracer, type TracerDeps } from "../tracing/tracer.js";
 import { Http1ServerConnection, type Http1Handler, type Http1ServerOptions } from "../http1/server-connection.js";
-import type { Http1Request, Http1Response } from "../http1/server-messages.js";
+import { Http1Response, type Http1Request } from "../http1/server-messages.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -59,6 +60,8 @@ export class HttpConnectionManager {
   private readonly generateRequestId: boolean;
   private readonly useRemoteAddress: boolean;
   private readonly upgrades: Set<string>;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined = the path as received. */
+  private readonly pathNormalization?: PathNormalization;
   /** Whether any filter changes response headers (known per config, not per request). */
   private readonly hasResponseHeaderFilters: boolean;
   /** stream_idle_timeout (Envoy's default: 5 minutes); 0 = none. */
@@ -68,6 +71,8 @@ export class HttpConnectionManager {
   /** request_timeout: the whole request must have arrived by then unless a response started; 0 (the default) = none. */
   private readonly requestTimeoutMs: number;
   private readonly openSockets = new Set<Socket>();
+  /** Upgrade requests on their way through the filters: where the router would forward, they become tunnels. */
+  private readonly tunnels = new WeakMap<StreamContext, { socket: Socket; head: Buffer }>();
   private draining = false;
   /** Stat names bumped per request, built once. */
   private readonly rqStats: { total: string; active: string; byClass: string[] };
@@ -96,6 +101,8 @@ export class HttpConnectionManager {
     this.serverName = config.server_name || "envoy";
     this.generateRequestId = wrapped(config.generate_request_id, true);
     this.useRemoteAddress = wrapped(config.use_remote_address, false);
+    const norm = { normalize: wrapped(config.normalize_path, false), mergeSlashes: config.merge_slashes, unescapeSlashes: config.path_with_escaped_slashes_action === "UNESCAPE_AND_FORWARD" };
+    if (norm.normalize || norm.mergeSlashes || norm.unescapeSlashes) this.pathNormalization = norm;
     this.upgrades = new Set(config.upgrade_configs.filter((u) => wrapped(u.enabled, true)).map((u) => u.upgrade_type.toLowerCase()));
     const idleMs = durationMs(config.common_http_protocol_options?.idle_timeout, 3_600_000);
     this.streamIdleMs = durationMs(config.stream_idle_timeout, 300_000);
@@ -209,11 +216,18 @@ export class HttpConnectionManager {
     return info ?? { remoteAddress: socket?.remoteAddress ?? "", remotePort: socket?.remotePort ?? 0, localAddress: socket?.localAddress ?? "", localPort: socket?.localPort ?? 0, tls: false };
   }
 
+  /** The path filters, routing and the upstream see: normalized when the config asks (before RBAC and routes). */
+  private path(url: string | undefined): string {
+    const raw = url ?? "/";
+    return this.pathNormalization ? normalizePath(raw, this.pathNormalization) ?? raw : raw;
+  }
+
   private routeTable(): RouteTable | undefined {
     return this.inlineRoutes ?? this.deps.routes(this.rdsName!);
   }
 
-  private handle(req: Req, res: Res): void {
+  /** `tunnel`: an HTTP/1.1 Upgrade, which goes through the same filters and becomes a tunnel where the router would forward. */
+  private handle(req: Req, res: Res, tunnel?: { socket: Socket; head: Buffer }): void {
     // Draining: this answer is the connection's last (HTTP/1 Connection: close; HTTP/2 GOAWAY after its streams).
     if (this.draining) {
       if (req.httpVersionMajor === 1) (res as Http1Response).shouldKeepAlive = false;
@@ -225,7 +239,7 @@ export class HttpConnectionManager {
     stats.gauge(rs.active, 1);
     const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host ?? "";
     const scheme = (req.headers[":scheme"] as string | undefined) === "https" ? "https" : "http";
-    const view = requestView(req.method ?? "GET", req.url ?? "/", authority, scheme, req.headers);
+    const view = requestView(req.method ?? "GET", this.path(req.url), authority, scheme, req.headers);
     const conn = this.connInfo(req);
     const upstreamHeaders: Record<string, string | string[] | undefined> = {};
     for (const k in req.headers) if (k.charCodeAt(0) !== 58) upstreamHeaders[k] = req.headers[k];
@@ -271,6 +285,7 @@ export class HttpConnectionManager {
     }
     ctx.route = route;
     attributeRoute(ctx, (name) => this.deps.router.cluster(name));
+    if (tunnel) this.tunnels.set(ctx, tunnel);
     const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
     if (idle > 0 && route.action.kind === "forward") ctx.idleTimer = setTimeout(() => this.streamIdle(ctx), idle);
     if (this.requestTimeoutMs > 0) requestTimer = setTimeout(() => this.requestTimeout(ctx), this.requestTimeoutMs);
@@ -354,20 +369,34 @@ export class HttpConnectionManager {
         ctx.res.end();
         return;
       }
-      case "forward":
-        this.deps.router.route(ctx, action);
+      case "forward": {
+        const tunnel = this.tunnels.get(ctx);
+        if (!tunnel) return this.deps.router.route(ctx, action);
+        // Allowed by every filter: now the connection becomes a tunnel to the upstream.
+        if (ctx.idleTimer) clearTimeout(ctx.idleTimer);
+        upgradeConnection(ctx.req as Http1Request, tunnel.socket, tunnel.head, ctx.route!, this.deps, ctx.conn, (status) => {
+          ctx.responded = true;
+          ctx.responseCode = status;
+        }, () => (ctx.res as Http1Response).emit("close"));
+      }
     }
   }
 
+  /**
+   * An HTTP/1.1 Upgrade is a request like any other (filters, access log, metrics, breakers through the router's
+   * cluster), answered by a local reply or, once every filter let it through, turned into a tunnel. Only upgrade
+   * types the connection manager or the route enables are taken; others are refused as Envoy does (403).
+   */
   private upgrade(req: Http1Request, socket: Socket, head: Buffer): void {
     const type = (req.headers.upgrade ?? "").toLowerCase();
-    const view = requestView(req.method ?? "GET", req.url ?? "/", req.headers.host ?? "", "http", req.headers);
+    const view = requestView(req.method ?? "GET", this.path(req.url), req.headers.host ?? "", "http", req.headers);
     const route = this.routeTable()?.virtualHost(view.authority)?.routes.find((r) => r.matches(view));
-    if (!route || route.action.kind !== "forward" || !(this.upgrades.has(type) || route.action.upgrades.has(type))) {
-      socket.end(`HTTP/1.1 ${route ? "403 Forbidden" : "404 Not Found"}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    if (route && route.action.kind === "forward" && !(this.upgrades.has(type) || route.action.upgrades.has(type))) {
+      socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
       return;
     }
-    upgradeConnection(req, socket, head, route, this.deps, this.connInfo(req));
+    const res = new Http1Response(socket, { responseDone: () => socket.end() }, req.httpVersionMinor ?? 1, false, false);
+    this.handle(req, res, { socket, head });
   }
 
   /**

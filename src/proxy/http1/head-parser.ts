@@ -174,6 +174,10 @@ function version(s: string): number {
 export function checkPartialRequestLine(buf: Buffer, start: number): void {
   let i = start;
   while (i < buf.length && (buf[i] === 13 || buf[i] === 10)) i++;
+  // A head with a bare LF never ends in CRLFCRLF: refuse it now rather than when the head timeout fires.
+  for (let j = buf.indexOf(10, i); j >= 0; j = buf.indexOf(10, j + 1)) {
+    if (buf[j - 1] !== 13) throw new HeadError(400, "a bare LF in the request head (lines end with CRLF)");
+  }
   for (const first = i; i < buf.length && buf[i] !== 32; i++) {
     const c = buf[i];
     if (c >= 128 || TCHAR[c] === 0) throw new HeadError(400, `invalid method ${JSON.stringify(buf.toString("latin1", first, Math.min(i + 1, first + 20)))}`);

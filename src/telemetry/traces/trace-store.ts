@@ -1,4 +1,6 @@
-// The embedded trace store: spans grouped by trace, bounded by a span budget (the oldest traces go first), searched
+// The embedded trace store: spans grouped by trace, bounded by a span budget and a byte budget (the oldest traces go
+// first; OTLP takes spans unauthenticated, so a count alone let 60 spans of 7 MB each in), with attribute values capped
+// as OpenTelemetry's attribute limits do and every drop counted; searched
 // as Jaeger's UI searches (service, operation, duration, tags, time). No server to install; a real collector can
 // take the same OTLP instead.
 import { SPAN_KIND, STATUS_CODE, type AttributeValue, type OtlpBatch } from "../../xds/otlp-trace.js";
@@ -39,8 +41,31 @@ export interface TraceQuery {
   limit?: number;
 }
 
+/** OpenTelemetry's SDK defaults: 128 attributes a span; values longer than the cap are truncated. */
+export const MAX_ATTRIBUTES = 128;
+export const MAX_ATTRIBUTE_CHARS = 4096;
+const SPAN_OVERHEAD_BYTES = 256;
+
+/** What the store refused or cut to stay within its budgets (served at /api/v1/traces/stats). */
+export interface TraceStoreStats {
+  traces: number;
+  spans: number;
+  bytes: number;
+  maxBytes: number;
+  droppedSpans: number;
+  evictedTraces: number;
+  droppedAttributes: number;
+  truncatedAttributes: number;
+}
+
+/** A copy of a string cut from a larger one: V8's slices keep the whole parent (megabytes) alive otherwise. */
+function detached(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
+}
+
 interface Trace {
   spans: StoredSpan[];
+  bytes: number;
   /** Arrival order, for eviction. */
   seq: number;
 }
@@ -48,12 +73,39 @@ interface Trace {
 export class TraceStore {
   private readonly traces = new Map<string, Trace>();
   private spanCount = 0;
+  private byteCount = 0;
   private seq = 0;
+  private readonly drops = { droppedSpans: 0, evictedTraces: 0, droppedAttributes: 0, truncatedAttributes: 0 };
 
-  constructor(private readonly maxSpans = 100_000, private readonly maxSpansPerTrace = 1000) {}
+  constructor(private readonly maxSpans = 100_000, private readonly maxSpansPerTrace = 1000, private readonly maxBytes = 256 * 1024 * 1024) {}
 
   get size(): { traces: number; spans: number } {
     return { traces: this.traces.size, spans: this.spanCount };
+  }
+
+  stats(): TraceStoreStats {
+    return { traces: this.traces.size, spans: this.spanCount, bytes: this.byteCount, maxBytes: this.maxBytes, ...this.drops };
+  }
+
+  /** The span's attributes within the limits, and its approximate size in bytes (UTF-16: two a character). */
+  private bounded(attributes: Record<string, AttributeValue>, name: string, service: string): { tags: Record<string, AttributeValue>; bytes: number } {
+    const tags: Record<string, AttributeValue> = {};
+    let bytes = SPAN_OVERHEAD_BYTES + 2 * (name.length + service.length);
+    let n = 0;
+    for (const [k, v] of Object.entries(attributes)) {
+      if (++n > MAX_ATTRIBUTES || k.length > MAX_ATTRIBUTE_CHARS) {
+        this.drops.droppedAttributes++;
+        continue;
+      }
+      let value = v;
+      if (typeof v === "string" && v.length > MAX_ATTRIBUTE_CHARS) {
+        value = detached(v.slice(0, MAX_ATTRIBUTE_CHARS));
+        this.drops.truncatedAttributes++;
+      }
+      tags[k] = value;
+      bytes += 2 * k.length + (typeof value === "string" ? 2 * value.length : 8) + 32;
+    }
+    return { tags, bytes };
   }
 
   add(batches: OtlpBatch[]): void {
@@ -62,17 +114,24 @@ export class TraceStore {
       for (const s of batch.spans) {
         let trace = this.traces.get(s.traceId);
         if (!trace) {
-          trace = { spans: [], seq: this.seq++ };
+          trace = { spans: [], bytes: 0, seq: this.seq++ };
           this.traces.set(s.traceId, trace);
         }
-        if (trace.spans.length >= this.maxSpansPerTrace) continue;
+        if (trace.spans.length >= this.maxSpansPerTrace) {
+          this.drops.droppedSpans++;
+          continue;
+        }
+        const operation = s.name.length > MAX_ATTRIBUTE_CHARS ? detached(s.name.slice(0, MAX_ATTRIBUTE_CHARS)) : s.name;
+        const { tags, bytes } = this.bounded(s.attributes, operation, service);
         const start = Number(s.startTimeUnixNano / 1000n) / 1000;
         trace.spans.push({
-          spanId: s.spanId, parentSpanId: s.parentSpanId, service, operation: s.name,
+          spanId: s.spanId, parentSpanId: s.parentSpanId, service, operation,
           kind: s.kind === SPAN_KIND.client ? "client" : s.kind === SPAN_KIND.server ? "server" : "internal",
           startTime: start, durationMs: Math.max(0, Number(s.endTimeUnixNano - s.startTimeUnixNano) / 1e6),
-          status: s.statusCode === STATUS_CODE.error || s.attributes.error === true ? "error" : "ok", tags: s.attributes,
+          status: s.statusCode === STATUS_CODE.error || s.attributes.error === true ? "error" : "ok", tags,
         });
+        trace.bytes += bytes;
+        this.byteCount += bytes;
         this.spanCount++;
       }
     }
@@ -82,9 +141,12 @@ export class TraceStore {
   private evict(): void {
     // Map iteration is insertion order, so the first traces are the oldest to arrive.
     for (const [id, trace] of this.traces) {
-      if (this.spanCount <= this.maxSpans) break;
+      if (this.spanCount <= this.maxSpans && this.byteCount <= this.maxBytes) break;
       this.traces.delete(id);
       this.spanCount -= trace.spans.length;
+      this.byteCount -= trace.bytes;
+      this.drops.evictedTraces++;
+      this.drops.droppedSpans += trace.spans.length;
     }
   }
 

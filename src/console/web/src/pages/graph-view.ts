@@ -37,7 +37,7 @@ export function withoutServices(g: MeshGraph): MeshGraph {
     if (out.length === 0) { kept.add(id); edges.push(...into); continue; }
     for (const a of into) for (const b of out) {
       const share = outTotal > 0 ? b.rps / outTotal : 1 / out.length;
-      edges.push({ ...b, id: `${a.source}->${b.target}`, source: a.source, rps: a.rps * share, errorRatio: a.errorRatio, tcpBytesPerSec: a.tcpBytesPerSec * share, mtlsRatio: Math.min(a.mtlsRatio, b.mtlsRatio) });
+      edges.push({ ...b, id: `${a.source}->${b.target}`, source: a.source, responseTimeMs: a.responseTimeMs, rps: a.rps * share, errorRatio: a.errorRatio, tcpBytesPerSec: a.tcpBytesPerSec * share, mtlsRatio: Math.min(a.mtlsRatio, b.mtlsRatio) });
     }
   }
   const merged = new Map<string, GraphEdge>();

@@ -1,22 +1,30 @@
-// Derives a field tree for every Istio kind Trellis validates from @kubernetes-models/istio's type declarations
-// (themselves generated from Istio's CRD OpenAPI schemas), so unknown fields, types and enums come from Istio's
-// schema rather than from a hand-written copy. Output: src/api/generated/istio-schema.json (gitignored).
+// Derives a field tree for every Istio and Gateway API kind Trellis validates from @kubernetes-models/istio's and
+// @kubernetes-models/gateway-api's type declarations (themselves generated from the CRDs' OpenAPI schemas), so unknown
+// fields, types and enums come from the projects' schemas rather than from a hand-written copy. Output: src/api/generated/istio-schema.json (gitignored).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 const ts = require("typescript");
-const pkg = dirname(require.resolve("@kubernetes-models/istio/package.json"));
+const istio = dirname(require.resolve("@kubernetes-models/istio/package.json"));
+const gatewayApi = dirname(require.resolve("@kubernetes-models/gateway-api/package.json"));
 
+/** group -> version -> kinds, as src/api/kinds.ts serves them. */
 const KINDS = {
-  "networking.istio.io": { versions: ["v1", "v1beta1", "v1alpha3"], kinds: ["VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "WorkloadEntry", "Sidecar"] },
-  "security.istio.io": { versions: ["v1", "v1beta1"], kinds: ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"] },
+  "networking.istio.io": { pkg: istio, versions: Object.fromEntries(["v1", "v1beta1", "v1alpha3"].map((v) => [v, ["VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "WorkloadEntry", "Sidecar"]])) },
+  "security.istio.io": { pkg: istio, versions: Object.fromEntries(["v1", "v1beta1"].map((v) => [v, ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"]])) },
+  "gateway.networking.k8s.io": { pkg: gatewayApi, versions: {
+    v1: ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "TLSRoute"],
+    v1beta1: ["GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"],
+    v1alpha2: ["GRPCRoute", "ReferenceGrant", "TLSRoute", "TCPRoute"],
+    v1alpha3: ["TLSRoute"],
+  } },
 };
 
 const files = [];
-for (const [group, { versions, kinds }] of Object.entries(KINDS)) {
-  for (const v of versions) for (const k of kinds) files.push({ group, version: v, kind: k, file: join(pkg, group, v, `${k}.d.ts`) });
+for (const [group, { pkg, versions }] of Object.entries(KINDS)) {
+  for (const [v, kinds] of Object.entries(versions)) for (const k of kinds) files.push({ group, version: v, kind: k, file: join(pkg, group, v, `${k}.d.ts`) });
 }
 const program = ts.createProgram(files.map((f) => f.file), { strict: true, noEmit: true, skipLibCheck: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext });
 const checker = program.getTypeChecker();

@@ -1,6 +1,8 @@
 // An open-loop HTTP/1.1 load generator: sends at a fixed rate over N keep-alive connections and measures every
 // latency from the request's intended send time, so a stalled proxy cannot hide its stall (no coordinated omission).
 import { connect, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { connect as connectTls } from "node:tls";
 import { createHistogram } from "node:perf_hooks";
 
 export interface LoadOptions {
@@ -14,6 +16,8 @@ export interface LoadOptions {
   /** Requests sent before measuring (warm-up), at the same rate. */
   warmupMs: number;
   hostHeader?: string;
+  /** HTTPS: each connection is TLS with this SNI, trusting this CA file (an edge gateway's clients). */
+  tls?: { servername: string; caFile: string };
 }
 
 export interface LoadResult {
@@ -62,7 +66,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let measureFrom = 0n;
   let completed = 0, errors = 0, non2xx = 0, sent = 0;
   const conns: Conn[] = await Promise.all(Array.from({ length: opts.connections }, () => new Promise<Conn>((resolve, reject) => {
-    const socket = connect({ host: opts.host, port: opts.port, noDelay: true }, () => resolve(conn));
+    const socket = opts.tls
+      ? connectTls({ host: opts.host, port: opts.port, servername: opts.tls.servername, ca: readFileSync(opts.tls.caFile), ALPNProtocols: ["http/1.1"] }, () => { socket.setNoDelay(true); resolve(conn); })
+      : connect({ host: opts.host, port: opts.port, noDelay: true }, () => resolve(conn));
     const conn: Conn = { socket, inFlight: [], queue: [], buffer: Buffer.alloc(0) };
     socket.once("error", reject);
   })));

@@ -6,6 +6,7 @@ import { analyzeSecurity } from "./analyzers/security.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
 import { type Finding, finding, sortFindings } from "./finding.js";
 import { formatProblems } from "./format-rules.js";
+import { groupOf, isGatewayApi } from "./kinds.js";
 import type { LoadedResource } from "./load.js";
 import { type AnalysisContext, MeshContext } from "./mesh-context.js";
 import type { IstioResource } from "./resource.js";
@@ -19,6 +20,8 @@ export function validateResource(resource: IstioResource | LoadedResource): Find
   const out = validateStructure(r);
   const report = reporter(out);
   const broken = new Set(out.map((f) => f.path));
+  // The format rules read Istio's field names; the Gateway API's schema carries its own patterns.
+  if (isGatewayApi(r)) return out;
   for (const p of formatProblems(r.kind, r.spec)) if (!broken.has(p.path)) report(r, p.code, p.path, p.message);
   return out;
 }
@@ -34,13 +37,14 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   const valid: LoadedResource[] = [];
   for (const r of list) {
     const key = `${r.kind}/${r.metadata.namespace ?? "default"}/${r.metadata.name}`;
-    const first = seen.get(key);
+    // Istio's Gateway and the Gateway API's share a kind name, not an identity.
+    const first = seen.get(`${groupOf(r.apiVersion)}|${key}`);
     if (first) {
       const where = first.origin ? ` (first at ${first.origin.file}:${first.origin.line})` : "";
       out.push(finding("TRL0005", `${key} is defined twice${where}; keep one definition`, { resource: { kind: r.kind, namespace: r.metadata.namespace ?? "default", name: r.metadata.name }, source: r.origin ? { file: r.origin.file, line: r.origin.line } : undefined }));
       continue;
     }
-    seen.set(key, r);
+    seen.set(`${groupOf(r.apiVersion)}|${key}`, r);
     const problems = validateResource(r);
     out.push(...problems);
     if (!problems.some((f) => f.level === "Error")) valid.push(r);

@@ -1,17 +1,22 @@
-// The Istio kinds Trellis understands: their API group, served versions and REST plural, as Kubernetes names them.
+// The kinds Trellis understands, Istio's and the Gateway API's: their API group, served versions and REST plural, as
+// Kubernetes names them.
+export type Group = "networking.istio.io" | "security.istio.io" | "gateway.networking.k8s.io";
+
 export interface KindInfo {
   kind: string;
-  group: "networking.istio.io" | "security.istio.io";
+  group: Group;
   /** Served versions, preferred first. */
   versions: string[];
   plural: string;
   /** Short names accepted by `trellis get` (as kubectl accepts them). */
   shortNames: string[];
-  namespaced: true;
+  /** False for cluster-scoped kinds (GatewayClass), which ignore metadata.namespace. */
+  namespaced: boolean;
 }
 
 const networking = ["v1", "v1beta1", "v1alpha3"];
 const security = ["v1", "v1beta1"];
+const GW = "gateway.networking.k8s.io";
 
 export const KINDS: readonly KindInfo[] = [
   { kind: "VirtualService", group: "networking.istio.io", versions: networking, plural: "virtualservices", shortNames: ["vs"], namespaced: true },
@@ -23,12 +28,36 @@ export const KINDS: readonly KindInfo[] = [
   { kind: "PeerAuthentication", group: "security.istio.io", versions: security, plural: "peerauthentications", shortNames: ["pa"], namespaced: true },
   { kind: "AuthorizationPolicy", group: "security.istio.io", versions: security, plural: "authorizationpolicies", shortNames: ["ap"], namespaced: true },
   { kind: "RequestAuthentication", group: "security.istio.io", versions: security, plural: "requestauthentications", shortNames: ["ra"], namespaced: true },
+  // The Gateway API's kinds, at the versions its standard (v1) and experimental (v1alpha2) channels serve.
+  { kind: "GatewayClass", group: GW, versions: ["v1", "v1beta1"], plural: "gatewayclasses", shortNames: ["gc"], namespaced: false },
+  { kind: "Gateway", group: GW, versions: ["v1", "v1beta1"], plural: "gateways", shortNames: ["gtw"], namespaced: true },
+  { kind: "HTTPRoute", group: GW, versions: ["v1", "v1beta1"], plural: "httproutes", shortNames: [], namespaced: true },
+  { kind: "GRPCRoute", group: GW, versions: ["v1", "v1alpha2"], plural: "grpcroutes", shortNames: [], namespaced: true },
+  { kind: "ReferenceGrant", group: GW, versions: ["v1", "v1beta1", "v1alpha2"], plural: "referencegrants", shortNames: ["refgrant"], namespaced: true },
+  { kind: "TLSRoute", group: GW, versions: ["v1alpha2", "v1alpha3", "v1"], plural: "tlsroutes", shortNames: [], namespaced: true },
+  { kind: "TCPRoute", group: GW, versions: ["v1alpha2"], plural: "tcproutes", shortNames: [], namespaced: true },
 ];
 
-/** Finds a kind by its name, plural, singular or short name, case-insensitively (`vs`, `virtualservice`, `VirtualService`). */
+/** The group of an `apiVersion` ("networking.istio.io/v1" -> "networking.istio.io"; "v1" -> ""). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** True for the Gateway API's kinds, whose "Gateway" is not Istio's. */
+export function isGatewayApi(r: { apiVersion: string }): boolean {
+  return groupOf(r.apiVersion) === GW;
+}
+
+/**
+ * Finds a kind by its name, plural, singular or short name, case-insensitively (`vs`, `virtualservice`,
+ * `VirtualService`); `gateway` is Istio's, `gateway.gateway.networking.k8s.io` (kubectl's form) or `gtw` the Gateway API's.
+ */
 export function findKind(name: string): KindInfo | undefined {
   const n = name.toLowerCase();
-  return KINDS.find((k) => k.kind.toLowerCase() === n || k.plural === n || k.shortNames.includes(n));
+  const dot = n.indexOf(".");
+  const [base, group] = dot < 0 ? [n, undefined] : [n.slice(0, dot), n.slice(dot + 1)];
+  return KINDS.find((k) => (group === undefined || k.group === group) && (k.kind.toLowerCase() === base || k.plural === base || k.shortNames.includes(base)));
 }
 
 /** The kind for an `apiVersion` and `kind` pair, when Trellis serves that version. */

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from "yaml";
 import { type Finding, finding } from "./finding.js";
-import { KINDS, kindFor } from "./kinds.js";
+import { groupOf, KINDS, kindFor } from "./kinds.js";
 import type { IstioResource } from "./resource.js";
 
 export interface Origin {
@@ -78,7 +78,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-const ISTIO_GROUP = /\.istio\.io\//;
+/** Groups whose kinds Trellis validates or must name as unsupported: Istio's and the Gateway API's (standard and experimental). */
+function managedGroup(apiVersion: string): boolean {
+  const group = groupOf(apiVersion);
+  return group.endsWith(".istio.io") || group === "gateway.networking.k8s.io" || group === "gateway.networking.x-k8s.io";
+}
 
 function classify(obj: unknown, file: string, line: number, origin: Origin, out: LoadResult, where: string): void {
   const source = { file, line };
@@ -99,7 +103,7 @@ function classify(obj: unknown, file: string, line: number, origin: Origin, out:
     out.findings.push(finding("TRL0002", `${where} has no ${typeof apiVersion !== "string" ? "apiVersion" : "kind"}; every resource needs apiVersion and kind (e.g. apiVersion: networking.istio.io/v1, kind: VirtualService)`, { source }));
     return;
   }
-  if (!ISTIO_GROUP.test(apiVersion + "/")) {
+  if (!managedGroup(apiVersion)) {
     out.others.push(obj);
     return;
   }
@@ -110,16 +114,20 @@ function classify(obj: unknown, file: string, line: number, origin: Origin, out:
     out.findings.push(finding("TRL0002", `${kind} has no metadata.name; give the resource a name`, { resource, path: "metadata.name", source: { file, line: origin.lineOf("metadata") ?? line } }));
     return;
   }
-  if (!kindFor(apiVersion, kind)) {
+  const info = kindFor(apiVersion, kind);
+  if (!info) {
     const known = KINDS.find((k) => k.kind === kind && apiVersion.startsWith(k.group + "/"));
     if (known) {
       out.findings.push(finding("TRL0003", `${kind} is not served at ${apiVersion}; use ${known.group}/${known.versions[0]} (served: ${known.versions.join(", ")})`, { resource, path: "apiVersion", source: { file, line: origin.lineOf("apiVersion") ?? line } }));
     } else {
-      out.findings.push(finding("TRL0004", `${apiVersion} ${kind} is not a kind Trellis validates or applies; it was skipped (supported: ${KINDS.map((k) => k.kind).join(", ")})`, { resource, path: "kind", source: { file, line: origin.lineOf("kind") ?? line } }));
+      out.findings.push(finding("TRL0004", `${apiVersion} ${kind} is not a kind Trellis validates or applies; it was skipped (supported: ${KINDS.map((k) => `${k.kind} (${k.group})`).join(", ")})`, { resource, path: "kind", source: { file, line: origin.lineOf("kind") ?? line } }));
     }
     return;
   }
-  out.resources.push({ ...(obj as unknown as IstioResource), metadata: { ...(metadata as unknown as IstioResource["metadata"]), namespace }, origin });
+  // A cluster-scoped kind (GatewayClass) has no namespace, whatever the document says, as the API server has it.
+  const meta: IstioResource["metadata"] = { ...(metadata as unknown as IstioResource["metadata"]), namespace };
+  if (!info.namespaced) delete meta.namespace;
+  out.resources.push({ ...(obj as unknown as IstioResource), metadata: meta, origin });
 }
 
 /** Parses one text of multi-document YAML or JSON. Nothing throws: problems become findings. */

@@ -1,4 +1,5 @@
-// The CRD validators of Istio's kinds, compiled by @kubernetes-models/istio from Istio's OpenAPI schemas.
+// The CRD validators of Istio's kinds and the Gateway API's, compiled by @kubernetes-models/istio and
+// @kubernetes-models/gateway-api from their OpenAPI schemas.
 import { DestinationRule as DestinationRuleV1 } from "@kubernetes-models/istio/networking.istio.io/v1/DestinationRule";
 import { Gateway as GatewayV1 } from "@kubernetes-models/istio/networking.istio.io/v1/Gateway";
 import { ServiceEntry as ServiceEntryV1 } from "@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry";
@@ -17,6 +18,21 @@ import { ServiceEntry as ServiceEntryV1alpha3 } from "@kubernetes-models/istio/n
 import { Sidecar as SidecarV1alpha3 } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/Sidecar";
 import { VirtualService as VirtualServiceV1alpha3 } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/VirtualService";
 import { WorkloadEntry as WorkloadEntryV1alpha3 } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/WorkloadEntry";
+import { GatewayClass as GwGatewayClassV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass";
+import { Gateway as GwGatewayV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import { HTTPRoute as GwHTTPRouteV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import { GRPCRoute as GwGRPCRouteV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRoute";
+import { ReferenceGrant as GwReferenceGrantV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ReferenceGrant";
+import { TLSRoute as GwTLSRouteV1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/TLSRoute";
+import { GatewayClass as GwGatewayClassV1beta1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/GatewayClass";
+import { Gateway as GwGatewayV1beta1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/Gateway";
+import { HTTPRoute as GwHTTPRouteV1beta1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/HTTPRoute";
+import { ReferenceGrant as GwReferenceGrantV1beta1 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant";
+import { GRPCRoute as GwGRPCRouteV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/GRPCRoute";
+import { ReferenceGrant as GwReferenceGrantV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/ReferenceGrant";
+import { TLSRoute as GwTLSRouteV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TLSRoute";
+import { TCPRoute as GwTCPRouteV1alpha2 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha2/TCPRoute";
+import { TLSRoute as GwTLSRouteV1alpha3 } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1alpha3/TLSRoute";
 import { AuthorizationPolicy as AuthorizationPolicyV1 } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
 import { PeerAuthentication as PeerAuthenticationV1 } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
 import { RequestAuthentication as RequestAuthenticationV1 } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
@@ -43,6 +59,7 @@ const MODELS: ModelClass[] = [
   DestinationRuleV1alpha3, GatewayV1alpha3, ServiceEntryV1alpha3, SidecarV1alpha3, VirtualServiceV1alpha3, WorkloadEntryV1alpha3,
   AuthorizationPolicyV1, PeerAuthenticationV1, RequestAuthenticationV1,
   AuthorizationPolicyV1beta1, PeerAuthenticationV1beta1, RequestAuthenticationV1beta1,
+  GwGatewayClassV1, GwGatewayV1, GwHTTPRouteV1, GwGRPCRouteV1, GwReferenceGrantV1, GwTLSRouteV1, GwGatewayClassV1beta1, GwGatewayV1beta1, GwHTTPRouteV1beta1, GwReferenceGrantV1beta1, GwGRPCRouteV1alpha2, GwReferenceGrantV1alpha2, GwTLSRouteV1alpha2, GwTCPRouteV1alpha2, GwTLSRouteV1alpha3,
 ] as unknown as ModelClass[];
 
 const BY_KEY = new Map(MODELS.map((m) => [`${m.apiVersion}/${m.kind}`, m]));

@@ -21,6 +21,8 @@ export const commandTable: Record<string, Command> = {
   dashboard: { summary: "print (and open) the web console's address", load: () => import("./dashboard.js") },
   "prometheus-config": { summary: "a Prometheus scrape config for every connected proxy", load: () => import("./prometheus-config.js") },
   ca: { summary: "the mesh CA's roots, and rotating the root without dropping a connection", load: () => import("./ca.js") },
+  gateway: { summary: "run an ingress or egress gateway proxy (universal mode)", load: () => import("./gateway.js") },
+  secret: { summary: "TLS secrets for gateway servers' credentialName (create, get, delete)", load: () => import("./secret.js") },
   "install-crds": { summary: "install Istio's CRDs in a Kubernetes cluster (for trellis control --kubeconfig)", load: () => import("./install-crds.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };

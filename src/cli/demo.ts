@@ -8,12 +8,15 @@ import { ControlPlane } from "../control/control-plane.js";
 import { durationFlag } from "./flags.js";
 
 const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s] [--console-port N]
-                    [--transparent] [--traffic RATE]
+                    [--transparent] [--traffic RATE] [--gateway-port N]
 
 Starts trellis control and Bookinfo's six workloads with their sidecars, prints the product page's address, and
 runs until Ctrl-C. A light traffic generator asks for the product page --traffic times a second (default 1; 0 turns
 it off), so the console's graph has something to draw. --transparent (Linux, root) runs every workload in its own
-network namespace with iptables interception instead of per-upstream local ports. Try then, from another terminal:
+network namespace with iptables interception instead of per-upstream local ports. An ingress gateway (labels
+istio=ingressgateway, Gateway port 8080 as Istio's chart has it) listens on 127.0.0.1:--gateway-port (default 8080,
+0 = a free port; not in --transparent mode, whose workloads the host cannot reach). Try then, from another terminal:
+  trellis apply -f examples/istio/bookinfo/bookinfo-gateway.yaml      (then /productpage through the gateway)
   trellis apply -f examples/istio/bookinfo/destination-rule-all.yaml
   trellis apply -f examples/istio/tasks/request-routing/virtual-service-reviews-test-v2.yaml
   trellis proxy-status`;
@@ -37,21 +40,45 @@ const APPS: App[] = [
   { service: "productpage", version: "v1", script: "productpage.js", args: [], upstreams: ["details:9080", "reviews:9080"] },
 ];
 
+/**
+ * Starts the demo's ingress gateway (`trellis gateway`, Gateway port 8080 on 127.0.0.1:hostPort); resolves with its
+ * address once it printed it, or undefined (said why) if it did not start.
+ */
+function startGateway(children: ChildProcess[], hostPort: number, ports: { xds: number; ca: number }, stateDir: string): Promise<string | undefined> {
+  const child = spawn(process.execPath, [process.argv[1], "gateway", "--port", `8080=${hostPort}/HTTP`, "--xds", `127.0.0.1:${ports.xds}`, "--ca", `127.0.0.1:${ports.ca}`, "--state-dir", stateDir], { stdio: ["ignore", "inherit", "pipe"] });
+  children.push(child);
+  return new Promise((resolve) => {
+    let started = false;
+    const timer = setTimeout(() => { console.error("trellis demo: the ingress gateway did not start within 30 s"); resolve(undefined); }, 30_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (!started) console.error(`trellis demo: the ingress gateway exited (${code}); is port ${hostPort} taken? use --gateway-port 0`);
+      resolve(undefined);
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      const text = d.toString();
+      process.stderr.write(text);
+      const m = /trellis gateway: .*port 8080\/HTTP on (\S+:\d+)/.exec(text);
+      if (m && !started) { started = true; clearTimeout(timer); resolve(m[1]); }
+    });
+  });
+}
+
 export async function run(args: string[]): Promise<number> {
   let opts;
   try {
-    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, "console-port": { type: "string", default: "20001" }, transparent: { type: "boolean" }, traffic: { type: "string", default: "1" }, help: { type: "boolean", short: "h" } } });
+    const { values } = parseArgs({ args, options: { "state-dir": { type: "string", default: ".trellis/demo" }, "xds-port": { type: "string", default: "15010" }, "api-port": { type: "string", default: "15014" }, "otlp-port": { type: "string", default: "4318" }, "scrape-interval": { type: "string" }, "console-port": { type: "string", default: "20001" }, transparent: { type: "boolean" }, traffic: { type: "string", default: "1" }, "gateway-port": { type: "string", default: "8080" }, help: { type: "boolean", short: "h" } } });
     if (values.help) { console.log(USAGE); return 0; }
-    for (const f of ["xds-port", "api-port", "otlp-port", "console-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
+    for (const f of ["xds-port", "api-port", "otlp-port", "console-port", "gateway-port"] as const) if (!/^\d+$/.test(values[f]!) || Number(values[f]) > 65535) throw new Error(`--${f} "${values[f]}" is not a port`);
     if (!/^\d+(\.\d+)?$/.test(values.traffic!) || Number(values.traffic) > 100) throw new Error(`--traffic "${values.traffic}" must be requests per second, from 0 to 100`);
     if (values.transparent && process.getuid?.() !== 0) throw new Error("--transparent needs root (network namespaces and iptables); run as root or without it");
-    opts = { transparent: values.transparent === true, trafficRate: Number(values.traffic), stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000), consolePort: Number(values["console-port"]) };
+    opts = { transparent: values.transparent === true, trafficRate: Number(values.traffic), stateDir: values["state-dir"]!, xdsPort: Number(values["xds-port"]), apiPort: Number(values["api-port"]), otlpPort: Number(values["otlp-port"]), scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 5000, 1000), consolePort: Number(values["console-port"]), gatewayPort: Number(values["gateway-port"]) };
   } catch (err) {
     console.error(`trellis demo: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   // Istio's demo profile traces every request.
-  const { transparent, trafficRate, ...cpOpts } = opts;
+  const { transparent, trafficRate, gatewayPort, ...cpOpts } = opts;
   const cp = new ControlPlane({ ...cpOpts, caPort: 0, traceSamplingPercent: 100, log: (l) => console.error(l) });
   try {
     await cp.start();
@@ -78,6 +105,7 @@ export async function run(args: string[]): Promise<number> {
       if (m) productpage = m[1];
     });
   }
+  const gateway = transparent ? undefined : startGateway(children, gatewayPort, cp.ports, opts.stateDir);
   const deadline = Date.now() + 30_000;
   let ready = false;
   let lastProblem = "productpage's address was not printed";
@@ -92,6 +120,8 @@ export async function run(args: string[]): Promise<number> {
   }
   console.log(`console: http://127.0.0.1:${cp.ports.console}/ (traffic graph, metrics, traces, Istio config)`);
   if (productpage && ready) console.log(`Bookinfo is ready: http://${productpage}/productpage (through productpage's sidecar)`);
+  const gatewayAddress = await gateway;
+  if (gatewayAddress) console.log(`ingress gateway: http://${gatewayAddress}/ (labels istio=ingressgateway, Gateway port 8080); apply examples/istio/bookinfo/bookinfo-gateway.yaml, then http://${gatewayAddress}/productpage`);
   else console.error(`trellis demo: productpage did not come up within 30 s (last answer: ${lastProblem})`);
   // The traffic generator: one GET at a time at the given rate, so a slow mesh is never flooded.
   let generating = ready && trafficRate > 0;

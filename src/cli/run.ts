@@ -121,7 +121,7 @@ const TOKEN_TTL_S = 3600;
  * read the state dir can mint one. Like a projected service-account token, it is short-lived and rewritten (0600)
  * well before it expires, for as long as the run lasts; the sidecar reads the file each time it needs it.
  */
-function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): { args: string[]; stop(): void } {
+export function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): { args: string[]; stop(): void } {
   if (!caAddress) return { args: [], stop: () => {} };
   const tokenFile = join(stateDir, "workloads", `${id}.token`);
   const write = () => {
@@ -153,7 +153,7 @@ function splitHostPortFlag(flag: string, addr: string): void {
   }
 }
 
-function rootsFile(stateDir: string): string {
+export function rootsFile(stateDir: string): string {
   return resolve(join(stateDir, "ca", "root-cert.pem"));
 }
 

@@ -45,6 +45,10 @@ import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
 import { ConfigDirSync } from "./store/config-dir.js";
 import { TranslationGuard } from "./translation-guard.js";
+import { SecretStore } from "./secrets/secret-store.js";
+import { secretApi } from "./secrets/secret-api.js";
+import { GatewayReports } from "./gateway-reports.js";
+import { gatewayApiStatusRoute } from "./gateway-api-status.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -126,6 +130,9 @@ export class ControlPlane {
   readonly jwks: JwksFetcher;
   /** APIs that other parts of the control plane mount on the REST port (telemetry, traces). */
   readonly apiRoutes: ApiRoute[] = [];
+  /** Gateways' TLS secrets (credentialName), and what each gateway cannot serve. */
+  readonly secretStore: SecretStore;
+  private readonly gateways: GatewayReports;
 
   constructor(private readonly options: ControlPlaneOptions) {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -135,6 +142,11 @@ export class ControlPlane {
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = options.kube?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
+    this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
+    this.gateways = new GatewayReports(this.log);
+    this.apiRoutes.push(secretApi(this.secretStore), this.gateways.api(), gatewayApiStatusRoute(() => this.resources(), () => ({
+      services: meshServices(this.workloads(), this.resources()), proxies: [...this.connected.values()], credentials: (ns, name) => this.secretStore.lookup(ns, name),
+    })));
     this.jwks = new JwksFetcher(() => this.schedule(), this.log);
     this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
     this.apiRoutes.push(traceApi(this.traces));
@@ -195,6 +207,7 @@ export class ControlPlane {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
           this.guard.forget(p.node.id);
+          this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
       },
@@ -327,10 +340,11 @@ export class ControlPlane {
   }
 
   private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
-    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
     if (!out) return;
     try {
-      this.ads.setSnapshot(id, this.encoder.snapshot(out, secrets));
+      this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
+      this.gateways.record(id, out.gatewayProblems, out.listeners);
     } catch (err) {
       this.guard.fail(id, `its configuration cannot be served: ${(err as Error).message}; it keeps the last configuration it was sent`);
     }

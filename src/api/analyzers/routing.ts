@@ -61,6 +61,7 @@ function gatewayKey(ref: string, namespace: string): string {
 export function analyzeRouting(resources: LoadedResource[], mesh: MeshContext, report: Report): void {
   const vss = resources.filter((r) => r.kind === "VirtualService");
   const drs = resources.filter((r) => r.kind === "DestinationRule");
+  // Istio's Gateways and the Gateway API's both take VirtualServices (Istio binds a VirtualService to either).
   const gateways = new Set(resources.filter((r) => r.kind === "Gateway").map((g) => `${ns(g)}/${g.metadata.name}`));
   const subsetsByHost = new Map<string, Set<string>>();
   for (const dr of drs) {

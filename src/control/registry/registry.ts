@@ -7,7 +7,8 @@
 //   SERVICE_PORTS ([{port, name, protocol}], the service's ports), APP_PORT (where the app listens, on 127.0.0.1),
 //   UPSTREAMS ([{host, port, localPort}], explicit mode's per-upstream local ports), ADMIN_ADDRESS, STATS_ADDRESS, READY (bool),
 //   MTLS_READY (bool: the sidecar has a certificate from the CA, so peers use mutual TLS toward it),
-//   INTERCEPTION_MODE ("REDIRECT" in transparent mode: the sidecar gets 15001/15006 and a listener per service VIP).
+//   INTERCEPTION_MODE ("REDIRECT" in transparent mode: the sidecar gets 15001/15006 and a listener per service VIP),
+//   PORT_TARGETS ({"80": 18080}: a gateway's service ports -> the ports it binds on the host).
 export interface ServicePort {
   port: number;
   name?: string;
@@ -65,6 +66,8 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>, loca
   if (servicePorts.some((p) => p.port < 1 || p.port > 65535)) return { error: `node ${id}: SERVICE_PORTS has a port outside 1-65535` };
   const upstreams = Array.isArray(meta.UPSTREAMS) ? (meta.UPSTREAMS as Array<Record<string, unknown>>).map((u) => ({ host: str(u.host), port: num(u.port) ?? 0, localPort: num(u.localPort) ?? 0 })) : [];
   const inboundPort = num(meta.INBOUND_PORT);
+  const portTargets = meta.PORT_TARGETS && typeof meta.PORT_TARGETS === "object" ? Object.fromEntries(Object.entries(meta.PORT_TARGETS as Record<string, unknown>).map(([k, v]) => [Number(k), num(v) ?? 0])) : undefined;
+  if (portTargets && Object.entries(portTargets).some(([k, v]) => !(Number(k) >= 1 && Number(k) <= 65535 && v >= 1 && v <= 65535))) return { error: `node ${id}: PORT_TARGETS maps ports outside 1-65535` };
   if (service && servicePorts.length && !inboundPort) return { error: `node ${id}: INBOUND_PORT is required when SERVICE_PORTS are given` };
   return {
     workload: {
@@ -73,6 +76,7 @@ export function workloadFromNode(id: string, meta: Record<string, unknown>, loca
       serviceAccount: str(meta.SERVICE_ACCOUNT, "default"),
       address: str(meta.INSTANCE_IP, "127.0.0.1"),
       inboundPort: inboundPort ?? 0,
+      ...(portTargets ? { portTargets } : {}),
       servicePorts,
       appPort: num(meta.APP_PORT),
       upstreams,

@@ -19,6 +19,10 @@ import { passthroughClusters, virtualInbound, virtualOutbound } from "./transpar
 import { serviceVips, vipHostnames } from "./vips.js";
 import { noneResolutionChains } from "./service-entry-listeners.js";
 import { egressAllows, outboundTrafficMode, sidecarFor } from "./sidecar-scope.js";
+import { gatewayConfig } from "./gateway.js";
+import { convertGatewayApi } from "./gateway-api.js";
+import { type GatewayProblem, isGatewayProxy } from "./gateway-servers.js";
+import type { CredentialLookup } from "./gateway-tls.js";
 import { type ClientTls, DEFAULT_DNS, type DnsSettings, originatedTls, serviceEntryDiscovery, serviceEntryMetadata } from "./service-entry-clusters.js";
 
 type Json = Record<string, unknown>;
@@ -42,6 +46,8 @@ export interface TranslateInput {
   dns?: DnsSettings;
   /** MeshConfig outboundTrafficPolicy.mode (a Sidecar's own wins): where transparent traffic to unknown hosts goes. */
   outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** Gateways' credentialName secrets (universal mode: stored by `trellis secret`); none = every such server is reported. */
+  credentials?: CredentialLookup;
   /** MeshConfig localityLbSetting; undefined = Istio's default ({enabled: true}). */
   localityLbSetting?: LocalityLbSetting;
   /**
@@ -58,6 +64,14 @@ export interface ProxyResources {
   endpoints: Json[];
   listeners: Json[];
   routes: Json[];
+}
+
+/** What a gateway proxy gets beyond its xDS resources. */
+export interface GatewayExtras {
+  /** SDS secrets for this proxy beyond the mesh's trust bundle: the credentialName certificates of its servers. */
+  secrets?: Json[];
+  /** What the Gateways selecting it ask for that it cannot serve, and why. */
+  gatewayProblems?: GatewayProblem[];
 }
 
 const HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -94,7 +108,7 @@ function endpointsFor(service: Service, port: number, labels: Record<string, str
 
 /** Every service of the mesh: from registered workloads, then ServiceEntries for hosts no workload serves. */
 export function meshServices(workloads: Workload[], resources: IstioResource[]): Map<string, Service> {
-  const services = servicesOf(workloads);
+  const services = servicesOf(workloads.map(asMeshEndpoint));
   for (const s of services.values()) s.endpoints.push(...workloadEntriesOf(s, resources));
   for (const extra of serviceEntryServices(resources)) {
     if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints, entry: extra.entry });
@@ -114,13 +128,15 @@ function withHostRewrite(route: Json, hostname: string): Json {
   return { ...route, route: { ...action, host_rewrite_literal: hostname } };
 }
 
-export function translate(input: TranslateInput): ProxyResources {
+export function translate(input: TranslateInput): ProxyResources & GatewayExtras {
   const { proxy } = input;
   const root = input.rootNamespace ?? "istio-system";
   const services = meshServices(input.workloads, input.resources);
   const drs = of<DestinationRuleSpec>(input.resources, "DestinationRule");
-  const vss = of<VirtualServiceSpec>(input.resources, "VirtualService");
-  const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
+  // Gateway API routes, as the Istio Gateways and VirtualServices they stand for (mesh routes included: GAMMA).
+  const gatewayApi = convertGatewayApi(input.resources, { services }).resources;
+  const vss = of<VirtualServiceSpec>([...input.resources, ...gatewayApi], "VirtualService");
+  const out: ProxyResources & GatewayExtras = { clusters: [], endpoints: [], listeners: [], routes: [] };
   const hashFor = (hostname: string, subset: string | undefined, port: number) => {
     const dr = destinationRuleFor(drs, hostname, proxy.namespace);
     return hashPolicies(mergePolicy(dr?.spec.trafficPolicy, dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port));
@@ -148,6 +164,12 @@ export function translate(input: TranslateInput): ProxyResources {
   for (const hostname of [...wanted]) for (const vs of virtualServicesFor(vss, hostname, proxy.namespace)) {
     for (const host of l4Destinations(vs)) wanted.add(fqdn(host, vs.metadata.namespace ?? "default"));
   }
+  // A gateway proxy: listeners from the Gateways selecting it, clusters for what their VirtualServices route to.
+  const gateway = isGatewayProxy(proxy) ? gatewayConfig({
+    resources: [...input.resources, ...gatewayApi], proxy, services, vss, hashPolicies: hashFor, credentials: input.credentials ?? (() => ({ error: "this control plane stores no secrets" })),
+    httpFilters: gatewayHttpFilters(input, authzPolicies, root), observe,
+  }) : undefined;
+  for (const h of gateway?.destinations ?? []) wanted.add(h);
   // The Sidecar resource's egress hosts limit what the proxy is told about.
   const sidecar = sidecarFor(input.resources, proxy, root);
   const hidden = new Set<string>();
@@ -280,9 +302,28 @@ export function translate(input: TranslateInput): ProxyResources {
       out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     }
   }
+  if (gateway) {
+    out.listeners.push(...gateway.listeners);
+    out.routes.push(...gateway.routes);
+    out.secrets = gateway.secrets;
+    out.gatewayProblems = gateway.problems;
+  }
   // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
   if (accessLog) for (const l of out.listeners) withTcpAccessLog(l, accessLog);
   return out;
+}
+
+/** A gateway's HTTP filters: request authentication and authorization policies selecting it, then Istio's defaults. */
+function gatewayHttpFilters(input: TranslateInput, authzPolicies: Array<IstioResource<AuthorizationPolicySpec>>, root: string): Json[] {
+  const identity = { namespace: input.proxy.namespace, labels: input.proxy.labels };
+  const jwt = buildJwtFilter(of<RequestAuthenticationSpec>(input.resources, "RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
+  const rbac = buildRbacFilters(authzPolicies, identity, root, input.extAuthzProviders);
+  return [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, CORS, FAULT, ROUTER];
+}
+
+/** Istio's gateways carry no tlsMode label: sidecars reach them in plaintext unless a DestinationRule says ISTIO_MUTUAL. */
+function asMeshEndpoint(w: Workload): Workload {
+  return isGatewayProxy(w) && w.mtls ? { ...w, mtls: false } : w;
 }
 
 /** Envoy's file access logger: its default text format, or JSON with Trellis' fields. */

@@ -5,17 +5,18 @@ import type { IstioResource } from "../../api/resource.js";
 import type { Workload } from "../registry/registry.js";
 import { protoDuration } from "./destination-rules.js";
 import { clusterName, fqdn, type Service } from "./services.js";
+import { namesGateway } from "./gateway-hosts.js";
 
 type Json = Record<string, unknown>;
 
 interface StringMatch { exact?: string; prefix?: string; regex?: string }
-interface HttpMatch {
+export interface HttpMatch {
   uri?: StringMatch; scheme?: StringMatch; method?: StringMatch; authority?: StringMatch;
   headers?: Record<string, StringMatch>; withoutHeaders?: Record<string, StringMatch>; queryParams?: Record<string, StringMatch>;
   ignoreUriCase?: boolean; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number;
 }
 export interface Destination { host: string; subset?: string; port?: { number?: number } }
-interface HttpRoute {
+export interface HttpRoute {
   name?: string;
   match?: HttpMatch[];
   route?: Array<{ destination: Destination; weight?: number; headers?: Headers }>;
@@ -108,6 +109,8 @@ export interface RouteContext {
   proxy: Workload;
   services: Map<string, Service>;
   hashPolicies(hostname: string, subset: string | undefined, port: number): Json[];
+  /** Routes for a gateway proxy: the matches' `gateways` must name this Gateway ("namespace/name"), not the mesh. */
+  gateway?: string;
 }
 
 /**
@@ -146,16 +149,16 @@ export function virtualServicesFor(vss: Array<IstioResource<VirtualServiceSpec>>
  * sourceLabels, its namespace is sourceNamespace, the match's gateways (if any) include the mesh, and the port routed
  * is the match's port. A match failing them is left out of that proxy's config.
  */
-export function matchAppliesTo(m: { sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number } | undefined, proxy: Workload, port: number): boolean {
+export function matchAppliesTo(m: { sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; port?: number } | undefined, proxy: Workload, port: number, gateway?: { key: string; vsNamespace: string }): boolean {
   if (!m) return true;
   if (m.sourceLabels && !Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) return false;
   if (m.sourceNamespace && m.sourceNamespace !== proxy.namespace) return false;
-  if (m.gateways?.length && !m.gateways.includes("mesh")) return false;
+  if (m.gateways?.length && !(gateway ? namesGateway(m.gateways, gateway.key, gateway.vsNamespace) : m.gateways.includes("mesh"))) return false;
   return !m.port || m.port === port;
 }
 
-function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: RouteContext, index: string): Json | undefined {
-  if (!matchAppliesTo(m, ctx.proxy, ctx.port)) return undefined;
+export function routeFor(r: HttpRoute, m: HttpMatch | undefined, vsNs: string, ctx: RouteContext, index: string): Json | undefined {
+  if (!matchAppliesTo(m, ctx.proxy, ctx.port, ctx.gateway ? { key: ctx.gateway, vsNamespace: vsNs } : undefined)) return undefined;
   const match: Json = {};
   const uri = m?.uri;
   if (uri?.exact !== undefined) match.path = uri.exact;

@@ -110,6 +110,7 @@ export async function run(args: string[]): Promise<number> {
     app: { command: command[0], args: command.slice(1), env: appEnv(spec, ports) },
     readyUrl: `http://127.0.0.1:${ports.readiness}/healthz/ready`,
     log: (l) => console.error(`trellis run: ${l}`),
+    logFile: join(dir, `${id}.log`),
   }).finally(() => ca.stop());
 }
 
@@ -209,6 +210,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
       app: { command: o.command[0], args: o.command.slice(1), wrapper: workload.wrapper(false), env: { PORT: String(spec.servicePort), HOST: "0.0.0.0", TRELLIS_APP_PORT: String(spec.servicePort) } },
       readyUrl: `http://127.0.0.1:${workload.hostPorts.readiness}/healthz/ready`,
       log: (l) => console.error(`trellis run: ${l}`),
+      logFile: join(stateDir, "workloads", `${id}.log`),
     });
   } finally {
     clearInterval(poll);

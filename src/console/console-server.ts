@@ -4,6 +4,7 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { precompressed } from "./precompressed.js";
 import { hostAllowed } from "../control/api/request-guard.js";
 
 /** Where the package's build puts the web app (dist/console), next to dist/src. */
@@ -48,14 +49,17 @@ export function consoleHandler(api: (req: IncomingMessage, res: ServerResponse) 
       return;
     }
     const hashed = file.includes(`${sep}assets${sep}`);
+    const sent = precompressed(file, req.headers["accept-encoding"]);
     res.writeHead(200, {
       "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      ...(sent.encoding ? { "content-encoding": sent.encoding } : {}),
+      vary: "accept-encoding",
       "cache-control": hashed ? "public, max-age=31536000, immutable" : "no-cache",
       "x-content-type-options": "nosniff",
       "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
     });
     if (req.method === "HEAD") res.end();
-    else createReadStream(file).pipe(res);
+    else createReadStream(sent.file).pipe(res);
   };
 }
 

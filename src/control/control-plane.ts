@@ -33,6 +33,7 @@ import { traceApi } from "./api/trace-api.js";
 import { telemetryApi } from "./api/telemetry-api.js";
 import { proxyConfigApi } from "./api/proxy-config-api.js";
 import { caApi } from "./api/ca-api.js";
+import { logsApi } from "./api/logs-api.js";
 import { startConsole } from "../console/console-server.js";
 import { SeriesStore } from "../telemetry/metrics/series-store.js";
 import { Scraper } from "../telemetry/metrics/scraper.js";
@@ -153,6 +154,7 @@ export class ControlPlane {
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
     this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
     this.apiRoutes.push(proxyConfigApi((id) => this.connected.get(id)?.adminAddress));
+    this.apiRoutes.push(logsApi(options.stateDir, (id) => this.connected.has(id)));
     this.apiRoutes.push(caApi({
       authority: () => this.ca?.authority,
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),

@@ -2,6 +2,7 @@
 // stops first and the sidecar drains after it, so in-flight requests finish.
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
+import { LogFile, tee } from "./log-capture.js";
 
 export interface ProcessSpec {
   command: string;
@@ -20,11 +21,18 @@ export interface SupervisorOptions {
   /** How long the sidecar may drain after the app stops before it is killed. */
   drainTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Where the app's and the sidecar's output lines are also kept (the console's Logs tab). */
+  logFile?: string;
 }
 
-function launch(spec: ProcessSpec, stdio: "inherit" | "pipe"): ChildProcess {
+function launch(spec: ProcessSpec, capture?: { log: LogFile; container: "app" | "sidecar" }): ChildProcess {
   const [cmd, ...args] = [...(spec.wrapper ?? []), spec.command, ...spec.args];
-  return spawn(cmd, args, { env: { ...process.env, ...spec.env }, stdio: stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, args, { env: { ...process.env, ...spec.env }, stdio: capture ? ["inherit", "pipe", "pipe"] : "inherit" });
+  if (capture) {
+    tee(child.stdout!, process.stdout, capture.log, capture.container);
+    tee(child.stderr!, process.stderr, capture.log, capture.container);
+  }
+  return child;
 }
 
 function exited(child: ChildProcess): Promise<number> {
@@ -56,7 +64,8 @@ async function stop(child: ChildProcess, timeoutMs: number): Promise<void> {
 /** Resolves to the app's exit code (or non-zero when the sidecar never became ready or died under the app). */
 export async function supervise(options: SupervisorOptions): Promise<number> {
   const log = options.log ?? ((l: string) => console.error(l));
-  const sidecar = launch(options.sidecar, "inherit");
+  const logFile = options.logFile ? new LogFile(options.logFile) : undefined;
+  const sidecar = launch(options.sidecar, logFile && { log: logFile, container: "sidecar" });
   const sidecarExit = exited(sidecar);
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   let ready = false;
@@ -69,7 +78,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     log(`the sidecar did not become ready at ${options.readyUrl}${sidecar.exitCode !== null ? ` (it exited with ${sidecar.exitCode})` : " in time"}; the app was not started`);
     return 1;
   }
-  const app = launch(options.app, "inherit");
+  const app = launch(options.app, logFile && { log: logFile, container: "app" });
   const appExit = exited(app);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,23 +1,18 @@
 // The console in a real browser (Debian's Chromium driven by playwright-core) against the running Bookinfo demo:
 // the graph draws Bookinfo's apps and edges, the routing wizard sends everything to reviews v3 and the graph
 // follows, a trace opens from a service page, and an invalid VirtualService edit is refused and not saved.
-// Screenshots of each page go to test-artifacts/console/.
+// Screenshots of each page go to test-artifacts/console/. The fault-injection task is truth.test.ts.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { bookinfoTraffic, chromiumMissing, startConsoleDemo, type ConsoleDemo } from "../fixtures/console-demo.js";
 
 declare class HTMLDetailsElement { open: boolean }
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = "test-artifacts/console";
-const skip = existsSync(CHROMIUM) ? false : `Chromium is not installed (${CHROMIUM}); scripts/install-system-deps.sh installs it when run as root`;
-const stateDir = mkdtempSync(join(tmpdir(), "trellis-console-"));
-let demo: ChildProcess;
-let browser: Browser;
+const skip = chromiumMissing;
+let demo: ConsoleDemo;
 let page: Page;
 let productpage = "";
 let api = "";
@@ -25,52 +20,19 @@ let consoleUrl = "";
 
 before(async () => {
   if (skip) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  demo = spawn(process.execPath, ["dist/src/cli/main.js", "demo", "--state-dir", stateDir, "--xds-port", "0", "--api-port", "0", "--otlp-port", "0", "--console-port", "0", "--scrape-interval", "1s", "--traffic", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  demo.stderr!.resume();
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`the demo did not come up: ${out}`)), 60_000);
-    demo.stdout!.on("data", (d) => {
-      out += d;
-      const p = /Bookinfo is ready: (http:\/\/\S+\/productpage)/.exec(out);
-      const a = /TRELLIS_CONTROL=(\S+)\)/.exec(out);
-      const c = /console: (http:\/\/\S+\/)/.exec(out);
-      if (p && a && c) {
-        [productpage, api, consoleUrl] = [p[1], a[1], c[1]];
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    demo.once("exit", (code) => reject(new Error(`trellis demo exited with ${code}: ${out}`)));
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  demo = await startConsoleDemo(ARTIFACTS);
+  ({ page, productpage, api, consoleUrl } = demo);
 });
 
-after(async () => {
-  await browser?.close();
-  if (demo && demo.exitCode === null) {
-    demo.kill("SIGTERM");
-    await new Promise((r) => demo.once("exit", r));
-  }
-  rmSync(stateDir, { recursive: true, force: true });
-});
+after(async () => { await demo?.stop(); });
 
-async function traffic(n: number): Promise<string[]> {
-  const versions: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const html = await (await fetch(productpage)).text();
-    versions.push(/color:\s*red/.test(html) ? "v3" : /color:\s*black/.test(html) ? "v2" : "v1");
-  }
-  return versions;
-}
+const traffic = (n: number) => bookinfoTraffic(productpage, n);
 
 /** The graph's edges with traffic, read from its accessible table. */
 async function graphEdges(window: string): Promise<string[]> {
   await page.goto("about:blank"); // a fresh load, so the graph is fetched now
   await page.goto(`${consoleUrl}#/graph?type=versionedApp&window=${window}&refresh=0`);
-  await page.locator("details").evaluate((d) => { (d as HTMLDetailsElement).open = true; });
+  await page.locator("details").last().evaluate((d) => { (d as HTMLDetailsElement).open = true; });
   await page.getByRole("table", { name: "Graph edges" }).waitFor();
   await page.waitForSelector("tr[data-edge]", { timeout: 3000 }).catch(() => undefined);
   return page.$$eval("tr[data-edge]", (rows) => rows.filter((r) => Number(r.children[3].textContent) > 0).map((r) => `${r.children[0].textContent}->${r.children[1].textContent}`));
@@ -122,8 +84,8 @@ test("the routing wizard sends every request to reviews v3, and the graph's edge
   await page.getByLabel("Weight of v2").fill("0");
   await page.getByLabel("Weight of v3").fill("100");
   await page.screenshot({ path: join(ARTIFACTS, "wizard.png"), fullPage: true });
-  await page.getByRole("button", { name: "Create or update" }).click();
-  await page.getByRole("status").filter({ hasText: "Saved DestinationRule and VirtualService default/reviews" }).waitFor();
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("status").filter({ hasText: "Created DestinationRule default/reviews and VirtualService default/reviews" }).waitFor();
   let versions: string[] = [];
   for (let i = 0; i < 30 && !(versions.length && versions.every((v) => v === "v3")); i++) {
     versions = await traffic(5);
@@ -149,13 +111,14 @@ test("the routing wizard sends every request to reviews v3, and the graph's edge
 test("an invalid VirtualService edit shows the validation message and is not saved", { skip }, async () => {
   const before = (await (await fetch(`http://${api}/apis/networking.istio.io/v1/namespaces/default/virtualservices/reviews`)).json()) as { metadata: { resourceVersion: string } };
   await page.goto(`${consoleUrl}#/istio/VirtualService/default/reviews`);
-  const editor = page.getByLabel("YAML");
-  await page.getByText("✓ Valid").waitFor();
-  const yaml = await editor.inputValue();
+  const editor = page.locator(".cm-content");
+  await page.locator('.validation [data-severity="valid"]').waitFor();
+  const yaml = await editor.innerText();
   assert.match(yaml, /hosts:/);
-  await editor.fill(yaml.replace("hosts:", "hostz:"));
-  const status = page.getByRole("status").filter({ hasText: "✗" });
-  await status.waitFor();
+  await editor.click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText(yaml.replace("hosts:", "hostz:"));
+  await page.getByRole("status").filter({ hasText: "Refused:" }).waitFor();
   assert.match(await page.locator(".validation").innerText(), /hostz/);
   assert.equal(await page.getByRole("button", { name: "Save" }).isDisabled(), true);
   await page.screenshot({ path: join(ARTIFACTS, "invalid-edit.png"), fullPage: true });

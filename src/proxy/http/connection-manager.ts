@@ -25,6 +25,7 @@ import { goawayErrorWatch } from "./h2-goaway.js";
 import "./filters/index.js";
 import { decodePeer, encodePeer, PEER_HEADER } from "../stats/istio-metrics.js";
 import { type IstioReporting, recordIstioMetrics } from "../stats/record-istio-metrics.js";
+import { attributeRoute } from "../stats/route-attribution.js";
 import { Tracer, type TracerDeps } from "../tracing/tracer.js";
 import { Http1ServerConnection, type Http1Handler, type Http1ServerOptions } from "../http1/server-connection.js";
 import { Http1Response, type Http1Request } from "../http1/server-messages.js";
@@ -293,6 +294,7 @@ export class HttpConnectionManager {
       return;
     }
     ctx.route = route;
+    attributeRoute(ctx, (name) => this.deps.router.cluster(name));
     if (tunnel) this.tunnels.set(ctx, tunnel);
     const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
     if (idle > 0 && route.action.kind === "forward") ctx.idleTimer = setTimeout(() => this.streamIdle(ctx), idle);

@@ -1,6 +1,7 @@
 // Fills Istio's metric labels for one finished request or one TCP connection, from the reporting side's point of view.
 import type { ConnectionInfo, StreamContext } from "../http/stream-context.js";
 import type { IstioService } from "../upstream/cluster.js";
+import { serviceOfAuthority } from "./route-attribution.js";
 import { type IstioMetrics, type LabelValues, type PeerInfo, peerFromWorkloadString, type TcpLabelValues, UNKNOWN_PEER } from "./istio-metrics.js";
 
 export interface IstioReporting {
@@ -38,8 +39,9 @@ function hopLabels(istio: IstioReporting, hop: Hop): TcpLabelValues {
   const source = outbound ? istio.self : conn.peerPrincipal ? { ...peer, principal: conn.peerPrincipal } : peer;
   const destination = outbound ? peerFromWorkloadString(hop.upstreamWorkload, istio.self.cluster) ?? UNKNOWN_PEER : istio.self;
   const named = outbound ? hop.upstreamService : undefined;
-  const service = named?.host ?? (outbound ? serviceOfCluster(hop.upstreamCluster) ?? hop.fallbackService : istio.service ?? "unknown");
-  const [serviceName, serviceNs] = named ? [named.name, named.namespace] : service.split(".");
+  const fromCluster = outbound ? serviceOfCluster(hop.upstreamCluster) : istio.service ?? "unknown";
+  const service = named?.host ?? fromCluster ?? serviceOfAuthority(hop.fallbackService).host;
+  const [serviceName, serviceNs] = named ? [named.name, named.namespace] : fromCluster ? fromCluster.split(".") : [serviceOfAuthority(hop.fallbackService).name, serviceOfAuthority(hop.fallbackService).namespace];
   return {
     reporter: outbound ? "source" : "destination",
     source_workload: source.workload, source_workload_namespace: source.namespace, source_principal: source.principal,

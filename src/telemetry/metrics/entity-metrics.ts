@@ -1,5 +1,5 @@
-// Charts of one service, workload or app (inbound or outbound) over a window, and the mesh's health by Kiali's
-// default thresholds. PromQL only, so they answer the same from the embedded store or Prometheus.
+// Charts of one service, workload or app (inbound or outbound) over a window. PromQL only, so they answer the same
+// from the embedded store or Prometheus.
 import type { QueryBackend } from "./query-backend.js";
 
 export type EntityKind = "service" | "workload" | "app";
@@ -28,65 +28,41 @@ function selector(kind: EntityKind, direction: Direction, namespace: string, nam
   return `reporter="destination",${who}`;
 }
 
+/**
+ * Inbound requests as the callers' sidecars reported them (failures that never reached the destination included),
+ * plus those of callers without a sidecar, which only the destination saw. Outbound is the source's view already.
+ */
+function requestSelectors(kind: EntityKind, direction: Direction, namespace: string, name: string): string[] {
+  const dest = selector(kind, direction, namespace, name);
+  if (direction === "outbound") return [dest];
+  return [dest.replace('reporter="destination"', 'reporter="source"'), `${dest},source_workload="unknown"`];
+}
+
+/** Point-wise sum of series sampled at the same steps (a missing series adds nothing). */
+function addPoints(...series: Points[]): Points {
+  const at = new Map<number, number>();
+  for (const s of series) for (const [t, v] of s) at.set(t, (at.get(t) ?? 0) + v);
+  return [...at].sort((a, b) => a[0] - b[0]);
+}
+
 export async function entityMetrics(backend: QueryBackend, o: { kind: EntityKind; direction: Direction; namespace: string; name: string; start: number; end: number; stepMs: number; rateWindow: string }): Promise<EntityMetrics> {
   const sel = selector(o.kind, o.direction, o.namespace, o.name);
   const w = o.rateWindow;
   const one = async (query: string): Promise<Points> => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
   const quantile = (q: number) => one(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])) by (le))`);
-  const [requestRate, errorRate, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
-    one(`sum(rate(istio_requests_total{${sel}}[${w}]))`),
-    one(`sum(rate(istio_requests_total{${sel},response_code=~"5..|0"}[${w}]))`),
+  const reqSels = requestSelectors(o.kind, o.direction, o.namespace, o.name);
+  const [rates, errorRates, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
+    Promise.all(reqSels.map((x) => one(`sum(rate(istio_requests_total{${x}}[${w}]))`))),
+    Promise.all(reqSels.map((x) => one(`sum(rate(istio_requests_total{${x},response_code=~"5..|0"}[${w}]))`))),
     quantile(0.5), quantile(0.95), quantile(0.99),
     one(`sum(rate(istio_request_bytes_sum{${sel}}[${w}])) / sum(rate(istio_request_bytes_count{${sel}}[${w}]))`),
     one(`sum(rate(istio_response_bytes_sum{${sel}}[${w}])) / sum(rate(istio_response_bytes_count{${sel}}[${w}]))`),
     one(`sum(rate(istio_tcp_sent_bytes_total{${sel}}[${w}]))`),
     one(`sum(rate(istio_tcp_received_bytes_total{${sel}}[${w}]))`),
   ]);
+  const requestRate = addPoints(...rates);
   // No error series at a step means no errors, not no data: the ratio is 0 wherever there was traffic.
-  const errorsAt = new Map(errorRate);
+  const errorsAt = new Map(addPoints(...errorRates));
   const errorRatio: Points = requestRate.map(([t, rps]) => [t, rps > 0 ? (errorsAt.get(t) ?? 0) / rps : 0]);
   return { requestRate, errorRatio, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived };
-}
-
-export type HealthStatus = "Healthy" | "Degraded" | "Failure" | "NA";
-
-export interface HealthEntry {
-  kind: EntityKind;
-  namespace: string;
-  name: string;
-  requestRate: number;
-  errorRatio: number;
-  status: HealthStatus;
-}
-
-/** Kiali's default tolerances: degraded from 0.1 % of requests failing, failure from 20 %. */
-export const HEALTH_THRESHOLDS = { degraded: 0.001, failure: 0.2 };
-
-export function healthStatus(rps: number, errorRatio: number, t = HEALTH_THRESHOLDS): HealthStatus {
-  if (rps <= 0) return "NA";
-  if (errorRatio >= t.failure) return "Failure";
-  if (errorRatio >= t.degraded) return "Degraded";
-  return "Healthy";
-}
-
-export async function meshHealth(backend: QueryBackend, o: { window: string; namespaces: string[]; now: number }): Promise<HealthEntry[]> {
-  const ns = o.namespaces.length ? `,destination_service_namespace=~"${o.namespaces.join("|")}"` : "";
-  const base = `istio_requests_total{reporter="destination"${ns}}`;
-  const errs = `istio_requests_total{reporter="destination"${ns},response_code=~"5..|0"}`;
-  const out: HealthEntry[] = [];
-  const groups: Array<[EntityKind, string, string]> = [["service", "destination_service_namespace", "destination_service_name"], ["workload", "destination_workload_namespace", "destination_workload"], ["app", "destination_workload_namespace", "destination_app"]];
-  for (const [kind, nsLabel, nameLabel] of groups) {
-    const [total, errors] = await Promise.all([
-      backend.instant(`sum(rate(${base}[${o.window}])) by (${nsLabel},${nameLabel})`, o.now),
-      backend.instant(`sum(rate(${errs}[${o.window}])) by (${nsLabel},${nameLabel})`, o.now),
-    ]);
-    const errorOf = new Map(errors.map((s) => [`${s.labels[nsLabel]}/${s.labels[nameLabel]}`, s.value]));
-    for (const s of total) {
-      const name = s.labels[nameLabel];
-      if (!name || name === "unknown") continue;
-      const ratio = s.value > 0 ? (errorOf.get(`${s.labels[nsLabel]}/${name}`) ?? 0) / s.value : 0;
-      out.push({ kind, namespace: s.labels[nsLabel], name, requestRate: s.value, errorRatio: ratio, status: healthStatus(s.value, ratio) });
-    }
-  }
-  return out.sort((a, b) => `${a.kind}/${a.namespace}/${a.name}`.localeCompare(`${b.kind}/${b.namespace}/${b.name}`));
 }

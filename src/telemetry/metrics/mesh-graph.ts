@@ -3,6 +3,7 @@
 // mTLS share and TCP throughput. Built only from PromQL, so it answers the same from the embedded store or Prometheus.
 import type { Labels } from "./promql-eval.js";
 import type { QueryBackend } from "./query-backend.js";
+import { isErrorCode } from "./health.js";
 
 export type GraphType = "app" | "versionedApp" | "workload" | "service";
 
@@ -44,8 +45,12 @@ const EDGE_LABELS = "source_workload_namespace,source_workload,source_app,source
 
 /** Kiali's graph query shape: every caller -> service -> workload pair with traffic in the window. */
 export function requestsQuery(reporter: string, window: string, namespaces: string[]): string {
-  const ns = namespaces.length ? `,destination_service_namespace=~"${namespaces.map(escapeRe).join("|")}"` : "";
-  return `sum(rate(istio_requests_total{reporter="${reporter}"${ns}}[${window}])) by (${EDGE_LABELS},request_protocol,response_code,response_flags,connection_security_policy) > 0`;
+  return `sum(rate(istio_requests_total{reporter="${reporter}"${namespaceMatcher(namespaces)}}[${window}])) by (${EDGE_LABELS},request_protocol,response_code,response_flags,connection_security_policy) > 0`;
+}
+
+/** The namespace filter every query of the graph carries, so a namespace shows only its own traffic (or none). */
+function namespaceMatcher(namespaces: string[]): string {
+  return namespaces.length ? `,destination_service_namespace=~"${namespaces.map(escapeRe).join("|")}"` : "";
 }
 
 function escapeRe(s: string): string {
@@ -54,22 +59,19 @@ function escapeRe(s: string): string {
 
 const known = (v: string | undefined) => (v && v !== "unknown" ? v : undefined);
 
-function isError(code: string, protocol: string): boolean {
-  return code === "0" || code.startsWith("5") || (protocol === "grpc" && code !== "200");
-}
-
 export async function buildGraph(backend: QueryBackend, opts: { windowMs: number; window: string; graphType: GraphType; namespaces: string[]; now: number }): Promise<MeshGraph> {
   const { graphType, now } = opts;
   // Callers with a sidecar report their own requests (reporter=source), which also sees failures that never reached
   // the destination; callers without one (ingress, tests, curl) are only seen by the destination.
+  const ns = namespaceMatcher(opts.namespaces);
   const [fromSource, fromDestination, mtls, tcpSent, tcpReceived, ...latency] = await Promise.all([
     backend.instant(requestsQuery("source", opts.window, opts.namespaces), now),
     backend.instant(requestsQuery("destination", opts.window, opts.namespaces), now),
-    backend.instant(`sum(rate(istio_requests_total{reporter="destination",connection_security_policy="mutual_tls"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
+    backend.instant(`sum(rate(istio_requests_total{reporter="destination",connection_security_policy="mutual_tls"${ns}}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
     // A TCP edge's throughput is both directions, as Kiali draws it.
-    backend.instant(`sum(rate(istio_tcp_sent_bytes_total{reporter="source"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
-    backend.instant(`sum(rate(istio_tcp_received_bytes_total{reporter="source"}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
-    ...[0.5, 0.95, 0.99].map((q) => backend.instant(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source"}[${opts.window}])) by (le,${EDGE_LABELS}))`, now)),
+    backend.instant(`sum(rate(istio_tcp_sent_bytes_total{reporter="source"${ns}}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
+    backend.instant(`sum(rate(istio_tcp_received_bytes_total{reporter="source"${ns}}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
+    ...[0.5, 0.95, 0.99].map((q) => backend.instant(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source"${ns}}[${opts.window}])) by (le,${EDGE_LABELS}))`, now)),
   ]);
   const requests = [...fromSource, ...fromDestination.filter((s) => !known(s.labels.source_workload))];
   const nodes = new Map<string, GraphNode>();
@@ -126,7 +128,7 @@ export async function buildGraph(backend: QueryBackend, opts: { windowMs: number
       e.rps += s.value;
       const code = s.labels.response_code || "0";
       e.responseCodes[code] = (e.responseCodes[code] ?? 0) + s.value;
-      if (isError(code, protocol)) e.errors += s.value;
+      if (isErrorCode(code, protocol)) e.errors += s.value;
     }
   }
   for (const s of mtls) for (const e of hops(s.labels, "http")) e.mtlsRps += s.value;

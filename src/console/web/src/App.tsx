@@ -1,15 +1,19 @@
-// The console's frame: navigation on the left, the page the URL names on the right.
+// The console's frame: navigation on the left, the page the URL names on the right. Pages with heavy libraries
+// (Cytoscape, CodeMirror, Recharts) load on first visit, so the first page does not wait for all of them.
+import { lazy, Suspense } from "react";
 import { useRoute, href } from "./router";
-import { Overview } from "./pages/Overview";
-import { GraphPage } from "./pages/GraphPage";
 import { ListPage } from "./pages/ListPage";
-import { DetailPage } from "./pages/DetailPage";
 import { TracesPage } from "./pages/TracesPage";
 import { TraceView } from "./pages/TraceView";
 import { ConfigPage } from "./pages/ConfigPage";
-import { ConfigEditor } from "./pages/ConfigEditor";
+import { MeshPage } from "./pages/MeshPage";
 
-const NAV: Array<[string, string]> = [["overview", "Overview"], ["graph", "Traffic Graph"], ["applications", "Applications"], ["workloads", "Workloads"], ["services", "Services"], ["traces", "Traces"], ["istio", "Istio Config"]];
+const Overview = lazy(() => import("./pages/Overview").then((m) => ({ default: m.Overview })));
+const GraphPage = lazy(() => import("./pages/GraphPage").then((m) => ({ default: m.GraphPage })));
+const DetailPage = lazy(() => import("./pages/DetailPage").then((m) => ({ default: m.DetailPage })));
+const ConfigEditor = lazy(() => import("./pages/ConfigEditor").then((m) => ({ default: m.ConfigEditor })));
+
+const NAV: Array<[string, string]> = [["overview", "Overview"], ["graph", "Traffic Graph"], ["applications", "Applications"], ["workloads", "Workloads"], ["services", "Services"], ["traces", "Traces"], ["istio", "Istio Config"], ["mesh", "Mesh"]];
 
 export function App() {
   const route = useRoute();
@@ -22,6 +26,7 @@ export function App() {
       break;
     case "traces": page = rest[0] ? <TraceView traceId={rest[0]} /> : <TracesPage params={route.params} />; break;
     case "istio": page = rest.length === 3 ? <ConfigEditor kind={rest[0]} namespace={rest[1]} name={rest[2]} /> : rest[0] === "new" ? <ConfigEditor /> : <ConfigPage />; break;
+    case "mesh": page = <MeshPage />; break;
     default: page = <Overview />;
   }
   return (
@@ -34,7 +39,7 @@ export function App() {
           ))}
         </ul>
       </nav>
-      <main className="main">{page}</main>
+      <main className="main"><Suspense fallback={<p className="muted">Loading…</p>}>{page}</Suspense></main>
     </div>
   );
 }

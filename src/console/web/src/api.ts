@@ -68,6 +68,8 @@ export interface HealthEntry {
   requestRate: number;
   errorRatio: number;
   status: "Healthy" | "Degraded" | "Failure" | "NA";
+  inbound: { requestRate: number; errorRatio: number };
+  outbound?: { requestRate: number; errorRatio: number };
 }
 
 export type Points = Array<[number, number]>;

@@ -1,9 +1,12 @@
-// The YAML editor: live validation through the control plane's dry run (the same checks as a real write), save
-// (create or replace with optimistic concurrency) and delete. Nothing invalid is ever saved.
+// The YAML editor: a code editor with line numbers and each finding on its line, live validation through the
+// control plane's dry run (the same checks as a real write), save (create or replace with optimistic concurrency;
+// with analyzer errors it asks first) and delete. What the API refuses is never saved.
 import { useEffect, useState } from "react";
 import { parse, stringify } from "yaml";
 import { ApiError, api, kindPath, saveResource, type Finding, type Resource } from "../api";
 import { href } from "../router";
+import { FindingList, SeverityLabel } from "../components/Findings";
+import { rangeOf, YamlEditor } from "../components/YamlEditor";
 
 const TEMPLATE = `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -17,7 +20,8 @@ spec:
     - destination: {host: reviews}
 `;
 
-interface Check { state: "checking" | "valid" | "invalid"; message?: string; findings: Finding[] }
+/** refused: the API would not store it (schema, YAML); checked: it would, with these findings. */
+interface Check { state: "checking" | "checked" | "refused"; message?: string; findings: Finding[] }
 
 export function ConfigEditor({ kind, namespace, name }: { kind?: string; namespace?: string; name?: string }) {
   const existing = kind && namespace && name;
@@ -45,22 +49,24 @@ export function ConfigEditor({ kind, namespace, name }: { kind?: string; namespa
         r = parse(text) as Resource;
         if (!r || typeof r !== "object" || !r.kind || !r.metadata?.name) throw new Error("a resource needs apiVersion, kind and metadata.name");
       } catch (err) {
-        return setCheck({ state: "invalid", message: `YAML: ${(err as Error).message}`, findings: [] });
+        return setCheck({ state: "refused", message: `YAML: ${(err as Error).message}`, findings: [] });
       }
       try {
         const result = await saveResource(r, true);
-        setCheck({ state: "valid", findings: result.warnings ?? [] });
+        setCheck({ state: "checked", findings: result.warnings ?? [] });
       } catch (err) {
         const findings = err instanceof ApiError ? ((err.body as { details?: { findings?: Finding[] } })?.details?.findings ?? []) : [];
-        setCheck({ state: "invalid", message: (err as Error).message, findings });
+        setCheck({ state: "refused", message: (err as Error).message, findings });
       }
     }, 400);
     return () => clearTimeout(timer);
   }, [text, loaded]);
 
+  const errors = check.findings.filter((f) => f.level === "Error").length;
   const save = async () => {
     setSaved(undefined);
     setSaveError(undefined);
+    if (errors && !window.confirm(`This resource has ${errors} error${errors > 1 ? "s" : ""}. Save it anyway?`)) return;
     try {
       const r = await saveResource(parse(text) as Resource);
       setSaved(`Saved ${r.kind} ${r.metadata.namespace}/${r.metadata.name} (version ${r.metadata.resourceVersion}).`);
@@ -81,15 +87,14 @@ export function ConfigEditor({ kind, namespace, name }: { kind?: string; namespa
     <section>
       <p><a href={href(["istio"])}>Istio Config</a></p>
       <h1>{existing ? `${kind} ${namespace}/${name}` : "New resource"}</h1>
-      <label htmlFor="yaml">YAML</label>
-      <textarea id="yaml" className="editor" spellCheck={false} value={text} onChange={(e) => setText(e.target.value)} rows={24} />
+      {loaded && <YamlEditor value={text} onChange={setText} findings={check.findings} label="YAML" />}
       <div role="status" aria-live="polite" className="validation">
         {check.state === "checking" && <span className="muted">Validating…</span>}
-        {check.state === "valid" && <span className="ok">✓ Valid{check.findings.length ? ` with ${check.findings.length} warning${check.findings.length > 1 ? "s" : ""}` : ""}</span>}
-        {check.state === "invalid" && <span className="error">✗ {check.message}</span>}
-        <ul>{check.findings.map((f, i) => <li key={i} className={f.level === "Error" ? "error" : "warn"}>{f.code} {f.path ? `${f.path}: ` : ""}{f.message}</li>)}</ul>
+        {check.state === "checked" && <SeverityLabel findings={check.findings} />}
+        {check.state === "refused" && <span className="severity error" data-severity="error"><i className="dot error" aria-hidden="true" />Refused: {check.message}</span>}
+        <FindingList findings={check.findings} lineOf={(f) => rangeOf(text, f.path)?.line} />
       </div>
-      <button onClick={() => void save()} disabled={check.state !== "valid"}>Save</button>
+      <button onClick={() => void save()} disabled={check.state !== "checked"} title={check.state === "refused" ? "The control plane refuses this resource" : undefined}>{errors ? "Save with errors…" : "Save"}</button>
       {existing && <button className="danger" onClick={() => void remove()}>Delete</button>}
       {saved && <p role="status" className="ok">{saved}</p>}
       {saveError && <p role="alert" className="error">{saveError}</p>}

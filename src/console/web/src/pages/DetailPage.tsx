@@ -1,12 +1,16 @@
-// One application, workload or service: health, instances with their proxies' sync status, inbound and outbound
-// charts, traces, each proxy's Envoy config, and (for services) the wizards.
-import { useState } from "react";
+// One application, workload or service: health, a mini-graph of its neighbours, instances with their proxies' sync
+// status (each state explained), its traffic per peer, inbound and outbound charts, traces, each proxy's Envoy config
+// as tables, and (for services) the wizards.
 import { api, type EntityMetrics, type HealthEntry, type ProxyStatus, type TraceSummary } from "../api";
 import { usePoll, href, setParams } from "../router";
 import { HealthBadge, pct } from "../components/Health";
 import { MetricsCharts } from "../components/Charts";
 import { entitiesOf, healthKind } from "./ListPage";
 import { Wizard, WIZARDS } from "./Wizard";
+import { EnvoyTables, SYNC_STATES, SyncLegend } from "../components/EnvoyTables";
+import { MiniGraph } from "../components/MiniGraph";
+import { TrafficTable } from "../components/TrafficTable";
+import { LogsTab } from "../components/LogsTab";
 
 type Section = "applications" | "workloads" | "services";
 
@@ -16,7 +20,7 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
   const health = usePoll(() => api.get<HealthEntry[]>("/api/v1/telemetry/health?window=5m"), [], 15_000);
   const entity = entitiesOf(section, proxies.data ?? []).find((e) => e.namespace === namespace && e.name === name);
   const h = health.data?.find((e) => e.kind === healthKind(section) && e.namespace === namespace && e.name === name);
-  const tabs: Array<[string, string]> = [["overview", "Overview"], ["inbound", "Inbound metrics"], ["outbound", "Outbound metrics"], ["traces", "Traces"], ["config", "Envoy config"], ...(section === "services" ? [["wizards", "Actions"] as [string, string]] : [])];
+  const tabs: Array<[string, string]> = [["overview", "Overview"], ["traffic", "Traffic"], ["inbound", "Inbound metrics"], ["outbound", "Outbound metrics"], ["traces", "Traces"], ["config", "Envoy config"], ...(section === "workloads" ? [["logs", "Logs"] as [string, string]] : []), ...(section === "services" ? [["wizards", "Actions"] as [string, string]] : [])];
   return (
     <section>
       <p><a href={href([section])}>{section[0].toUpperCase() + section.slice(1)}</a> / {namespace}</p>
@@ -28,7 +32,8 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
       {!entity && proxies.data && <p className="empty">No instance of {name} is connected now.</p>}
       {tab === "overview" && entity && (
         <div>
-          <p>{h ? `${h.requestRate.toFixed(2)} req/s inbound, ${pct(h.errorRatio)} errors (last 5 min)` : "No inbound traffic in the last 5 minutes."}</p>
+          <p>{h ? `${h.inbound.requestRate.toFixed(2)} req/s inbound, ${pct(h.inbound.errorRatio)} errors${h.outbound ? `; ${h.outbound.requestRate.toFixed(2)} req/s outbound, ${pct(h.outbound.errorRatio)} errors` : ""} (last 5 min, as the callers' sidecars saw it)` : "No traffic in the last 5 minutes."}</p>
+          <MiniGraph kind={healthKind(section)} namespace={namespace} name={name} />
           <h2>Instances</h2>
           <table aria-label="Instances">
             <thead><tr><th>Proxy</th><th>Workload</th><th>Labels</th><th>Identity</th><th>Ready</th><th>xDS sync</th></tr></thead>
@@ -38,18 +43,22 @@ export function DetailPage({ section, namespace, name, params }: { section: Sect
                 <td>{Object.entries(p.workload?.labels ?? {}).map(([k, v]) => <span className="label" key={k}>{k}={v}</span>)}</td>
                 <td>{p.workload?.mtls ? `spiffe://cluster.local/ns/${p.workload.namespace}/sa/${p.workload.serviceAccount}` : "no certificate (plaintext)"}</td>
                 <td>{p.workload?.ready ? "yes" : "no"}</td>
-                <td>{p.types.map((t) => <span key={t.typeUrl} className={`sync ${t.state.replace(" ", "-").toLowerCase()}`} title={t.nackError ?? t.sentVersion ?? ""}>{t.typeUrl.split(".").pop()!.replace("ClusterLoadAssignment", "Endpoints")}: {t.state}</span>)}</td>
+                <td>{p.types.map((t) => <span key={t.typeUrl} className={`sync ${t.state.replace(" ", "-").toLowerCase()}`} title={`${SYNC_STATES[t.state]}${t.nackError ? `\n${t.nackError}` : ""}`}>{t.typeUrl.split(".").pop()!.replace("ClusterLoadAssignment", "Endpoints")}: {t.state}</span>)}</td>
               </tr>
             ))}</tbody>
           </table>
+          {entity.instances.flatMap((p) => p.types.filter((t) => t.nackError).map((t) => <p key={p.node.id + t.typeUrl} role="alert" className="error">{p.node.id} rejected {t.typeUrl.split(".").pop()}: {t.nackError}</p>))}
+          <SyncLegend />
         </div>
       )}
+      {tab === "traffic" && <TrafficTable kind={healthKind(section)} namespace={namespace} name={name} />}
       {(tab === "inbound" || tab === "outbound") && <Metrics kind={healthKind(section)} namespace={namespace} name={name} direction={tab} window={params.get("window") ?? "10m"} />}
       {tab === "traces" && <Traces service={`${section === "workloads" ? (entity?.instances[0]?.workload?.labels.app ?? name) : name}.${namespace}`} />}
-      {tab === "config" && entity && <EnvoyConfig instances={entity.instances} />}
+      {tab === "config" && entity && <EnvoyTables instances={entity.instances} />}
+      {tab === "logs" && entity && <LogsTab instances={entity.instances} />}
       {tab === "wizards" && entity && (
         <div>
-          <p>Each action writes a VirtualService and a DestinationRule for {name}, visible and editable under Istio Config.</p>
+          <p>Each action opens on {name}'s routing as it is and changes only its own part of the VirtualService (routes, fault, timeouts) or the DestinationRule (circuit breaker), visible and editable under Istio Config.</p>
           <div className="tabs">{WIZARDS.map(([id, label]) => <button key={id} aria-pressed={params.get("wizard") === id} onClick={() => setParams({ wizard: id })}>{label}</button>)}</div>
           {params.get("wizard") && <Wizard type={params.get("wizard")!} service={name} namespace={namespace} versions={[...new Set(entity.instances.map((p) => p.workload?.labels.version ?? "").filter(Boolean))].sort()} />}
         </div>
@@ -80,21 +89,5 @@ function Traces({ service }: { service: string }) {
         <tr key={t.traceId}><td><a href={href(["traces", t.traceId])}>{t.rootService}: {t.rootOperation}</a></td><td>{new Date(t.startTime).toLocaleTimeString()}</td><td>{t.durationMs.toFixed(2)} ms</td><td>{t.spanCount}</td><td>{t.errors}</td></tr>
       ))}</tbody>
     </table>
-  );
-}
-
-const SECTIONS: Array<[string, string]> = [["dynamic_listeners", "Listeners"], ["dynamic_active_clusters", "Clusters"], ["dynamic_route_configs", "Routes"], ["dynamic_active_secrets", "Secrets"]];
-
-function EnvoyConfig({ instances }: { instances: ProxyStatus[] }) {
-  const [proxy, setProxy] = useState(instances[0]?.node.id ?? "");
-  const [section, setSection] = useState("dynamic_listeners");
-  const { data, error } = usePoll(() => api.get<unknown>(`/api/v1/proxies/${encodeURIComponent(proxy)}/config_dump?resource=${section}`), [proxy, section]);
-  return (
-    <div>
-      <label>Proxy <select value={proxy} onChange={(e) => setProxy(e.target.value)}>{instances.map((p) => <option key={p.node.id}>{p.node.id}</option>)}</select></label>
-      <div className="tabs">{SECTIONS.map(([id, label]) => <button key={id} aria-pressed={section === id} onClick={() => setSection(id)}>{label}</button>)}</div>
-      {error && <p role="alert" className="error">{error}</p>}
-      <pre className="code" aria-label="Envoy config">{data ? JSON.stringify(data, null, 2) : "Loading…"}</pre>
-    </div>
   );
 }

@@ -1,4 +1,5 @@
-// Overview: every namespace with its apps, workloads and services, their health, and its inbound traffic.
+// Overview: every namespace with its apps, workloads and services, their health (from the callers' view too, so
+// failures that never reached a workload count), and its inbound traffic.
 import { api, type HealthEntry, type Points, type ProxyStatus } from "../api";
 import { usePoll, href } from "../router";
 import { HealthBadge, worst } from "../components/Health";
@@ -41,12 +42,15 @@ export function Overview() {
           const wl = workloads.filter((w) => w.namespace === ns);
           const apps = new Set(wl.map((w) => w.labels.app).filter(Boolean));
           const services = new Set(wl.map((w) => w.service).filter(Boolean));
-          const h = (health.data ?? []).filter((e) => e.namespace === ns && e.kind === "app");
+          const all = (health.data ?? []).filter((e) => e.namespace === ns);
+          const h = all.filter((e) => e.kind === "app" || e.kind === "service");
+          const count = (kind: string, status: string) => all.filter((e) => e.kind === kind && e.status === status).length;
+          const line = (kind: string, label: string) => `${label}: ${count(kind, "Healthy")} healthy, ${count(kind, "Degraded")} degraded, ${count(kind, "Failure")} failing`;
           return (
             <article className="card" key={ns} aria-label={`Namespace ${ns}`}>
               <h2>{ns} <HealthBadge status={worst(h.map((e) => e.status))} /></h2>
               <p><a href={href(["applications"])}>{apps.size} applications</a> · <a href={href(["workloads"])}>{wl.length} workloads</a> · <a href={href(["services"])}>{services.size} services</a></p>
-              <p className="muted">{h.filter((e) => e.status === "Healthy").length} healthy, {h.filter((e) => e.status === "Degraded").length} degraded, {h.filter((e) => e.status === "Failure").length} failing</p>
+              <p className="muted" aria-label="Health">{line("app", "Applications")}<br />{line("service", "Services")}</p>
               <Traffic namespace={ns} />
               <a href={href(["graph"], { namespaces: ns })}>Open the graph</a>
             </article>

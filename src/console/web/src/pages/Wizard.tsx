@@ -1,81 +1,93 @@
-// Kiali's service wizards: request routing, fault injection, traffic shifting, timeouts and retries, circuit
-// breaking. Each writes a VirtualService and a DestinationRule (subsets per version) for the service, previewed as
-// YAML and validated by the control plane before it is saved.
-import { useState } from "react";
+// Kiali's service wizards: request routing, traffic shifting, fault injection, timeouts and retries, circuit
+// breaking. Each opens on the service's routing as it is, saves with Update (only the fields it owns change), warns
+// and asks before changing routing a person wrote by hand, and "Delete traffic routing" removes it, as Kiali's do.
+import { useEffect, useState } from "react";
 import { stringify } from "yaml";
-import { ApiError, saveResource, type Finding, type Resource } from "../api";
+import { allResources, ApiError, api, kindPath, saveResource, type Finding, type Resource } from "../api";
 import { href } from "../router";
+import { FindingList, SeverityLabel } from "../components/Findings";
+import { applyWizard, createdByWizard, formFrom, routingOf, type Form } from "./wizard-model";
 
 export const WIZARDS: Array<[string, string]> = [["routing", "Request routing"], ["shifting", "Traffic shifting"], ["fault", "Fault injection"], ["timeouts", "Timeouts and retries"], ["breaker", "Circuit breaking"]];
 
-interface Form {
-  weights: Record<string, number>;
-  header: { name: string; value: string; version: string };
-  fault: { delayPct: number; delay: string; abortPct: number; status: number };
-  timeout: string;
-  retries: { attempts: number; perTryTimeout: string };
-  breaker: { maxPending: number; maxRequestsPerConnection: number; consecutive5xx: number; interval: string; ejection: string };
-}
-
-export function buildResources(type: string, service: string, namespace: string, versions: string[], f: Form): Resource[] {
-  const host = service;
-  const route = versions.map((v) => ({ destination: { host, subset: v }, weight: f.weights[v] ?? 0 }));
-  const http: Array<Record<string, unknown>> = [];
-  if (type === "routing" && f.header.name && f.header.value) http.push({ match: [{ headers: { [f.header.name.toLowerCase()]: { exact: f.header.value } } }], route: [{ destination: { host, subset: f.header.version } }] });
-  const main: Record<string, unknown> = { route: type === "routing" || type === "shifting" ? route.filter((r) => r.weight > 0) : [{ destination: { host } }] };
-  if (type === "fault") {
-    main.fault = {
-      ...(f.fault.delayPct > 0 ? { delay: { fixedDelay: f.fault.delay, percentage: { value: f.fault.delayPct } } } : {}),
-      ...(f.fault.abortPct > 0 ? { abort: { httpStatus: f.fault.status, percentage: { value: f.fault.abortPct } } } : {}),
-    };
-  }
-  if (type === "timeouts") {
-    if (f.timeout) main.timeout = f.timeout;
-    main.retries = { attempts: f.retries.attempts, perTryTimeout: f.retries.perTryTimeout, retryOn: "gateway-error,connect-failure,refused-stream" };
-  }
-  http.push(main);
-  const meta = { name: service, namespace, labels: { "trellis.io/created-by": "console-wizard" } };
-  const dr: Resource = { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: meta, spec: { host, subsets: versions.map((v) => ({ name: v, labels: { version: v } })) } };
-  if (type === "breaker") {
-    dr.spec!.trafficPolicy = {
-      connectionPool: { http: { http1MaxPendingRequests: f.breaker.maxPending, maxRequestsPerConnection: f.breaker.maxRequestsPerConnection } },
-      outlierDetection: { consecutive5xxErrors: f.breaker.consecutive5xx, interval: f.breaker.interval, baseEjectionTime: f.breaker.ejection, maxEjectionPercent: 100 },
-    };
-  }
-  const vs: Resource = { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: meta, spec: { hosts: [host], http } };
-  return [dr, vs];
-}
+const findingsOf = (err: unknown): Finding[] => (err instanceof ApiError ? ((err.body as { details?: { findings?: Finding[] } })?.details?.findings ?? []) : []);
 
 export function Wizard({ type, service, namespace, versions }: { type: string; service: string; namespace: string; versions: string[] }) {
-  const even = Math.floor(100 / Math.max(1, versions.length));
-  const [f, setF] = useState<Form>({
-    weights: Object.fromEntries(versions.map((v, i) => [v, i === 0 ? 100 - even * (versions.length - 1) : even])),
-    header: { name: "end-user", value: "", version: versions[versions.length - 1] ?? "" },
-    fault: { delayPct: 0, delay: "5s", abortPct: 0, status: 503 },
-    timeout: "2s",
-    retries: { attempts: 3, perTryTimeout: "1s" },
-    breaker: { maxPending: 1, maxRequestsPerConnection: 1, consecutive5xx: 5, interval: "10s", ejection: "30s" },
-  });
+  const [existing, setExisting] = useState<{ vs?: Resource; dr?: Resource }>();
+  const [f, setF] = useState<Form>();
+  const [loadError, setLoadError] = useState<string>();
+  const [confirmForeign, setConfirmForeign] = useState(false);
   const [result, setResult] = useState<{ ok?: string; error?: string; findings?: Finding[] }>({});
-  const resources = buildResources(type, service, namespace, versions, f);
+  const load = () => allResources().then((all) => {
+    const found = routingOf(all, service, namespace);
+    setExisting(found);
+    setF(formFrom(versions, found.vs, found.dr));
+  }, (err: Error) => setLoadError(err.message));
+  useEffect(() => { void load(); }, [service, namespace, versions.join()]);
+  if (loadError) return <p role="alert" className="error">Cannot read the service's routing: {loadError}</p>;
+  if (!existing || !f) return <p className="muted">Loading the routing of {service}…</p>;
+
+  const resources = applyWizard(type, service, namespace, versions, f, existing);
+  const touched = resources.map((r) => (r.kind === "VirtualService" ? existing.vs : existing.dr)).filter((r): r is Resource => !!r);
+  const foreign = touched.filter((r) => !createdByWizard(r));
+  const update = touched.length > 0;
   const total = Object.values(f.weights).reduce((a, b) => a + b, 0);
   const weighted = type === "routing" || type === "shifting";
   const invalid = weighted && total !== 100 ? `The weights add up to ${total}; they must add up to 100.` : undefined;
+  const blocked = invalid ?? (foreign.length && !confirmForeign ? "Confirm that the wizard may change routing it did not create." : undefined);
   const num = (v: string) => (v === "" ? 0 : Number(v));
+
   const save = async () => {
     setResult({});
+    const findings: Finding[] = [];
     try {
-      const findings: Finding[] = [];
-      for (const r of resources) findings.push(...((await saveResource(r)).warnings ?? []));
-      setResult({ ok: `Saved DestinationRule and VirtualService ${namespace}/${service}.`, findings });
+      // A dry run of everything first: nothing is half-saved, and errors the analyzer finds are asked about.
+      for (const r of resources) findings.push(...((await saveResource(r, true)).warnings ?? []));
+      // A route's subset that the DestinationRule saved first in this batch defines is not missing: the dry runs
+      // each see the store as it is, without the other resource of the batch.
+      const batchSubsets = resources.filter((r) => r.kind === "DestinationRule").flatMap((r) => ((r.spec?.subsets as Array<{ name?: string }> | undefined) ?? []).map((x) => x.name));
+      findings.splice(0, findings.length, ...findings.filter((x) => !(x.code === "TRL1002" && batchSubsets.some((n) => x.message.includes(`subset "${n}"`)))));
     } catch (err) {
-      setResult({ error: (err as Error).message, findings: err instanceof ApiError ? ((err.body as { details?: { findings?: Finding[] } })?.details?.findings ?? []) : [] });
+      return setResult({ error: (err as Error).message, findings: findingsOf(err) });
+    }
+    const errors = findings.filter((x) => x.level === "Error").length;
+    if (errors && !window.confirm(`The analyzer reports ${errors} error${errors > 1 ? "s" : ""} in this routing. Save anyway?`)) return setResult({ findings });
+    try {
+      for (const r of resources) await saveResource(r);
+      setResult({ ok: `${update ? "Updated" : "Created"} ${resources.map((r) => `${r.kind} ${namespace}/${r.metadata.name}`).join(" and ")}.`, findings });
+      await load();
+    } catch (err) {
+      setResult({ error: (err as Error).message, findings: findingsOf(err) });
+    }
+  };
+  const remove = async () => {
+    const all = [existing.vs, existing.dr].filter((r): r is Resource => !!r);
+    const names = all.map((r) => `${r.kind} ${namespace}/${r.metadata.name}${createdByWizard(r) ? "" : " (not created by a wizard)"}`).join("\n");
+    if (!window.confirm(`Delete the traffic routing of ${service}?\n${names}`)) return;
+    try {
+      for (const r of all) await api.del(kindPath(r.kind, namespace, r.metadata.name));
+      setResult({ ok: `Deleted the traffic routing of ${service}.` });
+      await load();
+    } catch (err) {
+      setResult({ error: (err as Error).message });
     }
   };
   return (
     <form className="wizard" aria-label={WIZARDS.find(([id]) => id === type)?.[1]} onSubmit={(e) => { e.preventDefault(); void save(); }}>
+      <p className="muted" aria-label="Existing routing">
+        {existing.vs || existing.dr
+          ? `Opened on the routing that exists: ${[existing.vs, existing.dr].filter(Boolean).map((r) => `${r!.kind} ${namespace}/${r!.metadata.name}`).join(", ")}.`
+          : `${service} has no VirtualService or DestinationRule yet; this wizard creates them.`}
+      </p>
+      {foreign.length > 0 && (
+        <div role="alert" className="callout warn">
+          {foreign.map((r) => `${r.kind} ${namespace}/${r.metadata.name}`).join(" and ")} {foreign.length > 1 ? "were" : "was"} not created by a wizard. Update keeps
+          everything else in {foreign.length > 1 ? "them" : "it"} and changes only what this wizard sets (see the preview).
+          <label><input type="checkbox" checked={confirmForeign} onChange={(e) => setConfirmForeign(e.target.checked)} /> Change routing I did not create</label>
+        </div>
+      )}
       {weighted && versions.map((v) => (
-        <label key={v}>Weight of {v} <input type="number" min={0} max={100} value={f.weights[v]} onChange={(e) => setF({ ...f, weights: { ...f.weights, [v]: num(e.target.value) } })} /> %</label>
+        <label key={v}>Weight of {v} <input type="number" min={0} max={100} value={f.weights[v] ?? 0} onChange={(e) => setF({ ...f, weights: { ...f.weights, [v]: num(e.target.value) } })} /> %</label>
       ))}
       {type === "routing" && (
         <fieldset><legend>Requests with a header go to one version</legend>
@@ -101,10 +113,12 @@ export function Wizard({ type, service, namespace, versions }: { type: string; s
       </>)}
       <details open><summary>Preview</summary><pre className="code" aria-label="Preview">{resources.map((r) => stringify(r)).join("---\n")}</pre></details>
       {invalid && <p role="alert" className="error">{invalid}</p>}
-      <button type="submit" disabled={!!invalid}>Create or update</button>
+      <button type="submit" disabled={!!blocked} title={blocked}>{update ? "Update" : "Create"}</button>
+      {(existing.vs || existing.dr) && <button type="button" className="danger" onClick={() => void remove()}>Delete traffic routing</button>}
       {result.ok && <p role="status" className="ok">{result.ok} <a href={href(["istio"])}>See Istio Config</a></p>}
       {result.error && <p role="alert" className="error">{result.error}</p>}
-      {result.findings?.map((x, i) => <p key={i} className={x.level === "Error" ? "error" : "warn"}>{x.code}: {x.message}</p>)}
+      {result.findings && result.findings.length > 0 && <p><SeverityLabel findings={result.findings} /></p>}
+      <FindingList findings={result.findings ?? []} />
     </form>
   );
 }

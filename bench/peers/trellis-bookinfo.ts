@@ -34,7 +34,7 @@ function hcm(statPrefix: string, routeName: string, virtualHosts: object[]): obj
   return { name: "envoy.filters.network.http_connection_manager", typed_config: {
     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     stat_prefix: statPrefix, use_remote_address: false, normalize_path: true, merge_slashes: true,
-    route_config: { name: routeName, validate_clusters: false, virtual_hosts: virtualHosts },
+    route_config: { name: routeName, virtual_hosts: virtualHosts },
     http_filters: [ROUTER],
   } };
 }

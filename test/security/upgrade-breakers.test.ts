@@ -24,10 +24,11 @@ before(async () => {
     socket.on("end", () => socket.end());
     socket.on("error", () => {});
   });
-  const routes = { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "ws" } }] }] };
+  const routes = { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/cx/" }, route: { cluster: "cx" } }, { match: { prefix: "/" }, route: { cluster: "ws" } }] }] };
   const hcm = { upgrade_configs: [{ upgrade_type: "websocket" }], access_log: [{ name: "envoy.access_loggers.file", typed_config: { "@type": FILE_LOG, path: accessLog, log_format: { text_format_source: { inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS%\n" } } } }] };
   const breakers = { circuit_breakers: { thresholds: [{ max_connections: 1, max_pending_requests: 1, max_requests: 1 }] } };
-  p = await proxy([httpListener("l", routes, undefined, hcm)], [staticCluster("ws", [app.port], breakers)]);
+  const cxOnly = { circuit_breakers: { thresholds: [{ max_connections: 1 }] } };
+  p = await proxy([httpListener("l", routes, undefined, hcm)], [staticCluster("ws", [app.port], breakers), staticCluster("cx", [app.port], cxOnly)]);
 });
 
 after(async () => {
@@ -101,5 +102,20 @@ test("a second WebSocket over a breaker of 1 is refused with 503 UO while the fi
   const third = await upgrade("/three");
   assert.match(third.head, /^HTTP\/1\.1 101 /, third.head);
   assert.equal(await echoes(third.socket), "ping");
+  third.socket.end();
+});
+
+test("with only max_connections at 1, the tunnel's kept connection refuses a second upgrade as cx overflow", async () => {
+  const first = await upgrade("/cx/one");
+  assert.match(first.head, /^HTTP\/1\.1 101 /, first.head);
+  const second = await upgrade("/cx/two");
+  assert.match(second.head, /^HTTP\/1\.1 503 /, second.head);
+  assert.equal(p.proxy.stats.counter("cluster.cx.upstream_cx_overflow"), 1);
+  assert.equal(p.proxy.stats.counter("cluster.cx.upstream_rq_pending_overflow"), 0);
+  await until("the refused upgrade's access log line", () => /^\/cx\/two 503 UO$/m.test(log()));
+  first.socket.end();
+  await until("the first tunnel's access log line", () => /^\/cx\/one 101 -?$/m.test(log()));
+  const third = await upgrade("/cx/three");
+  assert.match(third.head, /^HTTP\/1\.1 101 /, third.head);
   third.socket.end();
 });

@@ -55,7 +55,7 @@ export class Store extends EventEmitter {
     const file = `resources/${QUARANTINE_DIR}/${moveAside(this.dir, f)}`;
     const q = { kind: storeKindOf(r), namespace: String(r.metadata.namespace ?? "default"), name: String(r.metadata.name), file, reason };
     this.aside.push(q);
-    console.error(`trellis control: ${f} holds a ${q.kind} stored under a name now refused (${reason}); moved to STATE/${file}, not served. Recreate it under a valid name if you need it, then delete that file (or DELETE its path through the API)`);
+    console.error(`trellis control: ${f} holds a ${q.kind} stored under a name now refused (${reason}); moved to STATE/${file}, not served. Recreate it under a valid name if you need it, then delete that file (a name the API can address, such as an overlong one, can also be removed by a DELETE of its path)`);
     return true;
   }
 

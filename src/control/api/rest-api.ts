@@ -61,7 +61,7 @@ interface Target {
 }
 
 /** /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME] */
-function parsePath(path: string): Target | { error: string; code?: number } | undefined {
+function parsePath(path: string): Target | { error: string; code?: number; refusedName?: { kind: string; namespace: string; name: string } } | undefined {
   const m = /^\/apis\/([^/]+)\/([^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
   if (!m) return undefined;
   const [, group, version, namespace, plural, rawName] = m;
@@ -72,8 +72,9 @@ function parsePath(path: string): Target | { error: string; code?: number } | un
     return { error: `the name in the path has a bad percent-escape: ${rawName.slice(0, 80)}`, code: 400 };
   }
   const bad = (namespace !== undefined ? badNamespace("the path's namespace", namespace) : undefined) ?? (name !== undefined ? badResourceName("the path's name", name) : undefined);
-  if (bad) return { error: bad, code: 400 };
   const info = KINDS.find((k) => k.group === group && k.plural === plural);
+  // Kept for a DELETE: a resource an older version stored under such a name may sit in the quarantine.
+  if (bad) return { error: bad, code: 400, ...(info && namespace && name !== undefined ? { refusedName: { kind: storeKind(info), namespace, name } } : {}) };
   if (!info) return { error: `the server does not serve ${plural} in ${group}; kinds: ${KINDS.map((k) => `${k.group}/${k.plural}`).join(", ")}` };
   if (!info.versions.includes(version)) return { error: `${info.kind} is not served at ${group}/${version}; served versions: ${info.versions.join(", ")}` };
   return { info, version, namespace, name };
@@ -108,6 +109,7 @@ async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMe
   for (const route of deps.routes ?? []) if (await route(req, res, url)) return;
   const target = parsePath(url.pathname);
   if (!target) return status(res, 404, "NotFound", `no API at ${url.pathname}; paths look like /apis/networking.istio.io/v1/namespaces/default/virtualservices/NAME`);
+  if ("error" in target && target.refusedName && req.method === "DELETE") return deleteQuarantined(deps.store, target.refusedName, target.error, res);
   if ("error" in target) return target.code === 400 ? status(res, 400, "BadRequest", target.error) : status(res, 404, "NotFound", target.error);
   const { info, namespace, name } = target;
   const store = deps.store;
@@ -164,6 +166,16 @@ async function handle(deps: ApiDeps, hosts: ReadonlySet<string>, req: IncomingMe
     default:
       return status(res, 405, "MethodNotAllowed", `${req.method} is not supported; use GET, POST, PUT or DELETE`);
   }
+}
+
+/**
+ * DELETE of a name now refused: removes the resource an older version stored under it, which the store set aside at
+ * load (it was never served since); otherwise the name's rule, as for any other request.
+ */
+function deleteQuarantined(store: ConfigStore, t: { kind: string; namespace: string; name: string }, error: string, res: ServerResponse): void {
+  const q = store.deleteQuarantined?.(t.kind, t.namespace, t.name);
+  if (!q) return status(res, 400, "BadRequest", error);
+  send(res, 200, { kind: "Status", apiVersion: "v1", status: "Success", code: 200, message: `${q.kind} ${q.namespace}/${q.name} was stored under a name now refused and set aside at startup (${q.file} under the state directory, never served); its file is now deleted. Recreate it under a valid name if you still need it.` });
 }
 
 /** Why a write's body does not fit its path: apiVersion and kind of the path, metadata an object, a valid name. */

@@ -3,9 +3,11 @@
 // so callers await put and delete.
 import type { EventEmitter } from "node:events";
 import type { IstioResource } from "../../api/resource.js";
+import type { QuarantinedResource } from "./quarantine.js";
 
 export type { StoreEvent } from "./store.js";
 export { ConflictError, NotFoundError } from "./store.js";
+export type { QuarantinedResource } from "./quarantine.js";
 
 export interface PutOptions {
   /** Write only if the stored resourceVersion still is this one (409 otherwise). */
@@ -23,4 +25,6 @@ export interface ConfigStore extends Pick<EventEmitter, "on" | "off" | "once"> {
   put(resource: IstioResource, opts?: PutOptions): IstioResource | Promise<IstioResource>;
   /** Throws NotFoundError when there is nothing to delete. */
   delete(kind: string, namespace: string, name: string): IstioResource | Promise<IstioResource>;
+  /** The file store only: removes a resource set aside at load under a name now refused (undefined if none). */
+  deleteQuarantined?(kind: string, namespace: string, name: string): QuarantinedResource | undefined;
 }

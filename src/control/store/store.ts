@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import type { IstioResource } from "../../api/resource.js";
 import { storeKindOf } from "../../api/store-kind.js";
+import { moveAside, QUARANTINE_DIR, type QuarantinedResource, refusedStoredName, removeQuarantined } from "./quarantine.js";
 
 export type StoreEvent = { type: "ADDED" | "MODIFIED" | "DELETED"; object: IstioResource };
 
@@ -28,6 +29,7 @@ export class Store extends EventEmitter {
   private readonly items = new Map<string, IstioResource>();
   private revision = 0;
   private readonly dir: string;
+  private readonly aside: QuarantinedResource[] = [];
 
   constructor(stateDir: string) {
     super();
@@ -37,12 +39,38 @@ export class Store extends EventEmitter {
       if (!f.endsWith(".json")) continue;
       try {
         const r = JSON.parse(readFileSync(join(this.dir, f), "utf8")) as IstioResource;
+        if (this.quarantine(f, r)) continue;
         this.items.set(key(storeKindOf(r), r.metadata.namespace ?? "default", r.metadata.name), r);
         this.revision = Math.max(this.revision, Number(r.metadata.resourceVersion ?? 0));
       } catch (err) {
         console.error(`trellis control: ignoring unreadable ${join(this.dir, f)}: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Sets a resource stored under a name now refused aside (never served) and says where it went and what to do. */
+  private quarantine(f: string, r: IstioResource): boolean {
+    const reason = refusedStoredName(r);
+    if (!reason) return false;
+    const file = `resources/${QUARANTINE_DIR}/${moveAside(this.dir, f)}`;
+    const q = { kind: storeKindOf(r), namespace: String(r.metadata.namespace ?? "default"), name: String(r.metadata.name), file, reason };
+    this.aside.push(q);
+    console.error(`trellis control: ${f} holds a ${q.kind} stored under a name now refused (${reason}); moved to STATE/${file}, not served. Recreate it under a valid name if you need it, then delete that file (a name the API can address, such as an overlong one, can also be removed by a DELETE of its path)`);
+    return true;
+  }
+
+  /** Resources set aside at load because their names are now refused. */
+  quarantined(): QuarantinedResource[] {
+    return [...this.aside];
+  }
+
+  /** Removes a quarantined resource's file; undefined when no such resource was set aside. */
+  deleteQuarantined(kind: string, namespace: string, name: string): QuarantinedResource | undefined {
+    const i = this.aside.findIndex((q) => q.kind === kind && q.namespace === namespace && q.name === name);
+    if (i < 0) return undefined;
+    const [q] = this.aside.splice(i, 1);
+    removeQuarantined(this.dir, q);
+    return q;
   }
 
   list(kind?: string, namespace?: string): IstioResource[] {

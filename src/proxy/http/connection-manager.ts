@@ -384,10 +384,7 @@ export class HttpConnectionManager {
         if (!tunnel) return this.deps.router.route(ctx, action);
         // Allowed by every filter: now the connection becomes a tunnel to the upstream.
         if (ctx.idleTimer) clearTimeout(ctx.idleTimer);
-        upgradeConnection(ctx.req as Http1Request, tunnel.socket, tunnel.head, ctx.route!, this.deps, ctx.conn, (status) => {
-          ctx.responded = true;
-          ctx.responseCode = status;
-        }, () => (ctx.res as Http1Response).emit("close"));
+        upgradeConnection(ctx, tunnel.socket, tunnel.head, this.deps, () => (ctx.res as Http1Response).emit("close"));
       }
     }
   }

@@ -2,6 +2,7 @@
 // workload), the ports it uses, and the environment that points the app at its per-upstream local ports.
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { claimPort } from "./port-reservations.js";
 
 export interface UpstreamSpec {
   service: string;
@@ -33,11 +34,13 @@ export interface WorkloadPorts {
 
 /**
  * A port free now, from below Linux's ephemeral range (32768-60999): a port picked now is bound later by another
- * process, and the kernel hands ephemeral ports to outgoing connections, which would otherwise race for it.
+ * process, and the kernel hands ephemeral ports to outgoing connections, which would otherwise race for it. Claimed
+ * (port-reservations.ts) so that no other `trellis` process on this machine picks it before it is bound.
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
+    if (!claimPort(port)) continue;
     const ok = await new Promise<boolean>((resolve) => {
       const s = createServer();
       s.once("error", () => resolve(false));

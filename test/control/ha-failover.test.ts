@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { freePort } from "../../src/universal/workload-spec.js";
 import { CliProcesses } from "../fixtures/cli-process.js";
+import { until } from "../fixtures/until.js";
 
 const DETAILS = "dist/examples/bookinfo/details.js";
 const dir = mkdtempSync(join(tmpdir(), "trellis-ha-"));
@@ -17,14 +18,6 @@ after(async () => {
   await processes.stopAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function proxiesOn(api: number): Promise<string[]> {
   try {

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CliProcesses } from "../fixtures/cli-process.js";
-import { httpGet, until } from "../fixtures/gateway-mesh.js";
+import { httpGet } from "../fixtures/gateway-mesh.js";
+import { until } from "../fixtures/until.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-demo-gateway-"));
 const processes = new CliProcesses();

@@ -13,7 +13,8 @@ import { after, before, test } from "node:test";
 import { freePort } from "../../src/universal/workload-spec.js";
 import { createTestCa, issueCert } from "../fixtures/gateway-certs.js";
 import { type ExternalHost, startExternalHost } from "../fixtures/external-netns.js";
-import { GatewayMesh, httpGet, until } from "../fixtures/gateway-mesh.js";
+import { GatewayMesh, httpGet } from "../fixtures/gateway-mesh.js";
+import { until } from "../fixtures/until.js";
 
 const skip = process.platform !== "linux" || process.getuid?.() !== 0 ? "the external host's network namespace needs Linux and root"
   : spawnSync("ip", ["-V"]).error ? "needs iproute2 (ip)" : false;

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { freePort } from "../../src/universal/workload-spec.js";
 import { createTestCa, issueCert, type TestCa } from "../fixtures/gateway-certs.js";
-import { GatewayMesh, httpGet, httpsGet, peerCertificate, until } from "../fixtures/gateway-mesh.js";
+import { GatewayMesh, httpGet, httpsGet, peerCertificate } from "../fixtures/gateway-mesh.js";
+import { until } from "../fixtures/until.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-ingress-"));
 const mesh = new GatewayMesh(join(dir, "state"));

@@ -40,6 +40,9 @@ import { Scraper } from "../telemetry/metrics/scraper.js";
 import { EmbeddedBackend, PrometheusBackend } from "../telemetry/metrics/query-backend.js";
 import type { TracingSettings } from "./translate/tracing.js";
 import { meshServices, translate } from "./translate/translate.js";
+import { Debouncer } from "./push/debouncer.js";
+import { PushPlanner } from "./push/push-planner.js";
+import type { PushIndex } from "./push/push-index.js";
 import { serviceVips, vipHostnames } from "./translate/vips.js";
 import { servicesOf } from "./translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "./mesh-config.js";
@@ -62,6 +65,8 @@ export interface ControlPlaneOptions {
   /** Istio's plug-in CA files (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): sign as that intermediate. */
   caPluginDir?: string;
   debounceMs?: number;
+  /** Longest a change waits for the debounce while changes keep coming (default 1 s; istiod's PILOT_DEBOUNCE_MAX). */
+  debounceMaxMs?: number;
   log?: (line: string) => void;
   /** The OTLP/HTTP trace intake; default 4318, 0 = any free port. */
   otlpPort?: number;
@@ -109,7 +114,9 @@ export class ControlPlane {
   private ca?: { authority: CertificateAuthority; tokens: TokenIssuer };
   private serving?: ServingCredentials;
   private kubeIdentity?: KubeIdentity;
-  private timer?: NodeJS.Timeout;
+  /** Changes -> pushes (push/debouncer.ts), and what each push must translate (push/push-planner.ts). */
+  readonly debouncer: Debouncer;
+  private readonly planner = new PushPlanner();
   private readonly log: (line: string) => void;
   /** Proxies connected now: node id -> its workload. */
   private readonly connected = new Map<string, Workload>();
@@ -138,16 +145,18 @@ export class ControlPlane {
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     this.log = options.log ?? ((l) => console.error(l));
     this.guard = new TranslationGuard(this.log);
+    const quietMs = options.debounceMs ?? 100;
+    this.debouncer = new Debouncer({ quietMs, maxMs: Math.max(quietMs, options.debounceMaxMs ?? 1000) }, () => this.push());
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
     this.store = options.kube?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
-    this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
+    this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule("gateway secrets changed"), this.log);
     this.gateways = new GatewayReports(this.log);
     this.apiRoutes.push(secretApi(this.secretStore), this.gateways.api(), gatewayApiStatusRoute(() => this.resources(), () => ({
       services: meshServices(this.workloads(), this.resources()), proxies: [...this.connected.values()], credentials: (ns, name) => this.secretStore.lookup(ns, name),
     })));
-    this.jwks = new JwksFetcher(() => this.schedule(), this.log);
+    this.jwks = new JwksFetcher(() => this.schedule("JSON Web Key Sets fetched"), this.log);
     this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
     this.apiRoutes.push(traceApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
@@ -201,12 +210,14 @@ export class ControlPlane {
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
         if (!this.options.kube) this.registry.upsert(workload);
-        this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
+        const resources = this.resources();
+        this.configure(p.node.id, workload, resources, this.workloads(), this.secrets(), this.plan(resources, true));
       },
       onStreamClose: (p) => {
         if (!this.ads.proxies().some((x) => x.node.id === p.node.id)) {
           this.connected.delete(p.node.id);
           this.guard.forget(p.node.id);
+          this.planner.forget(p.node.id);
           this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
         }
@@ -302,13 +313,10 @@ export class ControlPlane {
     return readFileSync(path, "utf8").trim();
   }
 
-  private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.recompute();
-    }, this.options.debounceMs ?? 100);
-    this.timer.unref();
+  /** A change: pushed once changes settle. `full`: a change outside the store and registry (every proxy is redone). */
+  private schedule(full?: string): void {
+    if (full) this.planner.requestFull(full);
+    this.debouncer.notify();
   }
 
   /** The mesh's trust bundle as Istio's SDS name ROOTCA: during a root rotation it holds both roots, the signing one first. */
@@ -316,16 +324,37 @@ export class ControlPlane {
     return this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
   }
 
-  /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
+  /** Translates every connected proxy afresh; the ADS server sends only the types whose content changed. */
   recompute(): void {
+    this.planner.requestFull("recompute requested");
+    this.push();
+  }
+
+  /**
+   * A push: the proxies a change may concern are translated (from the push index, reusing what the change did not
+   * touch), the others keep their snapshots; the ADS server sends only the types whose content changed.
+   */
+  private push(): void {
     this.options.kube?.resolveProxies(this.ads.proxies(), this.connected);
     const resources = this.resources();
     const workloads = this.workloads();
     const secrets = this.secrets();
+    const plan = this.plan(resources, false);
     this.encoder.nextGeneration();
-    // Proxies in one locality get the same endpoints: built once per recompute.
-    const edsCache = new Map<string, Record<string, unknown>[]>();
-    for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+    for (const [id, proxy] of this.connected) {
+      if (plan && !this.guard.errorOf(id) && !this.planner.affects(id, proxy, plan.changes, this.proxyless.has(id))) continue;
+      this.configure(id, proxy, resources, workloads, secrets, plan);
+    }
+  }
+
+  /** The push index over the guard's usable resources; undefined when it cannot be built (each proxy then builds its own, guarded). */
+  private plan(resources: IstioResource[], forOne: boolean): ReturnType<PushPlanner["plan"]> | undefined {
+    try {
+      return this.planner.plan(this.guard.usable(resources), this.workloads(), forOne);
+    } catch (err) {
+      this.planner.requestFull(`the push index could not be built: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   /** Registered workloads: the proxies' own in universal mode, Service endpoints on Kubernetes. */
@@ -339,19 +368,22 @@ export class ControlPlane {
     return this.options.kube ? [...stored, ...this.options.kube.resources()] : stored;
   }
 
-  private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
-    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
+  private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, plan?: { index: PushIndex }): void {
+    const hosts = new Set<string>();
+    // The shared index holds the guard's usable resources: a retry without some of them builds its own.
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, index: rs === plan?.index.resources ? plan.index : undefined, hostsConsidered: hosts, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
     if (!out) return;
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
       this.gateways.record(id, out.gatewayProblems, out.listeners);
+      this.planner.configuredAs(id, proxy, hosts);
     } catch (err) {
       this.guard.fail(id, `its configuration cannot be served: ${(err as Error).message}; it keeps the last configuration it was sent`);
     }
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    this.debouncer.cancel();
     this.registry.close();
     this.jwks.close();
     this.scraper.stop();

@@ -1,7 +1,8 @@
 // Per-proxy xDS snapshots from translated resources, encoding each distinct resource once: proxies share most of
 // their resources (a namespace's outbound clusters, routes and endpoints), so a push to N proxies encodes what
 // changed rather than N copies of everything. Proxies given the same resource also get the same encoded object,
-// which lets the ADS server's consistency check decode it once.
+// which lets the ADS server's consistency check decode it once. Resources the push cache shares between proxies and
+// pushes are the same object each time: their digest and encoding are found by identity, without serializing them.
 import { createHash } from "node:crypto";
 import type { Snapshot } from "../xds/ads-server.js";
 import { ADS_ORDER, type AnyValue, encodeAny, type ResourceKind, TYPE_URL } from "../xds/resource.js";
@@ -17,6 +18,10 @@ export class SnapshotEncoder {
    */
   private current = new Map<string, Map<string, AnyValue>>();
   private previous = new Map<string, Map<string, AnyValue>>();
+  /** Shared resource objects (never mutated once built: see push-cache.ts) -> their digest and encoding. */
+  private readonly byObject = new WeakMap<object, { digest: string; any: AnyValue }>();
+  /** Resources encoded or found, for the bench and tests: by identity, by digest, newly encoded. */
+  readonly stats = { identity: 0, digest: 0, encoded: 0 };
 
   /** Starts a generation (one pass over every proxy): the last one's encodings stay reusable, older ones go. */
   nextGeneration(): void {
@@ -39,18 +44,33 @@ export class SnapshotEncoder {
       const version = createHash("sha256");
       const resources = new Map<string, AnyValue>();
       for (const r of list) {
-        const digest = createHash("sha256").update(JSON.stringify(r)).digest("base64");
+        const { digest, any } = this.encoding(typeUrl, r, current, previous);
         version.update(digest);
-        let any = current.get(digest);
-        if (!any) {
-          any = previous?.get(digest) ?? encodeAny(typeUrl, r);
-          current.set(digest, any);
-        }
         resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), any);
       }
       snap.versions[kind] = version.digest("hex").slice(0, 16);
       snap.resources[kind] = resources;
     }
     return snap;
+  }
+
+  private encoding(typeUrl: string, r: Record<string, unknown>, current: Map<string, AnyValue>, previous: Map<string, AnyValue> | undefined): { digest: string; any: AnyValue } {
+    const known = this.byObject.get(r);
+    if (known) {
+      this.stats.identity++;
+      if (!current.has(known.digest)) current.set(known.digest, known.any);
+      return known;
+    }
+    const digest = createHash("sha256").update(JSON.stringify(r)).digest("base64");
+    let any = current.get(digest) ?? previous?.get(digest);
+    if (any) this.stats.digest++;
+    else {
+      any = encodeAny(typeUrl, r);
+      this.stats.encoded++;
+    }
+    current.set(digest, any);
+    const entry = { digest, any };
+    this.byObject.set(r, entry);
+    return entry;
   }
 }

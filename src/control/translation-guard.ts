@@ -27,7 +27,7 @@ export class TranslationGuard {
 
   /** `translate(resources)` for one proxy; undefined when no configuration could be built (the error is kept). */
   run<T>(proxyId: string, resources: IstioResource[], translate: (resources: IstioResource[]) => T): T | undefined {
-    const usable = resources.filter((r) => !this.bad.has(keyOf(r)));
+    const usable = this.usable(resources);
     try {
       const out = translate(usable);
       this.settle(proxyId);
@@ -46,6 +46,11 @@ export class TranslationGuard {
         return undefined;
       }
     }
+  }
+
+  /** The resources not known to throw; `resources` itself when none is, so callers can tell by identity. */
+  usable(resources: IstioResource[]): IstioResource[] {
+    return this.bad.size === 0 ? resources : resources.filter((r) => !this.bad.has(keyOf(r)));
   }
 
   /** Why a proxy has no current configuration, or undefined. */

@@ -8,6 +8,7 @@ import { validateResource } from "../../src/api/analyze.js";
 import { workloadFromNode, type Workload } from "../../src/control/registry/registry.js";
 import { serviceEntryServices, workloadEntriesOf } from "../../src/control/registry/service-entries.js";
 import { parseMeshConfig } from "../../src/control/mesh-config.js";
+import { PushIndex } from "../../src/control/push/push-index.js";
 import { translate, type ProxyResources } from "../../src/control/translate/translate.js";
 import type { LocalityLbSetting } from "../../src/control/translate/locality-lb.js";
 import { parseMessage } from "../../src/xds/resource.js";
@@ -123,14 +124,14 @@ test("portLevelSettings and subsets carry their own localityLbSetting and outlie
   assert.equal(weighted(out), false);
 });
 
-test("proxies of one locality share EDS output through the cache; another locality gets its own", () => {
-  const cache = new Map<string, Record<string, unknown>[]>();
+test("proxies of one locality share EDS output through the push index's cache; another locality gets its own", () => {
   const rule = dr({ ...OUTLIER });
   const a = client("r1/z1/s1");
   const b = { ...client("r1/z1/s1"), id: "client-2", name: "client-2" };
   const c = client("r2/z1/s1");
   const workloads = [...backends, a, b, c];
-  const eds = (proxy: Workload) => groups(translate({ resources: [rule], workloads, proxy, edsCache: cache }));
+  const index = new PushIndex([rule], workloads);
+  const eds = (proxy: Workload) => groups(translate({ resources: [rule], workloads, proxy, index }));
   assert.equal(eds(a), eds(b));
   assert.notEqual(eds(a), eds(c));
   assert.deepEqual(eds(c), groups(translate({ resources: [rule], workloads, proxy: c })));

@@ -4,7 +4,7 @@
 // every service is visible (Istio's default).
 import type { IstioResource } from "../../api/resource.js";
 
-interface SidecarSpec {
+export interface SidecarSpec {
   workloadSelector?: { labels?: Record<string, string> };
   egress?: Array<{ hosts?: string[]; port?: { number?: number } }>;
   outboundTrafficPolicy?: { mode?: "ALLOW_ANY" | "REGISTRY_ONLY" };

@@ -1,0 +1,51 @@
+// What every builder needs to know about the proxy being translated, worked out once per proxy: the push index,
+// the root namespace, the proxy's HCM-wide settings (tracing, access logs, path normalization, WebSocket), the hash
+// policies for a destination, and the keys under which its shared resources are cached.
+import type { AuthorizationPolicySpec } from "../../security/authz-translate.js";
+import type { IstioResource } from "../../../api/resource.js";
+import type { Workload } from "../../registry/registry.js";
+import type { PushIndex } from "../../push/push-index.js";
+import { destinationRuleFor, hashPolicies, mergePolicy } from "../destination-rules.js";
+import { hcmPathNormalization } from "../path-normalization.js";
+import { hcmTracing } from "../tracing.js";
+import type { TranslateInput } from "../translate.js";
+import { fileAccessLog, type Json } from "./envoy-shapes.js";
+
+export interface ProxyContext {
+  input: TranslateInput;
+  index: PushIndex;
+  proxy: Workload;
+  root: string;
+  /** HCM settings for every connection manager of this proxy. */
+  observe: Json;
+  accessLog?: Json[];
+  authzPolicies: Array<IstioResource<AuthorizationPolicySpec>>;
+  hashFor(hostname: string, subset: string | undefined, port: number): Json[];
+  /** Cache keys: proxies equal in these get the same shared resources. */
+  keys: { scope: string; observe: string };
+}
+
+export function proxyContext(input: TranslateInput, index: PushIndex): ProxyContext {
+  const { proxy } = input;
+  const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
+  const accessLog = input.accessLog ? [fileAccessLog(input.accessLog)] : undefined;
+  // WebSocket upgrades are enabled as Istio enables them (they pass the filters like any request); path normalization rides with the other HCM-wide settings onto every connection manager (inbound and outbound).
+  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}), ...hcmPathNormalization(input.pathNormalization), upgrade_configs: [{ upgrade_type: "websocket" }] };
+  const hashFor = (hostname: string, subset: string | undefined, port: number) => {
+    const dr = destinationRuleFor(index.drCandidates(hostname), hostname, proxy.namespace);
+    return hashPolicies(mergePolicy(dr?.spec.trafficPolicy, dr?.spec.subsets?.find((s) => s.name === subset)?.trafficPolicy, port));
+  };
+  return {
+    input, index, proxy, observe, accessLog, hashFor,
+    root: input.rootNamespace ?? "istio-system",
+    authzPolicies: index.of<AuthorizationPolicySpec>("AuthorizationPolicy"),
+    // Routes and L4 listeners depend on the proxy through its namespace (exportTo, DestinationRule lookup) and its
+    // labels (sourceLabels); outbound HTTP listeners through its HCM settings (tracing tags name the workload).
+    keys: { scope: `${proxy.namespace}\0${JSON.stringify(proxy.labels)}`, observe: JSON.stringify(observe) },
+  };
+}
+
+/** The mesh-wide settings every cached resource depends on: a change to them makes nothing reusable. */
+export function settingsKey(input: TranslateInput): string {
+  return JSON.stringify([input.dns, input.localityLbSetting, input.pathNormalization, input.accessLog, input.tracing, input.outboundTrafficPolicy]);
+}

@@ -21,6 +21,19 @@ import { webhookProblems } from "./webhook/index.js";
 
 export type { AnalysisContext, ServiceInfo, WorkloadInfo } from "./mesh-context.js";
 
+/**
+ * Structural findings by resource object: a resource's own validity depends on nothing else, and stores hand out
+ * the same object until it is written again, so a write to a store of a thousand re-validates one, not a thousand.
+ * Resources are not mutated once stored or loaded; a changed one is a new object.
+ */
+const structural = new WeakMap<object, Finding[]>();
+
+function validateCached(r: LoadedResource): Finding[] {
+  let found = structural.get(r);
+  if (!found) structural.set(r, (found = validateResource(r)));
+  return found.map((f) => ({ ...f }));
+}
+
 /** Structural findings for one resource (what a REST write needs before the cross-resource checks). */
 export function validateResource(resource: IstioResource | LoadedResource): Finding[] {
   const r = resource as LoadedResource;
@@ -53,7 +66,7 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
       continue;
     }
     seen.set(`${groupOf(r.apiVersion)}|${key}`, r);
-    const problems = validateResource(r);
+    const problems = validateCached(r);
     out.push(...problems);
     if (!problems.some((f) => f.level === "Error")) valid.push(r);
   }

@@ -6,7 +6,12 @@
 import { createHash } from "node:crypto";
 import type { Snapshot } from "../xds/ads-server.js";
 import { ADS_ORDER, type AnyValue, encodeAny, type ResourceKind, TYPE_URL } from "../xds/resource.js";
-import type { ProxyResources } from "./translate/translate.js";
+import { sharedLists, sharedPrefixOf, type ProxyResources } from "./translate/translate.js";
+
+interface EncodedPart {
+  resources: Map<string, AnyValue>;
+  digests: string;
+}
 
 const KEYS: Record<ResourceKind, keyof ProxyResources | undefined> = { cluster: "clusters", endpoint: "endpoints", listener: "listeners", route: "routes", secret: undefined };
 
@@ -20,6 +25,8 @@ export class SnapshotEncoder {
   private previous = new Map<string, Map<string, AnyValue>>();
   /** Shared resource objects (never mutated once built: see push-cache.ts) -> their digest and encoding. */
   private readonly byObject = new WeakMap<object, { digest: string; any: AnyValue }>();
+  /** Shared lists of resources (a group of proxies' outbound) -> their encodings. */
+  private readonly parts = new WeakMap<object, EncodedPart>();
   /** Resources encoded or found, for the bench and tests: by identity, by digest, newly encoded. */
   readonly stats = { identity: 0, digest: 0, encoded: 0 };
 
@@ -40,18 +47,33 @@ export class SnapshotEncoder {
       let current = this.current.get(typeUrl);
       if (!current) this.current.set(typeUrl, (current = new Map()));
       const previous = this.previous.get(typeUrl);
+      // A prefix the push cache shares among proxies is walked once; each proxy copies its map and adds its own.
+      const prefix = key ? sharedPrefixOf(out)?.[key] : undefined;
+      const shared = prefix && list.length >= prefix.length ? this.part(kind, typeUrl, prefix, current, previous) : undefined;
+      const own = this.part(kind, typeUrl, shared ? list.slice(prefix!.length) : list, current, previous);
+      const resources = shared ? new Map(shared.resources) : own.resources;
+      if (shared) for (const [name, any] of own.resources) resources.set(name, any);
       // The kind's version: a hash over its resources' digests, in order.
-      const version = createHash("sha256");
-      const resources = new Map<string, AnyValue>();
-      for (const r of list) {
-        const { digest, any } = this.encoding(typeUrl, r, current, previous);
-        version.update(digest);
-        resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), any);
-      }
-      snap.versions[kind] = version.digest("hex").slice(0, 16);
+      snap.versions[kind] = createHash("sha256").update(shared?.digests ?? "").update(own.digests).digest("hex").slice(0, 16);
       snap.resources[kind] = resources;
     }
     return snap;
+  }
+
+  /** The encodings of a list of resources by name, and their digests joined; a shared list's are kept by identity. */
+  private part(kind: ResourceKind, typeUrl: string, list: Array<Record<string, unknown>>, current: Map<string, AnyValue>, previous: Map<string, AnyValue> | undefined): EncodedPart {
+    const known = this.parts.get(list);
+    if (known) return known;
+    const digests: string[] = [];
+    const resources = new Map<string, AnyValue>();
+    for (const r of list) {
+      const { digest, any } = this.encoding(typeUrl, r, current, previous);
+      digests.push(digest);
+      resources.set(String(kind === "endpoint" ? r.cluster_name : r.name), any);
+    }
+    const part = { resources, digests: digests.join("") };
+    if (sharedLists.has(list)) this.parts.set(list, part);
+    return part;
   }
 
   private encoding(typeUrl: string, r: Record<string, unknown>, current: Map<string, AnyValue>, previous: Map<string, AnyValue> | undefined): { digest: string; any: AnyValue } {

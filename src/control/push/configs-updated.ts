@@ -35,7 +35,7 @@ function hostsOf(r: IstioResource): string[] | undefined {
 }
 
 export class ChangeTracker {
-  private resources = new Map<string, string>();
+  private resources = new Map<string, { object: IstioResource; text: string }>();
   private services = new Map<string, string>();
   private vips = new Map<string, string>();
   private primed = false;
@@ -43,12 +43,12 @@ export class ChangeTracker {
   /** Compares with the last call's state and remembers this one. The first call is full. */
   diff(resources: IstioResource[], services: Map<string, Service>, vips: Map<string, string>): ConfigsUpdated {
     const out: ConfigsUpdated = { full: !this.primed, reason: this.primed ? undefined : "first push", hosts: new Set(), configs: 0, services: 0 };
-    const next = new Map<string, string>();
-    const byKey = new Map<string, IstioResource>();
+    // Stores hand out the same object until it is written again: only a new object is serialized and compared.
+    const next = new Map<string, { object: IstioResource; text: string }>();
     for (const r of resources) {
       const key = keyOf(r);
-      next.set(key, JSON.stringify(r));
-      byKey.set(key, r);
+      const before = this.resources.get(key);
+      next.set(key, before?.object === r ? before : { object: r, text: JSON.stringify(r) });
     }
     const touched = (r: IstioResource) => {
       out.configs++;
@@ -56,13 +56,13 @@ export class ChangeTracker {
       if (hosts) for (const h of hosts) out.hosts.add(h);
       else if (!out.full) Object.assign(out, { full: true, reason: `${r.kind} ${r.metadata.namespace ?? ""}/${r.metadata.name} changed` });
     };
-    for (const [key, text] of next) {
+    for (const [key, now] of next) {
       const before = this.resources.get(key);
-      if (before === text) continue;
-      touched(byKey.get(key)!);
-      if (before !== undefined) touched(JSON.parse(before) as IstioResource);
+      if (before?.text === now.text) continue;
+      touched(now.object);
+      if (before) touched(JSON.parse(before.text) as IstioResource);
     }
-    for (const [key, text] of this.resources) if (!next.has(key)) touched(JSON.parse(text) as IstioResource);
+    for (const [key, before] of this.resources) if (!next.has(key)) touched(JSON.parse(before.text) as IstioResource);
     this.resources = next;
     const sigs = new Map<string, string>();
     for (const [host, s] of services) sigs.set(host, JSON.stringify(s));

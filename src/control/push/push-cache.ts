@@ -8,6 +8,8 @@ export class PushCache {
   /** Host -> the hosts whose entries read it. */
   private readonly readers = new Map<string, Set<string>>();
   private settings?: string;
+  private readonly tokens = new Map<string, string>();
+  private readonly wholes = new Map<string, unknown>();
   hits = 0;
   misses = 0;
 
@@ -31,9 +33,25 @@ export class PushCache {
     return value;
   }
 
+  /**
+   * An entry built over every host (a group of proxies' whole outbound configuration): any change to any host
+   * drops it, but proxies alike in everything the outbound depends on share it until then.
+   */
+  whole<T>(key: string, build: () => T): T {
+    if (this.wholes.has(key)) {
+      this.hits++;
+      return this.wholes.get(key) as T;
+    }
+    this.misses++;
+    const value = build();
+    this.wholes.set(key, value);
+    return value;
+  }
+
   /** Drops what was built for these hosts and everything that read them. */
   invalidate(hosts: Iterable<string>): void {
     for (const host of hosts) {
+      this.wholes.clear();
       this.byHost.delete(host);
       for (const reader of this.readers.get(host) ?? []) this.byHost.delete(reader);
       this.readers.delete(host);
@@ -43,6 +61,18 @@ export class PushCache {
   clear(): void {
     this.byHost.clear();
     this.readers.clear();
+    this.tokens.clear();
+    this.wholes.clear();
+  }
+
+  /**
+   * A short stand-in for a long key part (a proxy's connection-manager settings run to a kilobyte of JSON), so
+   * lookups hash a few characters rather than the whole text on every resource of every proxy.
+   */
+  token(text: string): string {
+    let t = this.tokens.get(text);
+    if (t === undefined) this.tokens.set(text, (t = `#${this.tokens.size}`));
+    return t;
   }
 
   /** Mesh-wide settings every entry depends on (DNS, locality, tracing, logs): when they change, nothing is reusable. */
@@ -55,6 +85,6 @@ export class PushCache {
   size(): number {
     let n = 0;
     for (const t of this.byHost.values()) n += t.size;
-    return n;
+    return n + this.wholes.size;
   }
 }

@@ -52,8 +52,8 @@ export class PushPlanner {
   /** Whether this proxy's configuration may differ from the one it holds. */
   affects(id: string, workload: Workload, changes: ConfigsUpdated, proxyless: boolean): boolean {
     const last = this.configured.get(id);
-    if (changes.full || !last || last.workload !== workload || proxyless) return true;
-    if (workload.interception === "REDIRECT" || isGatewayProxy(workload)) return changes.hosts.size > 0;
+    if (changes.full || !last || last.workload !== workload) return true;
+    if (proxyless || workload.interception === "REDIRECT" || isGatewayProxy(workload)) return changes.hosts.size > 0;
     for (const h of changes.hosts) if (last.hosts.has(h)) return true;
     return false;
   }

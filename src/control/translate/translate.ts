@@ -17,8 +17,9 @@ import { buildClusters } from "./builders/cluster-builder.js";
 import { type Json, withTcpAccessLog } from "./builders/envoy-shapes.js";
 import { buildExplicitOutbound } from "./builders/explicit-outbound.js";
 import { buildInbound } from "./builders/inbound-builder.js";
-import { outboundScope } from "./builders/outbound-scope.js";
-import { proxyContext, settingsKey } from "./builders/proxy-context.js";
+import { type OutboundScope, outboundScope } from "./builders/outbound-scope.js";
+import { type ProxyContext, proxyContext, settingsKey } from "./builders/proxy-context.js";
+import { isGatewayProxy } from "./gateway-servers.js";
 import { buildTransparentOutbound } from "./builders/transparent-outbound.js";
 
 export { meshServices } from "../push/push-index.js";
@@ -77,21 +78,48 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
   index.cache.useSettings(settingsKey(input));
   const ctx = proxyContext(input, index);
   if (input.proxyless) return proxylessGrpc(index.services, index.vss, index.drs, input.proxy, ctx.hashFor);
-  const out: ProxyResources & GatewayExtras = { clusters: [], endpoints: [], listeners: [], routes: [] };
-  if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
+  // A sidecar's outbound is shared by the sidecars alike in what it depends on (a Deployment's replicas); a
+  // gateway's depends on the Gateways selecting it, so it is its own.
+  const outbound = isGatewayProxy(input.proxy) ? buildOutbound(ctx) : index.cache.whole(`outbound|${ctx.keys.outbound}`, () => buildOutbound(ctx));
+  for (const h of outbound.scope.considered) input.hostsConsidered?.add(h);
+  const out: ProxyResources & GatewayExtras = { clusters: [...outbound.clusters], endpoints: [...outbound.endpoints], listeners: [...outbound.listeners], routes: [...outbound.routes] };
+  shared.set(out, outbound);
+  const own = { clusters: [] as Json[], listeners: [] as Json[] };
+  buildInbound(ctx, outbound.scope.transparent, own);
+  const gateway = outbound.scope.gateway;
+  if (gateway) {
+    own.listeners.push(...gateway.listeners);
+    out.routes.push(...gateway.routes);
+    out.secrets = gateway.secrets;
+    out.gatewayProblems = gateway.problems;
+  }
+  // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
+  if (ctx.accessLog) for (const l of own.listeners) withTcpAccessLog(l, ctx.accessLog);
+  out.clusters.push(...own.clusters);
+  out.listeners.push(...own.listeners);
+  return out;
+}
+
+/**
+ * Outputs whose lists begin with a shared outbound's (the same lists for every proxy of its group until a change),
+ * so the snapshot encoder walks those once per push rather than once per proxy.
+ */
+const shared = new WeakMap<ProxyResources, ProxyResources>();
+export const sharedLists = new WeakSet<object>();
+
+export function sharedPrefixOf(out: ProxyResources): ProxyResources | undefined {
+  return shared.get(out);
+}
+
+/** Everything outbound: the clusters and endpoints the proxy may call, and its outbound listeners and routes. */
+function buildOutbound(ctx: ProxyContext): ProxyResources & { scope: OutboundScope } {
+  const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
+  if (ctx.input.tracing) out.clusters.push(collectorCluster(ctx.input.tracing));
   const scope = outboundScope(ctx);
-  for (const h of scope.considered) input.hostsConsidered?.add(h);
   buildClusters(ctx, scope, out);
   buildExplicitOutbound(ctx, scope, out);
   if (scope.transparent) buildTransparentOutbound(ctx, scope, out);
-  buildInbound(ctx, scope.transparent, out);
-  if (scope.gateway) {
-    out.listeners.push(...scope.gateway.listeners);
-    out.routes.push(...scope.gateway.routes);
-    out.secrets = scope.gateway.secrets;
-    out.gatewayProblems = scope.gateway.problems;
-  }
-  // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
   if (ctx.accessLog) for (const l of out.listeners) withTcpAccessLog(l, ctx.accessLog);
-  return out;
+  for (const list of Object.values(out)) sharedLists.add(list);
+  return { ...out, scope };
 }

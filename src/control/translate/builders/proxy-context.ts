@@ -22,7 +22,7 @@ export interface ProxyContext {
   authzPolicies: Array<IstioResource<AuthorizationPolicySpec>>;
   hashFor(hostname: string, subset: string | undefined, port: number): Json[];
   /** Cache keys: proxies equal in these get the same shared resources. */
-  keys: { scope: string; observe: string };
+  keys: { scope: string; observe: string; outbound: string };
 }
 
 export function proxyContext(input: TranslateInput, index: PushIndex): ProxyContext {
@@ -41,11 +41,17 @@ export function proxyContext(input: TranslateInput, index: PushIndex): ProxyCont
     authzPolicies: index.of<AuthorizationPolicySpec>("AuthorizationPolicy"),
     // Routes and L4 listeners depend on the proxy through its namespace (exportTo, DestinationRule lookup) and its
     // labels (sourceLabels); outbound HTTP listeners through its HCM settings (tracing tags name the workload).
-    keys: { scope: `${proxy.namespace}\0${JSON.stringify(proxy.labels)}`, observe: JSON.stringify(observe) },
+    keys: {
+      scope: index.cache.token(`${proxy.namespace}\0${JSON.stringify(proxy.labels)}`),
+      observe: index.cache.token(JSON.stringify(observe)),
+      // The whole outbound also depends on the mode, the declared upstreams, the locality (endpoints) and whether
+      // the workload serves (CUSTOM authorization's provider).
+      outbound: index.cache.token(JSON.stringify([proxy.namespace, proxy.labels, !!proxy.service, proxy.interception, proxy.upstreams, proxy.locality ?? "", observe])),
+    },
   };
 }
 
 /** The mesh-wide settings every cached resource depends on: a change to them makes nothing reusable. */
 export function settingsKey(input: TranslateInput): string {
-  return JSON.stringify([input.dns, input.localityLbSetting, input.pathNormalization, input.accessLog, input.tracing, input.outboundTrafficPolicy]);
+  return JSON.stringify([input.dns, input.localityLbSetting, input.pathNormalization, input.accessLog, input.tracing, input.outboundTrafficPolicy, input.rootNamespace, input.extAuthzProviders]);
 }

@@ -18,6 +18,7 @@ import { tcpThroughputScenario } from "./scenarios/tcp-throughput.js";
 import { idleMemoryScenario } from "./scenarios/idle-memory.js";
 import { cpPushScenario } from "./scenarios/cp-push.js";
 import { cpScaleScenario } from "./scenarios/cp-scale.js";
+import { cpGrowthScenario } from "./scenarios/cp-growth.js";
 import { cpCertsScenario } from "./scenarios/cp-certs.js";
 import { gatewayScenario } from "./gateway-scenario.js";
 import { kubePushScenario } from "./scenarios/kube-push.js";
@@ -169,6 +170,7 @@ const scenarios: Scenario[] = [
   { name: "idle-memory", describe: "resident memory of one proxy process per peer, idle after start and at 1,000 req/s; a Trellis sidecar with a Bookinfo-sized config", run: idleMemoryScenario },
   { name: "cp-push", describe: "a VirtualService change from the REST write until 100 simulated sidecars (real ADS) ACKed it, at 10 and 100 services (1,000: cp-scale)", run: cpPushScenario },
   { name: "cp-scale", describe: "control-plane RSS and CPU at 1,000 services and 10,000 endpoints with 100 simulated sidecars, idle and during a push", run: cpScaleScenario },
+  { name: "cp-growth", describe: "the control plane's push work (planning, translation, encoding; no gRPC) at 1,000 and 5,000 services with 100 and 1,000 sidecars, each size in its own process", run: cpGrowthScenario },
   { name: "cp-certs", describe: "certificates the CA signs per second (real CSRs over its gRPC API, 8 connections) and its CPU per 1,000", run: cpCertsScenario },
   { name: "gateway", describe: "TLS termination at the edge: HTTPS 1 KB at 1,000 req/s over 4 keep-alive connections into one gateway proxy per peer, plain HTTP/1.1 to the backend", run: () => gatewayScenario(ROUNDS, DURATION_MS, WARMUP_MS) },
   { name: "kube-push", describe: "Kubernetes mode: 1,000 Services and 10,000 endpoints through the real API server, 100 ADS sidecars; a VirtualService write to the API server until the 100th ACK, control memory, API server CPU", run: kubePushScenario },

@@ -2,7 +2,8 @@
 // state-of-the-world ADS through the proxy's own client (src/xds/ads-client.ts: nonces, an ACK per response, EDS and
 // RDS subscriptions following CDS and LDS) with node metadata that registers it as a transparent-mode sidecar of a
 // service. Driven over IPC: it reports "synced" once every client holds the whole mesh, then, per "watch", the moment
-// each client ACKed the route configuration carrying the watched marker.
+// each client ACKed the route configuration (or, for an endpoint watch, the watched cluster's endpoints) carrying
+// the watched marker.
 import * as grpc from "@grpc/grpc-js";
 import { AdsClient } from "../../src/xds/ads-client.js";
 import { decodeAny, type AnyValue, type ResourceKind } from "../../src/xds/resource.js";
@@ -20,17 +21,20 @@ export interface FleetOptions {
   expectClusters: number;
   /** The hostname whose route configuration carries the marker. */
   watchHost: string;
+  /** The EDS cluster whose endpoints carry the marker in an endpoint watch. */
+  watchCluster?: string;
   /** The first two octets of the sidecars' addresses (default 127.2; kube-push uses its pods' 10.245). */
   ipPrefix?: string;
 }
 
 export type FleetMessage =
   | { type: "synced"; clusters: number; routes: number; ms: number }
-  | { type: "watching"; marker: string }
+  | { type: "watching"; marker: string; kind: WatchKind }
   | { type: "acked"; marker: string; times: number[]; missing: number }
   | { type: "error"; message: string };
 
 type Json = Record<string, unknown>;
+export type WatchKind = "route" | "endpoint";
 
 const now = () => performance.timeOrigin + performance.now();
 const send = (m: FleetMessage) => process.send!(m);
@@ -59,6 +63,7 @@ class Sidecar {
   rdsNames: string[] = [];
   watched = false;
   marker = "";
+  watchKind: WatchKind = "route";
   ackedAt = 0;
 
   constructor(readonly index: number, options: FleetOptions, onChange: () => void) {
@@ -92,12 +97,15 @@ class Sidecar {
           this.edsNames = list.filter((c) => c.type === "EDS").map((c) => String((c.eds_cluster_config as Json | undefined)?.service_name ?? c.name));
         } else if (kind === "listener") {
           this.rdsNames = [...resources.values()].flatMap((l) => routeNames(l as Json));
+        } else if (kind === "endpoint" && this.watchKind === "endpoint" && options.watchCluster) {
+          const assignment = resources.get(options.watchCluster);
+          if (this.marker && !this.ackedAt && assignment && JSON.stringify(assignment).includes(this.marker)) this.ackedAt = now();
         } else if (kind === "route") {
           for (const [name, route] of resources) {
             if (!name.includes(`|${options.watchHost}|`)) continue;
             this.watched = true;
             // Recorded as the ACK goes out: AdsClient writes it as soon as apply() returns.
-            if (this.marker && !this.ackedAt && JSON.stringify(route).includes(this.marker)) this.ackedAt = now();
+            if (this.watchKind === "route" && this.marker && !this.ackedAt && JSON.stringify(route).includes(this.marker)) this.ackedAt = now();
           }
         }
         onChange();
@@ -129,7 +137,7 @@ function main(): void {
   const fleet: Sidecar[] = [];
   for (let i = 0; i < options.count; i++) fleet.push(new Sidecar(i, options, onChange));
   for (const s of fleet) s.client.start();
-  process.on("message", (m: { type: "watch"; marker: string; timeoutMs: number } | { type: "close" }) => {
+  process.on("message", (m: { type: "watch"; marker: string; kind?: WatchKind; timeoutMs: number } | { type: "close" }) => {
     if (m.type === "close") {
       for (const s of fleet) s.client.close();
       process.disconnect();
@@ -137,10 +145,11 @@ function main(): void {
     }
     for (const s of fleet) {
       s.marker = m.marker;
+      s.watchKind = m.kind ?? "route";
       s.ackedAt = 0;
     }
     watch = { marker: m.marker, timer: setTimeout(finish, m.timeoutMs) };
-    send({ type: "watching", marker: m.marker });
+    send({ type: "watching", marker: m.marker, kind: m.kind ?? "route" });
   });
 }
 

@@ -3,7 +3,7 @@
 // VirtualService change every sidecar receives, from the REST write to each sidecar's ACK.
 import { type ChildProcess, fork } from "node:child_process";
 import { type Control, createAll, hostOf, NAMESPACE, SERVICE_ACCOUNT, serviceEntry, startControl } from "./control-plane.js";
-import type { FleetMessage, FleetOptions } from "./ads-fleet.js";
+import type { FleetMessage, FleetOptions, WatchKind } from "./ads-fleet.js";
 import { cpuSeconds, rssMiB } from "./processes.js";
 
 export interface MeshShape {
@@ -33,6 +33,8 @@ export interface Mesh {
   /** ms for the fleet to connect and hold the whole mesh, and the control plane's CPU seconds meanwhile. */
   sync: { ms: number; cpuSeconds: number; clusters: number; routes: number };
   push(marker: string): Promise<PushSample>;
+  /** One endpoint added to svc-0's ServiceEntry (a pod appearing), timed until every sidecar ACKed its EDS. */
+  pushEndpoint(round: number): Promise<PushSample>;
 }
 
 const PROXY_SERVICES = 10;
@@ -74,17 +76,15 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
     const services = Array.from({ length: own }, (_, i) => `app-${i}`);
     const options: FleetOptions = {
       target: `127.0.0.1:${control.ports.xds}`, tokens: Object.fromEntries(services.map((s) => [s, control.tokenFor(s)])), count: shape.proxies, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT,
-      services, expectClusters: shape.services, watchHost: hostOf("app-0"),
+      services, expectClusters: shape.services, watchHost: hostOf("app-0"), watchCluster: `outbound|8080||${hostOf("svc-0")}`,
     };
     const cpu0 = cpuSeconds(control.pid);
     fleet = fork("dist/bench/lib/ads-fleet.js", [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const synced = await next(fleet, "synced", SYNC_TIMEOUT_MS) as Extract<FleetMessage, { type: "synced" }>;
     const sync = { ms: synced.ms, cpuSeconds: cpuSeconds(control.pid) - cpu0, clusters: synced.clusters, routes: synced.routes };
     const f = fleet;
-    const push = async (marker: string): Promise<PushSample> => {
-      const current = await control.api("GET", `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/virtualservices/bench-change`);
-      const version = (current.body.metadata as { resourceVersion: string }).resourceVersion;
-      f.send({ type: "watch", marker, timeoutMs: PUSH_TIMEOUT_MS });
+    const measure = async (marker: string, kind: WatchKind, write: () => Promise<void>): Promise<PushSample> => {
+      f.send({ type: "watch", marker, kind, timeoutMs: PUSH_TIMEOUT_MS });
       await next(f, "watching", 10_000);
       const acked = next(f, "acked", PUSH_TIMEOUT_MS + 10_000);
       acked.catch(() => {}); // awaited below; a failed write must not leave it unhandled
@@ -94,9 +94,8 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
       const [cpuBefore, fleetBefore] = [cpuSeconds(control.pid), cpuSeconds(f.pid!)];
       const t0 = now();
       try {
-        const res = await control.api("PUT", `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/virtualservices/bench-change`, change(marker, version));
+        await write();
         const writeMs = now() - t0;
-        if (res.status !== 200) throw new Error(`PUT VirtualService bench-change: ${res.status} ${String(res.body.message)}`);
         const out = await acked as Extract<FleetMessage, { type: "acked" }>;
         const cpu = cpuSeconds(control.pid) - cpuBefore;
         peakRssMiB = Math.max(peakRssMiB, rssMiB(control.pid));
@@ -106,7 +105,27 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
         clearInterval(sampler);
       }
     };
-    return await fn({ control, fleet, sync, push });
+    const path = (plural: string, name: string) => `/apis/networking.istio.io/v1/namespaces/${NAMESPACE}/${plural}/${name}`;
+    const push = async (marker: string): Promise<PushSample> => {
+      const current = await control.api("GET", path("virtualservices", "bench-change"));
+      const version = (current.body.metadata as { resourceVersion: string }).resourceVersion;
+      return measure(marker, "route", async () => {
+        const res = await control.api("PUT", path("virtualservices", "bench-change"), change(marker, version));
+        if (res.status !== 200) throw new Error(`PUT VirtualService bench-change: ${res.status} ${String(res.body.message)}`);
+      });
+    };
+    const pushEndpoint = async (round: number): Promise<PushSample> => {
+      const current = await control.api("GET", path("serviceentries", "svc-0"));
+      const entry = current.body as { metadata: Record<string, unknown>; spec: { endpoints: Array<Record<string, unknown>> } };
+      // An address no other endpoint has: the marker the fleet looks for in svc-0's endpoints.
+      const address = `127.6.${round >> 8}.${round & 255}`;
+      entry.spec.endpoints = [...entry.spec.endpoints, { address, labels: { app: "svc-0", shard: `added-${round}` } }];
+      return measure(`"${address}"`, "endpoint", async () => {
+        const res = await control.api("PUT", path("serviceentries", "svc-0"), entry);
+        if (res.status !== 200) throw new Error(`PUT ServiceEntry svc-0: ${res.status} ${String(res.body.message)}`);
+      });
+    };
+    return await fn({ control, fleet, sync, push, pushEndpoint });
   } finally {
     if (fleet && fleet.exitCode === null) {
       const exited = new Promise((r) => fleet!.once("exit", r));

@@ -118,3 +118,22 @@ test("a change to a host an explicit sidecar does not use skips it; nothing chan
   assert.ok(!done.includes("productpage-v1") && !done.includes("reviews-v3"), `explicit sidecars that do not call httpbin are skipped: ${done.join(", ")}`);
   assert.ok(done.includes("reviews-v2") && done.includes("grpc-client-v1"), "transparent sidecars and proxyless clients are translated");
 });
+
+test("an endpoint change is an EDS-only push: only the endpoint type's version moves, nothing is re-encoded", () => {
+  const planner = new PushPlanner();
+  const encoder = new SnapshotEncoder();
+  const proxy = GOLDEN_PROXIES.find((p) => p.id === "reviews-v2")!;
+  const snapshot = (workloads: Workload[]) => {
+    const { index, changes } = planner.plan(bookinfo(), workloads);
+    encoder.nextGeneration();
+    const snap = encoder.snapshot(translate({ resources: bookinfo(), workloads, proxy, index, ...settings }), []);
+    return { snap, changes };
+  };
+  const before = snapshot(GOLDEN_WORKLOADS).snap;
+  const encoded = encoder.stats.encoded;
+  const { snap: after, changes } = snapshot(GOLDEN_WORKLOADS.map((w) => (w.id === "ratings-v1" ? { ...w, inboundPort: 15199 } : w)));
+  assert.deepEqual([...changes.hosts], ["ratings.default.svc.cluster.local"]);
+  for (const kind of ["cluster", "listener", "route"] as const) assert.equal(after.versions[kind], before.versions[kind], `${kind} unchanged`);
+  assert.notEqual(after.versions.endpoint, before.versions.endpoint);
+  assert.equal(encoder.stats.encoded - encoded, 2, "only the two assignments holding the moved endpoint (ratings', and its subset v1's) are encoded");
+});

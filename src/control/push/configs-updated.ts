@@ -2,7 +2,8 @@
 // "everything" when a change cannot be pinned to hosts. Found by comparing contents, not by listening to events, so
 // it holds for every store (file, etcd, Kubernetes) and for the registry's workloads alike.
 import type { IstioResource } from "../../api/resource.js";
-import { fqdn, type Service } from "../translate/services.js";
+import type { Workload } from "../registry/registry.js";
+import { DOMAIN_SUFFIX, fqdn, type Service } from "../translate/services.js";
 
 export interface ConfigsUpdated {
   /** Everything may have changed: every proxy is translated afresh. */
@@ -38,10 +39,11 @@ export class ChangeTracker {
   private resources = new Map<string, { object: IstioResource; text: string }>();
   private services = new Map<string, string>();
   private vips = new Map<string, string>();
+  private workloads = new Map<string, Workload>();
   private primed = false;
 
   /** Compares with the last call's state and remembers this one. The first call is full. */
-  diff(resources: IstioResource[], services: Map<string, Service>, vips: Map<string, string>): ConfigsUpdated {
+  diff(resources: IstioResource[], services: Map<string, Service>, vips: Map<string, string>, workloads: Workload[]): ConfigsUpdated {
     const out: ConfigsUpdated = { full: !this.primed, reason: this.primed ? undefined : "first push", hosts: new Set(), configs: 0, services: 0 };
     // Stores hand out the same object until it is written again: only a new object is serialized and compared.
     const next = new Map<string, { object: IstioResource; text: string }>();
@@ -50,8 +52,13 @@ export class ChangeTracker {
       const before = this.resources.get(key);
       next.set(key, before?.object === r ? before : { object: r, text: JSON.stringify(r) });
     }
+    // The services a change may have altered: those of changed ServiceEntries and workloads (undefined: any).
+    const moved = this.changedWorkloadHosts(workloads);
+    let suspects: Set<string> | undefined = this.primed ? moved : undefined;
     const touched = (r: IstioResource) => {
       out.configs++;
+      if (r.kind === "WorkloadEntry") suspects = undefined;
+      if (r.kind === "ServiceEntry") for (const h of hostsOfEntry(r)) suspects?.add(h);
       const hosts = HOST_SCOPED.has(r.kind) ? hostsOf(r) : undefined;
       if (hosts) for (const h of hosts) out.hosts.add(h);
       else if (!out.full) Object.assign(out, { full: true, reason: `${r.kind} ${r.metadata.namespace ?? ""}/${r.metadata.name} changed` });
@@ -64,15 +71,60 @@ export class ChangeTracker {
     }
     for (const [key, before] of this.resources) if (!next.has(key)) touched(JSON.parse(before.text) as IstioResource);
     this.resources = next;
-    const sigs = new Map<string, string>();
-    for (const [host, s] of services) sigs.set(host, JSON.stringify(s));
-    out.services = changedKeys(this.services, sigs, out.hosts);
+    out.services = suspects ? this.compareSome(services, suspects, out.hosts) : this.compareAll(services, out.hosts);
     changedKeys(this.vips, vips, out.hosts);
-    this.services = sigs;
     this.vips = new Map(vips);
     this.primed = true;
     return out;
   }
+
+  /** The hosts of workloads added, removed or changed (registries hand out the same object until it changes). */
+  private changedWorkloadHosts(workloads: Workload[]): Set<string> {
+    const hosts = new Set<string>();
+    const hostOf = (w: Workload) => w.service && hosts.add(`${w.service}.${w.namespace}.svc.${DOMAIN_SUFFIX}`);
+    const next = new Map<string, Workload>();
+    for (const w of workloads) {
+      next.set(w.id, w);
+      const before = this.workloads.get(w.id);
+      if (before === w) continue;
+      hostOf(w);
+      if (before) hostOf(before);
+    }
+    for (const [id, w] of this.workloads) if (!next.has(id)) hostOf(w);
+    this.workloads = next;
+    return hosts;
+  }
+
+  /** Compares every service with its last serialization. */
+  private compareAll(services: Map<string, Service>, into: Set<string>): number {
+    const sigs = new Map<string, string>();
+    for (const [host, s] of services) sigs.set(host, JSON.stringify(s));
+    const n = changedKeys(this.services, sigs, into);
+    this.services = sigs;
+    return n;
+  }
+
+  /** Compares only the services of these hosts: nothing else can have changed. */
+  private compareSome(services: Map<string, Service>, hosts: Set<string>, into: Set<string>): number {
+    let n = 0;
+    for (const host of hosts) {
+      const s = services.get(host);
+      const sig = s ? JSON.stringify(s) : undefined;
+      if (sig === this.services.get(host)) continue;
+      if (sig === undefined) this.services.delete(host);
+      else this.services.set(host, sig);
+      into.add(host);
+      n++;
+    }
+    return n;
+  }
+}
+
+/** A ServiceEntry's hosts as written and fully qualified (its services are named by the first, lookups use both). */
+function hostsOfEntry(r: IstioResource): string[] {
+  const hosts = ((r.spec ?? {}) as { hosts?: unknown }).hosts;
+  const ns = r.metadata.namespace ?? "default";
+  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string").flatMap((h) => [h, fqdn(h, ns)]) : [];
 }
 
 /** Adds to `into` every key whose value differs between the two maps; returns how many. */

@@ -35,7 +35,7 @@ export class PushPlanner {
    */
   plan(resources: IstioResource[], workloads: Workload[], forOne = false): PushPlan {
     const index = new PushIndex(resources, workloads, this.cache);
-    const changes = merge(this.tracker.diff(resources, index.services, index.vips), this.owed);
+    const changes = merge(this.tracker.diff(resources, index.services, index.vips, workloads), this.owed);
     this.owed = undefined;
     // Gateway API routes are converted against the services: any change may change what they stand for.
     if (index.gatewayApi.length > 0 && (changes.hosts.size > 0 || changes.configs > 0) && !changes.full) Object.assign(changes, { full: true, reason: "Gateway API routes present" });

@@ -51,6 +51,7 @@ export const CODES = {
   TRL1030: { level: "Error", name: "DestinationPortNotFound", ist: "IST0101" },
   TRL1031: { level: "Error", name: "MultipleTelemetriesWithoutSelector", ist: "IST0160" },
   TRL1032: { level: "Error", name: "ConflictingTelemetrySelectors", ist: "IST0159" },
+  TRL1033: { level: "Warning", name: "SidecarSelectorMatchesNothing", ist: "IST0101" },
   TRL1018: { level: "Warning", name: "VirtualServiceUnreachableRule", ist: "IST0130" },
   TRL1019: { level: "Info", name: "VirtualServiceIneffectiveMatch", ist: "IST0131" },
 } as const satisfies Record<string, { level: Level; name: string; ist?: string }>;

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { AdsServer, type Snapshot } from "../../src/xds/ads-server.js";
-import { encodeAny, TYPE_URL, type ResourceKind, type AnyValue } from "../../src/xds/resource.js";
+import { encodeAny, TYPE_URL } from "../../src/xds/resource.js";
+import { snapshot } from "../fixtures/xds-snapshot.js";
 import { parseMessage } from "../../src/xds/resource.js";
 import type { Bootstrap__Output } from "../../src/xds/generated/envoy/config/bootstrap/v3/Bootstrap.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
@@ -11,15 +12,6 @@ import { echo, get, HCM, ROUTER, type Backend } from "../proxy/harness.js";
 
 const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => { for (const c of cleanup) await c(); });
-
-function snapshot(version: string, resources: Partial<Record<ResourceKind, Array<Record<string, unknown>>>>): Snapshot {
-  const out: Snapshot = { versions: {}, resources: {} };
-  for (const [kind, list] of Object.entries(resources) as Array<[ResourceKind, Array<Record<string, unknown>>]>) {
-    out.versions[kind] = version;
-    out.resources[kind] = new Map<string, AnyValue>(list.map((r) => [String(kind === "endpoint" ? r.cluster_name : r.name), encodeAny(TYPE_URL[kind], r)]));
-  }
-  return out;
-}
 
 function mesh(version: string, backends: Record<string, Backend>, routeTo: string, listenerPort: number, extraRoute: Record<string, unknown> = {}): Snapshot {
   return snapshot(version, {

@@ -157,6 +157,9 @@ export class AdsServer {
     this.snapshots.set(nodeId, snap);
     const changed = !before || ADS_ORDER.some((k) => before.versions[k] !== snap.versions[k]);
     this.propagation.snapshotSet(nodeId, generation, changed);
+    // A node rejecting its config holds no newer change until it ACKs one: it is named at once, not waited for.
+    const refusing = [...this.byNode.get(nodeId) ?? []].flatMap((s) => [...s.types.values()]).find((t) => t.nackError !== undefined);
+    if (changed && refusing) this.propagation.nacked(nodeId, refusing.nackError!);
     for (const s of this.byNode.get(nodeId) ?? []) this.pushChanged(s);
   }
 

@@ -2,14 +2,16 @@
 // LDS/CDS streams in SotW and Delta) plus two raw ADS clients, one that never answers and one that NACKs everything.
 // `trellis apply --wait` returns once the proxies a change affects hold it (so traffic already follows it), names
 // the NACKing and the silent clients without waiting on them beyond its timeout; proxy-status, the propagation API
-// and the Prometheus metrics on the monitoring port report the same.
+// and the Prometheus metrics on the monitoring port report the same, and the console's Mesh page shows the changes
+// (in Chromium; a screenshot goes to test-artifacts/xds/).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { chromium } from "playwright-core";
 import { ControlPlane } from "../../src/control/control-plane.js";
 import { startProxy } from "../../src/proxy/bootstrap.js";
 import { type DiscoveryRequest, type DiscoveryResponse, jsonToStruct } from "../../src/xds/ads-service.js";
@@ -17,6 +19,7 @@ import { TYPE_URL } from "../../src/xds/resource.js";
 import { echo, get } from "../proxy/harness.js";
 import { freePort, sidecarBootstrap, until, type XdsMode } from "../control/mesh-harness.js";
 import { XdsStream } from "../fixtures/xds-stream.js";
+import { CHROMIUM, chromiumMissing } from "../fixtures/console-demo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-propagation-"));
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -41,7 +44,7 @@ async function served(id: string): Promise<string | undefined> {
 }
 
 before(async () => {
-  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, otlpPort: 0, debounceMs: 20, log: () => {} });
+  cp = new ControlPlane({ stateDir: join(dir, "state"), xdsPort: 0, apiPort: 0, otlpPort: 0, debounceMs: 20, consolePort: 0, log: () => {} });
   await cp.start();
   cleanup.push(() => cp.stop());
   api = `127.0.0.1:${cp.ports.api}`;
@@ -151,4 +154,18 @@ test("apply --wait returns when every affected proxy holds the change; proxy-sta
   assert.match(metrics, /^# TYPE pilot_proxy_convergence_time histogram$/m);
   const count = Number(/^pilot_proxy_convergence_time_count (\d+)$/m.exec(metrics)?.[1]);
   assert.ok(count >= 6, `one observation per proxy and push at least: ${count}`);
+});
+
+test("the console's Mesh page lists the changes with their propagation", { skip: chromiumMissing }, async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  cleanup.unshift(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 950 } });
+  await page.goto(`http://127.0.0.1:${cp.ports.console}/#/mesh`);
+  const table = page.getByRole("table", { name: "Changes" });
+  await table.locator("tbody tr").first().waitFor({ timeout: 30_000 });
+  const rows = await table.locator("tbody tr").allInnerTexts();
+  assert.ok(rows.some((r) => /modified VirtualService default\/reviews\s.*\sDONE\s+3 of 3\s+\d+ ms/.test(r)), rows.join("\n"));
+  assert.ok(rows.some((r) => /FAILED\s+3 of 5.*NACKED by nacker-1: nacker refuses everything; stuck-1 disconnected before it ACKed/.test(r)), rows.join("\n"));
+  mkdirSync("test-artifacts/xds", { recursive: true });
+  await page.screenshot({ path: "test-artifacts/xds/mesh-propagation.png", fullPage: true });
 });

@@ -23,7 +23,7 @@ import { Registry, workloadFromNode, type Workload } from "./registry/registry.j
 import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
-import type { ConfigStore } from "./store/config-store.js";
+import type { ConfigStore, StoreEvent } from "./store/config-store.js";
 import type { KubeMode } from "./kube/kube-mode.js";
 import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
@@ -52,6 +52,9 @@ import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
 import { gatewayApiStatusRoute } from "./gateway-api-status.js";
+import { propagationApi } from "./api/propagation-api.js";
+import { monitoringApi } from "./api/monitoring-api.js";
+import { storeKindOf } from "../api/store-kind.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -224,7 +227,12 @@ export class ControlPlane {
       },
       onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
     });
-    this.store.on("event", () => this.schedule());
+    // Every accepted write gets a config generation; the push that follows records who it affects (propagation).
+    this.store.on("event", (e: StoreEvent) => {
+      this.ads.propagation.record({ kind: storeKindOf(e.object), namespace: e.object.metadata.namespace ?? "default", name: e.object.metadata.name, op: e.type, resourceVersion: e.object.metadata.resourceVersion });
+      this.schedule();
+    });
+    this.apiRoutes.push(propagationApi(this.ads.propagation), monitoringApi([() => this.ads.metrics.render()]));
   }
 
   async start(): Promise<void> {
@@ -345,6 +353,7 @@ export class ControlPlane {
       if (plan && !this.guard.errorOf(id) && !this.planner.affects(id, proxy, plan.changes, this.proxyless.has(id))) continue;
       this.configure(id, proxy, resources, workloads, secrets, plan);
     }
+    this.ads.propagation.pushed();
   }
 
   /** The push index over the guard's usable resources; undefined when it cannot be built (each proxy then builds its own, guarded). */

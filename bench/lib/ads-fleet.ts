@@ -25,6 +25,8 @@ export interface FleetOptions {
   watchCluster?: string;
   /** The first two octets of the sidecars' addresses (default 127.2; kube-push uses its pods' 10.245). */
   ipPrefix?: string;
+  /** State of the world (default) or incremental xDS (Delta ADS): what each sidecar is sent and decodes per push. */
+  protocol?: "sotw" | "delta";
 }
 
 export type FleetMessage =
@@ -71,6 +73,7 @@ class Sidecar {
     const ip = `${options.ipPrefix ?? "127.2"}.${index >> 8}.${index & 255}`;
     this.client = new AdsClient({
       target: options.target,
+      protocol: options.protocol ?? "sotw",
       // A connection per sidecar, as real ones have: grpc-js would otherwise share one HTTP/2 connection among the
       // fleet, and the control plane allows 16 streams per connection (src/control/ca/grpc-limits.ts).
       channelOptions: { "grpc.use_local_subchannel_pool": 1 },

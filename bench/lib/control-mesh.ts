@@ -77,6 +77,7 @@ export async function withMesh<T>(shape: MeshShape, fn: (mesh: Mesh) => Promise<
     const options: FleetOptions = {
       target: `127.0.0.1:${control.ports.xds}`, tokens: Object.fromEntries(services.map((s) => [s, control.tokenFor(s)])), count: shape.proxies, namespace: NAMESPACE, serviceAccount: SERVICE_ACCOUNT,
       services, expectClusters: shape.services, watchHost: hostOf("app-0"), watchCluster: `outbound|8080||${hostOf("svc-0")}`,
+      protocol: process.env.BENCH_XDS_PROTOCOL === "delta" ? "delta" : "sotw",
     };
     const cpu0 = cpuSeconds(control.pid);
     fleet = fork("dist/bench/lib/ads-fleet.js", [JSON.stringify(options)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });

@@ -33,9 +33,15 @@ export type { AnalysisContext, ServiceInfo, WorkloadInfo } from "./mesh-context.
  */
 const structural = new WeakMap<object, Finding[]>();
 
+/** Resources structurally validated (not found in the cache), for tests and the bench. */
+export const analysisStats = { validated: 0 };
+
 function validateCached(r: LoadedResource): Finding[] {
   let found = structural.get(r);
-  if (!found) structural.set(r, (found = validateResource(r)));
+  if (!found) {
+    structural.set(r, (found = validateResource(r)));
+    analysisStats.validated++;
+  }
   return found.map((f) => ({ ...f }));
 }
 

@@ -38,7 +38,7 @@ export interface Mesh {
 }
 
 const PROXY_SERVICES = 10;
-const SYNC_TIMEOUT_MS = 240_000;
+const SYNC_TIMEOUT_MS = 600_000;
 const PUSH_TIMEOUT_MS = 60_000;
 const RSS_EVERY_MS = 20;
 const now = () => performance.timeOrigin + performance.now();

@@ -22,6 +22,9 @@ export class TranslationGuard {
   private readonly bad = new Map<string, SkippedResource>();
   /** Proxies that could not be configured even without them: node id -> why. */
   private readonly failed = new Map<string, string>();
+  /** Bumped whenever `bad` changes, and the last usable() answer. */
+  private badVersion = 0;
+  private lastUsable?: { input: IstioResource[]; bad: number; output: IstioResource[] };
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -48,9 +51,16 @@ export class TranslationGuard {
     }
   }
 
-  /** The resources not known to throw; `resources` itself when none is, so callers can tell by identity. */
+  /**
+   * The resources not known to throw: `resources` itself when none is, and the same filtered list for the same input
+   * while the skipped set stays, so a push's shared index is recognised by identity for every proxy.
+   */
   usable(resources: IstioResource[]): IstioResource[] {
-    return this.bad.size === 0 ? resources : resources.filter((r) => !this.bad.has(keyOf(r)));
+    if (this.bad.size === 0) return resources;
+    if (this.lastUsable?.input !== resources || this.lastUsable.bad !== this.badVersion) {
+      this.lastUsable = { input: resources, bad: this.badVersion, output: resources.filter((r) => !this.bad.has(keyOf(r))) };
+    }
+    return this.lastUsable.output;
   }
 
   /** Why a proxy has no current configuration, or undefined. */
@@ -71,7 +81,7 @@ export class TranslationGuard {
   /** Skipped resources still in `current` (ones deleted or changed since are dropped from the list). */
   skipped(current: IstioResource[]): SkippedResource[] {
     const live = new Set(current.map(keyOf));
-    for (const k of this.bad.keys()) if (!live.has(k)) this.bad.delete(k);
+    for (const k of this.bad.keys()) if (!live.has(k) && this.bad.delete(k)) this.badVersion++;
     return [...this.bad.values()];
   }
 
@@ -86,6 +96,7 @@ export class TranslationGuard {
       const m = (r.metadata ?? {}) as IstioResource["metadata"];
       const entry = { kind: String(r.kind), namespace: String(m.namespace), name: String(m.name), resourceVersion: m.resourceVersion, error: (err as Error).message };
       this.bad.set(keyOf(r), entry);
+      this.badVersion++;
       this.log(`trellis control: skipping ${entry.kind} ${entry.namespace}/${entry.name}: it cannot be translated (${entry.error}); the other resources still apply. Fix or delete it`);
     }
   }

@@ -51,8 +51,9 @@ export class SnapshotEncoder {
       const prefix = key ? sharedPrefixOf(out)?.[key] : undefined;
       const shared = prefix && list.length >= prefix.length ? this.part(kind, typeUrl, prefix, current, previous) : undefined;
       const own = this.part(kind, typeUrl, shared ? list.slice(prefix!.length) : list, current, previous);
-      const resources = shared ? new Map(shared.resources) : own.resources;
-      if (shared) for (const [name, any] of own.resources) resources.set(name, any);
+      // With nothing of its own (a sidecar's routes and endpoints) the proxy is handed the shared map itself: the
+      // ADS server only reads snapshots.
+      const resources = !shared ? own.resources : own.resources.size === 0 ? shared.resources : new Map([...shared.resources, ...own.resources]);
       // The kind's version: a hash over its resources' digests, in order.
       snap.versions[kind] = createHash("sha256").update(shared?.digests ?? "").update(own.digests).digest("hex").slice(0, 16);
       snap.resources[kind] = resources;

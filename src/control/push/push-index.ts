@@ -26,10 +26,31 @@ export function meshServices(workloads: Workload[], resources: IstioResource[]):
   // WorkloadEntries only: each service scans them, so the scan must not be over every resource of the mesh.
   const entries = resources.filter((r) => r.kind === "WorkloadEntry");
   for (const s of services.values()) s.endpoints.push(...workloadEntriesOf(s, entries));
-  for (const extra of serviceEntryServices(resources)) {
+  for (const extra of entryServices(resources, entries)) {
     if (!services.has(extra.hostname)) services.set(extra.hostname, { name: extra.hostname.split(".")[0], namespace: extra.namespace, hostname: extra.hostname, ports: extra.ports, endpoints: extra.endpoints, entry: extra.entry });
   }
   return services;
+}
+
+/**
+ * The services of a ServiceEntry without a workloadSelector depend on it alone: worked out once per stored object
+ * (stores hand out the same object until it is written), not on every push for a thousand entries.
+ */
+const byEntry = new WeakMap<object, ReturnType<typeof serviceEntryServices>>();
+
+function entryServices(resources: IstioResource[], workloadEntries: IstioResource[]): ReturnType<typeof serviceEntryServices> {
+  const out: ReturnType<typeof serviceEntryServices> = [];
+  for (const r of resources) {
+    if (r.kind !== "ServiceEntry") continue;
+    if ((r.spec as { workloadSelector?: unknown } | undefined)?.workloadSelector) {
+      out.push(...serviceEntryServices([r, ...workloadEntries]));
+      continue;
+    }
+    let known = byEntry.get(r);
+    if (!known) byEntry.set(r, (known = serviceEntryServices([r])));
+    out.push(...known);
+  }
+  return out;
 }
 
 export class PushIndex {

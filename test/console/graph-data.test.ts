@@ -48,3 +48,14 @@ test("a namespace without traffic draws no node and no edge", async () => {
   const g = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: ["does-not-exist"], now });
   assert.deepEqual([g.nodes, g.edges], [[], []]);
 });
+
+test("idle edges: a pair whose counters stopped moving in the window is drawn only when asked, with no traffic", async () => {
+  // Traffic before the first scrape, none after it: both scrapes in the window carry the same counter values.
+  const { store: s, now } = store(0, 0);
+  const g = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: [], now });
+  assert.equal(g.edges.length, 0, `no traffic in the window, no edge: ${g.edges.map((e) => e.id).join()}`);
+  const idle = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: [], now, idleEdges: true });
+  const edge = idle.edges.find((e) => e.id === "default/app/reviews/v2->default/service/ratings");
+  assert.ok(edge, idle.edges.map((e) => e.id).join());
+  assert.equal(edge.rps, 0);
+});

@@ -81,7 +81,8 @@ export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, re
         case "/api/v1/telemetry/graph": {
           const w = windowParam(url, "window", "5m", retentionMs);
           const graphType = oneOf(url, "graphType", ["app", "versionedApp", "workload", "service"] as GraphType[], "versionedApp");
-          send(res, 200, await buildGraph(backend(), { windowMs: w.ms, window: w.text, graphType, namespaces: namespaces(url), now }));
+          const idleEdges = oneOf(url, "idleEdges", ["true", "false"], "false") === "true";
+          send(res, 200, await buildGraph(backend(), { windowMs: w.ms, window: w.text, graphType, namespaces: namespaces(url), now, idleEdges }));
           return true;
         }
         case "/api/v1/telemetry/metrics": {

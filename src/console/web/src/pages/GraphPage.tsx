@@ -13,6 +13,7 @@ import { focused, healthColor, healthName, hidden, nodeLabel, withIdle, withoutS
 import { badgesOf, drawOverlay } from "./graph-overlay";
 import { GraphLegend } from "./GraphLegend";
 import { NodeCharts } from "../components/NodeCharts";
+import { EdgeCharts } from "../components/EdgeCharts";
 
 cytoscape.use(dagre);
 
@@ -229,6 +230,7 @@ function SidePanel({ node, edge, nodes, window }: { node?: GraphNode; edge?: Gra
         <dt>mTLS</dt><dd>{pct(e.mtlsRatio)}</dd>
         <dt>Codes</dt><dd>{Object.entries(e.responseCodes).map(([c, r]) => `${c}: ${r.toFixed(2)}/s`).join(", ") || "–"}</dd>
       </dl>
+      <EdgeCharts edge={e} />
     </aside>
   );
 }

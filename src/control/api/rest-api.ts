@@ -92,7 +92,8 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const hosts = new Set([...(deps.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   return (req, res) => {
-    handle(deps, hosts, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
+    // A store that cannot reach its quorum (etcd) refuses the write: 503, so clients know to retry, not to fix the request.
+    handle(deps, hosts, req, res).catch((err: Error & { code?: string }) => status(res, err.code === "TRELLIS_STORE_UNAVAILABLE" ? 503 : 500, err.code === "TRELLIS_STORE_UNAVAILABLE" ? "ServiceUnavailable" : "InternalError", err.message));
   };
 }
 

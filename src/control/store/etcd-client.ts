@@ -93,7 +93,7 @@ export class EtcdClient {
         continue;
       }
       const why = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs / 1000}s (members down, or no quorum)` : err.details || err.message;
-      throw new StoreUnavailableError(`the etcd store (${this.members.join(",")}) cannot ${what}: ${why}`, { cause: err });
+      throw new StoreUnavailableError(`the etcd store (${this.members.join(",")}) cannot ${what}: ${why}; etcd needs a quorum (a majority of its members) up, proxies keep serving their last config meanwhile; retry once it is back`, { cause: err });
     }
   }
 

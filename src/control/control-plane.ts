@@ -246,7 +246,7 @@ export class ControlPlane {
       token,
       routes: this.apiRoutes,
       allowedHosts: this.options.allowedHosts,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      proxies: () => [...this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })), ...(this.options.replica?.remoteProxies() ?? [])],
       configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => this.analysisContext(),
     });

@@ -2,9 +2,10 @@
 // on each, control-plane replicas on hosts 1 and 2, a client on host 1 and the echo service's v1 on host 2 and v2 on
 // host 3. Proves sidecar-to-sidecar mTLS across hosts, a write through one replica reaching the other's proxies,
 // and, under steady traffic, a killed replica (no request fails, proxies move, writes keep working) and etcd losing
-// one member (nothing changes) then two (the mesh serves, writes are refused by name, then resume).
+// one member (nothing changes) then two (the mesh serves, writes are refused by name, then resume); a host cut off
+// (its endpoint ejected, then back); everything restarted (config and identities kept, no new tokens).
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -81,6 +82,20 @@ describe("a mesh across three hosts with two control-plane replicas on etcd", { 
     t.diagnostic(`routing change visible through the other replica's proxy after ${Date.now() - t0} ms`);
   });
 
+  it("trellis proxy-status from either replica lists every proxy, synced, whichever replica it is connected to", async (t) => {
+    for (const i of [0, 1]) {
+      await until(`replica ${i} lists all three proxies`, async () => (await mesh.proxiesOn(i, true)).length === 3, 30_000);
+      const { status, out } = mesh.cli(mesh.replicas[i].host, i, ["proxy-status", "--control", `${mesh.hosts.address(mesh.replicas[i].host)}:15014`]);
+      assert.equal(status, 0, out);
+      const rows = out.split("\n").filter((l) => /^(client|echo)-/.test(l));
+      assert.equal(rows.length, 3, out);
+      // The echo sidecars call nothing, so they get no EDS or RDS (NOT SENT); nothing may be STALE, NACKED or ERROR.
+      for (const row of rows) assert.match(row, /^\S+\s+SYNCED\s+SYNCED\s+(SYNCED|NOT SENT)\s+(SYNCED|NOT SENT)\s+trellis$/, out);
+      assert.match(rows.find((r) => r.startsWith("client-"))!, /SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/, out);
+      if (i === 1) t.diagnostic(`proxy-status on replica 1:\n${out}`);
+    }
+  });
+
   it("a replica killed under steady traffic: no request fails, its proxies move to the other, writes keep working", async (t) => {
     const onFirst = await mesh.proxiesOn(0);
     const victim = onFirst.some((id) => id.startsWith("client-")) ? 0 : 1;
@@ -123,5 +138,47 @@ describe("a mesh across three hosts with two control-plane replicas on etcd", { 
     const report = await load;
     t.diagnostic(`etcd quorum back: writes resumed ${resumedMs} ms after the members restarted; traffic ${report.sent} requests, ${report.failed} failed, slowest ${report.slowestMs} ms`);
     assert.equal(report.failed, 0, report.failures.join("\n"));
+  });
+
+  it("a host cut off leaves the others' load balancing through outlier detection, and comes back when it returns", async (t) => {
+    const detecting = { ...dr, spec: { ...dr.spec, trafficPolicy: { connectionPool: { tcp: { connectTimeout: "1s" } }, outlierDetection: { consecutiveGatewayErrors: 1, consecutive5xxErrors: 1, interval: "1s", baseEjectionTime: "10s", maxEjectionPercent: 100 } } } };
+    assert.equal((await put(0, "destinationrules", detecting) as { status: number }).status, 200);
+    const del = await mesh.rest(0, "DELETE", path("virtualservices", "echo"));
+    assert.equal("status" in del && del.status, 200, JSON.stringify(del));
+    await until("both versions answer again", async () => { const s = await answers(8); return !!s["echo-v1"] && !!s["echo-v2"]; }, 30_000);
+    mesh.hosts.cut(3);
+    const cut = Date.now();
+    const during: Record<string, number> = {};
+    await until("host 3's echo v2 out of the client's load balancing (10 answers in a row from v1)", async () => {
+      const s = await answers(10);
+      for (const [k, v] of Object.entries(s)) during[k] = (during[k] ?? 0) + v;
+      return s["echo-v1"] === 10;
+    }, 60_000);
+    const leftMs = Date.now() - cut;
+    mesh.hosts.heal(3);
+    const healed = Date.now();
+    await until("host 3's echo v2 answering again", async () => !!(await answers(6))["echo-v2"], 120_000);
+    t.diagnostic(`host 3 cut off: its endpoint left the client's load balancing ${leftMs} ms after the cut (answers meanwhile ${JSON.stringify(during)}); back ${Date.now() - healed} ms after it returned`);
+  });
+
+  it("everything restarted: config and identities are what they were, no workload needs a new token", async (t) => {
+    const root = readFileSync(join(mesh.replicas[0].stateDir, "ca", "root-cert.pem"), "utf8");
+    const tokens = readdirSync(dir).filter((f) => f.endsWith(".token")).map((f) => [f, statSync(join(dir, f)).mtimeMs] as const);
+    await mesh.stopAll();
+    // Replica 2 starts from an empty state dir: the CA's material can only come from the store.
+    rmSync(mesh.replicas[1].stateDir, { recursive: true, force: true });
+    const restart = Date.now();
+    await mesh.startEtcd();
+    await mesh.startReplica(0);
+    await mesh.startReplica(1);
+    assert.equal(readFileSync(join(mesh.replicas[1].stateDir, "ca", "root-cert.pem"), "utf8"), root, "the fresh replica signs under the same root");
+    await mesh.rerunAll();
+    await until("the client reaches both versions after the restart", async () => { const s = await answers(8); return !!s["echo-v1"] && !!s["echo-v2"]; }, 90_000);
+    const servedMs = Date.now() - restart;
+    for (const [f, mtime] of tokens) assert.equal(statSync(join(dir, f)).mtimeMs, mtime, `${f} was reused, not remade`);
+    assert.equal(readdirSync(dir).filter((f) => f.endsWith(".token")).length, tokens.length, "no new token");
+    const pa = await mesh.rest(1, "GET", path("peerauthentications", "default"));
+    assert.ok("status" in pa && pa.status === 200 && pa.body.includes("STRICT"), JSON.stringify(pa));
+    t.diagnostic(`restarted etcd, both replicas (one from an empty state dir) and three workloads with their old tokens: serving again after ${servedMs} ms`);
   });
 });

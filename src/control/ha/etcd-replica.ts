@@ -70,7 +70,7 @@ export class EtcdReplica implements ReplicaHooks {
 
   /** Joins the control plane: shares its registrations, serves /debug/replica, runs the singleton work when leading. */
   async attach(cp: ControlPlane): Promise<void> {
-    this.registrations = new Registrations(this.etcd, this.crypto, this.lease, this.id, cp.registry, this.log);
+    this.registrations = new Registrations(this.etcd, this.crypto, this.lease, this.id, cp.registry, () => cp.ads.proxies(), this.log);
     await this.registrations.start();
     const dir = this.options.configDir;
     if (dir) {
@@ -83,7 +83,7 @@ export class EtcdReplica implements ReplicaHooks {
     }
     cp.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/replica") return false;
-      send(res, 200, { replica: this.id, leader: this.singleton?.isLeader ?? null, remoteProxies: this.registrations?.remoteProxies().map((r) => ({ id: r.workload.id, replica: r.replica })) ?? [] });
+      send(res, 200, { replica: this.id, leader: this.singleton?.isLeader ?? null, remoteProxies: this.registrations?.remoteRegistrations().map((r) => ({ id: r.workload.id, replica: r.replica })) ?? [] });
       return true;
     });
   }
@@ -94,6 +94,10 @@ export class EtcdReplica implements ReplicaHooks {
 
   unregistered(id: string): void {
     this.registrations?.unregistered(id);
+  }
+
+  remoteProxies(): object[] {
+    return this.registrations?.remoteProxies() ?? [];
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,7 @@
 // /trellis/registrations/NODE (sealed, on this replica's lease); those of other replicas are watched into this
 // replica's registry, so every replica's proxies get endpoints for every workload whichever replica it talks to.
 // A proxy that fails over re-registers at its new replica, whose put replaces the old one (and its lease).
+import type { ConnectedProxy } from "../../xds/ads-server.js";
 import type { Registry, Workload } from "../registry/registry.js";
 import { type EtcdClient, type EtcdEvent, type EtcdKv } from "../store/etcd-client.js";
 import { ETCD_PREFIX } from "../store/etcd-store.js";
@@ -14,7 +15,11 @@ const FLUSH_MS = 1000;
 export interface Registration {
   replica: string;
   workload: Workload;
+  /** Its stream as this replica's xDS server sees it (sync state per type), for proxy-status on any replica. */
+  proxy?: Omit<ConnectedProxy, "streamId">;
 }
+
+type Status = () => ConnectedProxy[];
 
 export class Registrations {
   private readonly local = new Map<string, Workload>();
@@ -24,8 +29,10 @@ export class Registrations {
   private readonly pending = new Set<string>();
   private watch?: { stop(): void };
   private flusher?: NodeJS.Timeout;
+  /** What was last written per local proxy, so only changes are written again. */
+  private readonly written = new Map<string, string>();
 
-  constructor(private readonly etcd: EtcdClient, private readonly crypto: StoreCrypto, private readonly lease: ReplicaLease, readonly replica: string, private readonly registry: Registry, private readonly log: (line: string) => void) {
+  constructor(private readonly etcd: EtcdClient, private readonly crypto: StoreCrypto, private readonly lease: ReplicaLease, readonly replica: string, private readonly registry: Registry, private readonly status: Status, private readonly log: (line: string) => void) {
     lease.onRenewed(() => { for (const id of this.local.keys()) this.pending.add(id); this.flush(); });
   }
 
@@ -41,9 +48,14 @@ export class Registrations {
     this.flusher.unref();
   }
 
-  /** Node ids registered at other replicas, with the replica each is connected to. */
-  remoteProxies(): Registration[] {
+  /** Registrations held by other replicas. */
+  remoteRegistrations(): Registration[] {
     return [...this.remote.values()];
+  }
+
+  /** Proxies on other replicas in /debug/proxies' shape, with the replica each is connected to. */
+  remoteProxies(): object[] {
+    return [...this.remote.values()].filter((r) => r.proxy && !this.local.has(r.workload.id)).map((r) => ({ ...r.proxy, workload: r.workload, replica: r.replica }));
   }
 
   private key(id: string): string {
@@ -69,9 +81,11 @@ export class Registrations {
       }
       const r = this.decode(e.kv);
       if (!r || r.replica === this.replica) { this.remote.delete(id); continue; }
+      const before = this.remote.get(id);
       this.remote.set(id, r);
       // A proxy connected here is described by its own stream; a stale registration elsewhere does not override it.
-      if (!this.local.has(id)) this.registry.upsert(r.workload);
+      // A put that only reports a new sync state changes no endpoint, so it does not make every replica recompute.
+      if (!this.local.has(id) && (!before || JSON.stringify(before.workload) !== JSON.stringify(r.workload))) this.registry.upsert(r.workload);
     }
   }
 
@@ -86,6 +100,7 @@ export class Registrations {
   unregistered(id: string): void {
     if (!this.local.delete(id)) return;
     this.pending.delete(id);
+    this.written.delete(id);
     const lease = this.lease.current;
     // Only our own registration goes: the proxy may have registered at another replica already.
     this.etcd.txn([{ key: this.key(id), target: "LEASE", equals: lease }], [{ delete: { key: this.key(id) } }]).catch(() => {});
@@ -93,15 +108,20 @@ export class Registrations {
     if (elsewhere) this.registry.upsert(elsewhere.workload);
   }
 
+  /** Writes new registrations, and those whose sync state changed since last written. */
   private flush(): void {
     const lease = this.lease.current;
     if (lease === "0") return;
-    for (const id of [...this.pending]) {
-      const w = this.local.get(id);
+    const streams = new Map(this.status().map((p) => [p.node.id, p]));
+    for (const [id, w] of this.local) {
+      const p = streams.get(id);
+      const proxy = p ? { node: p.node, connectedAt: p.connectedAt, peerAddress: p.peerAddress, secure: p.secure, identity: p.identity, types: p.types } : undefined;
+      const text = JSON.stringify({ replica: this.replica, workload: w, proxy } satisfies Registration);
+      if (!this.pending.has(id) && this.written.get(id) === text) continue;
       this.pending.delete(id);
-      if (!w) continue;
-      const value = this.crypto.seal(this.key(id), Buffer.from(JSON.stringify({ replica: this.replica, workload: w } satisfies Registration)));
-      this.etcd.txn([], [{ put: { key: this.key(id), value, lease } }]).catch((err: Error) => {
+      this.written.set(id, text);
+      this.etcd.txn([], [{ put: { key: this.key(id), value: this.crypto.seal(this.key(id), Buffer.from(text)), lease } }]).catch((err: Error) => {
+        this.written.delete(id);
         if (this.local.has(id)) this.pending.add(id);
         this.log(`trellis control: cannot register ${id} in etcd yet: ${err.message}`);
       });

@@ -9,6 +9,8 @@ export interface ReplicaHooks {
   registered(w: Workload): void;
   /** The last stream of a proxy connected to this replica ended. */
   unregistered(id: string): void;
+  /** Proxies connected to the other replicas, as they last reported (each with the replica it is on). */
+  remoteProxies(): object[];
   /** Why the CA's root cannot be rotated by this replica (the others would keep the old root), if so. */
   rootRotationRefused?: string;
 }

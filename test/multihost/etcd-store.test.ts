@@ -12,6 +12,7 @@ import { EtcdStore } from "../../src/control/store/etcd-store.js";
 import { StoreCrypto } from "../../src/control/store/store-crypto.js";
 import { ConflictError } from "../../src/control/store/store.js";
 import { EtcdReplica } from "../../src/control/ha/etcd-replica.js";
+import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { freePort } from "../../src/universal/workload-spec.js";
 import type { IstioResource } from "../../src/api/resource.js";
 import { EtcdCluster, etcdBinary } from "../fixtures/hosts/etcd-cluster.js";
@@ -83,6 +84,14 @@ describe("etcd store", { skip }, () => {
     const r2 = await EtcdReplica.open({ storeUrl: url, keyFile: key, stateDir: s2, ca: { plugin: false }, log: quiet });
     replicas.push(r2);
     for (const f of ["root-cert.pem", "ca-key.pem", "token-key"]) assert.equal(readFileSync(join(s2, "ca", f), "utf8"), readFileSync(join(s1, "ca", f), "utf8"), `${f} shared`);
+    // A token revoked through one replica's state dir (trellis token revoke) is refused by the other too.
+    const issuer = TokenIssuer.open(join(s1, "ca", "token-key"), "cluster.local");
+    const token = issuer.issue("default", "echo", 600, Date.now(), { service: "echo", labels: {} });
+    const other = TokenIssuer.open(join(s2, "ca", "token-key"), "cluster.local");
+    assert.equal(other.verify(token).ok, true);
+    const jti = (JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as { jti: string }).jti;
+    issuer.revocations.add(jti, Date.now() + 600_000);
+    await until("the revocation reaches the other replica", async () => !other.verify(token).ok, 15_000);
 
     const before = await client().range("/trellis/");
     await assert.rejects(EtcdReplica.open({ storeUrl: url, keyFile: keyFile(dir, "other"), stateDir: join(dir, "r3"), ca: { plugin: false }, log: quiet }),

@@ -17,6 +17,7 @@ import { ReplicaLease } from "./replica-lease.js";
 import { Registrations } from "./registrations.js";
 import { Singleton } from "./singleton.js";
 import { lockStateDir } from "./state-lock.js";
+import { SharedRevocations } from "./shared-revocations.js";
 
 export const KEY_CHECK = `${ETCD_PREFIX}keycheck`;
 
@@ -42,7 +43,7 @@ export class EtcdReplica implements ReplicaHooks {
   private registrations?: Registrations;
   private singleton?: Singleton;
 
-  private constructor(readonly store: EtcdStore, private readonly etcd: EtcdClient, private readonly crypto: StoreCrypto, private readonly lease: ReplicaLease, private readonly lock: { release(): void }, private readonly options: EtcdReplicaOptions, private readonly log: (line: string) => void) {}
+  private constructor(readonly store: EtcdStore, private readonly etcd: EtcdClient, private readonly crypto: StoreCrypto, private readonly lease: ReplicaLease, private readonly lock: { release(): void }, private readonly revocations: SharedRevocations | undefined, private readonly options: EtcdReplicaOptions, private readonly log: (line: string) => void) {}
 
   /** Everything up to the store; throws StoreKeyError or StateDirLockedError for what retrying cannot fix. */
   static async open(o: EtcdReplicaOptions): Promise<EtcdReplica> {
@@ -53,14 +54,18 @@ export class EtcdReplica implements ReplicaHooks {
     const etcd = new EtcdClient(members);
     try {
       await untilReachable(() => checkKey(etcd, crypto), members, o.startLimitMs, log);
+      let revocations: SharedRevocations | undefined;
       if (o.ca) {
         const outcome = await syncCaMaterial(etcd, crypto, `${o.stateDir}/ca`, o.ca.plugin);
         log(`trellis control: ${outcome === "created" ? "stored this replica's CA material in" : "using the CA material from"} the etcd store`);
+        revocations = new SharedRevocations(etcd, crypto, `${o.stateDir}/ca/token-key.revoked`, log);
+        await revocations.sync();
+        revocations.start();
       }
       const store = await EtcdStore.open(etcd, crypto, log);
       const lease = new ReplicaLease(etcd, log);
       await lease.start();
-      return new EtcdReplica(store, etcd, crypto, lease, lock, o, log);
+      return new EtcdReplica(store, etcd, crypto, lease, lock, revocations, o, log);
     } catch (err) {
       etcd.close();
       lock.release();
@@ -103,6 +108,7 @@ export class EtcdReplica implements ReplicaHooks {
   async stop(): Promise<void> {
     this.singleton?.stop();
     this.registrations?.stop();
+    this.revocations?.stop();
     this.store.close();
     await this.lease.stop();
     this.etcd.close();

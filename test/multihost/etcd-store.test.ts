@@ -1,6 +1,7 @@
 // The etcd store against a real etcd 3.6 on loopback: two stores (two replicas' views) see each other's writes
-// through the watch, versions guard writes, nothing is stored in plaintext, the CA's material is shared, and the bad
-// starts are refused as they should be: another store key (store untouched), a state dir in use, an etcd not up yet.
+// through the watch, versions guard writes, nothing is stored in plaintext; the CA's material, token revocations and
+// gateway secrets are shared; and the bad starts are refused as they should be: another store key (store untouched),
+// a state dir in use, an etcd not up yet (retried).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,9 @@ import { StoreCrypto } from "../../src/control/store/store-crypto.js";
 import { ConflictError } from "../../src/control/store/store.js";
 import { EtcdReplica } from "../../src/control/ha/etcd-replica.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
+import { SecretStore } from "../../src/control/secrets/secret-store.js";
+import { SharedSecrets } from "../../src/control/ha/shared-secrets.js";
+import { createTestCa, issueCert } from "../fixtures/gateway-certs.js";
 import { freePort } from "../../src/universal/workload-spec.js";
 import type { IstioResource } from "../../src/api/resource.js";
 import { EtcdCluster, etcdBinary } from "../fixtures/hosts/etcd-cluster.js";
@@ -101,6 +105,29 @@ describe("etcd store", { skip }, () => {
 
     await assert.rejects(EtcdReplica.open({ storeUrl: url, keyFile: key, stateDir: s1, log: quiet }),
       (err: Error & { code?: string }) => err.code === "TRELLIS_STATE_DIR_LOCKED" && /in use by another control plane \(pid \d+\)/.test(err.message));
+  });
+
+  it("shares gateway secrets between replicas' secret stores, sealed, deletes included", async () => {
+    const crypto = StoreCrypto.fromFile(keyFile(dir, "secrets-key"));
+    const [a, b] = [new SecretStore(join(dir, "sa"), () => {}), new SecretStore(join(dir, "sb"), () => {})];
+    const [sa, sb] = [new SharedSecrets(client(), crypto, a, quiet), new SharedSecrets(client(), crypto, b, quiet)];
+    await sa.start();
+    await sb.start();
+    try {
+      const cert = await issueCert(await createTestCa(), ["bookinfo.example.com"]);
+      a.put({ namespace: "istio-system", name: "bookinfo-cert", ...cert });
+      await sa.publish();
+      await until("replica b's store holds the secret written at a", async () => b.get("istio-system", "bookinfo-cert")?.keyPem === cert.keyPem, 10_000);
+      const raw = await client().range("/trellis/secrets/");
+      assert.equal(raw.kvs.length, 1);
+      assert.ok(!raw.kvs[0].value.toString("latin1").includes("PRIVATE KEY"), "the private key is sealed");
+      b.delete("istio-system", "bookinfo-cert");
+      await sb.publish();
+      await until("the delete reaches a", async () => a.get("istio-system", "bookinfo-cert") === undefined, 10_000);
+    } finally {
+      sa.stop();
+      sb.stop();
+    }
   });
 
   it("retries an etcd that is not up yet, saying so, and starts once it answers", async () => {

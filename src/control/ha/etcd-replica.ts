@@ -18,6 +18,7 @@ import { Registrations } from "./registrations.js";
 import { Singleton } from "./singleton.js";
 import { lockStateDir } from "./state-lock.js";
 import { SharedRevocations } from "./shared-revocations.js";
+import { SharedSecrets } from "./shared-secrets.js";
 
 export const KEY_CHECK = `${ETCD_PREFIX}keycheck`;
 
@@ -42,6 +43,7 @@ export class EtcdReplica implements ReplicaHooks {
   readonly rootRotationRefused = "root rotation is not available with the etcd store yet: the other replicas would keep signing under the old root; rotate with a plug-in CA (--ca-plugin-dir) shared by every replica";
   private registrations?: Registrations;
   private singleton?: Singleton;
+  private secrets?: SharedSecrets;
 
   private constructor(readonly store: EtcdStore, private readonly etcd: EtcdClient, private readonly crypto: StoreCrypto, private readonly lease: ReplicaLease, private readonly lock: { release(): void }, private readonly revocations: SharedRevocations | undefined, private readonly options: EtcdReplicaOptions, private readonly log: (line: string) => void) {}
 
@@ -73,10 +75,14 @@ export class EtcdReplica implements ReplicaHooks {
     }
   }
 
-  /** Joins the control plane: shares its registrations, serves /debug/replica, runs the singleton work when leading. */
+  /** Joins the control plane: shares registrations and gateway secrets, serves /debug/replica, does the singleton work when leading. */
   async attach(cp: ControlPlane): Promise<void> {
     this.registrations = new Registrations(this.etcd, this.crypto, this.lease, this.id, cp.registry, () => cp.ads.proxies(), this.log);
     await this.registrations.start();
+    this.secrets = new SharedSecrets(this.etcd, this.crypto, cp.secretStore, this.log);
+    await this.secrets.start();
+    // Ahead of the control plane's own secrets API: the same API, then the write shared with the other replicas.
+    cp.apiRoutes.unshift(this.secrets.route());
     const dir = this.options.configDir;
     if (dir) {
       let sync: ConfigDirSync | undefined;
@@ -109,6 +115,7 @@ export class EtcdReplica implements ReplicaHooks {
     this.singleton?.stop();
     this.registrations?.stop();
     this.revocations?.stop();
+    this.secrets?.stop();
     this.store.close();
     await this.lease.stop();
     this.etcd.close();

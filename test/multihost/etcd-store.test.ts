@@ -16,6 +16,8 @@ import { EtcdReplica } from "../../src/control/ha/etcd-replica.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { SecretStore } from "../../src/control/secrets/secret-store.js";
 import { SharedSecrets } from "../../src/control/ha/shared-secrets.js";
+import { ReplicaLease } from "../../src/control/ha/replica-lease.js";
+import { Singleton } from "../../src/control/ha/singleton.js";
 import { createTestCa, issueCert } from "../fixtures/gateway-certs.js";
 import { freePort } from "../../src/universal/workload-spec.js";
 import type { IstioResource } from "../../src/api/resource.js";
@@ -127,6 +129,26 @@ describe("etcd store", { skip }, () => {
     } finally {
       sa.stop();
       sb.stop();
+    }
+  });
+
+  it("does the singleton work on one replica only, and on another once that one's lease is gone", async () => {
+    const leases = [new ReplicaLease(client(), quiet), new ReplicaLease(client(), quiet)];
+    for (const l of leases) await l.start();
+    const doing = [0, 0];
+    const singletons = leases.map((l, i) => new Singleton(client(), l, `r${i}`, { start: () => { doing[i]++; }, stop: () => { doing[i]--; } }, quiet));
+    try {
+      for (const s of singletons) s.start();
+      await until("one replica leads", async () => doing[0] + doing[1] === 1, 15_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(doing[0] + doing[1], 1, "never both");
+      const leader = doing[0] === 1 ? 0 : 1;
+      singletons[leader].stop();
+      await leases[leader].stop(); // its key goes with its lease
+      await until("the other replica takes the work over", async () => doing[1 - leader] === 1, 15_000);
+    } finally {
+      for (const s of singletons) s.stop();
+      for (const l of leases) await l.stop();
     }
   });
 

@@ -5,14 +5,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
-import { replicaFromFlags, type ReplicaSetup } from "../control/ha/replica-flags.js";
+import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control/ha/replica-flags.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
                        [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
-                       [--store etcd://HOST:PORT,... --store-key FILE]
+                       [--store etcd://HOST:PORT,... --store-key FILE [--etcd-cacert FILE [--etcd-cert FILE --etcd-key FILE]]]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -55,7 +55,8 @@ every value sealed with AES-256-GCM under --store-key FILE (32 random bytes, hex
 on every replica: a replica with another key refuses to start). Each replica serves xDS, the CA and the REST API;
 a write to any reaches every replica's proxies; --config-dir is applied by the replica holding the leader key. An
 etcd that cannot be reached at start is retried. Each replica needs a --state-dir of its own (a directory in use
-by a live control plane is refused).`;
+by a live control plane is refused). --etcd-cacert checks the members' TLS certificates (https client URLs), and
+--etcd-cert/--etcd-key give the client certificate members started with --client-cert-auth ask for.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
 function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
@@ -87,7 +88,7 @@ function kubeModeFlag(kubeconfig: string | undefined, context: string | undefine
 
 export async function run(args: string[]): Promise<number> {
   let opts: ControlPlaneOptions & { host: string };
-  let storeFlags: [string | undefined, string | undefined];
+  let storeFlags: StoreFlags;
   try {
     const { values } = parseArgs({ args, options: {
       "state-dir": { type: "string", default: ".trellis" },
@@ -112,6 +113,9 @@ export async function run(args: string[]): Promise<number> {
       "webhook-url": { type: "string" },
       store: { type: "string" },
       "store-key": { type: "string" },
+      "etcd-cacert": { type: "string" },
+      "etcd-cert": { type: "string" },
+      "etcd-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -138,14 +142,14 @@ export async function run(args: string[]): Promise<number> {
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
       kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
     opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
-    storeFlags = [values.store, values["store-key"]];
+    storeFlags = { store: values.store, storeKey: values["store-key"], etcdCacert: values["etcd-cacert"], etcdCert: values["etcd-cert"], etcdKey: values["etcd-key"] };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   let replica: ReplicaSetup;
   try {
-    replica = await replicaFromFlags(...storeFlags, opts);
+    replica = await replicaFromFlags(storeFlags, opts);
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}`);
     return 1;

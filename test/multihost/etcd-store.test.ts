@@ -152,6 +152,29 @@ describe("etcd store", { skip }, () => {
     }
   });
 
+  it("reaches etcd over TLS with a client certificate, and says why when the certificate is missing", async (t) => {
+    const ca = await createTestCa("etcd test CA");
+    const server = await issueCert(ca, ["localhost"]);
+    const clientCert = await issueCert(ca, ["trellis-control"]);
+    const files = Object.fromEntries(Object.entries({ ca: ca.certPem, cert: server.certPem, key: server.keyPem }).map(([k, v]) => { const p = join(dir, `tls-${k}.pem`); writeFileSync(p, v, { mode: 0o600 }); return [k, p]; }));
+    const secure = new EtcdCluster((bin as { path: string }).path, join(dir, "tls"), { loopback: [{ client: await freePort(), peer: await freePort() }], tls: { cert: files.cert, key: files.key, ca: files.ca } });
+    mkdirSync(join(dir, "tls"), { recursive: true });
+    await secure.start();
+    try {
+      const key = keyFile(dir, "tls-store-key");
+      const tls = { ca: Buffer.from(ca.certPem), cert: Buffer.from(clientCert.certPem), key: Buffer.from(clientCert.keyPem) };
+      const r = await EtcdReplica.open({ storeUrl: secure.url, keyFile: key, tls, stateDir: join(dir, "r-tls"), log: quiet });
+      await r.store.put(vs("reviews.default.svc.cluster.local"));
+      await r.stop();
+      const refused = await EtcdReplica.open({ storeUrl: secure.url, keyFile: key, tls: { ca: tls.ca }, stateDir: join(dir, "r-tls2"), log: quiet, startLimitMs: 3000 }).then(() => undefined, (err: Error & { code?: string }) => err);
+      t.diagnostic(`without a client certificate: ${refused?.message}`);
+      assert.equal(refused?.code, "TRELLIS_STORE_UNAVAILABLE");
+      assert.match(refused!.message, /cannot reach the etcd store at localhost:\d+.*certificate required.*check --etcd-cacert, --etcd-cert and --etcd-key/);
+    } finally {
+      await secure.stop();
+    }
+  });
+
   it("retries an etcd that is not up yet, saying so, and starts once it answers", async () => {
     const ports = { client: await freePort(), peer: await freePort() };
     const late = new EtcdCluster((bin as { path: string }).path, join(dir, "late"), { loopback: [ports] });

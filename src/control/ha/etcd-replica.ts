@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { ControlPlane } from "../control-plane.js";
 import { send } from "../api/rest-api.js";
 import { ConfigDirSync } from "../store/config-dir.js";
-import { EtcdClient, parseEtcdUrl, StoreUnavailableError } from "../store/etcd-client.js";
+import { EtcdClient, type EtcdTls, parseEtcdUrl, StoreUnavailableError } from "../store/etcd-client.js";
 import { syncCaMaterial } from "../store/etcd-ca-material.js";
 import { ETCD_PREFIX, EtcdStore } from "../store/etcd-store.js";
 import { StoreCrypto, StoreKeyError } from "../store/store-crypto.js";
@@ -26,6 +26,8 @@ export interface EtcdReplicaOptions {
   /** etcd://HOST:PORT,... */
   storeUrl: string;
   keyFile: string;
+  /** TLS toward etcd; without it, members off loopback are warned about. */
+  tls?: EtcdTls;
   stateDir: string;
   /** With the CA on: share its material through the store (only the token key with a plug-in CA). */
   ca?: { plugin: boolean };
@@ -53,7 +55,9 @@ export class EtcdReplica implements ReplicaHooks {
     const members = parseEtcdUrl(o.storeUrl);
     const crypto = StoreCrypto.fromFile(o.keyFile);
     const lock = lockStateDir(o.stateDir);
-    const etcd = new EtcdClient(members);
+    const etcd = new EtcdClient(members, undefined, o.tls);
+    const remote = members.filter((m) => !/^(127\.|\[::1\]|localhost:)/.test(m));
+    if (!o.tls && remote.length) log(`trellis control: warning: etcd at ${remote.join(",")} is reached without TLS: the values are sealed, but anyone on that network can delete or roll them back; give --etcd-cacert (and --etcd-cert/--etcd-key when the members check clients)`);
     try {
       await untilReachable(() => checkKey(etcd, crypto), members, o.startLimitMs, log);
       let revocations: SharedRevocations | undefined;

@@ -8,12 +8,17 @@ export class StateDirLockedError extends Error {
   readonly code = "TRELLIS_STATE_DIR_LOCKED";
 }
 
+/** A process that still runs: a killed one its parent has not reaped yet (a zombie, state Z) holds nothing. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc: kill(0) said it exists
   }
 }
 

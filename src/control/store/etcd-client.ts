@@ -54,6 +54,13 @@ function target(members: string[]): string {
   return `${members[0].startsWith("[") ? "ipv6" : "ipv4"}:${members.join(",")}`;
 }
 
+/** TLS toward etcd (etcdctl's --cacert, --cert, --key): the CA that signed the members' certificates, and a client certificate when they ask for one. */
+export interface EtcdTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 export function prefixEnd(prefix: string): Buffer {
   const b = Buffer.from(prefix);
   b[b.length - 1]++;
@@ -71,13 +78,14 @@ export class EtcdClient {
   private readonly streams = new Set<grpc.ClientDuplexStream<Raw, Raw>>();
   private closed = false;
 
-  constructor(readonly members: string[], private readonly timeoutMs = 5000) {
+  constructor(readonly members: string[], private readonly timeoutMs = 5000, tls?: EtcdTls) {
     const s = etcdServices();
     const options = { "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ pick_first: {} }] }), "grpc.initial_reconnect_backoff_ms": 200, "grpc.max_reconnect_backoff_ms": 2000 };
-    this.kv = new s.KV(target(members), grpc.credentials.createInsecure(), options);
+    const creds = () => (tls ? grpc.credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure());
+    this.kv = new s.KV(target(members), creds(), options);
     // Watches and keep-alives are long streams: channels of their own, so they never queue behind reads and writes.
-    this.watchClient = new s.Watch(target(members), grpc.credentials.createInsecure(), { ...options, "grpc.use_local_subchannel_pool": 1 });
-    this.leaseClient = new s.Lease(target(members), grpc.credentials.createInsecure(), { ...options, "grpc.use_local_subchannel_pool": 1 });
+    this.watchClient = new s.Watch(target(members), creds(), { ...options, "grpc.use_local_subchannel_pool": 1 });
+    this.leaseClient = new s.Lease(target(members), creds(), { ...options, "grpc.use_local_subchannel_pool": 1 });
   }
 
   /** One unary call with a deadline; UNAVAILABLE (the member we were on went away) is retried on another until then. */
@@ -92,8 +100,9 @@ export class EtcdClient {
         await new Promise((r) => setTimeout(r, RETRY_MS));
         continue;
       }
-      const why = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs / 1000}s (members down, or no quorum)` : err.details || err.message;
-      throw new StoreUnavailableError(`the etcd store (${this.members.join(",")}) cannot ${what}: ${why}; etcd needs a quorum (a majority of its members) up, proxies keep serving their last config meanwhile; retry once it is back`, { cause: err });
+      const why = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs / 1000}s: members down, or no quorum (etcd needs a majority of its members up)` : (err.details || err.message).split("\n")[0];
+      const hint = /certificate|SSL|TLS|handshake/i.test(why) ? "check --etcd-cacert, --etcd-cert and --etcd-key against the members' TLS settings" : "proxies keep serving their last config meanwhile; retry once etcd is back";
+      throw new StoreUnavailableError(`the etcd store (${this.members.join(",")}) cannot ${what}: ${why}; ${hint}`, { cause: err });
     }
   }
 

@@ -114,9 +114,8 @@ export class Registrations {
     if (lease === "0") return;
     const streams = new Map(this.status().map((p) => [p.node.id, p]));
     for (const [id, w] of this.local) {
-      const p = streams.get(id);
-      const proxy = p ? { node: p.node, connectedAt: p.connectedAt, peerAddress: p.peerAddress, secure: p.secure, identity: p.identity, types: p.types } : undefined;
-      const text = JSON.stringify({ replica: this.replica, workload: w, proxy } satisfies Registration);
+      const { streamId: _streamId, ...proxy } = streams.get(id) ?? { streamId: 0 };
+      const text = JSON.stringify({ replica: this.replica, workload: w, ...("node" in proxy ? { proxy } : {}) } satisfies Registration);
       if (!this.pending.has(id) && this.written.get(id) === text) continue;
       this.pending.delete(id);
       this.written.set(id, text);

@@ -96,12 +96,14 @@ export class EtcdClient {
       const out = await new Promise<{ res?: Raw; err?: grpc.ServiceError }>((resolve) => fn(req, { deadline }, (err, res) => resolve(err ? { err } : { res })));
       if (out.res) return out.res;
       const err = out.err!;
-      if (err.code === grpc.status.UNAVAILABLE && Date.now() + RETRY_MS < deadline && !this.closed) {
+      // UNAVAILABLE: the member went away; CANCELLED: etcd dropped the request (a leader lost mid-call). Both pass.
+      if ((err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.CANCELLED) && Date.now() + RETRY_MS < deadline && !this.closed) {
         await new Promise((r) => setTimeout(r, RETRY_MS));
         continue;
       }
-      const why = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs / 1000}s: members down, or no quorum (etcd needs a majority of its members up)` : (err.details || err.message).split("\n")[0];
-      const hint = /certificate|SSL|TLS|handshake/i.test(why) ? "check --etcd-cacert, --etcd-cert and --etcd-key against the members' TLS settings" : "proxies keep serving their last config meanwhile; retry once etcd is back";
+      const why = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${this.timeoutMs / 1000}s` : (err.details || err.message).split("\n")[0];
+      const hint = /certificate|SSL|TLS|handshake/i.test(why) ? "check --etcd-cacert, --etcd-cert and --etcd-key against the members' TLS settings"
+        : "etcd answers only while a quorum (a majority of its members) is up; proxies keep serving their last config meanwhile; retry once etcd is back";
       throw new StoreUnavailableError(`the etcd store (${this.members.join(",")}) cannot ${what}: ${why}; ${hint}`, { cause: err });
     }
   }

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ControlPlane } from "../src/control/control-plane.js";
+import { ControlPlane } from "../src/app/control-plane.js";
 import { cpuSeconds, freePort, type Proc, start, waitForPort } from "./lib/processes.js";
 import { meshCerts, type MeshCerts } from "./lib/mesh-certs.js";
 import type { LoadResult } from "./lib/load-generator.js";

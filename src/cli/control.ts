@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { collectorUrlFlag, dnsServerFlag, durationFlag, httpUrlFlag, percentFlag, portFlag } from "./flags.js";
 import { existsSync, readFileSync } from "node:fs";
-import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
+import { ControlPlane, type ControlPlaneOptions } from "../app/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control/ha/replica-flags.js";

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ControlPlane } from "../control/control-plane.js";
+import { ControlPlane } from "../app/control-plane.js";
 import { durationFlag } from "./flags.js";
 
 const USAGE = `usage: trellis demo [--state-dir DIR] [--xds-port N] [--api-port N] [--otlp-port N] [--scrape-interval 5s] [--console-port N]

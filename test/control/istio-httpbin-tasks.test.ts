@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { httpbinHandler } from "../fixtures/httpbin.js";
 import { freePort, sidecarBootstrap } from "./mesh-harness.js";

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { AdsClient } from "../../src/xds/ads-client.js";
 import { until } from "../fixtures/until.js";
 

@@ -11,7 +11,7 @@ import { connect as tlsConnect, createServer as createTlsServer } from "node:tls
 import { after, before, test } from "node:test";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { EC_P256, generateKeyPair } from "../../src/identity/x509.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { freePort, sidecarBootstrap, until } from "./mesh-harness.js";

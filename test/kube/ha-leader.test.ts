@@ -12,7 +12,7 @@ import { waitFor } from "../fixtures/kube/api-client.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { applyControlRbac, CONTROL_NAMESPACE } from "../fixtures/control-rbac.js";
 import { writePluginCa } from "../fixtures/plugin-ca.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { KubeClient } from "../../src/control/kube/client.js";
 import { loadKubeconfig } from "../../src/control/kube/kubeconfig.js";
 import { DEFAULT_LEASE_NAME } from "../../src/control/kube/leader-election.js";

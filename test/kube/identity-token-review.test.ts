@@ -12,7 +12,7 @@ import { kubeBinaries } from "../fixtures/kube/binaries.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { applyControlRbac } from "../fixtures/control-rbac.js";
 import { probeAds } from "../fixtures/ads-probe.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { KubeClient } from "../../src/control/kube/client.js";
 import { loadKubeconfig } from "../../src/control/kube/kubeconfig.js";
 import { CaClient } from "../../src/identity/ca-client.js";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { AdsRecorder } from "../fixtures/ads-recorder.js";
 import { waitFor } from "../fixtures/kube-api-double.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { KubeMode } from "../../src/control/kube/kube-mode.js";
 import { loadKubeconfig } from "../../src/control/kube/kubeconfig.js";
 import { installCrds, loadCrds } from "../../src/control/kube/crds.js";

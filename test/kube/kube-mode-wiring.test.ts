@@ -6,7 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { KubeApiDouble, waitFor } from "../fixtures/kube-api-double.js";
 import { AdsRecorder } from "../fixtures/ads-recorder.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { KubeMode } from "../../src/control/kube/kube-mode.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

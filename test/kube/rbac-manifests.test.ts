@@ -10,7 +10,7 @@ import { kubeBinaries } from "../fixtures/kube/binaries.js";
 import { waitFor } from "../fixtures/kube/api-client.js";
 import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
 import { applyControlRbac } from "../fixtures/control-rbac.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { KubeClient } from "../../src/control/kube/client.js";
 import { loadKubeconfig } from "../../src/control/kube/kubeconfig.js";
 import { KubeMode } from "../../src/control/kube/kube-mode.js";

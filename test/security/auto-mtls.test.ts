@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { scopeFor } from "../fixtures/token-scope.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startProxy } from "../../src/proxy/bootstrap.js";
 import { echo, get } from "../proxy/harness.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";

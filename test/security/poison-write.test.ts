@@ -10,7 +10,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import type { IstioResource } from "../../src/api/resource.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { backend, type Backend } from "../proxy/harness.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { CaClient, type WorkloadCertificate } from "../../src/identity/ca-client.js";
 import { scopeFor } from "../fixtures/token-scope.js";

@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
 import { freePort, sidecarBootstrap, until } from "../control/mesh-harness.js";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import * as x509 from "@peculiar/x509";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { caServiceDefinition, type CertificateRequest, type CertificateResponse } from "../../src/identity/ca-api.js";
 import { createCsr, generateKeyPair } from "../../src/identity/x509.js";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { TokenIssuer } from "../../src/control/ca/tokens.js";
 import { xdsAuthorizer } from "../../src/control/ca/xds-auth.js";
 import { adsService, jsonToStruct, type DiscoveryRequest, type DiscoveryResponse } from "../../src/xds/ads-service.js";

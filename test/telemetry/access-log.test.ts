@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { parseMeshConfig } from "../../src/control/mesh-config.js";
 import { startProxy } from "../../src/proxy/bootstrap.js";
 import { echo, get } from "../proxy/harness.js";

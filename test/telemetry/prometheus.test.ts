@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { promisify } from "node:util";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startProxy } from "../../src/proxy/bootstrap.js";
 import { buildGraph } from "../../src/telemetry/metrics/mesh-graph.js";
 import { EmbeddedBackend, PrometheusBackend } from "../../src/telemetry/metrics/query-backend.js";

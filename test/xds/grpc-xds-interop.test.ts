@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { IstioResource } from "../../src/api/resource.js";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startEchoServer } from "../proxy/grpc-echo.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-grpc-xds-"));

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { chromium } from "playwright-core";
-import { ControlPlane } from "../../src/control/control-plane.js";
+import { ControlPlane } from "../../src/app/control-plane.js";
 import { startProxy } from "../../src/proxy/bootstrap.js";
 import { type DiscoveryRequest, type DiscoveryResponse, jsonToStruct } from "../../src/xds/ads-service.js";
 import { TYPE_URL } from "../../src/xds/resource.js";

@@ -4,7 +4,7 @@
 // written nothing), the CA's material shared, then the config store, this replica's lease, the proxies'
 // registrations and the singleton work (--config-dir on the replica holding the leader key).
 import { randomBytes } from "node:crypto";
-import type { ControlPlane } from "../control-plane.js";
+import type { ControlPlane } from "../../app/control-plane.js";
 import { send } from "../api/rest-api.js";
 import { ConfigDirSync } from "../store/config-dir.js";
 import { EtcdClient, type EtcdTls, parseEtcdUrl, StoreUnavailableError } from "../store/etcd-client.js";

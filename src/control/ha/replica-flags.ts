@@ -2,7 +2,7 @@
 // plane starts. Without --store the embedded file store serves, and the state directory is still locked to this
 // process (two control planes on one directory would race on its files).
 import { readFileSync } from "node:fs";
-import type { ControlPlane, ControlPlaneOptions } from "../control-plane.js";
+import type { ControlPlane, ControlPlaneOptions } from "../../app/control-plane.js";
 import type { EtcdTls } from "../store/etcd-client.js";
 import { EtcdReplica } from "./etcd-replica.js";
 import { lockStateDir } from "./state-lock.js";

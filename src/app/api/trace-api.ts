@@ -1,7 +1,7 @@
 // The trace search API on the REST port (/api/v1/traces...), as docs/telemetry-api.md describes, over the trace store.
 import { parseGoDuration } from "../../api/formats.js";
 import type { TraceQuery, TraceStore } from "../../telemetry/traces/trace-store.js";
-import { send, status, type ApiRoute } from "./rest-api.js";
+import { send, status, type ApiRoute } from "../../control/api/rest-api.js";
 
 function durationParam(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);

@@ -9,7 +9,7 @@ import { meshHealth } from "../../telemetry/metrics/health.js";
 import { EdgeIdError, edgeMetrics } from "../../telemetry/metrics/edge-metrics.js";
 import type { QueryBackend } from "../../telemetry/metrics/query-backend.js";
 import type { SeriesStore } from "../../telemetry/metrics/series-store.js";
-import { send, status, type ApiRoute } from "./rest-api.js";
+import { send, status, type ApiRoute } from "../../control/api/rest-api.js";
 
 class ParamError extends Error {}
 

@@ -1,9 +1,9 @@
 // A copy of the built trellis that the sidecar's uid (1337, as Istio's) can read wherever the project is cloned: a
 // clone under a 0700 directory (as `mktemp -d` makes) cannot be traversed by that uid, so `node dist/...` fails with
 // "Cannot find module". The copy sits in the system temp dir, owned by root and not writable by anyone else, keyed by
-// the build, so it is made once per build and shared by every sidecar.
+// the build, so it is made once per build and shared by every sidecar; files are hard links where they can be.
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,12 +30,30 @@ function buildKey(root: string, entries: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/** Everyone may read and traverse; only the owner (root) may write. */
-function makeReadable(path: string): void {
-  const st = lstatSync(path);
-  if (st.isSymbolicLink()) return;
-  chmodSync(path, st.isDirectory() ? 0o755 : (st.mode & 0o111 ? 0o755 : 0o644));
-  if (st.isDirectory()) for (const name of readdirSync(path)) makeReadable(join(path, name));
+/**
+ * Mirrors `from` at `to`: directories made 0755, files hard-linked when they are ours, readable by all and writable by
+ * no one else (instant, and the clone's build is not duplicated), else copied with those modes (another filesystem,
+ * a private file).
+ */
+function mirror(from: string, to: string): void {
+  const st = lstatSync(from);
+  if (st.isSymbolicLink()) return symlinkSync(readlinkSync(from), to);
+  if (st.isDirectory()) {
+    mkdirSync(to, { mode: 0o755 });
+    chmodSync(to, 0o755);
+    for (const name of readdirSync(from)) mirror(join(from, name), join(to, name));
+    return;
+  }
+  const linkable = st.uid === process.getuid?.() && (st.mode & 0o044) === 0o044 && (st.mode & 0o022) === 0;
+  if (linkable) {
+    try {
+      return linkSync(from, to);
+    } catch {
+      // another filesystem: copy below
+    }
+  }
+  copyFileSync(from, to);
+  chmodSync(to, st.mode & 0o111 ? 0o755 : 0o644);
 }
 
 /** A copy we may trust: a directory owned by us that nobody else can write to. */
@@ -57,11 +75,11 @@ export function readableCopy(extra: string[] = [], root = PACKAGE_ROOT): string 
   }
   const staging = mkdtempSync(join(tmpdir(), "trellis-runtime-staging-"));
   try {
+    chmodSync(staging, 0o755);
     for (const e of entries) {
-      mkdirSync(dirname(join(staging, e)), { recursive: true });
-      cpSync(join(root, e), join(staging, e), { recursive: true, dereference: false });
+      mkdirSync(dirname(join(staging, e)), { recursive: true, mode: 0o755 });
+      mirror(join(root, e), join(staging, e));
     }
-    makeReadable(staging);
     try {
       renameSync(staging, dest);
     } catch (err) {

@@ -15,12 +15,12 @@ export const ROOTS_FILE = "/var/run/secrets/istio/root-cert.pem";
 export const BOOTSTRAP_DIR = "/etc/istio/proxy";
 
 const USAGE = `usage: trellis proxy sidecar [--drain-timeout SECONDS]
-       trellis proxy wait [--timeout-seconds N]
+       trellis proxy wait [--timeout-seconds N] [--url URL]
 
 sidecar: runs an injected pod's proxy from the environment the injector sets (POD_NAME, POD_NAMESPACE, INSTANCE_IP,
 SERVICE_ACCOUNT, PROXY_CONFIG, ISTIO_META_*, ISTIO_KUBE_APP_PROBERS, ISTIO_PROMETHEUS_ANNOTATIONS), with the pod's
 token ${TOKEN_FILE} and the mesh roots ${ROOTS_FILE}; writes its bootstrap under ${BOOTSTRAP_DIR}.
-wait: exits 0 once 127.0.0.1:15021/healthz/ready answers 200, 1 after the timeout (default 60).`;
+wait: exits 0 once --url (default http://127.0.0.1:15021/healthz/ready) answers 200, 1 after the timeout (default 60).`;
 
 function appMetrics(env: NodeJS.ProcessEnv): { port: number; path: string } | undefined {
   if (!env.ISTIO_PROMETHEUS_ANNOTATIONS) return undefined;
@@ -76,10 +76,18 @@ async function sidecar(args: string[]): Promise<number> {
 }
 
 async function wait(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { "timeout-seconds": { type: "string", default: "60" } } });
+  let values;
+  try {
+    values = parseArgs({ args, options: { "timeout-seconds": { type: "string", default: "60" }, url: { type: "string", default: "http://127.0.0.1:15021/healthz/ready" } } }).values;
+    if (!/^\d+$/.test(values["timeout-seconds"]!)) throw new Error(`--timeout-seconds "${values["timeout-seconds"]}" must be a whole number of seconds`);
+    if (!/^http:\/\//.test(values.url!)) throw new Error(`--url "${values.url}" must be an http:// URL`);
+  } catch (err) {
+    console.error(`trellis proxy wait: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const deadline = Date.now() + Number(values["timeout-seconds"]) * 1000;
   for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
-    const ok = await fetch("http://127.0.0.1:15021/healthz/ready", { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
+    const ok = await fetch(values.url!, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
     if (ok) return 0;
     await new Promise((r) => setTimeout(r, 500));
   }

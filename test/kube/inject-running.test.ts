@@ -96,7 +96,7 @@ async function setUp(): Promise<void> {
   }, 500);
   mark(`the Service's VIP: ${vip}`);
   // The caller calls once a second (bounded), printing each answer, then idles.
-  const script = `for i in $(seq 1 150); do wget -q -O- -T 5 http://${vip}:8000/through-sidecars && echo && echo CALL-OK; sleep 1; done; sleep 600`;
+  const script = `for i in $(seq 1 150); do wget -q -O- -T 5 http://${vip}:8000/through-sidecars && echo && echo CALL-OK; sleep 1; done; exec sleep 600`;
   await ok("POST", `/api/v1/namespaces/${ns}/pods`, { metadata: { name: "client", labels: { app: "client" } }, spec: { containers: [{ name: "client", image: "busybox", command: ["sh", "-c", script] }] } });
 }
 // Setup outside any test: node:test's per-test timeout (180 s in run-tests.mjs) then covers each test's own wait.

@@ -2,17 +2,18 @@
 // bootstrap from the injected env, the workload certificate from the CA with the pod's istio-token, health and the
 // app's rewritten probes on 15021, merged metrics on 15020, drain on SIGTERM. `trellis proxy wait` blocks until the
 // sidecar is ready (holdApplicationUntilProxyStarts' postStart hook).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readBootstrap, startProxy } from "../proxy/bootstrap.js";
 import { parseAppProbers } from "../proxy/admin/app-probers.js";
-import { podAgentEnv, podBootstrap } from "../proxy/agent/pod-bootstrap.js";
+import { parseDownwardLabels, podAgentEnv, podBootstrap } from "../proxy/agent/pod-bootstrap.js";
 import { formatErrors } from "../xds/result.js";
 
 export const TOKEN_FILE = "/var/run/secrets/tokens/istio-token";
 export const ROOTS_FILE = "/var/run/secrets/istio/root-cert.pem";
 export const BOOTSTRAP_DIR = "/etc/istio/proxy";
+export const LABELS_FILE = "/etc/istio/pod/labels";
 
 const USAGE = `usage: trellis proxy sidecar [--drain-timeout SECONDS]
        trellis proxy wait [--timeout-seconds N] [--url URL]
@@ -37,7 +38,7 @@ async function sidecar(args: string[]): Promise<number> {
     const { values } = parseArgs({ args, options: { "drain-timeout": { type: "string", default: "5" } } });
     if (!/^\d+(\.\d+)?$/.test(values["drain-timeout"]!)) throw new Error(`--drain-timeout "${values["drain-timeout"]}" must be a number of seconds`);
     drainSeconds = Number(values["drain-timeout"]);
-    const env = podAgentEnv(process.env, { rootsFile: ROOTS_FILE });
+    const env = podAgentEnv(process.env, { rootsFile: ROOTS_FILE, labels: existsSync(LABELS_FILE) ? parseDownwardLabels(readFileSync(LABELS_FILE, "utf8")) : {} });
     const probers = process.env.ISTIO_KUBE_APP_PROBERS ? parseAppProbers(process.env.ISTIO_KUBE_APP_PROBERS) : undefined;
     if (probers && !probers.ok) throw new Error(probers.error);
     mkdirSync(BOOTSTRAP_DIR, { recursive: true });

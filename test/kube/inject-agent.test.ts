@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { podAgentEnv, podBootstrap } from "../../src/proxy/agent/pod-bootstrap.js";
+import { parseDownwardLabels, podAgentEnv, podBootstrap } from "../../src/proxy/agent/pod-bootstrap.js";
 import { readBootstrap } from "../../src/proxy/bootstrap.js";
 
 const dir = mkdtempSync(join(tmpdir(), "trellis-inject-agent-"));
@@ -19,10 +19,14 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { POD_NAME: "web-1", POD_NAMESPACE: "shop", INSTANCE_IP: "10.244.0.7", SERVICE_ACCOUNT: "web", PROXY_CONFIG: JSON.stringify({ discoveryAddress: "istiod.istio-system.svc:15012" }), ISTIO_META_CLUSTER_ID: "Kubernetes", ISTIO_META_INTERCEPTION_MODE: "REDIRECT" };
 
 test("the bootstrap from the injected env names the pod and dials the discovery address over TLS", () => {
-  const e = podAgentEnv(env, { rootsFile: "/var/run/secrets/istio/root-cert.pem" });
+  const labels = parseDownwardLabels('app="web"\nversion="v1"\nnote="say \\"hi\\""\n');
+  assert.deepEqual(labels, { app: "web", version: "v1", note: 'say "hi"' });
+  const e = podAgentEnv({ ...env, ISTIO_META_WORKLOAD_NAME: "web" }, { rootsFile: "/var/run/secrets/istio/root-cert.pem", labels });
   const b = podBootstrap(e) as { node: { id: string; metadata: Record<string, unknown> }; static_resources: { clusters: Array<Record<string, any>> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
   assert.equal(b.node.id, "sidecar~10.244.0.7~web-1.shop~shop.svc.cluster.local");
   assert.equal(b.node.metadata.CLUSTER_ID, "Kubernetes");
+  assert.equal(b.node.metadata.WORKLOAD_NAME, "web");
+  assert.deepEqual(b.node.metadata.LABELS, { app: "web", version: "v1", note: 'say "hi"' });
   assert.equal(b.node.metadata.INTERCEPTION_MODE, "REDIRECT");
   assert.equal(b.node.metadata.STATS_ADDRESS, "10.244.0.7:15020");
   const xds = b.static_resources.clusters[0];

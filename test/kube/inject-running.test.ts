@@ -144,10 +144,13 @@ test("a request from one injected pod reaches another's Service through both sid
   // Peers learn that web takes mutual TLS once its proxy proved its identity; the caller keeps calling meanwhile.
   const line = await waitFor("a request from the client over mutual TLS in web's metrics", LIMIT_MS, async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${stats}/stats/prometheus`)).text();
-    return metrics.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"') && l.includes("client.mesh") && l.includes('connection_security_policy="mutual_tls"'));
+    return metrics.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"') && l.includes('source_workload_namespace="mesh"') && l.includes('connection_security_policy="mutual_tls"'));
   }, 1000);
   mark("mutual TLS seen");
   assert.match(line, /request_protocol="http",response_code="200"/);
+  // Workload names and labels as Istio's telemetry has them (the injector's WORKLOAD_NAME, the downward API's labels).
+  assert.match(line, /source_workload="client",source_workload_namespace="mesh",source_principal="spiffe:\/\/cluster.local\/ns\/mesh\/sa\/default",source_app="client"/);
+  assert.match(line, /destination_workload="web",.*destination_app="web",destination_version="v1"/);
 
 });
 

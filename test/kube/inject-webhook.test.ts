@@ -89,7 +89,7 @@ describe("sidecar injection, called by the real API server", { skip }, () => {
     assert.deepEqual(names(pod.spec.initContainers), ["istio-init"]);
     assert.deepEqual(names(pod.spec.containers), ["web", "istio-proxy"]);
     assert.equal(pod.spec.initContainers![0].args![0], "istio-iptables");
-    assert.deepEqual(pod.spec.volumes!.map((v) => v.name).slice(-3), ["istio-envoy", "istio-token", "istiod-ca-cert"]);
+    assert.deepEqual(pod.spec.volumes!.map((v) => v.name).slice(-4), ["istio-envoy", "istio-podinfo", "istio-token", "istiod-ca-cert"]);
     assert.equal(JSON.parse(pod.metadata.annotations!["sidecar.istio.io/status"]).revision, "default");
     assert.equal(pod.metadata.labels!["security.istio.io/tlsMode"], "istio");
     assert.deepEqual(pod.spec.containers[0].readinessProbe!.httpGet, { path: "/app-health/web/readyz", port: 15021, scheme: "HTTP" });
@@ -137,6 +137,8 @@ describe("sidecar injection, called by the real API server", { skip }, () => {
     }, 500);
     assert.deepEqual(names(pod.spec.containers), ["web", "istio-proxy"]);
     assert.match(pod.metadata.name, /^web-/);
+    // Telemetry's workload name is the Deployment's, as Istio's injector sets it.
+    assert.equal(pod.spec.containers[1].env!.find((e) => e.name === "ISTIO_META_WORKLOAD_NAME")!.value, "web");
   });
 
   it("with the webhook down, failurePolicy Fail blocks pods in injected namespaces only", async () => {

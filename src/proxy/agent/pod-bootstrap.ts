@@ -12,6 +12,8 @@ export interface PodAgentEnv {
   trustDomain: string;
   /** ISTIO_META_* variables, as node metadata (name without the prefix). */
   meta: Record<string, string>;
+  /** The pod's labels (telemetry's app and version), from the downward API file. */
+  labels: Record<string, string>;
   rootsFile: string;
   statsPort: number;
 }
@@ -27,8 +29,26 @@ function splitHostPort(addr: string, what: string): [string, number] {
   return [addr.slice(0, i).replace(/^\[|\]$/g, ""), port];
 }
 
+/**
+ * The downward API's labels file (`key="value"` per line, values quoted as Go's %q, which JSON reads for what labels
+ * may hold); a line that does not parse is skipped, the rest kept.
+ */
+export function parseDownwardLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^([^=]+)=(".*")$/.exec(line.trim());
+    if (!m) continue;
+    try {
+      out[m[1]] = JSON.parse(m[2]) as string;
+    } catch {
+      // not JSON-compatible quoting: leave this label out rather than guess
+    }
+  }
+  return out;
+}
+
 /** Reads the injected env; a missing or malformed variable is named (the pod was not injected by us, or edited). */
-export function podAgentEnv(env: NodeJS.ProcessEnv, files: { rootsFile: string }): PodAgentEnv {
+export function podAgentEnv(env: NodeJS.ProcessEnv, files: { rootsFile: string; labels?: Record<string, string> }): PodAgentEnv {
   const need = (name: string) => {
     const v = env[name];
     if (!v) throw new AgentEnvError(`environment variable ${name} is not set; the injector sets it (is this pod injected?)`);
@@ -47,9 +67,10 @@ export function podAgentEnv(env: NodeJS.ProcessEnv, files: { rootsFile: string }
   splitHostPort(discoveryAddress, "PROXY_CONFIG.discoveryAddress");
   const meta: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith("ISTIO_META_") && v !== undefined) meta[k.slice("ISTIO_META_".length)] = v;
+  const labels = files.labels ?? {};
   return {
     podName: need("POD_NAME"), namespace, instanceIp: need("INSTANCE_IP"), serviceAccount: env.SERVICE_ACCOUNT || "default",
-    discoveryAddress, trustDomain: env.TRUST_DOMAIN || "cluster.local", meta, rootsFile: files.rootsFile, statsPort: 15020,
+    discoveryAddress, trustDomain: env.TRUST_DOMAIN || "cluster.local", meta, labels, rootsFile: files.rootsFile, statsPort: 15020,
   };
 }
 
@@ -64,7 +85,7 @@ export function podBootstrap(e: PodAgentEnv): object {
       cluster: `${e.podName}.${e.namespace}`,
       metadata: {
         ...e.meta,
-        NAME: e.podName, NAMESPACE: e.namespace, INSTANCE_IP: e.instanceIp, SERVICE_ACCOUNT: e.serviceAccount,
+        NAME: e.podName, NAMESPACE: e.namespace, INSTANCE_IP: e.instanceIp, SERVICE_ACCOUNT: e.serviceAccount, LABELS: e.labels,
         INTERCEPTION_MODE: "REDIRECT", STATS_ADDRESS: `${e.instanceIp}:${e.statsPort}`, MTLS_READY: true,
       },
     },

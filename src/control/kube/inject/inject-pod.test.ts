@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultSettings, applyInjectValues, applyMeshConfig } from "./inject-settings.js";
-import { injectPod, type InjectOutcome, type PodLike } from "./inject-pod.js";
+import { injectPod, type InjectOutcome, type PodLike, workloadName } from "./inject-pod.js";
 import { admitInjection, podPatch } from "./inject-admission.js";
 
 type C = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -44,21 +44,23 @@ test("the injected pod, field by field: istio-init, istio-proxy after the app, v
   assert.deepEqual(proxy.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2000m", memory: "1024Mi" } });
   assert.equal(proxy.restartPolicy, undefined);
   assert.equal(proxy.lifecycle, undefined);
-  assert.deepEqual(proxy.volumeMounts.map((m: C) => `${m.name}:${m.mountPath}`), ["istio-envoy:/etc/istio/proxy", "istio-token:/var/run/secrets/tokens", "istiod-ca-cert:/var/run/secrets/istio"]);
+  assert.deepEqual(proxy.volumeMounts.map((m: C) => `${m.name}:${m.mountPath}`), ["istio-envoy:/etc/istio/proxy", "istio-podinfo:/etc/istio/pod", "istio-token:/var/run/secrets/tokens", "istiod-ca-cert:/var/run/secrets/istio"]);
   assert.equal(env.CA_ADDR, "istiod.istio-system.svc:15012");
   assert.deepEqual(JSON.parse(env.PROXY_CONFIG as string), { discoveryAddress: "istiod.istio-system.svc:15012", terminationDrainDuration: "5s", holdApplicationUntilProxyStarts: false });
   assert.equal(env.POD_NAME, "metadata.name");
   assert.equal(env.INSTANCE_IP, "status.podIP");
   assert.equal(env.SERVICE_ACCOUNT, "spec.serviceAccountName");
   assert.equal(env.ISTIO_META_APP_CONTAINERS, "reviews");
+  assert.equal(env.ISTIO_META_WORKLOAD_NAME, "reviews-v1-abc");
   assert.deepEqual(JSON.parse(env.ISTIO_META_POD_PORTS as string), [{ name: "http", containerPort: 9080 }]);
   const volumes = p.spec!.volumes as C[];
-  assert.deepEqual(volumes.map((v) => v.name), ["istio-envoy", "istio-token", "istiod-ca-cert"]);
-  assert.deepEqual(volumes[1].projected.sources[0].serviceAccountToken, { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" });
-  assert.deepEqual(volumes[2].configMap, { name: "istio-ca-root-cert" });
+  assert.deepEqual(volumes.map((v) => v.name), ["istio-envoy", "istio-podinfo", "istio-token", "istiod-ca-cert"]);
+  assert.deepEqual(volumes[1].projected.sources[0].downwardAPI.items.map((i: C) => `${i.path}:${i.fieldRef.fieldPath}`), ["labels:metadata.labels", "annotations:metadata.annotations"]);
+  assert.deepEqual(volumes[2].projected.sources[0].serviceAccountToken, { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" });
+  assert.deepEqual(volumes[3].configMap, { name: "istio-ca-root-cert" });
   assert.deepEqual(p.metadata!.labels, { app: "reviews", version: "v1", "service.istio.io/canonical-name": "reviews", "service.istio.io/canonical-revision": "v1", "security.istio.io/tlsMode": "istio" });
   const a = p.metadata!.annotations!;
-  assert.deepEqual(JSON.parse(a["sidecar.istio.io/status"]), { initContainers: ["istio-init"], containers: ["istio-proxy"], volumes: ["istio-envoy", "istio-token", "istiod-ca-cert"], imagePullSecrets: null, revision: "default" });
+  assert.deepEqual(JSON.parse(a["sidecar.istio.io/status"]), { initContainers: ["istio-init"], containers: ["istio-proxy"], volumes: ["istio-envoy", "istio-podinfo", "istio-token", "istiod-ca-cert"], imagePullSecrets: null, revision: "default" });
   assert.deepEqual([a["prometheus.io/scrape"], a["prometheus.io/port"], a["prometheus.io/path"]], ["true", "15020", "/stats/prometheus"]);
   assert.equal(a["kubectl.kubernetes.io/default-container"], "reviews");
 });
@@ -189,4 +191,11 @@ test("the webhook's JSONPatch turns the pod into exactly what injectPod returns"
   assert.match(refusal.status!.message, /^sidecar injection refused pod default\/reviews-v1-abc: annotation sidecar.istio.io\/proxyCPU/);
   const skipped = admitInjection({ uid: "u3", kind: { group: "", version: "v1", kind: "Pod" }, object: pod({ spec: { hostNetwork: true } }) }, settings);
   assert.deepEqual(skipped, { uid: "u3", allowed: true });
+});
+
+test("the workload name: a Deployment's (ReplicaSet less its hash), another owner's, else the pod's", () => {
+  const owned = (kind: string, name: string, labels: Record<string, string> = {}) => ({ metadata: { generateName: `${name}-`, labels, ownerReferences: [{ kind, name, controller: true }] } });
+  assert.equal(workloadName(owned("ReplicaSet", "reviews-v1-7d9f8c6b5", { "pod-template-hash": "7d9f8c6b5" })), "reviews-v1");
+  assert.equal(workloadName(owned("Job", "migrate")), "migrate");
+  assert.equal(workloadName({ metadata: { name: "solo" } }), "solo");
 });

@@ -53,6 +53,15 @@ function canonicalLabels(pod: PodLike): Record<string, string> {
   return { "service.istio.io/canonical-name": name, "service.istio.io/canonical-revision": revision };
 }
 
+/** As Istio names a pod's workload: its Deployment (the ReplicaSet's name less its pod-template-hash), else its owner, else itself. */
+export function workloadName(pod: PodLike): string {
+  const meta = pod.metadata ?? {};
+  const owner = (meta.ownerReferences as Array<{ kind?: string; name?: string; controller?: boolean }> | undefined)?.find((o) => o.controller) ?? (meta.ownerReferences as Array<{ kind?: string; name?: string }> | undefined)?.[0];
+  const hash = meta.labels?.["pod-template-hash"];
+  if (owner?.name) return owner.kind === "ReplicaSet" && hash && owner.name.endsWith(`-${hash}`) ? owner.name.slice(0, -hash.length - 1) : owner.name;
+  return meta.name || (meta.generateName ?? "").replace(/-$/, "") || "unknown";
+}
+
 /** The app's own prometheus.io annotations are kept for the sidecar to merge; the pod's then point at 15020. */
 function metricsAnnotations(annotations: Record<string, string>): { merged: Record<string, string>; app?: { port: string; path: string } } {
   const merged = { "prometheus.io/scrape": "true", "prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus" };
@@ -77,7 +86,7 @@ export function injectPod(pod: PodLike, settings: InjectSettings): InjectOutcome
     const options = podInjectOptions(annotations, settings);
     const { containers, probers } = rewriteProbes(apps);
     const metrics = metricsAnnotations(annotations);
-    const inputs = { settings, options, appContainers: apps.map((c) => ({ name: c.name, ports: c.ports })), probers, appMetrics: metrics.app };
+    const inputs = { settings, options, appContainers: apps.map((c) => ({ name: c.name, ports: c.ports })), probers, appMetrics: metrics.app, workloadName: workloadName(pod) };
     const sidecar = sidecarContainer(inputs, options.nativeSidecar);
     const init = [initContainer(inputs), ...(options.nativeSidecar ? [sidecar] : [])];
     // Without native sidecars, holdApplicationUntilProxyStarts puts the sidecar first so its postStart hook gates the app.

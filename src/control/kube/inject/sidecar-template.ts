@@ -14,7 +14,9 @@ export const RESERVED_PORTS = [SIDECAR_PORTS.outbound, SIDECAR_PORTS.inbound, SI
 export const TOKEN_DIR = "/var/run/secrets/tokens";
 export const ROOTS_DIR = "/var/run/secrets/istio";
 export const BOOTSTRAP_DIR = "/etc/istio/proxy";
-export const VOLUMES = ["istio-envoy", "istio-token", "istiod-ca-cert"];
+/** The pod's labels and annotations as the downward API writes them: the agent's workload labels for telemetry. */
+export const PODINFO_DIR = "/etc/istio/pod";
+export const VOLUMES = ["istio-envoy", "istio-podinfo", "istio-token", "istiod-ca-cert"];
 
 type Obj = Record<string, unknown>;
 type Named = { name: string; [k: string]: unknown };
@@ -28,6 +30,8 @@ export interface SidecarInputs {
   probers: Record<string, AppProber>;
   /** The app's own prometheus.io scrape target, merged into 15020 by the sidecar. */
   appMetrics?: { port: string; path: string };
+  /** The workload the pod belongs to (its Deployment, Job, ... or itself): telemetry's workload name. */
+  workloadName: string;
 }
 
 /** istio-iptables' flags for this pod's interception (what the init container runs). */
@@ -75,6 +79,7 @@ function sidecarEnv(i: SidecarInputs): Obj[] {
     { name: "ISTIO_META_NODE_NAME", ...field("spec.nodeName") },
     { name: "ISTIO_META_INTERCEPTION_MODE", value: "REDIRECT" },
     { name: "ISTIO_META_CLUSTER_ID", value: "Kubernetes" },
+    { name: "ISTIO_META_WORKLOAD_NAME", value: i.workloadName },
     { name: "TRUST_DOMAIN", value: i.settings.trustDomain },
     ...(Object.keys(i.probers).length ? [{ name: "ISTIO_KUBE_APP_PROBERS", value: JSON.stringify(i.probers) }] : []),
     ...(i.appMetrics ? [{ name: "ISTIO_PROMETHEUS_ANNOTATIONS", value: JSON.stringify({ scrape: "true", port: i.appMetrics.port, path: i.appMetrics.path }) }] : []),
@@ -103,6 +108,7 @@ export function sidecarContainer(i: SidecarInputs, native: boolean): Named {
     },
     volumeMounts: [
       { name: "istio-envoy", mountPath: BOOTSTRAP_DIR },
+      { name: "istio-podinfo", mountPath: PODINFO_DIR },
       { name: "istio-token", mountPath: TOKEN_DIR },
       { name: "istiod-ca-cert", mountPath: ROOTS_DIR },
     ],
@@ -112,6 +118,8 @@ export function sidecarContainer(i: SidecarInputs, native: boolean): Named {
 export function sidecarVolumes(): Named[] {
   return [
     { name: "istio-envoy", emptyDir: {} },
+    // Istio uses a downwardAPI volume; a projected one with a downwardAPI source is the same files.
+    { name: "istio-podinfo", projected: { sources: [{ downwardAPI: { items: [{ path: "labels", fieldRef: { fieldPath: "metadata.labels" } }, { path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } }] } }] } },
     { name: "istio-token", projected: { sources: [{ serviceAccountToken: { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" } }] } },
     { name: "istiod-ca-cert", configMap: { name: "istio-ca-root-cert" } },
   ];

@@ -1,6 +1,7 @@
 // `trellis apply --wait`: follows each written resource's change (by its resourceVersion) through the propagation
 // API until every proxy it affects holds it, one rejects it, or the timeout passes; prints one line per change and
 // names the proxies that NACKed (with their error), disconnected, or did not answer.
+import type { ChangeView } from "../xds/propagation.js";
 import { call } from "./rest-client.js";
 
 export interface Written {
@@ -11,15 +12,6 @@ export interface Written {
   label: string;
 }
 
-interface ChangeView {
-  generation: number;
-  state: "PENDING" | "PROPAGATING" | "DONE" | "FAILED";
-  proxies: { affected: number; held: number; nacked: number; disconnected: number; waiting: number };
-  convergenceMs: { p50: number; p99: number; max: number } | null;
-  nacked: Array<{ proxy: string; error: string }>;
-  waiting: string[];
-  disconnected: string[];
-}
 
 const POLL_MS = 100;
 
@@ -60,6 +52,10 @@ export async function waitForPropagation(base: string, written: Written[], timeo
       continue;
     }
     failed++;
+    if (c.error) {
+      console.error(`${w.label} (generation ${c.generation}): ${c.error}`);
+      continue;
+    }
     const reason = c.state === "PENDING" ? "not pushed yet" : `held by ${p.held}/${p.affected} proxies${timing(c)}`;
     console.error(`${w.label} (generation ${c.generation}): ${reason}${c.state === "FAILED" ? "" : ` after ${timeoutMs / 1000}s`}`);
     for (const n of c.nacked) console.error(`  NACKED by ${n.proxy}: ${n.error}`);

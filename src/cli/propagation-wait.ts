@@ -1,6 +1,7 @@
 // `trellis apply --wait`: follows each written resource's change (by its resourceVersion) through the propagation
 // API until every proxy it affects holds it, one rejects it, or the timeout passes; prints one line per change and
-// names the proxies that NACKed (with their error), disconnected, or did not answer.
+// names the proxies that NACKed (with their error), disconnected, or did not answer. A change not recorded yet (a
+// Kubernetes store reports writes through its watch, a moment later) is asked for again until the timeout.
 import type { ChangeView } from "../xds/propagation.js";
 import { call } from "./rest-client.js";
 
@@ -43,7 +44,7 @@ export async function waitForPropagation(base: string, written: Written[], timeo
     const c = last.get(w);
     if (!c) {
       failed++;
-      console.error(`${w.label}: the control plane has no record of this write (resourceVersion ${w.resourceVersion}); it may have been overwritten by a newer one`);
+      console.error(`${w.label}: the control plane recorded no change for this write (resourceVersion ${w.resourceVersion}) within ${timeoutMs / 1000}s; its store may not have reported it yet, or 200 newer changes came after it`);
       continue;
     }
     const p = c.proxies;

@@ -27,6 +27,8 @@ interface TypeState {
   delta?: DeltaSubscription;
   /** Delta streams: a response is out and not ACKed or NACKed yet. */
   pending?: boolean;
+  /** Delta streams: the type's first request has been answered (even when empty, so the client knows it was heard). */
+  answered?: boolean;
 }
 
 type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
@@ -312,7 +314,7 @@ export class AdsServer {
     const snap = s.node && this.snapshots.get(s.node.id);
     const version = snap?.versions[kind];
     if (!st?.delta || !snap || version === undefined) return;
-    const res = deltaDiff(st.delta, TYPE_URL[kind], version, snap.resources[kind] ?? new Map(), always);
+    const res = deltaDiff(st.delta, TYPE_URL[kind], version, snap.resources[kind] ?? new Map(), always || !st.answered);
     st.sentVersion = version;
     if (!res) {
       // Nothing this client wants changed: it holds this version once what is in flight is ACKed.
@@ -322,6 +324,7 @@ export class AdsServer {
     const nonce = `${s.id}-${++s.nonce}`;
     st.sentNonce = nonce;
     st.pending = true;
+    st.answered = true;
     this.metrics.pushed(kind);
     s.call.write({ ...res, nonce });
   }

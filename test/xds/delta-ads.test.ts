@@ -105,6 +105,11 @@ test("refusals by field name: another type on a per-type stream, resource locato
 
   const perType = open(PER_TYPE.cluster);
   perType.send({ node: node("n3"), type_url: TYPE_URL.cluster });
+  // No snapshot yet: the first answer comes with the snapshot, even an empty one.
+  server.setSnapshot("n3", snapshot("v0", { cluster: [] }));
+  const empty = await perType.next("the empty first CDS answer");
+  assert.deepEqual([empty.system_version_info, names(empty)], ["v0", []]);
+  perType.send({ type_url: TYPE_URL.cluster, response_nonce: empty.nonce });
   server.setSnapshot("n3", snapshot("v1", { cluster: [cluster("x")], endpoint: [cla("x", 1)] }));
   assert.deepEqual(names(await perType.next("CDS on the per-type DeltaClusters stream")), ["x"]);
 

@@ -11,6 +11,7 @@ import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
 import { analyzeCompetingSelectors } from "./analyzers/competing-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
 import { analyzeAnnotations } from "./analyzers/kube/annotations.js";
+import { analyzeGatewayCredentials } from "./analyzers/kube/gateway-credentials.js";
 import { analyzeInjection } from "./analyzers/kube/injection.js";
 import { objectReporter } from "./analyzers/kube/objects.js";
 import { analyzeServices } from "./analyzers/kube/services.js";
@@ -74,6 +75,7 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   analyzeCompetingSelectors(valid, mesh, report);
   analyzeServiceEntryPorts(valid, report);
   analyzeJwtClaimRoutes(valid, mesh, report);
+  analyzeGatewayCredentials(valid, mesh, others, report);
   // Kubernetes objects among the inputs (Namespaces, Services, Pods, Deployments) have checks of their own.
   const reportObject = objectReporter(out);
   analyzeAnnotations(others, reportObject);

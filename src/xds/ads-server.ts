@@ -297,23 +297,26 @@ export class AdsServer {
     if (!st?.delta) {
       st = { requested: true, delta: openSubscription(kind, req) };
       s.types.set(kind, st);
-      this.pushDelta(s, kind, true);
-    } else if (updateSubscription(st.delta, req)) this.pushDelta(s, kind, false);
+      this.pushDelta(s, kind, "first");
+    } else if (updateSubscription(st.delta, req)) this.pushDelta(s, kind, "subscription");
   }
 
   private pushChanged(s: Stream): void {
     for (const kind of ADS_ORDER) {
-      if (s.delta) this.pushDelta(s, kind, false);
+      if (s.delta) this.pushDelta(s, kind, "snapshot");
       else this.push(s, kind, false);
     }
     this.checkHeld(s);
   }
 
-  private pushDelta(s: Stream, kind: ResourceKind, always: boolean): void {
+  /** `why`: a type's first request, a subscription change, or a new snapshot (a type whose version is unchanged is skipped). */
+  private pushDelta(s: Stream, kind: ResourceKind, why: "first" | "subscription" | "snapshot"): void {
     const st = s.types.get(kind);
     const snap = s.node && this.snapshots.get(s.node.id);
     const version = snap?.versions[kind];
     if (!st?.delta || !snap || version === undefined) return;
+    if (why === "snapshot" && st.answered && st.sentVersion === version) return;
+    const always = why === "first";
     const res = deltaDiff(st.delta, TYPE_URL[kind], version, snap.resources[kind] ?? new Map(), always || !st.answered);
     st.sentVersion = version;
     if (!res) {

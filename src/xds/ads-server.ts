@@ -104,10 +104,13 @@ export class AdsServer {
     this.snapshots.delete(nodeId);
   }
 
-  /** One entry per node: a node with several streams (per-type xDS) shows each type from the stream carrying it. */
+  /**
+   * One entry per node: a node with several streams (per-type xDS, or a reconnect overlapping the stream it replaces)
+   * shows each type from the newest stream carrying it.
+   */
   proxies(): ConnectedProxy[] {
     return [...this.byNode.values()].map((set) => {
-      const streams = [...set];
+      const streams = [...set].reverse();
       const base = this.describe(streams[0]);
       if (streams.length === 1) return base;
       return { ...base, types: ADS_ORDER.map((k) => status(streams.map((x) => x.types.get(k)).find((t) => t?.requested), TYPE_URL[k])) };
@@ -340,7 +343,8 @@ export class AdsServer {
     const id = s.node?.id;
     const snap = id !== undefined ? this.snapshots.get(id) : undefined;
     if (!snap || this.heldSnapshot.get(id!) === snap) return;
-    const streams = [...(this.byNode.get(id!) ?? [])];
+    // Newest first: a stream a reconnect replaced, not yet seen closing, does not speak for the node.
+    const streams = [...(this.byNode.get(id!) ?? [])].reverse();
     const stateOf = (kind: ResourceKind) => streams.map((x) => x.types.get(kind)).find((st) => st?.requested);
     // Every client asks for listeners (Envoy, grpc-js-xds, ours); before it has, it holds nothing yet.
     if (!stateOf("listener")) return;

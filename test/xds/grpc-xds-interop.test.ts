@@ -101,7 +101,7 @@ test("the grpc-js-xds client's ACKs count in propagation: once it holds a change
   await firstCall;
   setVirtualService([{ route: [{ destination: { host: "echo", subset: "v2" } }] }]);
   const change = () => cp.ads.propagation.find("VirtualService", "default", "echo");
-  for (let i = 0; i < 200 && change()?.state !== "DONE"; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 600 && change()?.state !== "DONE"; i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(change()?.state, "DONE", JSON.stringify(change()));
   assert.deepEqual([change()!.proxies.affected, change()!.proxies.held], [1, 1]);
   writeFileSync(go, "");

@@ -1,0 +1,106 @@
+// Istio's canary upgrade with two revisions side by side, installed with `trellis install` (the default revision,
+// then --revision canary): both control planes Ready, each with its own injector registration, and the real API
+// server sends a pod to the injector of its namespace's revision only (istio-injection=enabled -> istiod,
+// istio.io/rev=canary -> istiod-canary; a pod label istio.io/rev picks the revision in an unlabelled namespace;
+// sidecar.istio.io/inject=false opts out); moving a namespace by relabelling moves its pods to the other revision.
+// Which injector the API server called is read from its answer: the webhook's Service name appears in the call's
+// error (no injector answers /inject yet) or, once the injector runs, in the injected proxy's discovery address.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { kubeBinaries } from "../fixtures/kube/binaries.js";
+import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
+import { startKubeletStandIn, type KubeletStandIn } from "../fixtures/kube/kubelet/kubelet-standin.js";
+import { podNetworkUnavailable } from "../fixtures/kube/kubelet/pod-network.js";
+import { waitForDeployment } from "../fixtures/kube/control-plane-pods.js";
+import { runTrellis } from "../fixtures/trellis-cli.js";
+import { until } from "../fixtures/until.js";
+
+const bins = await kubeBinaries();
+const skip = !bins.ok ? bins.reason : podNetworkUnavailable() ?? false;
+const NS = "istio-system";
+const LIMIT_MS = 240_000;
+const STABLE = /istiod\.istio-system\.svc/;
+const CANARY = /istiod-canary\.istio-system\.svc/;
+
+describe("two revisions side by side (canary upgrade)", { skip }, () => {
+  let cluster: KubeCluster;
+  let kubelet: KubeletStandIn;
+
+  before(async () => {
+    const started = await startKubeCluster();
+    if (!started.ok) throw new Error(started.reason);
+    cluster = started.cluster;
+    const standIn = await startKubeletStandIn(cluster);
+    if (!standIn.ok) throw new Error(standIn.reason);
+    kubelet = standIn.kubelet;
+  });
+  after(async () => {
+    await kubelet?.stop();
+    await cluster?.stop();
+  });
+
+  const namespace = async (name: string, labels: Record<string, string>) => {
+    const res = await cluster.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
+    assert.equal(res.status, 201, res.text);
+    await until(`ServiceAccount ${name}/default`, async () => (await cluster.request("GET", `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200, LIMIT_MS);
+  };
+  /** The API server's answer to creating (dry run) a pod: which injector it called shows in the text. */
+  const createPod = async (ns: string, labels: Record<string, string> = {}) => {
+    const res = await cluster.request("POST", `/api/v1/namespaces/${ns}/pods?dryRun=All`, {
+      apiVersion: "v1", kind: "Pod", metadata: { name: "app", labels: { app: "app", ...labels } },
+      spec: { containers: [{ name: "app", image: "httpbin" }] },
+    });
+    return { status: res.status, text: res.text };
+  };
+  const sentTo = async (what: string, want: RegExp, not: RegExp, ns: string, labels?: Record<string, string>) => {
+    let last = "";
+    // The API server picks up webhook configurations and labels shortly after they change: poll until it agrees.
+    await until(what, async () => {
+      const r = await createPod(ns, labels);
+      last = `${r.status} ${r.text}`;
+      return want.test(r.text) && !not.test(r.text);
+    }, LIMIT_MS).catch((err: Error) => { throw new Error(`${err.message}; last answer: ${last}`); });
+  };
+
+  it("trellis install puts the default revision and the canary side by side, both Ready", async () => {
+    const stable = await runTrellis(["install", "--kubeconfig", cluster.adminKubeconfig, "--timeout", "4m"]);
+    assert.equal(stable.code, 0, stable.stdout + stable.stderr);
+    assert.match(stable.stdout, /Deployment istio-system\/istiod is Ready/);
+    const canary = await runTrellis(["install", "--kubeconfig", cluster.adminKubeconfig, "--revision", "canary", "--skip-crds", "--timeout", "4m"]);
+    assert.equal(canary.code, 0, canary.stdout + canary.stderr);
+    assert.match(canary.stdout, /Deployment istio-system\/istiod-canary is Ready/);
+    await waitForDeployment(cluster, kubelet, NS, "istiod", LIMIT_MS);
+    const hooks = await cluster.request<{ items: Array<{ metadata: { name: string; labels: Record<string, string> } }> }>("GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations");
+    assert.deepEqual(hooks.body.items.map((h) => `${h.metadata.name}:${h.metadata.labels["istio.io/rev"]}`).sort(), ["istio-sidecar-injector-canary:canary", "istio-sidecar-injector:default"]);
+  });
+
+  it("trellis install refuses bad values naming the field, and changes nothing", async () => {
+    const r = await runTrellis(["install", "--kubeconfig", cluster.adminKubeconfig, "--set", "replicas=two"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /replicas: must be integer, got string "two"/);
+  });
+
+  it("each namespace's pods go to its revision's injector only", async () => {
+    await namespace("app-stable", { "istio-injection": "enabled" });
+    await namespace("app-canary", { "istio.io/rev": "canary" });
+    await namespace("plain", {});
+    await sentTo("a pod in an istio-injection=enabled namespace to go to istiod", STABLE, CANARY, "app-stable");
+    await sentTo("a pod in an istio.io/rev=canary namespace to go to istiod-canary", CANARY, STABLE, "app-canary");
+    await sentTo("a pod labelled istio.io/rev=canary in a plain namespace to go to istiod-canary", CANARY, STABLE, "plain", { "istio.io/rev": "canary" });
+    const plain = await createPod("plain");
+    assert.equal(plain.status, 201, `no injector is called for a plain namespace: ${plain.text}`);
+    const optOut = await createPod("app-canary", { "sidecar.istio.io/inject": "false" });
+    assert.equal(optOut.status, 201, `sidecar.istio.io/inject=false opts out: ${optOut.text}`);
+  });
+
+  it("relabelling a namespace moves its pods from one revision to the other, and back", async () => {
+    const relabel = async (labels: Record<string, string | null>) => {
+      const res = await cluster.request("PATCH", "/api/v1/namespaces/app-stable", { metadata: { labels } }, "application/merge-patch+json");
+      assert.equal(res.status, 200, res.text);
+    };
+    await relabel({ "istio-injection": null, "istio.io/rev": "canary" });
+    await sentTo("app-stable's pods to go to istiod-canary after the move", CANARY, STABLE, "app-stable");
+    await relabel({ "istio.io/rev": "default" });
+    await sentTo("app-stable's pods to go back to istiod (istio.io/rev=default)", STABLE, CANARY, "app-stable");
+  });
+});

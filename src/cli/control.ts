@@ -46,7 +46,8 @@ With the CA on in Kubernetes mode, proxies prove themselves with their pod's ser
 istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default
 istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
 which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
-istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound).
+istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound). With $REVISION
+set (a revision other than default, as the chart sets it), the webhook certificate also names istiod-REVISION.NAMESPACE.svc.
 The permissions this needs are in manifests/control-plane-rbac.yaml.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
@@ -56,7 +57,17 @@ function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, 
     return undefined;
   }
   if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
-  return { client: opts.kube.client, namespace: process.env.POD_NAMESPACE || "istio-system", webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url } };
+  const namespace = process.env.POD_NAMESPACE || "istio-system";
+  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace) } };
+}
+
+/** $REVISION (the chart sets it, as istiod's): a revision's webhooks are called through istiod-REV, so its
+ *  certificate names that Service too. */
+function revisionDnsNames(namespace: string): string[] {
+  const rev = process.env.REVISION;
+  if (!rev || rev === "default") return [];
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(rev)) throw new Error(`$REVISION "${rev}" must be a DNS label (the revision's Service is istiod-REVISION)`);
+  return [`istiod-${rev}.${namespace}.svc`];
 }
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */

@@ -19,8 +19,9 @@ const bins = await kubeBinaries();
 const skip = !bins.ok ? bins.reason : podNetworkUnavailable() ?? false;
 const NS = "istio-system";
 const LIMIT_MS = 240_000;
-const STABLE = /istiod\.istio-system\.svc/;
-const CANARY = /istiod-canary\.istio-system\.svc/;
+// The injector's URL in the API server's error, or the discovery address in an injected pod.
+const STABLE = /https:\/\/istiod\.istio-system\.svc:443\/inject|istiod\.istio-system\.svc:15012/;
+const CANARY = /https:\/\/istiod-canary\.istio-system\.svc:443\/inject|istiod-canary\.istio-system\.svc:15012/;
 
 describe("two revisions side by side (canary upgrade)", { skip }, () => {
   let cluster: KubeCluster;

@@ -4,7 +4,8 @@ import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { durationFlag } from "./flags.js";
 import { CHART_FLAGS, CHART_OPTIONS, renderFromFlags } from "./manifest.js";
-import { applyManifests, waitForDeployments } from "../install/apply-manifests.js";
+import { applyManifests, pruneRelease, waitForDeployments } from "../install/apply-manifests.js";
+import type { Manifest } from "../install/chart.js";
 import { KubeClient, type KubeObject } from "../control/kube/client.js";
 import { kubeConnection } from "../control/kube/kube-mode.js";
 
@@ -14,7 +15,8 @@ const USAGE = `usage: trellis install [-f FILE]... [--set KEY=VALUE]... [--revis
 Installs the Trellis control plane into a Kubernetes cluster from the same chart Helm installs (objects owned by
 field manager trellis-install, applied server-side with --force-conflicts, as istioctl does), then waits up to
 --timeout (default 5m) for its Deployments to be Ready. Running it again with other values upgrades in place; a
-second revision (--revision canary) installs beside the first. Without --kubeconfig: $KUBECONFIG, else in-cluster.
+second revision (--revision canary) installs beside the first. Objects an earlier trellis install of the same
+release and revision made that the new rendering lacks are deleted (pruned). Without --kubeconfig: $KUBECONFIG, else in-cluster.
 ${CHART_FLAGS}
   --skip-crds            do not apply Istio's CRDs (already installed)`;
 
@@ -37,6 +39,7 @@ export async function run(args: string[]): Promise<number> {
     const crds = values["skip-crds"] ? [] : chart.crds.flatMap((c) => parseAllDocuments(c.text).map((d) => d.toJS() as KubeObject)).filter((o) => o?.kind === "CustomResourceDefinition");
     const log = (line: string) => console.log(line);
     await applyManifests(client, values.namespace!, crds, manifests, log);
+    await pruneRelease(client, values.namespace!, values.name!, revisionOf(manifests), manifests, log);
     await waitForDeployments(client, manifests, timeoutMs, log);
     console.log(`✔ Trellis ${chart.meta.appVersion ?? chart.meta.version}${values.revision ? ` (revision ${values.revision})` : ""} installed in ${values.namespace}`);
     return 0;
@@ -46,4 +49,10 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     client?.close();
   }
+}
+
+/** The revision the rendering was made for (what the chart's istio.io/rev labels say). */
+function revisionOf(manifests: Manifest[]): string {
+  const labels = (manifests.find((m) => m.object.kind === "Deployment")?.object.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+  return labels?.["istio.io/rev"] ?? "default";
 }

@@ -59,6 +59,30 @@ export async function applyManifests(client: KubeClient, namespace: string, crds
   return { applied, crds: crdNames };
 }
 
+/**
+ * Deletes what an earlier `trellis install` of this release and revision made and this rendering no longer has (a
+ * PodDisruptionBudget after scaling to one replica, a disabled gateway), as istioctl install prunes. Only objects
+ * labelled as this release's, by trellis (managed-by), of this revision are considered; Helm's are never touched.
+ */
+export async function pruneRelease(client: KubeClient, namespace: string, release: string, revision: string, manifests: Manifest[], log: (line: string) => void): Promise<string[]> {
+  const keep = new Set(manifests.map((m) => objectPath(m.object as unknown as KubeObject)));
+  const selector = `app.kubernetes.io/instance=${release},app.kubernetes.io/managed-by=trellis,istio.io/rev=${revision || "default"}`;
+  const pruned: string[] = [];
+  for (const [kind, k] of Object.entries(KINDS)) {
+    if (kind === "Namespace") continue;
+    const collection = k.namespaced ? `${k.path.slice(0, k.path.lastIndexOf("/"))}/namespaces/${namespace}/${k.path.slice(k.path.lastIndexOf("/") + 1)}` : k.path;
+    const list = await client.get<{ items: KubeObject[] }>(collection, { query: { labelSelector: selector } });
+    for (const o of list.items) {
+      const path = `${collection}/${o.metadata.name}`;
+      if (keep.has(path)) continue;
+      await client.request("DELETE", path, { query: { propagationPolicy: "Background" } });
+      pruned.push(`${kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`);
+      log(`${pruned.at(-1)} pruned (no longer in the rendering)`);
+    }
+  }
+  return pruned;
+}
+
 interface DeploymentStatus {
   metadata: { generation?: number };
   spec: { replicas?: number };

@@ -81,6 +81,21 @@ describe("two revisions side by side (canary upgrade)", { skip }, () => {
     assert.match(r.stderr, /replicas: must be integer, got string "two"/);
   });
 
+  it("trellis install again upgrades in place and prunes what the new rendering lacks, in its own revision only", async () => {
+    const canary = ["install", "--kubeconfig", cluster.adminKubeconfig, "--revision", "canary", "--skip-crds", "--timeout", "4m"];
+    const pdb = (name: string) => cluster.request("GET", `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/${name}`);
+    const scaled = await runTrellis([...canary, "--set", "replicas=2"]);
+    assert.equal(scaled.code, 0, scaled.stdout + scaled.stderr);
+    assert.equal((await pdb("istiod-canary")).status, 200, "two replicas get a PodDisruptionBudget");
+    const back = await runTrellis(canary);
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    assert.match(back.stdout, /PodDisruptionBudget istio-system\/istiod-canary pruned/);
+    assert.equal((await pdb("istiod-canary")).status, 404);
+    assert.doesNotMatch(back.stdout, /istiod pruned|istio-sidecar-injector pruned|trellis-control pruned/, "the default revision's objects are not the canary's to prune");
+    const stable = await cluster.request<{ status: { readyReplicas?: number } }>("GET", `/apis/apps/v1/namespaces/${NS}/deployments/istiod`);
+    assert.equal(stable.body.status.readyReplicas, 1, "the default revision keeps running");
+  });
+
   it("each namespace's pods go to its revision's injector only", async () => {
     await namespace("app-stable", { "istio-injection": "enabled" });
     await namespace("app-canary", { "istio.io/rev": "canary" });

@@ -8,6 +8,7 @@ import { KINDS, type KindInfo } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
 import { storeKind, storeKindOf } from "../../api/store-kind.js";
 import { ConflictError, type ConfigStore, NotFoundError, type StoreEvent } from "../store/config-store.js";
+import { restStatusOfKubeError } from "../kube/kube-rest-status.js";
 import { BodyError, readJsonBody } from "./json-body.js";
 import { refuseRequest } from "./request-guard.js";
 import { badNamespace, badResourceName } from "./resource-names.js";
@@ -92,7 +93,10 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const hosts = new Set([...(deps.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   return (req, res) => {
-    handle(deps, hosts, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
+    handle(deps, hosts, req, res).catch((err: Error) => {
+      const kube = restStatusOfKubeError(err);
+      return kube ? status(res, kube.code, kube.reason, kube.message) : status(res, 500, "InternalError", err.message);
+    });
   };
 }
 

@@ -47,7 +47,7 @@ describe("the chart under the real helm, and trellis manifest generate", { skip 
 
   const valuesFile = join(dir, "values.yaml");
   writeFileSync(valuesFile, [
-    "injection:", "  enableNamespacesByDefault: true", "  failurePolicy: Ignore", "  nativeSidecars: true",
+    "injection:", "  nativeSidecars: true", "  proxyImage: registry.example/trellis/proxy:9.9.9",
     "pdb:", "  enabled: false", "resources:", "  limits:", "    cpu: 2", "    memory: 1Gi",
     "meshConfig:", "  accessLogEncoding: JSON", "  outboundTrafficPolicy:", "    mode: REGISTRY_ONLY",
   ].join("\n"));
@@ -72,7 +72,7 @@ describe("the chart under the real helm, and trellis manifest generate", { skip 
   }
 
   it("both refuse bad values, naming the field", async () => {
-    for (const [set, field] of [["replicas=0", "replicas"], ["injection.policy=sometimes", "injection.policy"], ["replicaCount=2", "replicaCount"]]) {
+    for (const [set, field] of [["replicas=0", "replicas"], ["injection.nativeSidecars=sometimes", "injection.nativeSidecars"], ["replicaCount=2", "replicaCount"]]) {
       const fromHelm = await h.run(["template", "trellis", CHART_DIR, "--set", set]);
       assert.notEqual(fromHelm.code, 0, `helm accepted ${set}`);
       assert.match(fromHelm.stderr, new RegExp(field.split(".").pop()!), fromHelm.stderr);

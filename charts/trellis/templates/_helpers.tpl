@@ -40,7 +40,11 @@ istio.io/rev: {{ include "trellis.rev" . }}
 {{- toJson $mesh }}
 {{- end }}
 
-{{/* What the injector reads: revision, injection policy, native sidecars, and where injected proxies connect. */}}
+{{/* What the injector reads (trellis control --inject-values), in Istio's Helm values shape: the sidecar image, the
+     control plane's namespace, the revision, native sidecars, and where injected proxies connect. */}}
 {{- define "trellis.injectorValues" -}}
-{{- dict "revision" .Values.revision "injection" .Values.injection "tracing" .Values.tracing "discoveryAddress" (printf "%s.%s.svc:15012" (include "trellis.istiod" .) .Release.Namespace) | toJson }}
+{{- $image := .Values.injection.proxyImage | default (printf "trellis/proxy:%s" (.Values.image.tag | default .Chart.AppVersion)) }}
+{{- $global := dict "istioNamespace" .Release.Namespace "proxy" (dict "image" $image) }}
+{{- $mesh := dict "defaultConfig" (dict "discoveryAddress" (printf "%s.%s.svc:15012" (include "trellis.istiod" .) .Release.Namespace)) }}
+{{- dict "global" $global "revision" .Values.revision "sidecarInjectorWebhook" (dict "nativeSidecar" .Values.injection.nativeSidecars) "meshConfig" $mesh | toJson }}
 {{- end }}

@@ -5,12 +5,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
+import { loadInjectSettings } from "../control/kube/inject/load-settings.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
-                       [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
+                       [--webhook-port N] [--webhook-url URL] [--inject-values FILE] [--allowed-host NAME]...
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -46,28 +47,28 @@ With the CA on in Kubernetes mode, proxies prove themselves with their pod's ser
 istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default
 istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
 which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
-istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound). With $REVISION
-set (a revision other than default, as the chart sets it), the webhook certificate also names istiod-REVISION.NAMESPACE.svc.
+istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound). The same server
+injects sidecars on /inject (MutatingWebhookConfiguration istio-sidecar-injector[-REV], written by the leader);
+--inject-values reads Istio's Helm values for it (global.proxy.image and resources, revision, meshConfig.defaultConfig,
+sidecarInjectorWebhook.nativeSidecar), as trellis kube-inject --injectConfigFile does. A revision other than default
+is called through Service istiod-REV: the webhook certificate names istiod-REV.NAMESPACE.svc too.
 The permissions this needs are in manifests/control-plane-rbac.yaml.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
-function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
+function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined, injectValues: string | undefined): ControlPlaneOptions["kubeIdentity"] {
   if (!opts.kube || opts.caPort === undefined) {
-    if (port !== undefined || url !== undefined) throw new Error("--webhook-port and --webhook-url need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
+    if (port !== undefined || url !== undefined || injectValues !== undefined) throw new Error("--webhook-port, --webhook-url and --inject-values need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
     return undefined;
   }
   if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
   const namespace = process.env.POD_NAMESPACE || "istio-system";
-  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace) } };
+  const settings = loadInjectSettings({ namespace, values: injectValues === undefined ? undefined : { flag: "--inject-values", file: injectValues } });
+  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace, settings.revision), inject: { settings: () => settings } } };
 }
 
-/** $REVISION (the chart sets it, as istiod's): a revision's webhooks are called through istiod-REV, so its
- *  certificate names that Service too. */
-function revisionDnsNames(namespace: string): string[] {
-  const rev = process.env.REVISION;
-  if (!rev || rev === "default") return [];
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(rev)) throw new Error(`$REVISION "${rev}" must be a DNS label (the revision's Service is istiod-REVISION)`);
-  return [`istiod-${rev}.${namespace}.svc`];
+/** A revision's webhooks are called through its Service istiod-REV, so its certificate names that Service too. */
+function revisionDnsNames(namespace: string, revision: string): string[] {
+  return revision && revision !== "default" ? [`istiod-${revision}.${namespace}.svc`] : [];
 }
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
@@ -112,6 +113,7 @@ export async function run(args: string[]): Promise<number> {
       "kube-context": { type: "string" },
       "webhook-port": { type: "string" },
       "webhook-url": { type: "string" },
+      "inject-values": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -137,7 +139,7 @@ export async function run(args: string[]): Promise<number> {
       consolePort: portFlag("--console-port", values["console-port"], 20001),
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
       kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
-    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
+    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"], values["inject-values"]);
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;

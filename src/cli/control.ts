@@ -51,7 +51,8 @@ istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 
 injects sidecars on /inject (MutatingWebhookConfiguration istio-sidecar-injector[-REV], written by the leader);
 --inject-values reads Istio's Helm values for it (global.proxy.image and resources, revision, meshConfig.defaultConfig,
 sidecarInjectorWebhook.nativeSidecar), as trellis kube-inject --injectConfigFile does. A revision other than default
-is called through Service istiod-REV: the webhook certificate names istiod-REV.NAMESPACE.svc too.
+is called through Service istiod-REV: the webhook certificate names istiod-REV.NAMESPACE.svc too, and its replicas
+elect their leader with the Lease trellis-control-leader-REV.
 The permissions this needs are in manifests/control-plane-rbac.yaml.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
@@ -63,7 +64,9 @@ function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, 
   if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
   const namespace = process.env.POD_NAMESPACE || "istio-system";
   const settings = loadInjectSettings({ namespace, values: injectValues === undefined ? undefined : { flag: "--inject-values", file: injectValues } });
-  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace, settings.revision), inject: { settings: () => settings } } };
+  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace, settings.revision), inject: { settings: () => settings } },
+    // Each revision elects its own leader: the leader writes its revision's injector registration.
+    ...(settings.revision && settings.revision !== "default" ? { election: { name: `trellis-control-leader-${settings.revision}` } } : {}) };
 }
 
 /** A revision's webhooks are called through its Service istiod-REV, so its certificate names that Service too. */

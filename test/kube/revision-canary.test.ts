@@ -3,8 +3,9 @@
 // server sends a pod to the injector of its namespace's revision only (istio-injection=enabled -> istiod,
 // istio.io/rev=canary -> istiod-canary; a pod label istio.io/rev picks the revision in an unlabelled namespace;
 // sidecar.istio.io/inject=false opts out); moving a namespace by relabelling moves its pods to the other revision.
-// Which injector the API server called is read from its answer: the webhook's Service name appears in the call's
-// error (no injector answers /inject yet) or, once the injector runs, in the injected proxy's discovery address.
+// Which control plane injected is read from the injected pod: its sidecar's discovery address is istiod[-REV], so each
+// revision's proxies connect to their own control plane only. Each revision elects its own leader, which writes
+// its injector registration's caBundle.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { kubeBinaries } from "../fixtures/kube/binaries.js";
@@ -19,9 +20,9 @@ const bins = await kubeBinaries();
 const skip = !bins.ok ? bins.reason : podNetworkUnavailable() ?? false;
 const NS = "istio-system";
 const LIMIT_MS = 240_000;
-// The injector's URL in the API server's error, or the discovery address in an injected pod.
-const STABLE = /https:\/\/istiod\.istio-system\.svc:443\/inject|istiod\.istio-system\.svc:15012/;
-const CANARY = /https:\/\/istiod-canary\.istio-system\.svc:443\/inject|istiod-canary\.istio-system\.svc:15012/;
+// The injected sidecar's discovery address.
+const STABLE = /istiod\.istio-system\.svc:15012/;
+const CANARY = /istiod-canary\.istio-system\.svc:15012/;
 
 describe("two revisions side by side (canary upgrade)", { skip }, () => {
   let cluster: KubeCluster;
@@ -59,7 +60,7 @@ describe("two revisions side by side (canary upgrade)", { skip }, () => {
     await until(what, async () => {
       const r = await createPod(ns, labels);
       last = `${r.status} ${r.text}`;
-      return want.test(r.text) && !not.test(r.text);
+      return r.status === 201 && /sidecar\.istio\.io\/status/.test(r.text) && want.test(r.text) && !not.test(r.text);
     }, LIMIT_MS).catch((err: Error) => { throw new Error(`${err.message}; last answer: ${last}`); });
   };
 
@@ -73,6 +74,16 @@ describe("two revisions side by side (canary upgrade)", { skip }, () => {
     await waitForDeployment(cluster, kubelet, NS, "istiod", LIMIT_MS);
     const hooks = await cluster.request<{ items: Array<{ metadata: { name: string; labels: Record<string, string> } }> }>("GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations");
     assert.deepEqual(hooks.body.items.map((h) => `${h.metadata.name}:${h.metadata.labels["istio.io/rev"]}`).sort(), ["istio-sidecar-injector-canary:canary", "istio-sidecar-injector:default"]);
+    // Each revision's own leader (its own Lease) writes its injector's caBundle.
+    for (const name of ["istio-sidecar-injector", "istio-sidecar-injector-canary"]) {
+      await until(`${name}'s caBundle, written by its revision's leader`, async () => {
+        const hook = await cluster.request<{ webhooks: Array<{ clientConfig: { caBundle?: string } }> }>("GET", `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`);
+        return hook.body.webhooks.every((w) => !!w.clientConfig.caBundle);
+      }, LIMIT_MS);
+    }
+    for (const lease of ["trellis-control-leader", "trellis-control-leader-canary"]) {
+      assert.equal((await cluster.request("GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${lease}`)).status, 200, `Lease ${lease}`);
+    }
   });
 
   it("trellis install refuses bad values naming the field, and changes nothing", async () => {
@@ -104,9 +115,11 @@ describe("two revisions side by side (canary upgrade)", { skip }, () => {
     await sentTo("a pod in an istio.io/rev=canary namespace to go to istiod-canary", CANARY, STABLE, "app-canary");
     await sentTo("a pod labelled istio.io/rev=canary in a plain namespace to go to istiod-canary", CANARY, STABLE, "plain", { "istio.io/rev": "canary" });
     const plain = await createPod("plain");
-    assert.equal(plain.status, 201, `no injector is called for a plain namespace: ${plain.text}`);
+    assert.equal(plain.status, 201, plain.text);
+    assert.doesNotMatch(plain.text, /sidecar\.istio\.io\/status/, "no injector is called for a plain namespace");
     const optOut = await createPod("app-canary", { "sidecar.istio.io/inject": "false" });
-    assert.equal(optOut.status, 201, `sidecar.istio.io/inject=false opts out: ${optOut.text}`);
+    assert.equal(optOut.status, 201, optOut.text);
+    assert.doesNotMatch(optOut.text, /sidecar\.istio\.io\/status/, "sidecar.istio.io/inject=false opts out");
   });
 
   it("relabelling a namespace moves its pods from one revision to the other, and back", async () => {

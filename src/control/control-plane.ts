@@ -25,6 +25,7 @@ import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
 import type { ConfigStore, StoreEvent } from "./store/config-store.js";
 import type { KubeMode } from "./kube/kube-mode.js";
+import type { ReplicaHooks } from "./ha/replica-hooks.js";
 import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
@@ -97,6 +98,8 @@ export interface ControlPlaneOptions {
   kube?: KubeMode;
   /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
   kubeIdentity?: KubeIdentityOptions;
+  /** One of several replicas sharing an etcd store (see ha/etcd-replica.ts): the store, and registrations shared. */
+  replica?: ReplicaHooks;
 }
 
 function isLoopback(host: string): boolean {
@@ -143,7 +146,7 @@ export class ControlPlane {
     this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
-    this.store = options.kube?.store ?? new Store(options.stateDir);
+    this.store = options.kube?.store ?? options.replica?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
     this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
     this.gateways = new GatewayReports(this.log);
@@ -162,6 +165,7 @@ export class ControlPlane {
       authority: () => this.ca?.authority,
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
       start: async () => {
+        if (this.options.replica?.rootRotationRefused) throw new Error(this.options.replica.rootRotationRefused);
         await this.ca!.authority.rotateRoot();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
@@ -204,6 +208,7 @@ export class ControlPlane {
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
         if (!this.options.kube) this.registry.upsert(workload);
+        this.options.replica?.registered(workload);
         this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
       },
       onStreamClose: (p) => {
@@ -212,6 +217,7 @@ export class ControlPlane {
           this.guard.forget(p.node.id);
           this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
+          this.options.replica?.unregistered(p.node.id);
         }
       },
       onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
@@ -248,7 +254,7 @@ export class ControlPlane {
       token,
       routes: this.apiRoutes,
       allowedHosts: this.options.allowedHosts,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      proxies: () => [...this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })), ...(this.options.replica?.remoteProxies() ?? [])],
       configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => this.analysisContext(),
     });

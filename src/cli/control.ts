@@ -52,7 +52,9 @@ which every replica serves over TLS on --webhook-port (default 15017): the API s
 istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound). The same server
 injects sidecars on /inject (MutatingWebhookConfiguration istio-sidecar-injector[-REV], written by the leader);
 --inject-values reads Istio's Helm values for it (global.proxy.image and resources, revision, meshConfig.defaultConfig,
-sidecarInjectorWebhook.nativeSidecar), as trellis kube-inject --injectConfigFile does.
+sidecarInjectorWebhook.nativeSidecar), as trellis kube-inject --injectConfigFile does. A revision other than default
+is called through Service istiod-REV: the webhook certificate names istiod-REV.NAMESPACE.svc too, and its replicas
+elect their leader with the Lease trellis-control-leader-REV.
 The permissions this needs are in manifests/control-plane-rbac.yaml.
 Replicas: --store etcd://HOST:PORT,... keeps resources, the CA's material and proxies' registrations in etcd (v3),
 every value sealed with AES-256-GCM under --store-key FILE (32 random bytes, hex or base64, mode 0600; the same file
@@ -71,7 +73,14 @@ function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, 
   if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
   const namespace = process.env.POD_NAMESPACE || "istio-system";
   const settings = loadInjectSettings({ namespace, values: injectValues === undefined ? undefined : { flag: "--inject-values", file: injectValues } });
-  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, inject: { settings: () => settings } } };
+  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, dnsNames: revisionDnsNames(namespace, settings.revision), inject: { settings: () => settings } },
+    // Each revision elects its own leader: the leader writes its revision's injector registration.
+    ...(settings.revision && settings.revision !== "default" ? { election: { name: `trellis-control-leader-${settings.revision}` } } : {}) };
+}
+
+/** A revision's webhooks are called through its Service istiod-REV, so its certificate names that Service too. */
+function revisionDnsNames(namespace: string, revision: string): string[] {
+  return revision && revision !== "default" ? [`istiod-${revision}.${namespace}.svc`] : [];
 }
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
@@ -117,12 +126,12 @@ export async function run(args: string[]): Promise<number> {
       "kube-context": { type: "string" },
       "webhook-port": { type: "string" },
       "webhook-url": { type: "string" },
+      "inject-values": { type: "string" },
       store: { type: "string" },
       "store-key": { type: "string" },
       "etcd-cacert": { type: "string" },
       "etcd-cert": { type: "string" },
       "etcd-key": { type: "string" },
-      "inject-values": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {

@@ -12,6 +12,8 @@ import { trellis, trellisPeer } from "./peers/trellis.js";
 import { type HopSample, runNode, sampleHop } from "./scenarios/http1-latency.js";
 import { meshCerts } from "./lib/mesh-certs.js";
 import { cpuSeconds } from "./lib/processes.js";
+import { describeRuntime } from "./lib/proxy-runtime.js";
+import { loadavg } from "node:os";
 import { http1ThroughputScenario } from "./scenarios/http1-throughput.js";
 import { h2GrpcScenario } from "./scenarios/h2-grpc.js";
 import { tcpThroughputScenario } from "./scenarios/tcp-throughput.js";
@@ -123,7 +125,8 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       for (const peer of order) {
         const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, tls);
         samples.get(peer.name)!.push(s);
-        console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}`);
+        console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} p99.9 ${s.load.p999.toFixed(3)} max ${s.load.max.toFixed(1)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}, load avg ${loadavg()[0].toFixed(1)}`);
+        if (s.runtime) console.log(`      ${describeRuntime(s.runtime)}`);
       }
     }
   });
@@ -133,15 +136,17 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       p50: spread(list.map((s) => s.load.p50)),
       p90: spread(list.map((s) => s.load.p90)),
       p99: spread(list.map((s) => s.load.p99)),
+      p999: spread(list.map((s) => s.load.p999)),
       cpuPer1000: spread(list.map((s) => s.cpuPer1000)),
       rssMiB: spread(list.map((s) => s.rssMiB)),
     };
   }
   const base = summary.direct;
-  console.log("\n  peer      p50 ms              p90 ms              p99 ms              added p99 (2 hops)  CPU s/1000 req      RSS MiB (2 procs)");
+  console.log("\n  peer      p50 ms              p90 ms              p99 ms              p99.9 ms            added p99 (2 hops)  added p99.9         CPU s/1000 req      RSS MiB (2 procs)");
   for (const [name, s] of Object.entries(summary)) {
     const added = base ? s.p99.median - base.p99.median : NaN;
-    console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
+    const added999 = base ? s.p999.median - base.p999.median : NaN;
+    console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${fmt(s.p999, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${added999.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
   }
   if (summary[against] && base) {
     const t = summary[against].p99.median - base.p99.median;

@@ -26,6 +26,8 @@ export interface Chain {
   serverPort?: number;
   /** The proxy processes, for CPU and memory readings (empty for direct). */
   procs: Proc[];
+  /** Trellis only: each proxy's admin port (same order as procs), for its runtime figures (bench/lib/proxy-runtime.ts). */
+  adminPorts?: number[];
   stop(): Promise<void>;
 }
 

@@ -7,7 +7,6 @@ import type { FilterChain__Output } from "../../xds/generated/envoy/config/liste
 import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
 import type { TcpProxy__Output } from "../../xds/generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js";
 import type { CidrRange__Output } from "../../xds/generated/envoy/config/core/v3/CidrRange.js";
-import { decodeAny } from "../../xds/resource.js";
 import { originalDestination } from "../../native/original-dst.js";
 import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.js";
 import type { ConnectionInfo } from "../http/stream-context.js";
@@ -27,6 +26,7 @@ import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/ext
 import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
 import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { typedConfig } from "../config/typed-config.js";
 
 /** A secure context per chain and material, so rotated certificates apply to new connections only. */
 const contexts = new WeakMap<Chain, { key: string; context: SecureContext }>();
@@ -181,10 +181,9 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   if (chain.transport_socket) {
     const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
     if (type.endsWith("tls.v3.DownstreamTlsContext")) {
-      const ctx = decodeAny<DownstreamTlsContext__Output>(chain.transport_socket.typed_config!, `${where}.transport_socket.typed_config`);
-      if (!ctx.ok) throw new Error(ctx.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-      if (!ctx.value.common_tls_context) throw new Error(`${where}.transport_socket: common_tls_context is required`);
-      tls = { material: compileTlsContext(ctx.value.common_tls_context, deps.secrets, `${where}.transport_socket.common_tls_context`), requireClient: ctx.value.require_client_certificate?.value ?? false };
+      const ctx = typedConfig<DownstreamTlsContext__Output>(chain.transport_socket.typed_config!, `${where}.transport_socket.typed_config`);
+      if (!ctx.common_tls_context) throw new Error(`${where}.transport_socket: common_tls_context is required`);
+      tls = { material: compileTlsContext(ctx.common_tls_context, deps.secrets, `${where}.transport_socket.common_tls_context`), requireClient: ctx.require_client_certificate?.value ?? false };
     } else if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
       throw new Error(`${where}.transport_socket: ${type} is not supported (tls and raw_buffer are)`);
     }
@@ -200,9 +199,8 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   const rbac = chain.filters.slice(0, -1).map((f, i) => {
     const fw = `${where}.filters[${i}]`;
     if (!f.typed_config?.type_url.endsWith("filters.network.rbac.v3.RBAC")) throw new Error(`${fw}: network filter ${f.name} is not supported before the terminal filter (envoy.filters.network.rbac is)`);
-    const r = decodeAny<NetworkRBAC__Output>(f.typed_config, `${fw}.typed_config`);
-    if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    return new NetworkRbac(r.value, deps.stats, `${fw}.typed_config`);
+    const r = typedConfig<NetworkRBAC__Output>(f.typed_config, `${fw}.typed_config`);
+    return new NetworkRbac(r, deps.stats, `${fw}.typed_config`);
   });
   const last = chain.filters[chain.filters.length - 1];
   const lastWhere = `${where}.filters[${chain.filters.length - 1}]`;
@@ -210,13 +208,11 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   const type = last.typed_config.type_url;
   let filter: NetworkFilter;
   if (type.endsWith("http_connection_manager.v3.HttpConnectionManager")) {
-    const hcm = decodeAny<HttpConnectionManager__Output>(last.typed_config, `${lastWhere}.typed_config`);
-    if (!hcm.ok) throw new Error(hcm.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new HttpConnectionManager(hcm.value, deps, `${lastWhere}.typed_config`, direction);
+    const hcm = typedConfig<HttpConnectionManager__Output>(last.typed_config, `${lastWhere}.typed_config`);
+    filter = new HttpConnectionManager(hcm, deps, `${lastWhere}.typed_config`, direction);
   } else if (type.endsWith("tcp_proxy.v3.TcpProxy")) {
-    const tcp = decodeAny<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
-    if (!tcp.ok) throw new Error(tcp.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new TcpProxyFilter(tcp.value, deps, `${lastWhere}.typed_config`, direction);
+    const tcp = typedConfig<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
+    filter = new TcpProxyFilter(tcp, deps, `${lastWhere}.typed_config`, direction);
   } else {
     throw new Error(`${lastWhere}: network filter ${last.name} (${type}) is not supported (http_connection_manager, tcp_proxy are)`);
   }

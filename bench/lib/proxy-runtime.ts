@@ -13,6 +13,8 @@ export interface ProxyRuntime {
   gcMax: number;
   majorCount: number;
   heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
   rssMiB: number;
 }
 
@@ -43,7 +45,7 @@ export async function readRuntime(adminPorts: number[]): Promise<ProxyRuntime[]>
     return {
       loopP99: ms("server.event_loop_delay_p99_us"), loopP999: ms("server.event_loop_delay_p999_us"), loopMax: ms("server.event_loop_delay_max_us"),
       gcCount: v("server.gc.count"), gcTotal: ms("server.gc.pause_total_us"), gcMax: ms("server.gc.pause_max_us"), majorCount: v("server.gc.mark_compact.count"),
-      heapUsedMiB: v("server.memory_allocated") / 2 ** 20, rssMiB: v("server.memory_rss") / 2 ** 20,
+      heapUsedMiB: v("server.memory_allocated") / 2 ** 20, heapTotalMiB: v("server.memory_heap_size") / 2 ** 20, externalMiB: v("server.memory_external") / 2 ** 20, rssMiB: v("server.memory_rss") / 2 ** 20,
     };
   }));
 }

@@ -31,7 +31,7 @@ function upstreamTls(c: MeshCerts): object {
 
 const CLI = "dist/src/cli/main.js";
 /** BENCH_TRELLIS_FLAGS: Node flags added to every Trellis proxy (heap settings, --trace-gc, --cpu-prof), for experiments. */
-const EXTRA_FLAGS = (process.env.BENCH_TRELLIS_FLAGS ?? "").split(/\s+/).filter(Boolean);
+export const EXTRA_FLAGS = (process.env.BENCH_TRELLIS_FLAGS ?? "").split(/\s+/).filter(Boolean);
 // --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
 // connections would add 5 s to every chain of every round.
 

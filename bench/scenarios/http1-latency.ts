@@ -19,9 +19,9 @@ export interface HopSample {
  * Runs a load script in its own process (its CPU is not the proxies') and parses the JSON it prints; `onMeasuring`
  * runs when the script says its measured window starts (the warm-up is over).
  */
-export function runNode(script: string, opts: object, onMeasuring?: () => void): Promise<unknown> {
+export function runNode(script: string, opts: object, onMeasuring?: () => void, nodeFlags: string[] = []): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeFlags, script, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.stderr.on("data", (d: Buffer) => {

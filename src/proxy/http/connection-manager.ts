@@ -1,6 +1,6 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
-import { randomUUID } from "node:crypto";
+import { newRequestId } from "./request-id.js";
 import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -255,7 +255,7 @@ export class HttpConnectionManager {
     for (const k in req.headers) if (k.charCodeAt(0) !== 58) upstreamHeaders[k] = req.headers[k];
     let requestId = view.header("x-request-id");
     if (!requestId && this.generateRequestId) {
-      requestId = randomUUID();
+      requestId = newRequestId();
       upstreamHeaders["x-request-id"] = requestId;
     }
     upstreamHeaders["x-forwarded-proto"] ??= conn.tls ? "https" : scheme;

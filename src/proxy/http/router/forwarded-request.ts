@@ -12,7 +12,7 @@ import { type ClusterLookup, type Forward, pickHost, requestHash } from "./clust
 import { respond } from "./respond.js";
 import { backoffMs, exhausted, mayRetry } from "./retry-policy.js";
 import { shadow } from "./shadowing.js";
-import { deadlineOf, OneShotTimer, perTryTimeoutMs } from "./timeouts.js";
+import { armTimer, deadlineOf, perTryTimeoutMs } from "./timeouts.js";
 import { startAttempt } from "./upstream-attempt.js";
 import { type Attempt, discardBody, type UpstreamOutcome } from "./upstream-outcome.js";
 
@@ -22,6 +22,10 @@ export interface ForwardTarget {
   cluster: UpstreamCluster;
   path: string;
   authority: string;
+}
+
+function onRouteTimeout(r: ForwardedRequest): void {
+  r.routeTimedOut();
 }
 
 export class ForwardedRequest {
@@ -35,7 +39,7 @@ export class ForwardedRequest {
   /** Hosts already tried, kept only when the retry policy steers away from them (previous_hosts). */
   private readonly tried: Set<string> | undefined;
   private readonly replay: ReplayBuffer | undefined;
-  private timer: OneShotTimer | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: StreamContext, private readonly t: ForwardTarget, private readonly clusters: ClusterLookup, private readonly stats: Stats) {
     const retry = t.action.retry;
@@ -62,7 +66,7 @@ export class ForwardedRequest {
       }
       this.finish();
     });
-    this.timer = new OneShotTimer(t.action.timeoutMs, () => this.onRouteTimeout());
+    this.timer = armTimer(t.action.timeoutMs, onRouteTimeout, this);
     const first = this.attempt(false);
     if (!first) return;
     pumpRequestBody(ctx, first.sink, this.replay);
@@ -75,10 +79,11 @@ export class ForwardedRequest {
     this.finished = true;
     this.t.cluster.activeRequests--;
     this.stats.gauge(this.t.cluster.rqStats.active, -1);
-    this.timer?.clear();
+    if (this.timer) clearTimeout(this.timer);
   }
 
-  private onRouteTimeout(): void {
+  /** The route timeout fired: the attempt in flight is given up and the downstream gets a 504 (UT). */
+  routeTimedOut(): void {
     this.current?.abort();
     this.stats.inc(`${this.cs}.upstream_rq_timeout`);
     localReply(this.ctx, 504, "upstream request timeout", "UT");

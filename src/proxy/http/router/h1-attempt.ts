@@ -4,8 +4,7 @@ import { ClientExchange, type RequestFraming } from "../../http1/client-exchange
 import { safeFieldValue } from "../../http1/head-parser.js";
 import { isHandshakeFailure } from "../../upstream/connection-pools.js";
 import type { StreamContext } from "../stream-context.js";
-import { OneShotTimer } from "./timeouts.js";
-import { type Attempt, type AttemptRequest, type HeaderMap, HOP_BY_HOP, once, type UpstreamOutcome } from "./upstream-outcome.js";
+import { type Attempt, type AttemptRequest, type HeaderMap, HOP_BY_HOP, type UpstreamOutcome } from "./upstream-outcome.js";
 
 /** Whether the downstream request carries a body whose length is not known up front (sent on chunked). */
 function requestHasBody(ctx: StreamContext): boolean {
@@ -32,11 +31,14 @@ export function sendH1(r: AttemptRequest, onOutcome: (o: UpstreamOutcome) => voi
   const { cluster, host, ctx } = r;
   const framing: RequestFraming = r.headers["content-length"] !== undefined ? "length" : requestHasBody(ctx) ? "chunked" : "none";
   const head = requestHead(ctx.view.method, r.path, r.authority, r.headers, framing);
-  let timer: OneShotTimer | undefined;
-  const { settle } = once((o) => {
-    timer?.clear();
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  const settle = (o: UpstreamOutcome) => {
+    if (settled) return;
+    settled = true;
+    if (timer) clearTimeout(timer);
     onOutcome(o);
-  });
+  };
   const exchange = new ClientExchange(head, framing, ctx.view.method, {
     onResponse: (status, resHeaders, body) => {
       const grpcStatus = resHeaders["grpc-status"];
@@ -49,10 +51,10 @@ export function sendH1(r: AttemptRequest, onOutcome: (o: UpstreamOutcome) => voi
       settle({ kind: "failure", reason: connect ? "connect-failure" : "reset", message: f.message });
     },
   });
-  if (r.perTryMs > 0) timer = new OneShotTimer(r.perTryMs, () => {
+  if (r.perTryMs > 0) timer = setTimeout(() => {
     settle({ kind: "failure", reason: "timeout", message: "per-try timeout" });
     exchange.abort();
-  });
+   }, r.perTryMs);
   cluster.poolsFor(host).h1.request(host.address, host.port, exchange);
   return { host, sink: exchange, abort: () => exchange.abort() };
 }

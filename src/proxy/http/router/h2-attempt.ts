@@ -3,8 +3,7 @@
 import type { IncomingHttpHeaders as H2Headers } from "node:http2";
 import { Writable } from "node:stream";
 import { isHandshakeFailure } from "../../upstream/connection-pools.js";
-import { OneShotTimer } from "./timeouts.js";
-import { type Attempt, type AttemptRequest, type HeaderMap, HOP_BY_HOP, once, type UpstreamOutcome } from "./upstream-outcome.js";
+import { type Attempt, type AttemptRequest, type HeaderMap, HOP_BY_HOP, type UpstreamOutcome } from "./upstream-outcome.js";
 
 /** Where a request body goes when no upstream stream could even be opened (the failure is reported apart). */
 function discardSink(): Writable {
@@ -31,11 +30,14 @@ function failureOf(err: NodeJS.ErrnoException): { connect: boolean; message: str
 
 export function sendH2(r: AttemptRequest, onOutcome: (o: UpstreamOutcome) => void): Attempt {
   const { cluster, host, ctx } = r;
-  let timer: OneShotTimer | undefined;
-  const { settle } = once((o) => {
-    timer?.clear();
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  const settle = (o: UpstreamOutcome) => {
+    if (settled) return;
+    settled = true;
+    if (timer) clearTimeout(timer);
     onOutcome(o);
-  });
+  };
   let session;
   try {
     session = cluster.poolsFor(host).session(host.address, host.port);
@@ -44,14 +46,14 @@ export function sendH2(r: AttemptRequest, onOutcome: (o: UpstreamOutcome) => voi
     return { host, sink: discardSink(), abort: () => {} };
   }
   const stream = session.request(h2RequestHeaders(ctx.view.method, r.path, r.authority, r.headers, ctx.grpc), { endStream: false });
-  if (r.perTryMs > 0) timer = new OneShotTimer(r.perTryMs, () => {
+  if (r.perTryMs > 0) timer = setTimeout(() => {
     settle({ kind: "failure", reason: "timeout", message: "per-try timeout" });
     stream.close();
-  });
+   }, r.perTryMs);
   let trailers: Record<string, string> | undefined;
   stream.on("trailers", (t: H2Headers) => (trailers = t as Record<string, string>));
   stream.on("response", (h: H2Headers) => {
-    timer?.clear();
+    if (timer) clearTimeout(timer);
     const clean: HeaderMap = {};
     for (const k in h) if (k.charCodeAt(0) !== 58) clean[k] = h[k];
     const grpcStatus = h["grpc-status"];

@@ -1,35 +1,19 @@
-// The router's timers: a one-shot timer fires once and not after clear; 0 ms is no timer; deadlines and per-try
+// The router's timers: an armed timer fires once with its target and not after clear; 0 ms is no timer; deadlines and per-try
 // values as the route sets them. Waits are bounded and generous (the machine is shared), never timed assertions.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deadlineOf, OneShotTimer, perTryTimeoutMs } from "./timeouts.js";
+import { armTimer, deadlineOf, perTryTimeoutMs } from "./timeouts.js";
 
-test("a one-shot timer fires once, and is no longer armed after", async () => {
-  let fired = 0;
-  let timer!: OneShotTimer;
-  await new Promise<void>((resolve) => {
-    timer = new OneShotTimer(1, () => {
-      fired++;
-      resolve();
-    });
-    assert.equal(timer.armed, true);
-  });
-  assert.equal(fired, 1);
-  assert.equal(timer.armed, false);
-  timer.clear();
-});
-
-test("a cleared timer never fires; 0 ms arms nothing", async () => {
-  let fired = false;
-  const t = new OneShotTimer(1, () => (fired = true));
-  t.clear();
-  t.clear();
-  assert.equal(t.armed, false);
-  const none = new OneShotTimer(0, () => (fired = true));
-  assert.equal(none.armed, false);
-  // A later timer of the same duration runs after the cleared one would have: if that one were live, it fired first.
+test("an armed timer calls back with its target, once; a cleared one never; 0 ms arms nothing", async () => {
+  const target = { fired: 0 };
+  await new Promise<void>((resolve) => armTimer(1, (t) => { t.fired++; resolve(); }, target));
+  assert.equal(target.fired, 1);
+  const cleared = { fired: 0 };
+  clearTimeout(armTimer(1, (t) => t.fired++, cleared));
+  assert.equal(armTimer(0, (t) => t.fired++, cleared), undefined);
+  // A later timer of a longer duration runs after the cleared one would have: had it been live, it fired first.
   await new Promise((r) => setTimeout(r, 20));
-  assert.equal(fired, false);
+  assert.equal(cleared.fired, 0);
 });
 
 test("deadline and per-try values", () => {

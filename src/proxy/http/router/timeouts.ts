@@ -1,25 +1,12 @@
 // The route's timeouts: the global one (route timeout, from the first byte sent upstream to the response's end of
 // headers, across retries) and the per-try one (per_try_timeout, one attempt). One timer each, cleared when settled.
 
-/** A timer that fires at most once and is cleared by `clear` (idempotent); 0 ms means none. */
-export class OneShotTimer {
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(ms: number, onExpire: () => void) {
-    if (ms > 0) this.timer = setTimeout(() => {
-      this.timer = undefined;
-      onExpire();
-    }, ms);
-  }
-
-  get armed(): boolean {
-    return this.timer !== undefined;
-  }
-
-  clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
+/**
+ * Arms a timer that calls `fire(target)` after `ms` (none for 0). The target rides as the timer's argument instead of
+ * being captured in a closure, so a request's timer costs Node's Timeout object and nothing more.
+ */
+export function armTimer<T>(ms: number, fire: (target: T) => void, target: T): NodeJS.Timeout | undefined {
+  return ms > 0 ? setTimeout(fire, ms, target) : undefined;
 }
 
 /** The route timeout's deadline as epoch ms (0: none), for retries to stop starting attempts past it. */

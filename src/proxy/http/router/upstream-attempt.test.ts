@@ -1,10 +1,9 @@
 // What one attempt puts on the wire: the HTTP/1.1 head (hop-by-hop fields and values that could split the head
-// dropped, framing added) and the HTTP/2 header block (pseudo-headers first, te: trailers for gRPC); settle-once.
+// dropped, framing added) and the HTTP/2 header block (pseudo-headers first, te: trailers for gRPC).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { requestHead } from "./h1-attempt.js";
 import { h2RequestHeaders } from "./h2-attempt.js";
-import { once, type UpstreamOutcome } from "./upstream-outcome.js";
 
 test("the HTTP/1.1 head: request line, host, forwarded fields, framing; no hop-by-hop or unsafe values", () => {
   const head = requestHead("POST", "/a?b=1", "reviews:9080", {
@@ -20,14 +19,4 @@ test("the HTTP/2 header block: pseudo-headers, forwarded fields, te: trailers on
   const h = h2RequestHeaders("POST", "/svc/M", "grpc:50051", { "content-type": "application/grpc", connection: "x", ":path": "/other", te: "gzip" }, true);
   assert.deepEqual(h, { ":method": "POST", ":path": "/svc/M", ":authority": "grpc:50051", ":scheme": "http", "content-type": "application/grpc", te: "trailers" });
   assert.equal(h2RequestHeaders("GET", "/", "a", {}, false).te, undefined);
-});
-
-test("an attempt settles once: a late response after a per-try timeout is not reported", () => {
-  const seen: UpstreamOutcome[] = [];
-  const { settle, settled } = once((o) => seen.push(o));
-  assert.equal(settled(), false);
-  settle({ kind: "failure", reason: "timeout", message: "per-try timeout" });
-  settle({ kind: "failure", reason: "reset", message: "late" });
-  assert.equal(settled(), true);
-  assert.deepEqual(seen.map((o) => o.kind === "failure" && o.reason), ["timeout"]);
 });

@@ -56,16 +56,3 @@ export interface AttemptRequest {
   perTryMs: number;
   stats: Stats;
 }
-
-/** Wraps `onOutcome` so only the first outcome counts (a timeout, then a late response or reset, report once). */
-export function once(onOutcome: (o: UpstreamOutcome) => void): { settle: (o: UpstreamOutcome) => void; settled: () => boolean } {
-  let done = false;
-  return {
-    settle: (o) => {
-      if (done) return;
-      done = true;
-      onOutcome(o);
-    },
-    settled: () => done,
-  };
-}

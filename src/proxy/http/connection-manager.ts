@@ -79,6 +79,8 @@ export class HttpConnectionManager {
   private readonly openSockets = new Set<Socket>();
   /** Upgrade requests on their way through the filters: where the router would forward, they become tunnels. */
   private readonly tunnels = new WeakMap<StreamContext, { socket: Socket; head: Buffer }>();
+  /** The router's cluster lookup, made once rather than as a closure per request. */
+  private readonly clusterOf = (name: string) => this.deps.router.cluster(name);
   private draining = false;
   /** Stat names bumped per request, built once. */
   private readonly rqStats: { total: string; active: string; byClass: string[] };
@@ -294,7 +296,7 @@ export class HttpConnectionManager {
       return;
     }
     ctx.route = route;
-    attributeRoute(ctx, (name) => this.deps.router.cluster(name));
+    attributeRoute(ctx, this.clusterOf);
     if (tunnel) this.tunnels.set(ctx, tunnel);
     const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
     if (idle > 0 && route.action.kind === "forward") ctx.idleTimer = setTimeout(() => this.streamIdle(ctx), idle);

@@ -32,7 +32,6 @@ export class ForwardedRequest {
   private attempts = 0;
   private current: Attempt | undefined;
   private finished = false;
-  private readonly cs: string;
   private readonly hash: number | undefined;
   private readonly perTry: number;
   private readonly deadline: number;
@@ -43,12 +42,16 @@ export class ForwardedRequest {
 
   constructor(private readonly ctx: StreamContext, private readonly t: ForwardTarget, private readonly clusters: ClusterLookup, private readonly stats: Stats) {
     const retry = t.action.retry;
-    this.cs = `cluster.${t.cluster.name}`;
     this.hash = requestHash(ctx, t.action);
     this.perTry = perTryTimeoutMs(retry);
     this.deadline = deadlineOf(t.action.timeoutMs, Date.now());
     this.tried = retry?.previousHosts ? new Set() : undefined;
     this.replay = retry !== undefined && retry.numRetries > 0 ? new ReplayBuffer() : undefined;
+  }
+
+  /** The cluster's stat prefix, built only on the paths that count something (not per request). */
+  private get cs(): string {
+    return `cluster.${this.t.cluster.name}`;
   }
 
   start(): void {

@@ -40,8 +40,14 @@ const one = () => new Promise<void>((resolve, reject) => {
 });
 
 for (let i = 0; i < 1000; i++) await one(); // compiled hot path, pools warm
-let scavenges = 0;
-const observer = new PerformanceObserver((l) => { scavenges += l.getEntries().length; });
+let scavenges = 0, gcPauseMs = 0, gcMaxMs = 0;
+const observer = new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) {
+    scavenges++;
+    gcPauseMs += e.duration;
+    gcMaxMs = Math.max(gcMaxMs, e.duration);
+  }
+});
 observer.observe({ entryTypes: ["gc"] });
 const cpu0 = process.cpuUsage();
 for (let i = 0; i < N; i++) await one();
@@ -74,7 +80,7 @@ const walk = (node: ProfileNode, owner: string | undefined) => {
 };
 walk(profile.head, undefined);
 const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, opts.top ?? 15).map(([site, bytes]) => ({ site, bytesPerRequest: Math.round(bytes / N) }));
-console.log(JSON.stringify({ requests: N, direct: !!opts.direct, cpuUsPerRequest: (cpu.user + cpu.system) / N, scavengesPer1000: (scavenges / N) * 1000, allKiBPerRequest: all / N / 1024, proxyKiBPerRequest: opts.direct ? 0 : proxyBytes / N / 1024, top }));
+console.log(JSON.stringify({ requests: N, direct: !!opts.direct, cpuUsPerRequest: (cpu.user + cpu.system) / N, gcPauseMsPer1000: (gcPauseMs / N) * 1000, gcMaxMs, scavengesPer1000: (scavenges / N) * 1000, allKiBPerRequest: all / N / 1024, proxyKiBPerRequest: opts.direct ? 0 : proxyBytes / N / 1024, top }));
 agent.destroy();
 await proxy.stop();
 backend.close();

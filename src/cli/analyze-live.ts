@@ -1,5 +1,5 @@
 // What `trellis analyze --kubeconfig` reads from a live cluster, as istioctl analyze does by default: every Istio and
-// Gateway API resource the cluster serves, plus the Namespaces, Services, Pods and Deployments the checks look at.
+// Gateway API resource the cluster serves, plus the Namespaces, Services, Pods, Deployments and Secrets the checks look at.
 // A kind whose CRD is not installed is skipped and named; any other API error stops the analysis with its reason.
 import { KINDS } from "../api/kinds.js";
 import type { LoadedResource } from "../api/load.js";
@@ -18,6 +18,8 @@ const CORE: Array<{ kind: string; apiVersion: string; prefix: string; plural: st
   { kind: "Service", apiVersion: "v1", prefix: "/api/v1", plural: "services", namespaced: true },
   { kind: "Pod", apiVersion: "v1", prefix: "/api/v1", plural: "pods", namespaced: true },
   { kind: "Deployment", apiVersion: "apps/v1", prefix: "/apis/apps/v1", plural: "deployments", namespaced: true },
+  // Gateways' credentials are checked against them; their data stays in memory and is never printed.
+  { kind: "Secret", apiVersion: "v1", prefix: "/api/v1", plural: "secrets", namespaced: true },
 ];
 
 function listPath(prefix: string, plural: string, namespaced: boolean, namespace: string | undefined): string {

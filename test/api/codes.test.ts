@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { CODES } from "../../src/api/codes.js";
 import { codes, findingsFor, REVIEWS_DR } from "./fixtures.js";
+import { createTestCa, issueCert } from "../fixtures/gateway-certs.js";
 
 const vs = (spec: string, name = "reviews", extra = "") => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}${extra}}\nspec:\n${spec}`;
 const dr = (spec: string, name = "dr") => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n${spec}`;
@@ -25,6 +26,11 @@ const routeTo = (subset: string, weight = "") => `    - destination: {host: revi
 const injectedNs = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}";
 const shopDeployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {metadata: {labels: {app: web}}}}";
 const shopService = (name: string, port: string) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: shop}\nspec: {selector: {app: web}, ports: [${port}]}`;
+
+const ca = await createTestCa();
+const [shopCert, oldCert] = [await issueCert(ca, ["shop.example.com"]), await issueCert(ca, ["shop.example.com"], 60_000, new Date(Date.now() - 3600_000))];
+const b64 = (t: string) => Buffer.from(t).toString("base64");
+const tlsSecret = (name: string, pair: { certPem: string; keyPem: string }) => `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: istio-system}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64(pair.certPem)}, tls.key: ${b64(pair.keyPem)}}`;
 
 interface Case {
   code: string;
@@ -85,6 +91,10 @@ const CASES: Case[] = [
   { code: "TRL1042", bad: `${injectedNs}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: x}]}`, near: `${injectedNs}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: x}, {name: istio-proxy, image: trellis/proxy}]}` },
   { code: "TRL1043", bad: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled, istio.io/rev: canary}}", near: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}" },
   { code: "TRL1044", bad: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: app, image: x, securityContext: {runAsUser: 1337}}]}", near: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: app, image: x, securityContext: {runAsUser: 1000}}, {name: istio-proxy, image: x, securityContext: {runAsUser: 1337}}]}" },
+  { code: "TRL1045", bad: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("other-cert", shopCert)}`, near: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", shopCert)}` },
+  { code: "TRL1046", bad: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", oldCert)}`, near: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", shopCert)}` },
+  { code: "TRL1047", bad: telemetry("  selector: {matchLabels: {app: reveiws}}\n  tracing: [{randomSamplingPercentage: 10}]", "t"), near: telemetry("  selector: {matchLabels: {app: reviews}}\n  tracing: [{randomSamplingPercentage: 10}]", "t") },
+  { code: "TRL1048", bad: "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\nspec: {type: ExternalName, externalName: db.example.com, ports: [{port: 443, name: tcp}]}", near: "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\nspec: {type: ExternalName, externalName: db.example.com, ports: [{port: 443, name: tls}]}" },
   { code: "TRL1024", bad: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {version: v1}}\n  egress: [{hosts: [\"./*\"]}]", "b")}`, near: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: ratings}}\n  egress: [{hosts: [\"./*\"]}]", "b")}` },
   { code: "TRL1025", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 9443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}` },
   { code: "TRL1026", bad: se("  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE"), near: se("  hosts: [db.example.com]\n  addresses: [10.1.2.3]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE") },

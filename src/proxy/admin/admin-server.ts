@@ -67,6 +67,9 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
       case "/stats":
         if (url.searchParams.get("format") === "json") return send(res, 200, JSON.stringify(p.stats.json()), "application/json");
         return send(res, 200, p.stats.text(url.searchParams.get("filter") ? new RegExp(url.searchParams.get("filter")!) : undefined));
+      case "/reset_counters":
+        p.stats.resetCounters();
+        return send(res, 200, "OK\n");
       case "/stats/prometheus":
         return send(res, 200, p.istioMetrics.prometheus() + p.stats.prometheus(), "text/plain; version=0.0.4");
       case "/logging": {
@@ -90,7 +93,7 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         o.onQuit();
         return;
       case "/":
-        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/runtime", "/runtime_modify", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
+        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/runtime", "/runtime_modify", "/reset_counters", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
       default:
         return send(res, 404, `no admin handler for ${path}\n`);
     }

@@ -1,0 +1,94 @@
+// The control plane as a pod serving sidecars in other pods, as Istio runs: Deployment istiod (image trellis/control,
+// in-cluster configuration, the manifests' RBAC) behind Service istiod; two workload pods whose `trellis proxy`
+// sidecars (image istio/proxyv2) reach it by the Service's name through the cluster DNS and kube-proxy, get their
+// certificates with the projected istio-token and their config over ADS, and carry a request from one pod to the
+// other with mutual TLS (the server's sidecar reports the request as mutual_tls from the client's identity).
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { KubeClient } from "../../src/control/kube/client.js";
+import { installCrds, loadCrds } from "../../src/control/kube/crds.js";
+import { loadKubeconfig } from "../../src/control/kube/kubeconfig.js";
+import { applyControlRbac, CONTROL_NAMESPACE } from "../fixtures/control-rbac.js";
+import { waitFor } from "../fixtures/kube/api-client.js";
+import { kubeBinaries } from "../fixtures/kube/binaries.js";
+import { startKubeCluster, type KubeCluster } from "../fixtures/kube/cluster.js";
+import { startKubeletStandIn, type KubeletStandIn } from "../fixtures/kube/kubelet/kubelet-standin.js";
+import { podNetworkUnavailable } from "../fixtures/kube/kubelet/pod-network.js";
+import { bootstrapConfigMap, controlPlaneDeployment, controlPlaneService, sidecarPod, type SidecarPodSpec } from "../fixtures/kube/mesh-pods.js";
+
+const bins = await kubeBinaries();
+const skip = !bins.ok ? bins.reason : podNetworkUnavailable() ?? false;
+const WAIT_MS = 90_000;
+const NS = "mesh";
+
+const web: SidecarPodSpec = {
+  name: "web", namespace: NS, serviceAccount: "web", labels: { app: "web", version: "v1" }, appPort: 8000, interceptInbound: [8000],
+  app: { name: "httpbin", image: "kennethreitz/httpbin", args: ["web-v1"], env: [{ name: "PORT", value: "8000" }], ports: [{ containerPort: 8000 }] },
+};
+const sleep: SidecarPodSpec = {
+  name: "sleep", namespace: NS, serviceAccount: "sleep", labels: { app: "sleep" },
+  upstreams: [{ host: `web.${NS}.svc.cluster.local`, port: 80, localPort: 15101 }],
+  app: { name: "sleep", image: "curlimages/curl", command: ["sleep", "3600"] },
+};
+
+type PodList = { items: Array<{ metadata: { name: string }; status: { phase?: string; conditions?: Array<{ type: string; status: string }> } }> };
+const ready = (p: PodList["items"][number]) => !!p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+
+describe("the control plane as a pod, serving sidecars in other pods by the Service's name", { skip }, () => {
+  let cluster: KubeCluster;
+  let kubelet: KubeletStandIn;
+
+  const create = async (path: string, body: unknown) => {
+    const res = await cluster.request("POST", path, body);
+    assert.ok(res.status === 201 || res.status === 409, `${path}: ${res.status} ${res.text}`);
+  };
+  const podsReady = (ns: string, count: number, what: string) => waitFor(what, WAIT_MS, async () => {
+    const res = await cluster.request<PodList>("GET", `/api/v1/namespaces/${ns}/pods`);
+    return res.body.items.length === count && res.body.items.every(ready) ? true : undefined;
+  }, 500).catch((err: Error) => { throw new Error(`${err.message}\n${logs()}`); });
+  const logs = () => [[CONTROL_NAMESPACE, "discovery"], [NS, "istio-proxy"]].map(([ns, c]) => kubelet.podLogs(ns, c)).join("\n");
+
+  before(async () => {
+    const started = await startKubeCluster();
+    if (!started.ok) throw new Error(started.reason);
+    cluster = started.cluster;
+    const standin = await startKubeletStandIn(cluster);
+    if (!standin.ok) throw new Error(standin.reason);
+    kubelet = standin.kubelet;
+    const admin = new KubeClient(loadKubeconfig(cluster.adminKubeconfig));
+    await installCrds(admin, loadCrds());
+    admin.close();
+    await applyControlRbac(cluster);
+    await create(`/apis/apps/v1/namespaces/${CONTROL_NAMESPACE}/deployments`, controlPlaneDeployment(1));
+    await create(`/api/v1/namespaces/${CONTROL_NAMESPACE}/services`, controlPlaneService());
+    await create("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+    for (const sa of ["web", "sleep"]) await create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa } });
+    await create(`/api/v1/namespaces/${NS}/services`, { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: NS }, spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8000 }] } });
+    await podsReady(CONTROL_NAMESPACE, 1, "the istiod pod Ready");
+    for (const p of [web, sleep]) {
+      await create(`/api/v1/namespaces/${NS}/configmaps`, bootstrapConfigMap(p));
+      // The pods mount istio-ca-root-cert, which the control plane's leader writes into every namespace (the stand-in
+      // waits for it as the kubelet does).
+      await create(`/api/v1/namespaces/${NS}/pods`, sidecarPod(p));
+    }
+    await podsReady(NS, 2, "web and sleep Ready (their sidecars have config and certificates)");
+  });
+  after(async () => {
+    await kubelet?.stop();
+    await cluster?.stop();
+  });
+
+  it("carries a request from one pod's sidecar to the other's over mutual TLS", async () => {
+    const client = kubelet.pod(NS, "sleep")!;
+    const answer = await waitFor("a 200 through both sidecars", WAIT_MS, async () => {
+      const r = await client.exec("sleep", ["curl", "-s", "--max-time", "5", "-w", "\n%{http_code}", "http://127.0.0.1:15101/hello"]);
+      return r.stdout.endsWith("\n200") ? r.stdout : undefined;
+    }, 1000).catch((err: Error) => { throw new Error(`${err.message}\n${logs()}`); });
+    assert.deepEqual(JSON.parse(answer.split("\n")[0]), { version: "web-v1", path: "/hello" });
+    const stats = await kubelet.pod(NS, "web")!.exec("httpbin", ["curl", "-s", "--max-time", "5", "http://127.0.0.1:15020/stats/prometheus"]);
+    const line = stats.stdout.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"') && l.includes('response_code="200"'));
+    assert.ok(line, `no destination request metric in web's sidecar stats:\n${stats.stdout.slice(0, 2000)}`);
+    assert.match(line, /connection_security_policy="mutual_tls"/);
+    assert.match(line, new RegExp(`source_principal="spiffe://cluster.local/ns/${NS}/sa/sleep"`));
+  });
+});

@@ -2,7 +2,10 @@
 // in-cluster configuration, the manifests' RBAC) behind Service istiod; two workload pods whose `trellis proxy`
 // sidecars (image istio/proxyv2) reach it by the Service's name through the cluster DNS and kube-proxy, get their
 // certificates with the projected istio-token and their config over ADS, and carry a request from one pod to the
-// other with mutual TLS (the server's sidecar reports the request as mutual_tls from the client's identity).
+// other with mutual TLS (the server's sidecar reports the request as mutual_tls from the client's identity). Two
+// replicas: the one the client's sidecar is connected to is deleted while requests flow (none fails), and a
+// VirtualService written afterwards reaches that sidecar through the survivor. A Service without endpoints still has
+// its cluster: 503 "no healthy upstream" (UH), not 404 "no route" (NR).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { KubeClient } from "../../src/control/kube/client.js";
@@ -27,7 +30,7 @@ const web: SidecarPodSpec = {
 };
 const sleep: SidecarPodSpec = {
   name: "sleep", namespace: NS, serviceAccount: "sleep", labels: { app: "sleep" },
-  upstreams: [{ host: `web.${NS}.svc.cluster.local`, port: 80, localPort: 15101 }],
+  upstreams: [{ host: `web.${NS}.svc.cluster.local`, port: 80, localPort: 15101 }, { host: `idle.${NS}.svc.cluster.local`, port: 80, localPort: 15102 }],
   app: { name: "sleep", image: "curlimages/curl", command: ["sleep", "3600"] },
 };
 
@@ -59,12 +62,14 @@ describe("the control plane as a pod, serving sidecars in other pods by the Serv
     await installCrds(admin, loadCrds());
     admin.close();
     await applyControlRbac(cluster);
-    await create(`/apis/apps/v1/namespaces/${CONTROL_NAMESPACE}/deployments`, controlPlaneDeployment(1));
+    await create(`/apis/apps/v1/namespaces/${CONTROL_NAMESPACE}/deployments`, controlPlaneDeployment(2));
     await create(`/api/v1/namespaces/${CONTROL_NAMESPACE}/services`, controlPlaneService());
     await create("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
     for (const sa of ["web", "sleep"]) await create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa } });
-    await create(`/api/v1/namespaces/${NS}/services`, { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: NS }, spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8000 }] } });
-    await podsReady(CONTROL_NAMESPACE, 1, "the istiod pod Ready");
+    for (const [name, app] of [["web", "web"], ["idle", "nothing-runs-this"]]) {
+      await create(`/api/v1/namespaces/${NS}/services`, { apiVersion: "v1", kind: "Service", metadata: { name, namespace: NS }, spec: { selector: { app }, ports: [{ name: "http", port: 80, targetPort: 8000 }] } });
+    }
+    await podsReady(CONTROL_NAMESPACE, 2, "both istiod pods Ready");
     for (const p of [web, sleep]) {
       await create(`/api/v1/namespaces/${NS}/configmaps`, bootstrapConfigMap(p));
       // The pods mount istio-ca-root-cert, which the control plane's leader writes into every namespace (the stand-in
@@ -78,6 +83,11 @@ describe("the control plane as a pod, serving sidecars in other pods by the Serv
     await cluster?.stop();
   });
 
+  const curl = async (args: string[]) => {
+    const r = await kubelet.pod(NS, "sleep")!.exec("sleep", ["curl", "-s", "--max-time", "5", ...args]);
+    return r.stdout;
+  };
+
   it("carries a request from one pod's sidecar to the other's over mutual TLS", async () => {
     const client = kubelet.pod(NS, "sleep")!;
     const answer = await waitFor("a 200 through both sidecars", WAIT_MS, async () => {
@@ -90,5 +100,43 @@ describe("the control plane as a pod, serving sidecars in other pods by the Serv
     assert.ok(line, `no destination request metric in web's sidecar stats:\n${stats.stdout.slice(0, 2000)}`);
     assert.match(line, /connection_security_policy="mutual_tls"/);
     assert.match(line, new RegExp(`source_principal="spiffe://cluster.local/ns/${NS}/sa/sleep"`));
+  });
+
+  it("answers 503 no healthy upstream (UH) for a Service without endpoints, not 404 no route", async () => {
+    const out = await waitFor("the idle Service's route", WAIT_MS, async () => {
+      const o = await curl(["-i", "http://127.0.0.1:15102/"]);
+      return /^HTTP\/1\.1 (\d+)/.exec(o)?.[1] === "503" ? o : undefined;
+    }, 1000);
+    assert.match(out, /no healthy upstream/);
+  });
+
+  it("keeps every request working while the replica the sidecar uses dies, and resyncs from the survivor", async () => {
+    const pods = await cluster.request<PodList>("GET", `/api/v1/namespaces/${CONTROL_NAMESPACE}/pods`);
+    const sleepIp = kubelet.pod(NS, "sleep")!.ip;
+    // Which replica the client's sidecar streams from: the one with an established connection from its pod IP.
+    let victim = "";
+    for (const p of pods.body.items) {
+      const ss = await kubelet.pod(CONTROL_NAMESPACE, p.metadata.name)!.exec("discovery", ["ss", "-Htn", "state", "established", "( sport = :15012 )"]);
+      if (ss.stdout.includes(`${sleepIp}:`)) victim = p.metadata.name;
+    }
+    assert.ok(victim, "the sleep sidecar streams from neither replica");
+    const requests = 60;
+    const load = kubelet.pod(NS, "sleep")!.exec("sleep", ["sh", "-c", `for i in $(seq 1 ${requests}); do curl -s -o /dev/null -w "%{http_code}\\n" --max-time 5 http://127.0.0.1:15101/during-kill; sleep 0.1; done`], 120_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const deleted = await cluster.request("DELETE", `/api/v1/namespaces/${CONTROL_NAMESPACE}/pods/${victim}`, { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 });
+    assert.equal(deleted.status, 200, deleted.text);
+    const codes = (await load).stdout.trim().split("\n");
+    assert.equal(codes.length, requests);
+    assert.deepEqual(codes.filter((c) => c !== "200"), [], "requests failed while a control-plane replica died");
+    // New config reaches the sidecar whose replica died: it reconnected (through the Service) to the survivor.
+    await create(`/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices`, {
+      apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "web", namespace: NS },
+      spec: { hosts: [`web.${NS}.svc.cluster.local`], http: [
+        { match: [{ uri: { prefix: "/after-kill" } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [{ destination: { host: `web.${NS}.svc.cluster.local` } }] },
+        { route: [{ destination: { host: `web.${NS}.svc.cluster.local` } }] },
+      ] },
+    });
+    await waitFor("the VirtualService written after the kill at the client's sidecar", WAIT_MS, async () => ((await curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:15101/after-kill"])) === "418" ? true : undefined), 1000)
+      .catch((err: Error) => { throw new Error(`${err.message}\n${logs()}`); });
   });
 });

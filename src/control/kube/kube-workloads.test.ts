@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "./client.js";
-import { externalNameEntries, kubeWorkloads, portProtocol, type KubeView } from "./kube-workloads.js";
+import { endpointlessEntries, externalNameEntries, kubeWorkloads, portProtocol, type KubeView } from "./kube-workloads.js";
 import { matchesSelector, selectorProblems } from "./label-selector.js";
 import { proxyWorkload } from "./proxy-pod.js";
 import { parseMeshConfig } from "../mesh-config.js";
@@ -102,4 +102,16 @@ test("discoverySelectors: parsed with errors by field, matched as Kubernetes lab
   assert.equal(matchesSelector({ matchExpressions: [{ key: "team", operator: "NotIn", values: ["a"] }] }, { team: "a" }), false);
   assert.equal(matchesSelector({ matchExpressions: [{ key: "x", operator: "DoesNotExist" }], matchLabels: { a: "1" } }, { a: "1" }), true);
   assert.deepEqual(selectorProblems({ matchExpressions: [{ key: "k", operator: "Exists", values: ["v"] }] }, "s"), ["s.matchExpressions[0].values must be empty for Exists"]);
+});
+
+test("a Service without endpoints keeps its host as an endpoint-less internal entry, until an endpoint appears", () => {
+  const services = [svc("idle", "shop", { selector: { app: "none" }, ports: [{ name: "http", port: 80, targetPort: 8080 }, { name: "dns", port: 53, protocol: "UDP" }] }),
+    svc("web", "shop", { selector: { app: "web" }, ports: [{ name: "http", port: 80 }] }), svc("ext", "shop", { type: "ExternalName", externalName: "example.com", ports: [{ port: 443 }] }),
+    svc("hidden", "other", { ports: [{ port: 80 }] })];
+  const v = view({ services, slices: [slice("web", "shop", [{ name: "http", port: 80 }], [{ ip: "10.1.0.9" }])], selected: (ns) => ns === "shop" });
+  const entries = endpointlessEntries(v, kubeWorkloads(v));
+  assert.deepEqual(entries.map((e) => e.metadata.name), ["kube-endpointless-idle"], "web has an endpoint, ext is ExternalName, hidden is not selected");
+  assert.deepEqual(entries[0].spec, { hosts: ["idle.shop.svc.cluster.local"], location: "MESH_INTERNAL", resolution: "STATIC", ports: [{ number: 80, name: "http", protocol: "HTTP" }] });
+  const later = view({ ...v, slices: [...v.slices, slice("idle", "shop", [{ name: "http", port: 8080 }], [{ ip: "10.1.0.10" }])] });
+  assert.deepEqual(endpointlessEntries(later, kubeWorkloads(later)), []);
 });

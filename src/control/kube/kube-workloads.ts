@@ -1,6 +1,7 @@
 // Kubernetes objects -> what translation consumes, as istiod's Kubernetes registry derives it: one Workload per
 // (Service, EndpointSlice address) with the pod's labels, service account and node locality; ports' protocols from
-// the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries. Pure: no I/O.
+// the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries; Services without endpoints as
+// endpoint-less entries, so their hosts still route (503 no healthy upstream, as in Istio). Pure: no I/O.
 import type { IstioResource } from "../../api/resource.js";
 import type { ServicePort, Workload } from "../registry/registry.js";
 import { localityOf } from "../registry/locality.js";
@@ -139,6 +140,31 @@ export function externalNameEntries(view: Pick<KubeView, "services" | "selected"
         hosts: [hostnameOf(s.metadata.name, ns)], location: "MESH_EXTERNAL", resolution: "DNS",
         ports: ports.map((p) => ({ number: p.port, name: p.name ?? `port-${p.port}`, ...(p.protocol ? { protocol: p.protocol } : {}) })),
         endpoints: [{ address: externalName }],
+      },
+    } as IstioResource);
+  }
+  return out;
+}
+
+/**
+ * Services that have no endpoint now (no pod matches, or none is scheduled yet), as MESH_INTERNAL STATIC ServiceEntries
+ * without endpoints: Istio keeps such a Service's cluster and route, so a request answers 503 "no healthy upstream"
+ * (UH) rather than 404 "no route" (NR), and the first endpoint to appear needs no new route.
+ */
+export function endpointlessEntries(view: Pick<KubeView, "services" | "selected">, workloads: Workload[]): IstioResource[] {
+  const served = new Set(workloads.map((w) => `${w.namespace}/${w.service}`));
+  const out: IstioResource[] = [];
+  for (const s of view.services) {
+    const ns = s.metadata.namespace!;
+    const { type } = spec<{ type?: string }>(s);
+    const ports = servicePorts(s);
+    if (type === "ExternalName" || !view.selected(ns) || served.has(`${ns}/${s.metadata.name}`) || ports.length === 0) continue;
+    out.push({
+      apiVersion: "networking.istio.io/v1", kind: "ServiceEntry",
+      metadata: { name: `kube-endpointless-${s.metadata.name}`, namespace: ns, annotations: { "trellis.io/source": `Service ${ns}/${s.metadata.name} (no endpoints)` } },
+      spec: {
+        hosts: [hostnameOf(s.metadata.name, ns)], location: "MESH_INTERNAL", resolution: "STATIC",
+        ports: ports.map((p) => ({ number: p.port, name: p.name ?? `port-${p.port}`, ...(p.protocol ? { protocol: p.protocol } : {}) })),
       },
     } as IstioResource);
   }

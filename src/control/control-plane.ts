@@ -23,7 +23,7 @@ import { Registry, workloadFromNode, type Workload } from "./registry/registry.j
 import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
-import type { ConfigStore } from "./store/config-store.js";
+import type { ConfigStore, StoreEvent } from "./store/config-store.js";
 import type { KubeMode } from "./kube/kube-mode.js";
 import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
@@ -49,6 +49,9 @@ import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
 import { gatewayApiStatusRoute } from "./gateway-api-status.js";
+import { propagationApi } from "./api/propagation-api.js";
+import { monitoringApi } from "./api/monitoring-api.js";
+import { storeKindOf } from "../api/store-kind.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -213,7 +216,12 @@ export class ControlPlane {
       },
       onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
     });
-    this.store.on("event", () => this.schedule());
+    // Every accepted write gets a config generation; the push that follows records who it affects (propagation).
+    this.store.on("event", (e: StoreEvent) => {
+      this.ads.propagation.record({ kind: storeKindOf(e.object), namespace: e.object.metadata.namespace ?? "default", name: e.object.metadata.name, op: e.type, resourceVersion: e.object.metadata.resourceVersion });
+      this.schedule();
+    });
+    this.apiRoutes.push(propagationApi(this.ads.propagation), monitoringApi([() => this.ads.metrics.render()]));
   }
 
   async start(): Promise<void> {
@@ -326,6 +334,7 @@ export class ControlPlane {
     // Proxies in one locality get the same endpoints: built once per recompute.
     const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+    this.ads.propagation.pushed();
   }
 
   /** Registered workloads: the proxies' own in universal mode, Service endpoints on Kubernetes. */

@@ -198,7 +198,7 @@ export const HONOURED: Readonly<Record<string, string>> = {
   "envoy.type.metadata.v3.MetadataKind.Cluster": "",
   "envoy.type.metadata.v3.MetadataKind.Host": "",
   "envoy.config.core.v3.GrpcService.GoogleGrpc.SslCredentials": "root_certs private_key cert_chain",
-  "envoy.config.core.v3.ConfigSource": "ads self resource_api_version initial_fetch_timeout path path_config_source",
+  "envoy.config.core.v3.ConfigSource": "ads self resource_api_version initial_fetch_timeout path path_config_source api_config_source",
   "envoy.config.core.v3.AggregatedConfigSource": "",
   "envoy.config.core.v3.SelfConfigSource": "transport_api_version",
   "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate": "",

@@ -49,6 +49,7 @@ import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
 import { gatewayApiStatusRoute } from "./gateway-api-status.js";
+import { convertGatewayApi } from "./translate/gateway-api.js";
 import { propagationApi } from "./api/propagation-api.js";
 import { monitoringApi } from "./api/monitoring-api.js";
 import { storeKindOf } from "../api/store-kind.js";
@@ -236,7 +237,8 @@ export class ControlPlane {
       if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
       const kube = this.options.kube;
       // The leader writes Istio resources' status when the cluster is the store.
-      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext() } : undefined;
+      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext(),
+        gatewayApiStatus: () => convertGatewayApi(this.resources(), { services: meshServices(this.workloads(), this.resources()), proxies: [...this.connected.values()], credentials: (ns: string, name: string) => this.secretStore.lookup(ns, name) }).status } : undefined;
       this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }

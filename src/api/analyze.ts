@@ -10,6 +10,7 @@ import { analyzeSecurity } from "./analyzers/security.js";
 import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
 import { analyzeCompetingSelectors } from "./analyzers/competing-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
+import { analyzeSelectorTargets } from "./analyzers/selector-targets.js";
 import { analyzeAnnotations } from "./analyzers/kube/annotations.js";
 import { analyzeGatewayCredentials } from "./analyzers/kube/gateway-credentials.js";
 import { analyzeInjection } from "./analyzers/kube/injection.js";
@@ -73,6 +74,7 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   analyzeSidecars(valid, mesh, report);
   analyzeDestinationRuleHosts(valid, mesh, report);
   analyzeCompetingSelectors(valid, mesh, report);
+  analyzeSelectorTargets(valid, mesh, report);
   analyzeServiceEntryPorts(valid, report);
   analyzeJwtClaimRoutes(valid, mesh, report);
   analyzeGatewayCredentials(valid, mesh, others, report);

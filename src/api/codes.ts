@@ -65,6 +65,8 @@ export const CODES = {
   TRL1044: { level: "Warning", name: "InvalidApplicationUID", ist: "IST0144" },
   TRL1045: { level: "Warning", name: "GatewayCredentialNotFound", ist: "IST0101" },
   TRL1046: { level: "Error", name: "InvalidGatewayCredential", ist: "IST0161" },
+  TRL1047: { level: "Warning", name: "TelemetrySelectorMatchesNothing", ist: "IST0101" },
+  TRL1048: { level: "Warning", name: "ExternalNameServiceTypeInvalidPortName", ist: "IST0150" },
   TRL1018: { level: "Warning", name: "VirtualServiceUnreachableRule", ist: "IST0130" },
   TRL1019: { level: "Info", name: "VirtualServiceIneffectiveMatch", ist: "IST0131" },
 } as const satisfies Record<string, { level: Level; name: string; ist?: string }>;

@@ -1,12 +1,10 @@
-// Sidecar checks: egress hosts that match no service, and a workloadSelector no workload of its namespace carries
-// (IST0101, as Istio's sidecar selector analyzer: a Sidecar applies to workloads of its own namespace only).
+// Sidecar checks: egress hosts that match no service.
 import type { LoadedResource } from "../load.js";
-import { matchesLabels, type MeshContext } from "../mesh-context.js";
+import type { MeshContext } from "../mesh-context.js";
 import { asArray, asObject, ns, type Report } from "./reporter.js";
 
 export function analyzeSidecars(resources: LoadedResource[], mesh: MeshContext, report: Report): void {
   const sidecars = resources.filter((r) => r.kind === "Sidecar");
-  if (mesh.workloadsKnown) for (const sc of sidecars) selectorMatchesNothing(sc, mesh, report);
   if (!mesh.servicesKnown) return;
   for (const sc of sidecars) {
     asArray(asObject(sc.spec).egress).forEach((egress, i) => {
@@ -23,12 +21,4 @@ export function analyzeSidecars(resources: LoadedResource[], mesh: MeshContext, 
       });
     });
   }
-}
-
-function selectorMatchesNothing(sc: LoadedResource, mesh: MeshContext, report: Report): void {
-  const labels = asObject(asObject(asObject(sc.spec).workloadSelector).labels) as Record<string, string>;
-  if (Object.keys(labels).length === 0) return;
-  if (mesh.workloads.some((w) => w.namespace === ns(sc) && matchesLabels(labels, w.labels))) return;
-  const text = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
-  report(sc, "TRL1033", "spec.workloadSelector.labels", `no workload in namespace ${ns(sc)} carries ${text}, so this Sidecar applies to nothing (a Sidecar selects workloads of its own namespace only); fix the labels or move it to the workloads' namespace`);
 }

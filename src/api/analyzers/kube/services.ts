@@ -11,10 +11,15 @@ const WELL_KNOWN_TCP = new Set([25, 53, 3306, 27017]);
 
 function portNames(svc: KubeObject, report: ObjectReport): void {
   const spec = obj(svc.spec);
+  const externalName = spec.type === "ExternalName";
   list(spec.ports).forEach((p, i) => {
     const protocol = String(p.protocol ?? "TCP").toUpperCase();
     if (protocol !== "TCP") return;
     const fields = { name: typeof p.name === "string" ? p.name : undefined, appProtocol: typeof p.appProtocol === "string" ? p.appProtocol : undefined };
+    // An ExternalName Service has no IP to tell its TCP ports apart by: only SNI (https, tls) routes them.
+    if (externalName && (fields.name === "tcp" || !portProtocol(fields))) {
+      return report(svc, "TRL1048", `spec.ports[${i}]`, `port ${String(p.port)} of this ExternalName Service is named "${fields.name ?? ""}"; with no service IP its TCP traffic cannot be told apart, so name it for https or tls (<protocol>[-suffix]) to route it by SNI`);
+    }
     if (portProtocol(fields) || WELL_KNOWN_TCP.has(Number(p.port))) return;
     report(svc, "TRL1038", `spec.ports[${i}]`, `port ${String(p.port)} is named "${fields.name ?? ""}", which does not say its protocol, so the protocol is guessed from the first bytes; name it <protocol>[-suffix] (http, http2, https, grpc, grpc-web, tcp, tls, mongo, mysql, redis) or set appProtocol`);
   });

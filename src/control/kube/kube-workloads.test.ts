@@ -115,3 +115,15 @@ test("a Service without endpoints keeps its host as an endpoint-less internal en
   const later = view({ ...v, slices: [...v.slices, slice("idle", "shop", [{ name: "http", port: 8080 }], [{ ip: "10.1.0.10" }])] });
   assert.deepEqual(endpointlessEntries(later, kubeWorkloads(later)), []);
 });
+
+test("mutual TLS to a sidecar pod: from the injector's tlsMode label on every replica, or once its proxy proved itself here", () => {
+  const labelled = pod("a", "shop", "10.1.0.11", { labels: { app: "web", "security.istio.io/tlsMode": "istio" }, sidecar: true });
+  const proven = pod("b", "shop", "10.1.0.12", { labels: { app: "web" }, sidecar: true });
+  const plain = pod("c", "shop", "10.1.0.13", { labels: { app: "web", "security.istio.io/tlsMode": "istio" } });
+  const pods = new Map([["shop/a", labelled], ["shop/b", proven], ["shop/c", plain]]);
+  const slices = [slice("web", "shop", [{ name: "http", port: 80 }], [{ ip: "10.1.0.11", pod: "a" }, { ip: "10.1.0.12", pod: "b" }, { ip: "10.1.0.13", pod: "c" }])];
+  const services = [svc("web", "shop", { selector: { app: "web" }, ports: [{ name: "http", port: 80 }] })];
+  const mtls = (proof: string[]) => kubeWorkloads(view({ services, slices, pods, mtlsPods: new Set(proof) })).map((w) => [w.name, w.mtls]);
+  assert.deepEqual(mtls([]), [["a", true], ["b", false], ["c", false]], "the label alone, and only with a sidecar");
+  assert.deepEqual(mtls(["shop/b"]), [["a", true], ["b", true], ["c", false]]);
+});

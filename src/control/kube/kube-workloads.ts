@@ -48,6 +48,16 @@ export function hasSidecar(pod: KubeObject | undefined): boolean {
     || !!containers.initContainers?.some((c) => c.name === "istio-proxy" && c.restartPolicy === "Always");
 }
 
+/**
+ * Whether peers reach this pod with mutual TLS: it runs the sidecar, and either the injector labelled it
+ * `security.istio.io/tlsMode: istio` (Istio's auto-mTLS reads only that label, so every control-plane replica decides
+ * alike) or its proxy proved its identity to this replica (pods written without the label).
+ */
+function mtlsCapable(pod: KubeObject | undefined, podKey: string | undefined, proven: Set<string>): boolean {
+  if (!hasSidecar(pod)) return false;
+  return pod!.metadata.labels?.["security.istio.io/tlsMode"] === "istio" || (!!podKey && proven.has(podKey));
+}
+
 /** The node's topology labels with the pod's own labels over them (a pod's istio-locality label wins). */
 export function podLocality(pod: KubeObject | undefined, node: KubeObject | undefined): string {
   return localityOf(undefined, { ...(node?.metadata.labels ?? {}), ...(pod?.metadata.labels ?? {}) });
@@ -83,7 +93,7 @@ function endpointWorkloads(view: KubeView, svc: KubeObject, slice: KubeObject, p
         upstreams: [],
         ready: ep.conditions?.ready !== false,
         sidecar: hasSidecar(pod),
-        mtls: hasSidecar(pod) && !!podKey && view.mtlsPods.has(podKey),
+        mtls: mtlsCapable(pod, podKey, view.mtlsPods),
         interception: "NONE",
         locality: podLocality(pod, node),
       });

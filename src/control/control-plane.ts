@@ -25,6 +25,7 @@ import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
 import type { ConfigStore, StoreEvent } from "./store/config-store.js";
 import type { KubeMode } from "./kube/kube-mode.js";
+import type { ReplicaHooks } from "./ha/replica-hooks.js";
 import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
@@ -98,6 +99,8 @@ export interface ControlPlaneOptions {
   kube?: KubeMode;
   /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
   kubeIdentity?: KubeIdentityOptions;
+  /** One of several replicas sharing an etcd store (see ha/etcd-replica.ts): the store, and registrations shared. */
+  replica?: ReplicaHooks;
 }
 
 function isLoopback(host: string): boolean {
@@ -144,7 +147,7 @@ export class ControlPlane {
     this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
-    this.store = options.kube?.store ?? new Store(options.stateDir);
+    this.store = options.kube?.store ?? options.replica?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
     this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
     this.gateways = new GatewayReports(this.log);
@@ -164,6 +167,7 @@ export class ControlPlane {
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
       refusal: () => this.kubeIdentity?.rotationRefusal(),
       start: async () => {
+        if (this.options.replica?.rootRotationRefused) throw new Error(this.options.replica.rootRotationRefused);
         await this.ca!.authority.rotateRoot();
         await this.kubeIdentity?.publishRoots();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
@@ -208,6 +212,7 @@ export class ControlPlane {
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
         if (!this.options.kube) this.registry.upsert(workload);
+        this.options.replica?.registered(workload);
         this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
       },
       onStreamClose: (p) => {
@@ -216,6 +221,7 @@ export class ControlPlane {
           this.guard.forget(p.node.id);
           this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
+          this.options.replica?.unregistered(p.node.id);
         }
       },
       onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
@@ -255,7 +261,7 @@ export class ControlPlane {
       token,
       routes: this.apiRoutes,
       allowedHosts: this.options.allowedHosts,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      proxies: () => [...this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })), ...(this.options.replica?.remoteProxies() ?? [])],
       configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => this.analysisContext(),
     });
@@ -350,6 +356,7 @@ export class ControlPlane {
     // Proxies in one locality get the same endpoints: built once per recompute.
     const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+    for (const skipped of this.guard.skipped(resources)) this.ads.propagation.skipped(skipped);
     this.ads.propagation.pushed();
   }
 
@@ -366,7 +373,7 @@ export class ControlPlane {
 
   private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
     const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
-    if (!out) return;
+    if (!out) return this.ads.propagation.snapshotFailed(id, this.ads.propagation.generation, this.guard.errorOf(id) ?? "its configuration cannot be built");
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
       this.gateways.record(id, out.gatewayProblems, out.listeners);

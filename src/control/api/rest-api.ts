@@ -93,7 +93,9 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const hosts = new Set([...(deps.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   return (req, res) => {
-    handle(deps, hosts, req, res).catch((err: Error) => {
+    // A store that cannot reach its quorum (etcd) refuses the write: 503, so clients know to retry, not to fix the request.
+    handle(deps, hosts, req, res).catch((err: Error & { code?: string }) => {
+      if (err.code === "TRELLIS_STORE_UNAVAILABLE") return status(res, 503, "ServiceUnavailable", err.message);
       const kube = restStatusOfKubeError(err);
       return kube ? status(res, kube.code, kube.reason, kube.message) : status(res, 500, "InternalError", err.message);
     });

@@ -42,8 +42,9 @@ while the version applied before keeps serving.
 server instead of each proxy's system resolver; repeat it for more servers. MeshConfig dnsRefreshRate (default 60s)
 sets how often names are re-resolved when their records carry no TTL.
 Kubernetes: with --kubeconfig (its current context, or --kube-context), or with no flag inside a pod (its service
-account), the API server is the store (Istio's CRDs: trellis install-crds) and the registry (Services,
-EndpointSlices, Pods, Nodes, Namespaces; MeshConfig discoverySelectors limit the namespaces). --state-dir then
+account), the API server is the store (Istio's CRDs: trellis install-crds; the Gateway API's kinds too, once their
+own CRDs are installed) and the registry (Services, EndpointSlices, Pods, Nodes, Namespaces; MeshConfig
+discoverySelectors limit the namespaces). --state-dir then
 holds only the CA and tokens. An API server that cannot be reached is retried with backoff while serving.
 With the CA on in Kubernetes mode, proxies prove themselves with their pod's service-account token (audience
 istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default

@@ -50,6 +50,7 @@ import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
 import { gatewayApiStatusRoute } from "./gateway-api-status.js";
+import { convertGatewayApi } from "./translate/gateway-api.js";
 import { propagationApi } from "./api/propagation-api.js";
 import { monitoringApi } from "./api/monitoring-api.js";
 import { storeKindOf } from "../api/store-kind.js";
@@ -164,9 +165,11 @@ export class ControlPlane {
     this.apiRoutes.push(caApi({
       authority: () => this.ca?.authority,
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
+      refusal: () => this.kubeIdentity?.rotationRefusal(),
       start: async () => {
         if (this.options.replica?.rootRotationRefused) throw new Error(this.options.replica.rootRotationRefused);
         await this.ca!.authority.rotateRoot();
+        await this.kubeIdentity?.publishRoots();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
         await this.kubeIdentity?.rootsChanged();
@@ -175,6 +178,7 @@ export class ControlPlane {
       },
       finish: async () => {
         this.ca!.authority.finishRootRotation();
+        await this.kubeIdentity?.publishRoots();
         await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation finished: only the new root is trusted");
         this.recompute();
@@ -242,8 +246,11 @@ export class ControlPlane {
       if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
       const kube = this.options.kube;
       // The leader writes Istio resources' status when the cluster is the store.
-      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext() } : undefined;
-      this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
+      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext(),
+        gatewayApiStatus: () => convertGatewayApi(this.resources(), { services: meshServices(this.workloads(), this.resources()), proxies: [...this.connected.values()], credentials: (ns: string, name: string) => this.secretStore.lookup(ns, name) }).status } : undefined;
+      // A self-signed root is shared through a Secret: followers take the leader's rotations from it.
+      const sharedRoot = this.options.caPluginDir ? undefined : { caDir: join(this.options.stateDir, "ca"), reloaded: () => this.rootsReloaded() };
+      this.kubeIdentity = await startKubeIdentity({ status, sharedRoot, ...this.options.kubeIdentity }, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010, undefined, PRE_AUTH_SERVER_OPTIONS);
@@ -331,6 +338,15 @@ export class ControlPlane {
   }
 
   /** Translates for every connected proxy; the ADS server sends only the types whose content changed. */
+  /** A follower's CA files changed (the leader rotated): sign with the new root, trust the new bundle, push it. */
+  private async rootsReloaded(): Promise<void> {
+    if (!(await this.ca?.authority.reload())) return;
+    await this.serving?.renew();
+    await this.kubeIdentity?.rootsChanged();
+    this.log("trellis control: took the mesh root the leader rotated from its Secret; proxies get the new bundle");
+    this.recompute();
+  }
+
   recompute(): void {
     this.options.kube?.resolveProxies(this.ads.proxies(), this.connected);
     const resources = this.resources();

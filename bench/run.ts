@@ -12,6 +12,8 @@ import { trellis, trellisPeer } from "./peers/trellis.js";
 import { type HopSample, runNode, sampleHop } from "./scenarios/http1-latency.js";
 import { meshCerts } from "./lib/mesh-certs.js";
 import { cpuSeconds } from "./lib/processes.js";
+import { describeRuntime } from "./lib/proxy-runtime.js";
+import { loadavg } from "node:os";
 import { http1ThroughputScenario } from "./scenarios/http1-throughput.js";
 import { h2GrpcScenario } from "./scenarios/h2-grpc.js";
 import { tcpThroughputScenario } from "./scenarios/tcp-throughput.js";
@@ -22,6 +24,7 @@ import { cpGrowthScenario } from "./scenarios/cp-growth.js";
 import { cpCertsScenario } from "./scenarios/cp-certs.js";
 import { gatewayScenario } from "./gateway-scenario.js";
 import { kubePushScenario } from "./scenarios/kube-push.js";
+import { proxyAllocScenario } from "./scenarios/proxy-alloc.js";
 import { cpHaScenario } from "./scenarios/cp-ha.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -125,7 +128,8 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       for (const peer of order) {
         const s = await sampleHop(peer, backendPort, { rate: 1000, connections: 4, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, tls);
         samples.get(peer.name)!.push(s);
-        console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}`);
+        console.log(`  round ${round + 1}/${ROUNDS} ${peer.name.padEnd(8)} p50 ${s.load.p50.toFixed(3)} p90 ${s.load.p90.toFixed(3)} p99 ${s.load.p99.toFixed(3)} p99.9 ${s.load.p999.toFixed(3)} max ${s.load.max.toFixed(1)} ms, ${s.load.achievedRate.toFixed(0)} req/s, errors ${s.load.errors + s.load.non2xx}, load avg ${loadavg()[0].toFixed(1)}`);
+        if (s.runtime) console.log(`      ${describeRuntime(s.runtime)}`);
       }
     }
   });
@@ -135,15 +139,17 @@ async function compare(candidates: Peer[], rivals: string[], against = "trellis"
       p50: spread(list.map((s) => s.load.p50)),
       p90: spread(list.map((s) => s.load.p90)),
       p99: spread(list.map((s) => s.load.p99)),
+      p999: spread(list.map((s) => s.load.p999)),
       cpuPer1000: spread(list.map((s) => s.cpuPer1000)),
       rssMiB: spread(list.map((s) => s.rssMiB)),
     };
   }
   const base = summary.direct;
-  console.log("\n  peer      p50 ms              p90 ms              p99 ms              added p99 (2 hops)  CPU s/1000 req      RSS MiB (2 procs)");
+  console.log("\n  peer      p50 ms              p90 ms              p99 ms              p99.9 ms            added p99 (2 hops)  added p99.9         CPU s/1000 req      RSS MiB (2 procs)");
   for (const [name, s] of Object.entries(summary)) {
     const added = base ? s.p99.median - base.p99.median : NaN;
-    console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
+    const added999 = base ? s.p999.median - base.p999.median : NaN;
+    console.log(`  ${name.padEnd(9)} ${fmt(s.p50, 3).padEnd(19)} ${fmt(s.p90, 3).padEnd(19)} ${fmt(s.p99, 3).padEnd(19)} ${fmt(s.p999, 3).padEnd(19)} ${added.toFixed(3).padEnd(19)} ${added999.toFixed(3).padEnd(19)} ${fmt(s.cpuPer1000, 3).padEnd(18)} ${fmt(s.rssMiB, 1)}`);
   }
   if (summary[against] && base) {
     const t = summary[against].p99.median - base.p99.median;
@@ -176,6 +182,7 @@ const scenarios: Scenario[] = [
   { name: "gateway", describe: "TLS termination at the edge: HTTPS 1 KB at 1,000 req/s over 4 keep-alive connections into one gateway proxy per peer, plain HTTP/1.1 to the backend", run: () => gatewayScenario(ROUNDS, DURATION_MS, WARMUP_MS) },
   { name: "cp-ha", describe: "replicas on etcd: a VirtualService change until 100 sidecars over three replicas ACKed it, against one control plane on the file store; failover time of a killed replica's sidecars", run: cpHaScenario },
   { name: "kube-push", describe: "Kubernetes mode: 1,000 Services and 10,000 endpoints through the real API server, 100 ADS sidecars; a VirtualService write to the API server until the 100th ACK, control memory, API server CPU", run: kubePushScenario },
+  { name: "proxy-alloc", describe: "what one Trellis proxy allocates per HTTP/1.1 request (in-process, 1 MiB young generation): scavenges per 1,000 requests, KiB per request, top allocation sites, CPU per request", run: proxyAllocScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
 ];
 

@@ -18,6 +18,8 @@ spawnSync("bash", ["scripts/install-system-deps.sh"], { stdio: "inherit" });
 // The Kubernetes test cluster's binaries (built from Go modules once per version, a no-op when cached): built here,
 // before any test runs, so a cold build is not charged to one test's timeout. Without Go those tests skip.
 spawnSync("bash", ["scripts/install-kube.sh"], { stdio: ["ignore", "ignore", "inherit"] });
+// The helm CLI for the chart tests, likewise (a cold build takes 10-35 min; then a no-op).
+spawnSync("bash", ["scripts/install-helm.sh"], { stdio: ["ignore", "ignore", "inherit"] });
 
 const filter = process.argv.slice(2);
 const files = collect("dist", []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();

@@ -26,6 +26,8 @@ export interface Chain {
   serverPort?: number;
   /** The proxy processes, for CPU and memory readings (empty for direct). */
   procs: Proc[];
+  /** Trellis only: each proxy's admin port (same order as procs), for its runtime figures (bench/lib/proxy-runtime.ts). */
+  adminPorts?: number[];
   stop(): Promise<void>;
 }
 
@@ -42,10 +44,13 @@ export const direct: Peer = {
   startChain: async (backendPort) => ({ entryPort: backendPort, procs: [], stop: async () => {} }),
 };
 
-/** Waits until every port listens; if one never does, stops the chain's processes so a failed start leaks none. */
+/**
+ * Waits until every port listens; if one never does, stops the chain's processes so a failed start leaks none.
+ * 60 s: a Node proxy took 5 s to start with the shared 2 cores at load average 33, and mutual TLS adds to that.
+ */
 export async function listening(procs: Proc[], ports: number[]): Promise<void> {
   try {
-    for (const port of ports) await waitForPort(port);
+    for (const port of ports) await waitForPort(port, 60_000);
   } catch (err) {
     await Promise.all(procs.map((p) => p.stop()));
     throw err;

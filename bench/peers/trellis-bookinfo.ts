@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { meshCerts, type MeshCerts } from "../lib/mesh-certs.js";
 import { freePort, start } from "../lib/processes.js";
 import { type Chain, listening, type Peer } from "./chain.js";
+import { EXTRA_FLAGS } from "./trellis.js";
 
 const CLI = "dist/src/cli/main.js";
 // --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
@@ -82,8 +83,8 @@ export const trellisBookinfo: Peer = {
     const dir = mkdtempSync(join(tmpdir(), "trellis-bench-bookinfo-"));
     const [inbound, details, reviews, ratings, admin, readiness] = await Promise.all(Array.from({ length: 6 }, freePort));
     writeFileSync(join(dir, "sidecar.json"), JSON.stringify(bootstrap(backendPort, inbound, { details, reviews, ratings }, admin, await meshCerts())));
-    const proc = start("trellis-bookinfo", process.execPath, [...PROXY_NODE_FLAGS, CLI, "proxy", "--bootstrap", join(dir, "sidecar.json"), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
+    const proc = start("trellis-bookinfo", process.execPath, [...PROXY_NODE_FLAGS, ...EXTRA_FLAGS, CLI, "proxy", "--bootstrap", join(dir, "sidecar.json"), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
     await listening([proc], [inbound, details, reviews, ratings]);
-    return { entryPort: reviews, serverPort: inbound, procs: [proc], stop: () => proc.stop() };
+    return { entryPort: reviews, serverPort: inbound, procs: [proc], adminPorts: [admin], stop: () => proc.stop() };
   },
 };

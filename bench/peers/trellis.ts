@@ -30,6 +30,8 @@ function upstreamTls(c: MeshCerts): object {
 }
 
 const CLI = "dist/src/cli/main.js";
+/** BENCH_TRELLIS_FLAGS: Node flags added to every Trellis proxy (heap settings, --trace-gc, --cpu-prof), for experiments. */
+export const EXTRA_FLAGS = (process.env.BENCH_TRELLIS_FLAGS ?? "").split(/\s+/).filter(Boolean);
 // --drain-timeout 0: a proxy is stopped only after its measurement, and the default 5 s drain of idle keep-alive
 // connections would add 5 s to every chain of every round.
 
@@ -89,7 +91,7 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
       const dir = mkdtempSync(join(tmpdir(), "trellis-bench-"));
       const [serverSide, clientSide, a1, a2, r1, r2] = await Promise.all(Array.from({ length: 6 }, freePort));
       const certs = options.tls ? await meshCerts() : undefined;
-      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [...PROXY_NODE_FLAGS, CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
+      const proc = (side: string, file: string, readiness: number) => start(`trellis-${side}`, process.execPath, [...PROXY_NODE_FLAGS, ...EXTRA_FLAGS, CLI, "proxy", "--bootstrap", join(dir, file), "--readiness-port", String(readiness), "--drain-timeout", "0"], {}, options.cpus);
       writeFileSync(join(dir, "server.json"), JSON.stringify(bootstrap("server-side", "INBOUND", serverSide, backendPort, a1, features, protocol, certs)));
       const procs = [proc("server", "server.json", r1)];
       if (options.hops !== 1) {
@@ -98,7 +100,7 @@ export function trellisPeer(name: string, features: TrellisFeatures = {}): Peer 
       }
       const entryPort = options.hops === 1 ? serverSide : clientSide;
       await listening(procs, [serverSide, entryPort]);
-      return { entryPort, serverPort: serverSide, procs, stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
+      return { entryPort, serverPort: serverSide, procs, adminPorts: options.hops === 1 ? [a1] : [a1, a2], stop: async () => { await Promise.all(procs.map((p) => p.stop())); } };
     },
   };
 }

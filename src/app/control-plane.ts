@@ -53,6 +53,7 @@ import { SecretStore } from "../control/secrets/secret-store.js";
 import { secretApi } from "../control/secrets/secret-api.js";
 import { GatewayReports } from "../control/gateway-reports.js";
 import { gatewayApiStatusRoute } from "../control/gateway-api-status.js";
+import { convertGatewayApi } from "../control/translate/gateway-api.js";
 import { propagationApi } from "../control/api/propagation-api.js";
 import { monitoringApi } from "../control/api/monitoring-api.js";
 import { storeKindOf } from "../api/store-kind.js";
@@ -173,9 +174,11 @@ export class ControlPlane {
     this.apiRoutes.push(caApi({
       authority: () => this.ca?.authority,
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
+      refusal: () => this.kubeIdentity?.rotationRefusal(),
       start: async () => {
         if (this.options.replica?.rootRotationRefused) throw new Error(this.options.replica.rootRotationRefused);
         await this.ca!.authority.rotateRoot();
+        await this.kubeIdentity?.publishRoots();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
         await this.kubeIdentity?.rootsChanged();
@@ -184,6 +187,7 @@ export class ControlPlane {
       },
       finish: async () => {
         this.ca!.authority.finishRootRotation();
+        await this.kubeIdentity?.publishRoots();
         await this.kubeIdentity?.rootsChanged();
         this.log("trellis control: root rotation finished: only the new root is trusted");
         this.recompute();
@@ -253,8 +257,11 @@ export class ControlPlane {
       if (!this.ca) throw new Error("Kubernetes mode needs the CA: workloads prove themselves with service-account tokens to it; give --ca-port");
       const kube = this.options.kube;
       // The leader writes Istio resources' status when the cluster is the store.
-      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext() } : undefined;
-      this.kubeIdentity = await startKubeIdentity({ status, ...this.options.kubeIdentity }, this.ca.authority, this.log);
+      const status = kube ? { list: () => kube.store.list(), on: (e: "event", l: () => void) => kube.store.on(e, l), off: (e: "event", l: () => void) => kube.store.off(e, l), context: () => this.analysisContext(),
+        gatewayApiStatus: () => convertGatewayApi(this.resources(), { services: meshServices(this.workloads(), this.resources()), proxies: [...this.connected.values()], credentials: (ns: string, name: string) => this.secretStore.lookup(ns, name) }).status } : undefined;
+      // A self-signed root is shared through a Secret: followers take the leader's rotations from it.
+      const sharedRoot = this.options.caPluginDir ? undefined : { caDir: join(this.options.stateDir, "ca"), reloaded: () => this.rootsReloaded() };
+      this.kubeIdentity = await startKubeIdentity({ status, sharedRoot, ...this.options.kubeIdentity }, this.ca.authority, this.log);
       if (this.kubeIdentity.webhook) this.ports.webhook = this.kubeIdentity.webhook.port;
     }
     this.ports.xds = await this.ads.listen(host, this.options.xdsPort ?? 15010, undefined, PRE_AUTH_SERVER_OPTIONS);
@@ -338,6 +345,15 @@ export class ControlPlane {
     return this.ca ? [{ name: "ROOTCA", validation_context: { trusted_ca: { inline_string: this.ca.authority.rootsPem() } } }] : [];
   }
 
+  /** A follower's CA files changed (the leader rotated): sign with the new root, trust the new bundle, push it. */
+  private async rootsReloaded(): Promise<void> {
+    if (!(await this.ca?.authority.reload())) return;
+    await this.serving?.renew();
+    await this.kubeIdentity?.rootsChanged();
+    this.log("trellis control: took the mesh root the leader rotated from its Secret; proxies get the new bundle");
+    this.recompute();
+  }
+
   /** Translates every connected proxy afresh; the ADS server sends only the types whose content changed. */
   recompute(): void {
     this.planner.requestFull("recompute requested");
@@ -359,6 +375,7 @@ export class ControlPlane {
       if (plan && !this.guard.errorOf(id) && !this.planner.affects(id, proxy, plan.changes, this.proxyless.has(id))) continue;
       this.configure(id, proxy, resources, workloads, secrets, plan);
     }
+    for (const skipped of this.guard.skipped(resources)) this.ads.propagation.skipped(skipped);
     this.ads.propagation.pushed();
   }
 
@@ -387,7 +404,7 @@ export class ControlPlane {
     const hosts = new Set<string>();
     // The shared index holds the guard's usable resources: a retry without some of them builds its own.
     const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, index: rs === plan?.index.resources ? plan.index : undefined, hostsConsidered: hosts, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
-    if (!out) return;
+    if (!out) return this.ads.propagation.snapshotFailed(id, this.ads.propagation.generation, this.guard.errorOf(id) ?? "its configuration cannot be built");
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
       this.gateways.record(id, out.gatewayProblems, out.listeners);

@@ -18,6 +18,7 @@ import { unhonouredFields } from "./config/field-check.js";
 import { Runtime } from "./runtime/runtime.js";
 import { ActiveListener, ListenerConfig, type ListenerDeps } from "./listener/listener.js";
 import { Stats } from "./stats/stats.js";
+import { processRuntimeStats } from "./stats/runtime-stats.js";
 import { UpstreamCluster } from "./upstream/cluster.js";
 import { HttpConnectionManager } from "./http/connection-manager.js";
 import { IstioMetrics, type PeerInfo } from "./stats/istio-metrics.js";
@@ -82,6 +83,8 @@ export class Proxy {
 
   constructor() {
     this.router = new Router((n) => this.clusters.get(n)?.cluster, this.stats);
+    const rt = processRuntimeStats();
+    this.stats.addCollector({ collect: (s) => rt.publish(s), reset: () => rt.reset() });
     // The runtime is set from the bootstrap after construction; listeners read the proxy's current one.
     const runtime = () => this.runtime;
     this.deps = {

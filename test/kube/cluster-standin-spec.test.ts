@@ -1,9 +1,11 @@
 // The kubelet stand-in's pure parts, without a cluster: image names to entrypoints, Kubernetes' command/args rules
-// with $(VAR) expansion, and the downward API, including the errors that name an unsupported field.
+// with $(VAR) expansion, the downward API, and a pod's resolv.conf from its DNS policy, including the errors that name
+// an unsupported field.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { containerArgv } from "../fixtures/kube/kubelet/container-process.js";
 import { entrypointFor, imageName } from "../fixtures/kube/kubelet/images.js";
+import { podResolvConf } from "../fixtures/kube/kubelet/pod-dns.js";
 import { containerEnv } from "../fixtures/kube/kubelet/pod-env.js";
 import type { Pod } from "../fixtures/kube/kubelet/pod-types.js";
 
@@ -46,5 +48,19 @@ describe("the kubelet stand-in's spec handling", () => {
       /spec\.containers\[0\]\.env\[0\]\.valueFrom\.fieldRef\.fieldPath: "spec\.hostname" is not supported/);
     assert.throws(() => containerEnv(pod, { name: "c", image: "busybox", env: [{ name: "X", valueFrom: { secretKeyRef: { name: "s", key: "k" } } }] }, "10.244.0.9", "spec.containers[0]"),
       /spec\.containers\[0\]\.env\[0\]\.valueFrom: only fieldRef is supported by the kubelet stand-in \(got secretKeyRef\)/);
+  });
+
+  it("writes resolv.conf from dnsPolicy and dnsConfig as the kubelet does", () => {
+    const dns = { nameserver: "10.244.0.1", domain: "cluster.local" };
+    const withDns = (spec: Partial<Pod["spec"]>): Pod => ({ ...pod, spec: { ...pod.spec, ...spec } });
+    assert.equal(podResolvConf(pod, dns), "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.244.0.1\noptions ndots:5\n");
+    assert.equal(podResolvConf(withDns({ dnsPolicy: "Default" }), dns), undefined, "Default keeps the node's file");
+    assert.equal(podResolvConf(pod, undefined), undefined, "no cluster DNS: the node's file");
+    assert.equal(podResolvConf(withDns({ dnsConfig: { searches: ["corp.example"], options: [{ name: "ndots", value: "2" }, { name: "edns0" }] } }), dns),
+      "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.244.0.1\noptions ndots:2 edns0\n");
+    assert.equal(podResolvConf(withDns({ dnsPolicy: "None", dnsConfig: { nameservers: ["10.0.0.53"] } }), dns), "nameserver 10.0.0.53\n");
+    assert.throws(() => podResolvConf(withDns({ dnsPolicy: "None" }), dns), /spec\.dnsConfig\.nameservers: dnsPolicy None needs at least one nameserver/);
+    assert.throws(() => podResolvConf(withDns({ dnsPolicy: "ClusterFirstish" }), dns), /spec\.dnsPolicy: "ClusterFirstish" is not a DNS policy/);
+    assert.throws(() => podResolvConf(withDns({ dnsConfig: { nameservers: ["1.1.1.1", "2.2.2.2", "3.3.3.3"] } }), dns), /at most 3 in all \(got 4\)/);
   });
 });

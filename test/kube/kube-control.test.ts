@@ -104,6 +104,15 @@ test("a VirtualService written to the API server, or through trellis's REST API,
   assert.equal(stored.spec.http[0].match![0].headers["x-marker"].exact, "through-trellis", "the write is in the API server");
 });
 
+test("the REST API answers the API server's refusals with their own status, not 500", { skip }, async () => {
+  const body = { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "lost", namespace: "nowhere" }, spec: { hosts: ["web"], http: [{ route: [{ destination: { host: "web" } }] }] } };
+  const res = await fetch(`http://127.0.0.1:${cp.ports.api}/apis/networking.istio.io/v1/namespaces/nowhere/virtualservices`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const status = await res.json() as { code: number; reason: string; message: string };
+  assert.equal(res.status, 404, JSON.stringify(status));
+  assert.equal(status.reason, "NotFound");
+  assert.match(status.message, /the Kubernetes API server refused it: .*namespaces "nowhere" not found/);
+});
+
 test("API server restarted and etcd compacted mid-watch: the control plane relists and nothing stale survives", { skip }, async () => {
   const reflectorStats = () => (kube as unknown as { registry: { reflectors: Record<string, { stats: { gone: number } }> } }).registry.reflectors;
   const goneBefore = Object.values(reflectorStats()).reduce((n, r) => n + r.stats.gone, 0);

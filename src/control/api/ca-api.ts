@@ -17,6 +17,8 @@ export interface CaApiDeps {
   proxies(): Array<{ id: string; admin?: string }>;
   start(): Promise<void>;
   finish(): Promise<void>;
+  /** Why this control plane may not rotate now (Kubernetes mode: it is not the leader); undefined = it may. */
+  refusal?(): string | undefined;
 }
 
 function describe(ca: CertificateAuthority) {
@@ -69,6 +71,8 @@ export function caApi(deps: CaApiDeps): ApiRoute {
       return true;
     }
     const state = describe(ca);
+    const refused = (body?.action === "start" || body?.action === "finish") ? deps.refusal?.() : undefined;
+    if (refused) return status(res, 409, "Conflict", refused), true;
     if (body?.action === "start") {
       if (ca.mode !== "self-signed") return status(res, 409, "Conflict", "a plug-in CA's root is rotated by replacing its files (ca-cert.pem, root-cert.pem with both roots, ...), not by Trellis"), true;
       if (state.rotating) return status(res, 409, "Conflict", "a root rotation is already under way; finish it first"), true;

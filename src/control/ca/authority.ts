@@ -176,6 +176,22 @@ export class CertificateAuthority {
     writeFileSync(join(this.options.dir, PLUGIN_FILES.root), this.rootsPem());
   }
 
+  /**
+   * Self-signed mode: takes the signing root, key and trust bundle from the files in the CA's directory again (another
+   * replica rotated and they were rewritten from the shared Secret). Whether anything changed.
+   */
+  async reload(): Promise<boolean> {
+    if (this.mode !== "self-signed") return false;
+    const dir = this.options.dir;
+    const certPem = readFileSync(join(dir, PLUGIN_FILES.cert), "utf8");
+    const roots = splitPem(readFileSync(join(dir, PLUGIN_FILES.root), "utf8"));
+    if (certPem === this.signingCertPem && roots.join("") === this.rootsPem()) return false;
+    this.signingKey = await importPrivateKey(readFileSync(join(dir, PLUGIN_FILES.key), "utf8"));
+    this.signingCertPem = certPem;
+    this.rootPems = roots.length ? roots : [certPem];
+    return true;
+  }
+
   /** Ends a rotation: only the current root stays trusted. */
   finishRootRotation(): void {
     this.rootPems = [this.signingCertPem];

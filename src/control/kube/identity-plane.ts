@@ -8,8 +8,10 @@ import { LeaderDuties, type LeaderDutiesOptions } from "./leader-duties.js";
 import type { StatusSource } from "./leader-status.js";
 import { kubeAuthenticator, TokenReviewer } from "./token-review.js";
 import type { WebhookClientConfig } from "./webhook-config.js";
-import { CA_SECRET, syncCaSecret } from "./root-ca-secret.js";
+import { DEFAULT_LEASE_NAME } from "./leader-election.js";
+import { CA_SECRET, followCaSecret, publishCaSecret, syncCaSecret } from "./root-ca-secret.js";
 import { startWebhookServer, WEBHOOK_PATH, type WebhookServer } from "./webhook-server.js";
+import { startInjector, type InjectorOptions } from "./inject/injector-plane.js";
 
 const DEFAULT_NAMESPACE = "istio-system";
 
@@ -22,12 +24,15 @@ export interface KubeIdentityOptions {
    * tests on loopback do it, see webhook-config.ts), else with the Service `service` (default istiod in the namespace).
    * undefined = no webhook.
    */
-  webhook?: { host?: string; port?: number; url?: string; service?: { name: string; port: number }; dnsNames?: string[]; configName?: string };
+  webhook?: { host?: string; port?: number; url?: string; service?: { name: string; port: number }; dnsNames?: string[]; configName?: string; inject?: InjectorOptions };
   election?: LeaderDutiesOptions["election"];
   /** Istio's resources whose status the leader writes (set by the control plane from its Kubernetes store). */
   status?: StatusSource;
   /** How long a TokenReview answer is reused (default 30 s). */
   tokenCacheMs?: number;
+  /** A self-signed CA shared through istio-ca-secret: followers take a rotated root from it (`reloaded` runs after
+   *  the files in caDir changed); only the leader may rotate. */
+  sharedRoot?: { caDir: string; reloaded(): Promise<void>; followEveryMs?: number };
 }
 
 export interface KubeIdentity {
@@ -36,6 +41,10 @@ export interface KubeIdentity {
   webhook?: WebhookServer;
   /** After a root rotation: a new webhook certificate, then (on the leader) new ConfigMaps and caBundle. */
   rootsChanged(): Promise<void>;
+  /** Why this replica may not rotate the root (it is not the leader), or undefined. */
+  rotationRefusal(): string | undefined;
+  /** The leader after a rotation step: the shared Secret takes the new CA files, for the followers. */
+  publishRoots(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,18 +63,31 @@ export async function startKubeIdentity(o: KubeIdentityOptions, ca: CertificateA
   if (o.webhook) {
     const service = o.webhook.service ?? { name: "istiod", port: 443 };
     const dnsNames = [...new Set([`${service.name}.${namespace}.svc`, ...(o.webhook.dnsNames ?? []), ...(o.webhook.url ? [new URL(o.webhook.url).hostname] : [])])].filter((n) => !/^[\d.]+$|:/.test(n));
-    webhook = await startWebhookServer({ ca, host: o.webhook.host, port: o.webhook.port, dnsNames, log });
+    webhook = await startWebhookServer({ ca, host: o.webhook.host, port: o.webhook.port, dnsNames, log, ...(o.webhook.inject ? { inject: o.webhook.inject } : {}) });
     client = o.webhook.url ? { url: webhookUrl(o.webhook.url, webhook.port) } : { service: { namespace, name: service.name, port: service.port } };
   }
   const duties = new LeaderDuties(o.client, { namespace, rootsPem: () => ca.rootsPem(), webhook: client ? { client, configName: o.webhook?.configName } : undefined, status: o.status, election: o.election, log });
   duties.start();
+  const shared = o.sharedRoot;
+  const unfollow = shared ? followCaSecret(o.client, namespace, shared.caDir, () => !duties.elector.isLeader, shared.reloaded, log, shared.followEveryMs) : undefined;
+  const injector = o.webhook?.inject && client
+    ? startInjector(o.client, o.webhook.inject, { namespace, client, isLeader: () => duties.elector.isLeader, rootsPem: () => ca.rootsPem(), log })
+    : undefined;
   return {
     authenticator, duties, webhook,
     rootsChanged: async () => {
       await webhook?.renew();
       await duties.rootsChanged();
+      injector?.rootsChanged();
+    },
+    rotationRefusal: () => (duties.elector.isLeader ? undefined
+      : `only the leader rotates the mesh root (this replica is ${duties.elector.identity}; the holder of Lease ${namespace}/${o.election?.name ?? DEFAULT_LEASE_NAME} rotates, and followers take the new root from Secret ${namespace}/${CA_SECRET}): send this to the leader`),
+    publishRoots: async () => {
+      if (shared) await publishCaSecret(o.client, namespace, shared.caDir);
     },
     stop: async () => {
+      unfollow?.();
+      injector?.stop();
       await duties.stop();
       await webhook?.close();
     },

@@ -5,7 +5,7 @@ import type { IstioResource } from "../../api/resource.js";
 import type { NodeInfo } from "../../xds/ads-server.js";
 import type { Workload } from "../registry/registry.js";
 import type { KubeClient, KubeObject } from "./client.js";
-import { externalNameEntries, kubeWorkloads } from "./kube-workloads.js";
+import { endpointlessEntries, externalNameEntries, kubeWorkloads } from "./kube-workloads.js";
 import { type LabelSelector, namespaceSelected } from "./label-selector.js";
 import { proxyWorkload } from "./proxy-pod.js";
 import { Reflector } from "./reflector.js";
@@ -88,9 +88,11 @@ export class KubeRegistry {
     return this.cached;
   }
 
-  /** Config the cluster implies beyond Istio's CRDs: ExternalName Services as ServiceEntries. */
+  /** Config the cluster implies beyond Istio's CRDs: ExternalName Services, and Services without endpoints, as
+   *  ServiceEntries. */
   resources(): IstioResource[] {
-    return externalNameEntries({ services: this.reflectors.services.list(), selected: (ns) => this.selected(ns) });
+    const view = { services: this.reflectors.services.list(), selected: (ns: string) => this.selected(ns) };
+    return [...externalNameEntries(view), ...endpointlessEntries(view, this.workloads())];
   }
 
   /** The connecting proxy's workload from its pod; a pod outside the selected namespaces is refused by name. */

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "./client.js";
-import { externalNameEntries, kubeWorkloads, portProtocol, type KubeView } from "./kube-workloads.js";
+import { endpointlessEntries, externalNameEntries, kubeWorkloads, portProtocol, type KubeView } from "./kube-workloads.js";
 import { matchesSelector, selectorProblems } from "./label-selector.js";
 import { proxyWorkload } from "./proxy-pod.js";
 import { parseMeshConfig } from "../mesh-config.js";
@@ -102,4 +102,28 @@ test("discoverySelectors: parsed with errors by field, matched as Kubernetes lab
   assert.equal(matchesSelector({ matchExpressions: [{ key: "team", operator: "NotIn", values: ["a"] }] }, { team: "a" }), false);
   assert.equal(matchesSelector({ matchExpressions: [{ key: "x", operator: "DoesNotExist" }], matchLabels: { a: "1" } }, { a: "1" }), true);
   assert.deepEqual(selectorProblems({ matchExpressions: [{ key: "k", operator: "Exists", values: ["v"] }] }, "s"), ["s.matchExpressions[0].values must be empty for Exists"]);
+});
+
+test("a Service without endpoints keeps its host as an endpoint-less internal entry, until an endpoint appears", () => {
+  const services = [svc("idle", "shop", { selector: { app: "none" }, ports: [{ name: "http", port: 80, targetPort: 8080 }, { name: "dns", port: 53, protocol: "UDP" }] }),
+    svc("web", "shop", { selector: { app: "web" }, ports: [{ name: "http", port: 80 }] }), svc("ext", "shop", { type: "ExternalName", externalName: "example.com", ports: [{ port: 443 }] }),
+    svc("hidden", "other", { ports: [{ port: 80 }] })];
+  const v = view({ services, slices: [slice("web", "shop", [{ name: "http", port: 80 }], [{ ip: "10.1.0.9" }])], selected: (ns) => ns === "shop" });
+  const entries = endpointlessEntries(v, kubeWorkloads(v));
+  assert.deepEqual(entries.map((e) => e.metadata.name), ["kube-endpointless-idle"], "web has an endpoint, ext is ExternalName, hidden is not selected");
+  assert.deepEqual(entries[0].spec, { hosts: ["idle.shop.svc.cluster.local"], location: "MESH_INTERNAL", resolution: "STATIC", ports: [{ number: 80, name: "http", protocol: "HTTP" }] });
+  const later = view({ ...v, slices: [...v.slices, slice("idle", "shop", [{ name: "http", port: 8080 }], [{ ip: "10.1.0.10" }])] });
+  assert.deepEqual(endpointlessEntries(later, kubeWorkloads(later)), []);
+});
+
+test("mutual TLS to a sidecar pod: from the injector's tlsMode label on every replica, or once its proxy proved itself here", () => {
+  const labelled = pod("a", "shop", "10.1.0.11", { labels: { app: "web", "security.istio.io/tlsMode": "istio" }, sidecar: true });
+  const proven = pod("b", "shop", "10.1.0.12", { labels: { app: "web" }, sidecar: true });
+  const plain = pod("c", "shop", "10.1.0.13", { labels: { app: "web", "security.istio.io/tlsMode": "istio" } });
+  const pods = new Map([["shop/a", labelled], ["shop/b", proven], ["shop/c", plain]]);
+  const slices = [slice("web", "shop", [{ name: "http", port: 80 }], [{ ip: "10.1.0.11", pod: "a" }, { ip: "10.1.0.12", pod: "b" }, { ip: "10.1.0.13", pod: "c" }])];
+  const services = [svc("web", "shop", { selector: { app: "web" }, ports: [{ name: "http", port: 80 }] })];
+  const mtls = (proof: string[]) => kubeWorkloads(view({ services, slices, pods, mtlsPods: new Set(proof) })).map((w) => [w.name, w.mtls]);
+  assert.deepEqual(mtls([]), [["a", true], ["b", false], ["c", false]], "the label alone, and only with a sidecar");
+  assert.deepEqual(mtls(["shop/b"]), [["a", true], ["b", true], ["c", false]]);
 });

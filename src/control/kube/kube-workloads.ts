@@ -1,6 +1,7 @@
 // Kubernetes objects -> what translation consumes, as istiod's Kubernetes registry derives it: one Workload per
 // (Service, EndpointSlice address) with the pod's labels, service account and node locality; ports' protocols from
-// the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries. Pure: no I/O.
+// the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries; Services without endpoints as
+// endpoint-less entries, so their hosts still route (503 no healthy upstream, as in Istio). Pure: no I/O.
 import { portProtocol } from "../../api/port-protocol.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { ServicePort, Workload } from "../registry/registry.js";
@@ -47,6 +48,16 @@ export function hasSidecar(pod: KubeObject | undefined): boolean {
     || !!containers.initContainers?.some((c) => c.name === "istio-proxy" && c.restartPolicy === "Always");
 }
 
+/**
+ * Whether peers reach this pod with mutual TLS: it runs the sidecar, and either the injector labelled it
+ * `security.istio.io/tlsMode: istio` (Istio's auto-mTLS reads only that label, so every control-plane replica decides
+ * alike) or its proxy proved its identity to this replica (pods written without the label).
+ */
+function mtlsCapable(pod: KubeObject | undefined, podKey: string | undefined, proven: Set<string>): boolean {
+  if (!hasSidecar(pod)) return false;
+  return pod!.metadata.labels?.["security.istio.io/tlsMode"] === "istio" || (!!podKey && proven.has(podKey));
+}
+
 /** The node's topology labels with the pod's own labels over them (a pod's istio-locality label wins). */
 export function podLocality(pod: KubeObject | undefined, node: KubeObject | undefined): string {
   return localityOf(undefined, { ...(node?.metadata.labels ?? {}), ...(pod?.metadata.labels ?? {}) });
@@ -82,7 +93,7 @@ function endpointWorkloads(view: KubeView, svc: KubeObject, slice: KubeObject, p
         upstreams: [],
         ready: ep.conditions?.ready !== false,
         sidecar: hasSidecar(pod),
-        mtls: hasSidecar(pod) && !!podKey && view.mtlsPods.has(podKey),
+        mtls: mtlsCapable(pod, podKey, view.mtlsPods),
         interception: "NONE",
         locality: podLocality(pod, node),
       });
@@ -126,6 +137,31 @@ export function externalNameEntries(view: Pick<KubeView, "services" | "selected"
         hosts: [hostnameOf(s.metadata.name, ns)], location: "MESH_EXTERNAL", resolution: "DNS",
         ports: ports.map((p) => ({ number: p.port, name: p.name ?? `port-${p.port}`, ...(p.protocol ? { protocol: p.protocol } : {}) })),
         endpoints: [{ address: externalName }],
+      },
+    } as IstioResource);
+  }
+  return out;
+}
+
+/**
+ * Services that have no endpoint now (no pod matches, or none is scheduled yet), as MESH_INTERNAL STATIC ServiceEntries
+ * without endpoints: Istio keeps such a Service's cluster and route, so a request answers 503 "no healthy upstream"
+ * (UH) rather than 404 "no route" (NR), and the first endpoint to appear needs no new route.
+ */
+export function endpointlessEntries(view: Pick<KubeView, "services" | "selected">, workloads: Workload[]): IstioResource[] {
+  const served = new Set(workloads.map((w) => `${w.namespace}/${w.service}`));
+  const out: IstioResource[] = [];
+  for (const s of view.services) {
+    const ns = s.metadata.namespace!;
+    const { type } = spec<{ type?: string }>(s);
+    const ports = servicePorts(s);
+    if (type === "ExternalName" || !view.selected(ns) || served.has(`${ns}/${s.metadata.name}`) || ports.length === 0) continue;
+    out.push({
+      apiVersion: "networking.istio.io/v1", kind: "ServiceEntry",
+      metadata: { name: `kube-endpointless-${s.metadata.name}`, namespace: ns, annotations: { "trellis.io/source": `Service ${ns}/${s.metadata.name} (no endpoints)` } },
+      spec: {
+        hosts: [hostnameOf(s.metadata.name, ns)], location: "MESH_INTERNAL", resolution: "STATIC",
+        ports: ports.map((p) => ({ number: p.port, name: p.name ?? `port-${p.port}`, ...(p.protocol ? { protocol: p.protocol } : {}) })),
       },
     } as IstioResource);
   }

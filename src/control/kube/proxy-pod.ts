@@ -84,7 +84,11 @@ export function proxyWorkload(node: NodeInfo, identity: string | undefined, inde
   const labels = { ...(pod.metadata.labels ?? {}) };
   const svc = index.services.filter((s) => s.metadata.namespace === ns).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
     .find((s) => { const sel = (s.spec as { selector?: Record<string, string> } | undefined)?.selector; return !!sel && Object.keys(sel).length > 0 && matchesSelector({ matchLabels: sel }, labels); });
-  const firstPort = (svc?.spec as { ports?: KubeServicePort[] } | undefined)?.ports?.find((p) => (p.protocol ?? "TCP") === "TCP");
+  const tcpPorts = ((svc?.spec as { ports?: KubeServicePort[] } | undefined)?.ports ?? []).filter((p) => (p.protocol ?? "TCP") === "TCP");
+  const firstPort = tcpPorts[0];
+  // Where each Service port lands on this pod (its targetPort): what the inbound side matches on, as Istio's inbound
+  // chains match the original destination's target port, and the port a gateway binds.
+  const portTargets = Object.fromEntries(tcpPorts.map((p) => [p.port, targetPort(p, pod) ?? p.port]));
   const meta = node.metadata;
   const annotated = pod.metadata.annotations?.["sidecar.istio.io/interceptionMode"];
   const interception = (annotated ?? meta.INTERCEPTION_MODE) === "REDIRECT" ? "REDIRECT" : "NONE";
@@ -95,6 +99,7 @@ export function proxyWorkload(node: NodeInfo, identity: string | undefined, inde
       address: status.podIP ?? "",
       inboundPort: num(meta.INBOUND_PORT) ?? (interception === "REDIRECT" ? 15006 : 0),
       servicePorts: svc ? servicePorts(svc) : [],
+      ...(tcpPorts.length ? { portTargets } : {}),
       appPort: num(meta.APP_PORT) ?? targetPort(firstPort, pod),
       // Where the proxy's own listeners and admin are: configuration of the process, not claims about identity.
       upstreams: Array.isArray(meta.UPSTREAMS) ? (meta.UPSTREAMS as Array<Record<string, unknown>>).map((u) => ({ host: String(u.host ?? ""), port: num(u.port) ?? 0, localPort: num(u.localPort) ?? 0 })) : [],

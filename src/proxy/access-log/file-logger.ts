@@ -4,8 +4,8 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import type { AccessLog__Output } from "../../xds/generated/envoy/config/accesslog/v3/AccessLog.js";
 import type { SubstitutionFormatString__Output } from "../../xds/generated/envoy/config/core/v3/SubstitutionFormatString.js";
 import type { FileAccessLog__Output } from "../../xds/generated/envoy/extensions/access_loggers/file/v3/FileAccessLog.js";
-import { decodeAny } from "../../xds/resource.js";
 import { compileJson, compileText, ENVOY_DEFAULT_FORMAT, type LogRecord } from "./log-format.js";
+import { typedConfig } from "../config/typed-config.js";
 
 export type RecordLogger = (record: LogRecord) => void;
 
@@ -59,10 +59,9 @@ export function compileRecordLoggers(logs: AccessLog__Output[], where: string): 
   return logs.map((log, i) => {
     const at = `${where}.access_log[${i}]`;
     if (!log.typed_config) throw new Error(`${at}: typed_config is required`);
-    const decoded = decodeAny<FileAccessLog__Output & { log_format?: SubstitutionFormatString__Output | null }>(log.typed_config, `${at}.typed_config`);
-    if (!decoded.ok) throw new Error(decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+    const decoded = typedConfig<FileAccessLog__Output & { log_format?: SubstitutionFormatString__Output | null }>(log.typed_config, `${at}.typed_config`);
     const type = log.typed_config.type_url;
-    const c = decoded.value;
+    const c = decoded;
     let path: string;
     if (type.endsWith("file.v3.FileAccessLog")) path = c.path;
     else if (type.endsWith("StdoutAccessLog")) path = "/dev/stdout";

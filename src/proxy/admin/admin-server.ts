@@ -1,7 +1,8 @@
 // The admin endpoint (Envoy's /config_dump, /clusters, /listeners, /stats, /ready, /quitquitquit, ...) and the
-// readiness endpoint (/healthz/ready on 15021). Both bind to loopback unless told otherwise.
+// readiness endpoint (/healthz/ready on 15021, and the app's rewritten probes /app-health/...). Both bind to loopback unless told otherwise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Proxy } from "../proxy.js";
+import { appHealth, type AppProber } from "./app-probers.js";
 
 export interface AdminOptions {
   proxy: Proxy;
@@ -11,6 +12,8 @@ export interface AdminOptions {
   /** Called by /quitquitquit. */
   onQuit: () => void;
   nodeId: string;
+  /** The app's rewritten probes (Kubernetes): served on the readiness port as /app-health/... */
+  appProbers?: { probers: Map<string, AppProber>; appHost: string };
 }
 
 function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=UTF-8"): void {
@@ -64,6 +67,9 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
       case "/stats":
         if (url.searchParams.get("format") === "json") return send(res, 200, JSON.stringify(p.stats.json()), "application/json");
         return send(res, 200, p.stats.text(url.searchParams.get("filter") ? new RegExp(url.searchParams.get("filter")!) : undefined));
+      case "/reset_counters":
+        p.stats.resetCounters();
+        return send(res, 200, "OK\n");
       case "/stats/prometheus":
         return send(res, 200, p.istioMetrics.prometheus() + p.stats.prometheus(), "text/plain; version=0.0.4");
       case "/logging": {
@@ -87,7 +93,7 @@ export function adminHandler(o: AdminOptions): (req: IncomingMessage, res: Serve
         o.onQuit();
         return;
       case "/":
-        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/runtime", "/runtime_modify", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
+        return send(res, 200, ["/config_dump", "/certs", "/clusters", "/listeners", "/runtime", "/runtime_modify", "/reset_counters", "/stats", "/stats/prometheus", "/ready", "/server_info", "/logging", "/drain_listeners", "/quitquitquit"].join("\n") + "\n");
       default:
         return send(res, 404, `no admin handler for ${path}\n`);
     }
@@ -104,7 +110,10 @@ export function listenHttp(handler: (req: IncomingMessage, res: ServerResponse) 
 
 export function readinessHandler(o: AdminOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if ((req.url ?? "").split("?")[0] !== "/healthz/ready") return send(res, 404, "not found\n");
+    if ((req.url ?? "").split("?")[0] !== "/healthz/ready") {
+      if (o.appProbers && appHealth(o.appProbers.probers, o.appProbers.appHost, req, res)) return;
+      return send(res, 404, "not found\n");
+    }
     const ready = o.ready() && !o.proxy.isDraining();
     send(res, ready ? 200 : 503, ready ? "" : "not ready\n");
   };

@@ -1,6 +1,6 @@
 // envoy.filters.network.http_connection_manager: speaks HTTP/1.1 and HTTP/2 to downstream connections, finds the
 // route, runs the HTTP filters in order, then hands the request to the router. Compiled once per config.
-import { randomUUID } from "node:crypto";
+import { newRequestId } from "./request-id.js";
 import { createServer as createH2Server, type Http2Server, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -79,6 +79,8 @@ export class HttpConnectionManager {
   private readonly openSockets = new Set<Socket>();
   /** Upgrade requests on their way through the filters: where the router would forward, they become tunnels. */
   private readonly tunnels = new WeakMap<StreamContext, { socket: Socket; head: Buffer }>();
+  /** The router's cluster lookup, made once rather than as a closure per request. */
+  private readonly clusterOf = (name: string) => this.deps.router.cluster(name);
   private draining = false;
   /** Stat names bumped per request, built once. */
   private readonly rqStats: { total: string; active: string; byClass: string[] };
@@ -255,7 +257,7 @@ export class HttpConnectionManager {
     for (const k in req.headers) if (k.charCodeAt(0) !== 58) upstreamHeaders[k] = req.headers[k];
     let requestId = view.header("x-request-id");
     if (!requestId && this.generateRequestId) {
-      requestId = randomUUID();
+      requestId = newRequestId();
       upstreamHeaders["x-request-id"] = requestId;
     }
     upstreamHeaders["x-forwarded-proto"] ??= conn.tls ? "https" : scheme;
@@ -294,7 +296,7 @@ export class HttpConnectionManager {
       return;
     }
     ctx.route = route;
-    attributeRoute(ctx, (name) => this.deps.router.cluster(name));
+    attributeRoute(ctx, this.clusterOf);
     if (tunnel) this.tunnels.set(ctx, tunnel);
     const idle = route.action.kind === "forward" && route.action.idleTimeoutMs >= 0 ? route.action.idleTimeoutMs : this.streamIdleMs;
     if (idle > 0 && route.action.kind === "forward") ctx.idleTimer = setTimeout(() => this.streamIdle(ctx), idle);

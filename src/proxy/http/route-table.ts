@@ -6,12 +6,12 @@ import type { Route__Output } from "../../xds/generated/envoy/config/route/v3/Ro
 import type { RouteMatch__Output } from "../../xds/generated/envoy/config/route/v3/RouteMatch.js";
 import type { RouteAction__Output } from "../../xds/generated/envoy/config/route/v3/RouteAction.js";
 import type { RetryPolicy__Output } from "../../xds/generated/envoy/config/route/v3/RetryPolicy.js";
-import type { AnyValue } from "../../xds/resource.js";
 import { compileHeaderMatcher, compileRegex, compileStringMatcher, type Predicate } from "../matchers/string-matcher.js";
 import { durationMs, wrapped } from "../util/duration.js";
 import { DENOMINATOR, Runtime } from "../runtime/runtime.js";
 import { compileHeaderMutation, type HeaderMutation } from "./header-mutation.js";
 import type { RequestView } from "./request-view.js";
+import { compilePerFilterConfig, type PerFilterEntry } from "./per-route-config.js";
 
 export interface ClusterChoice {
   name: string;
@@ -78,8 +78,8 @@ export interface CompiledRoute {
   action: RouteAction;
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
-  /** Per-filter overrides (route over virtual host), by filter name. */
-  perFilterConfig: Map<string, AnyValue>;
+  /** Per-filter overrides (route over virtual host), by filter name, compiled with the table (per-route-config.ts). */
+  perFilterConfig: Map<string, PerFilterEntry>;
   /** Envoy's decorator/operation name for tracing and access logs. */
   operation: string;
 }
@@ -226,7 +226,8 @@ function compileAction(a: RouteAction__Output, vh: VirtualHost__Output, path: st
   };
 }
 
-function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfiguration__Output, path: string, runtime: Runtime): CompiledRoute {
+/** `vhFilters`: the virtual host's overrides, compiled once and shared by its routes (a local rate limit's bucket with them). */
+function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfiguration__Output, path: string, runtime: Runtime, vhFilters: Map<string, PerFilterEntry>): CompiledRoute {
   if (!r.match) throw new Error(`${path}.match is required`);
   let action: RouteAction;
   switch (r.action) {
@@ -256,7 +257,7 @@ function compileRoute(r: Route__Output, vh: VirtualHost__Output, cfg: RouteConfi
     action.prefixRewrite.prefix = m.path_specifier === "prefix" ? m.prefix! : m.path_specifier === "path" ? m.path! : m.path_specifier === "path_separated_prefix" ? m.path_separated_prefix! : "";
   }
   if (action.kind === "redirect" && action.prefixRewrite && r.match.path_specifier === "prefix") action.prefixRewrite.prefix = r.match.prefix!;
-  const perFilterConfig = new Map<string, AnyValue>([...Object.entries(vh.typed_per_filter_config), ...Object.entries(r.typed_per_filter_config)]);
+  const perFilterConfig = new Map([...vhFilters, ...compilePerFilterConfig(r.typed_per_filter_config, path, runtime)]);
   return {
     name: r.name,
     matches: compileMatch(r.match, path, runtime),
@@ -283,7 +284,8 @@ export function compileRouteTable(cfg: RouteConfiguration__Output, runtime: Runt
   const prefixes: Array<[string, CompiledVirtualHost]> = [];
   let any: CompiledVirtualHost | undefined;
   cfg.virtual_hosts.forEach((vh, i) => {
-    const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r, j) => compileRoute(r, vh, cfg, `virtual_hosts[${i}].routes[${j}]`, runtime)) };
+    const vhFilters = compilePerFilterConfig(vh.typed_per_filter_config, `virtual_hosts[${i}]`, runtime);
+    const compiled: CompiledVirtualHost = { name: vh.name, routes: vh.routes.map((r, j) => compileRoute(r, vh, cfg, `virtual_hosts[${i}].routes[${j}]`, runtime, vhFilters)) };
     for (const raw of vh.domains) {
       const d = raw.toLowerCase();
       const clash = (where: string) => { throw new Error(`virtual_hosts[${i}].domains: "${raw}" is also a domain of another virtual host (${where}); Envoy rejects duplicate domains`); };

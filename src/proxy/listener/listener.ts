@@ -4,15 +4,12 @@ import { createHash } from "node:crypto";
 import { BlockList, createServer, isIPv6, type Server, type Socket } from "node:net";
 import type { Listener__Output } from "../../xds/generated/envoy/config/listener/v3/Listener.js";
 import type { FilterChain__Output } from "../../xds/generated/envoy/config/listener/v3/FilterChain.js";
-import type { HttpConnectionManager__Output } from "../../xds/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js";
-import type { TcpProxy__Output } from "../../xds/generated/envoy/extensions/filters/network/tcp_proxy/v3/TcpProxy.js";
 import type { CidrRange__Output } from "../../xds/generated/envoy/config/core/v3/CidrRange.js";
-import { decodeAny } from "../../xds/resource.js";
 import { originalDestination } from "../../native/original-dst.js";
 import { HttpConnectionManager, type HcmDeps } from "../http/connection-manager.js";
 import type { ConnectionInfo } from "../http/stream-context.js";
-import { TcpProxyFilter } from "../tcp/tcp-proxy.js";
-import { NetworkRbac } from "../rbac/network-rbac.js";
+import "./builtin-network-filters.js";
+import { type ConnectionCheck, networkFilterFactory, registeredNetworkFilters, type TerminalFilter } from "./network-filters.js";
 import { clientHelloLength, parseClientHello, serverNameScore } from "./client-hello.js";
 
 /**
@@ -21,12 +18,12 @@ import { clientHelloLength, parseClientHello, serverNameScore } from "./client-h
  */
 const MAX_HELLO_BYTES = 16 * 1024 + 5;
 const HELLO_TIMEOUT_MS = 15_000;
-import type { RBAC__Output as NetworkRBAC__Output } from "../../xds/generated/envoy/extensions/filters/network/rbac/v3/RBAC.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { DownstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js";
 import { compileTlsContext, peerPrincipal, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
 import { handshakeReason, logHandshakeFailure, presented } from "../tls/handshake-log.js";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { typedConfig } from "../config/typed-config.js";
 
 /** A secure context per chain and material, so rotated certificates apply to new connections only. */
 const contexts = new WeakMap<Chain, { key: string; context: SecureContext }>();
@@ -102,7 +99,7 @@ function hostPort(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-type NetworkFilter = HttpConnectionManager | TcpProxyFilter;
+type NetworkFilter = TerminalFilter;
 
 interface Chain {
   name: string;
@@ -119,7 +116,7 @@ interface Chain {
   readsTransport: boolean;
   filter: NetworkFilter;
   /** envoy.filters.network.rbac filters ahead of the terminal filter, in order; each must allow the connection. */
-  rbac: NetworkRbac[];
+  rbac: ConnectionCheck[];
   /** Downstream TLS terminated by this chain (mutual when client certificates are required). */
   tls?: { material: () => TlsMaterial; requireClient: boolean };
 }
@@ -176,15 +173,35 @@ export interface ListenerDeps extends HcmDeps {
   secrets: SecretLookup;
 }
 
+/** The chain's network filters through the registry: connection checks first, then exactly one terminal filter. */
+function compileFilters(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED"): { rbac: ConnectionCheck[]; filter: NetworkFilter } {
+  const last = chain.filters.length - 1;
+  const rbac: ConnectionCheck[] = [];
+  let filter: NetworkFilter | undefined;
+  chain.filters.forEach((f, i) => {
+    const fw = `${where}.filters[${i}]`;
+    if (!f.typed_config) throw new Error(`${fw}.typed_config is required`);
+    const factory = networkFilterFactory(f.typed_config.type_url);
+    const ctx = { deps, where: `${fw}.typed_config`, direction };
+    if (i < last) {
+      if (factory?.kind !== "check") throw new Error(`${fw}: network filter ${f.name} is not supported before the terminal filter (${registeredNetworkFilters("check").join(", ")} is)`);
+      rbac.push(factory.build(f.typed_config, ctx));
+    } else {
+      if (factory?.kind !== "terminal") throw new Error(`${fw}: network filter ${f.name} (${f.typed_config.type_url}) is not supported (${registeredNetworkFilters("terminal").map((n) => n.replace("envoy.filters.network.", "")).join(", ")} are)`);
+      filter = factory.build(f.typed_config, ctx);
+    }
+  });
+  return { rbac, filter: filter! };
+}
+
 function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: string, direction: "INBOUND" | "OUTBOUND" | "UNSPECIFIED", listener: string): Chain {
   let tls: Chain["tls"];
   if (chain.transport_socket) {
     const type = chain.transport_socket.typed_config?.type_url ?? chain.transport_socket.name;
     if (type.endsWith("tls.v3.DownstreamTlsContext")) {
-      const ctx = decodeAny<DownstreamTlsContext__Output>(chain.transport_socket.typed_config!, `${where}.transport_socket.typed_config`);
-      if (!ctx.ok) throw new Error(ctx.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-      if (!ctx.value.common_tls_context) throw new Error(`${where}.transport_socket: common_tls_context is required`);
-      tls = { material: compileTlsContext(ctx.value.common_tls_context, deps.secrets, `${where}.transport_socket.common_tls_context`), requireClient: ctx.value.require_client_certificate?.value ?? false };
+      const ctx = typedConfig<DownstreamTlsContext__Output>(chain.transport_socket.typed_config!, `${where}.transport_socket.typed_config`);
+      if (!ctx.common_tls_context) throw new Error(`${where}.transport_socket: common_tls_context is required`);
+      tls = { material: compileTlsContext(ctx.common_tls_context, deps.secrets, `${where}.transport_socket.common_tls_context`), requireClient: ctx.require_client_certificate?.value ?? false };
     } else if (!type.endsWith("RawBuffer") && chain.transport_socket.name !== "envoy.transport_sockets.raw_buffer") {
       throw new Error(`${where}.transport_socket: ${type} is not supported (tls and raw_buffer are)`);
     }
@@ -197,29 +214,7 @@ function compileChain(chain: FilterChain__Output, deps: ListenerDeps, where: str
   const serverNames = m?.server_names ?? [];
   const alpn = m?.application_protocols ?? [];
   if (chain.filters.length === 0) throw new Error(`${where}.filters: a filter chain needs a network filter`);
-  const rbac = chain.filters.slice(0, -1).map((f, i) => {
-    const fw = `${where}.filters[${i}]`;
-    if (!f.typed_config?.type_url.endsWith("filters.network.rbac.v3.RBAC")) throw new Error(`${fw}: network filter ${f.name} is not supported before the terminal filter (envoy.filters.network.rbac is)`);
-    const r = decodeAny<NetworkRBAC__Output>(f.typed_config, `${fw}.typed_config`);
-    if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    return new NetworkRbac(r.value, deps.stats, `${fw}.typed_config`);
-  });
-  const last = chain.filters[chain.filters.length - 1];
-  const lastWhere = `${where}.filters[${chain.filters.length - 1}]`;
-  if (!last.typed_config) throw new Error(`${lastWhere}.typed_config is required`);
-  const type = last.typed_config.type_url;
-  let filter: NetworkFilter;
-  if (type.endsWith("http_connection_manager.v3.HttpConnectionManager")) {
-    const hcm = decodeAny<HttpConnectionManager__Output>(last.typed_config, `${lastWhere}.typed_config`);
-    if (!hcm.ok) throw new Error(hcm.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new HttpConnectionManager(hcm.value, deps, `${lastWhere}.typed_config`, direction);
-  } else if (type.endsWith("tcp_proxy.v3.TcpProxy")) {
-    const tcp = decodeAny<TcpProxy__Output>(last.typed_config, `${lastWhere}.typed_config`);
-    if (!tcp.ok) throw new Error(tcp.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    filter = new TcpProxyFilter(tcp.value, deps, `${lastWhere}.typed_config`, direction);
-  } else {
-    throw new Error(`${lastWhere}: network filter ${last.name} (${type}) is not supported (http_connection_manager, tcp_proxy are)`);
-  }
+  const { rbac, filter } = compileFilters(chain, deps, where, direction);
   return {
     name: chain.name,
     listener,

@@ -2,6 +2,22 @@
 export class Stats {
   private readonly counters = new Map<string, number>();
   private readonly gauges = new Map<string, number>();
+  /** Figures read only when the stats are (process runtime stats): each sets its gauges before a dump. */
+  private readonly collectors: Array<{ collect(s: Stats): void; reset(): void }> = [];
+
+  addCollector(c: { collect(s: Stats): void; reset(): void }): void {
+    this.collectors.push(c);
+  }
+
+  private collect(): void {
+    for (const c of this.collectors) c.collect(this);
+  }
+
+  /** Envoy's /reset_counters: every counter to zero and collectors' windows restarted; gauges keep their levels. */
+  resetCounters(): void {
+    for (const k of this.counters.keys()) this.counters.set(k, 0);
+    for (const c of this.collectors) c.reset();
+  }
 
   inc(name: string, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
@@ -25,6 +41,7 @@ export class Stats {
 
   /** Envoy's /stats text: "name: value" lines, sorted. */
   text(filter?: RegExp): string {
+    this.collect();
     const lines: string[] = [];
     for (const [k, v] of this.counters) if (!filter || filter.test(k)) lines.push(`${k}: ${v}`);
     for (const [k, v] of this.gauges) if (!filter || filter.test(k)) lines.push(`${k}: ${v}`);
@@ -32,6 +49,7 @@ export class Stats {
   }
 
   json(): { stats: Array<{ name: string; value: number }> } {
+    this.collect();
     const stats = [...this.counters, ...this.gauges].map(([name, value]) => ({ name, value }));
     stats.sort((a, b) => a.name.localeCompare(b.name));
     return { stats };
@@ -39,6 +57,7 @@ export class Stats {
 
   /** Envoy's /stats/prometheus: envoy_ prefix, dots to underscores, cluster and prefix names as labels. */
   prometheus(): string {
+    this.collect();
     const out: string[] = [];
     const emit = (map: Map<string, number>, type: string) => {
       const groups = new Map<string, string[]>();

@@ -2,7 +2,6 @@
 // outlier detection and connection pools. Built per Cluster resource; EDS updates keep pools of hosts that stay.
 import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v3/Cluster.js";
 import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
-import { decodeAny } from "../../xds/resource.js";
 import type { HttpProtocolOptions__Output } from "../../xds/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.js";
 import { durationMs, wrapped } from "../util/duration.js";
 import type { Stats } from "../stats/stats.js";
@@ -15,6 +14,7 @@ import { ActiveHealthChecker } from "./health-checker.js";
 import { dnsResolverFor, expand } from "./dns-resolver.js";
 import type { SecretLookup } from "../tls/tls-context.js";
 import { refuseFileSource } from "../config/config-source.js";
+import { typedConfig } from "../config/typed-config.js";
 
 export interface CircuitBreakers {
   maxConnections: number;
@@ -108,9 +108,8 @@ export class UpstreamCluster {
     let idleTimeoutMs = 3_600_000;
     const opts = config.typed_extension_protocol_options[HTTP_OPTIONS];
     if (opts) {
-      const decoded = decodeAny<HttpProtocolOptions__Output>(opts, `typed_extension_protocol_options["${HTTP_OPTIONS}"]`);
-      if (!decoded.ok) throw new Error(`cluster ${config.name}: ${decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
-      const o = decoded.value;
+      const decoded = typedConfig<HttpProtocolOptions__Output>(opts, `typed_extension_protocol_options["${HTTP_OPTIONS}"]`, `cluster ${config.name}: `);
+      const o = decoded;
       if (o.explicit_http_config?.http2_protocol_options) http2 = true;
       maxRequestsPerConnection = wrapped(o.common_http_protocol_options?.max_requests_per_connection, maxRequestsPerConnection);
       idleTimeoutMs = durationMs(o.common_http_protocol_options?.idle_timeout, idleTimeoutMs);

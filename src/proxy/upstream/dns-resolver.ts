@@ -7,7 +7,7 @@ import type { Cluster__Output } from "../../xds/generated/envoy/config/cluster/v
 import type { CaresDnsResolverConfig__Output } from "../../xds/generated/envoy/extensions/network/dns_resolver/cares/v3/CaresDnsResolverConfig.js";
 import type { Address__Output } from "../../xds/generated/envoy/config/core/v3/Address.js";
 import type { ClusterLoadAssignment__Output } from "../../xds/generated/envoy/config/endpoint/v3/ClusterLoadAssignment.js";
-import { decodeAny } from "../../xds/resource.js";
+import { typedConfig } from "../config/typed-config.js";
 
 export interface DnsAnswer {
   addresses: string[];
@@ -39,10 +39,9 @@ function resolverServers(config: Cluster__Output, where: string): string[] {
     const type = typed.typed_config.type_url.replace(/^.*\//, "");
     if (type === GETADDRINFO) return [];
     if (type !== CARES) throw new Error(`${where}.typed_dns_resolver_config: ${type} is not supported (${CARES} and ${GETADDRINFO} are)`);
-    const decoded = decodeAny<CaresDnsResolverConfig__Output>(typed.typed_config, `${where}.typed_dns_resolver_config.typed_config`);
-    if (!decoded.ok) throw new Error(decoded.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    if (decoded.value.resolvers.length === 0) throw new Error(`${where}.typed_dns_resolver_config.typed_config.resolvers: name at least one DNS server`);
-    return decoded.value.resolvers.map((a, i) => serverOf(a, `${where}.typed_dns_resolver_config.typed_config.resolvers[${i}]`));
+    const decoded = typedConfig<CaresDnsResolverConfig__Output>(typed.typed_config, `${where}.typed_dns_resolver_config.typed_config`);
+    if (decoded.resolvers.length === 0) throw new Error(`${where}.typed_dns_resolver_config.typed_config.resolvers: name at least one DNS server`);
+    return decoded.resolvers.map((a, i) => serverOf(a, `${where}.typed_dns_resolver_config.typed_config.resolvers[${i}]`));
   }
   const legacy = config.dns_resolution_config?.resolvers ?? [];
   if (legacy.length) return legacy.map((a, i) => serverOf(a, `${where}.dns_resolution_config.resolvers[${i}]`));

@@ -3,8 +3,8 @@
 import type { TransportSocket__Output } from "../../xds/generated/envoy/config/core/v3/TransportSocket.js";
 import type { UpstreamTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.js";
 import type { CommonTlsContext__Output } from "../../xds/generated/envoy/extensions/transport_sockets/tls/v3/CommonTlsContext.js";
-import { decodeAny } from "../../xds/resource.js";
 import { compileTlsContext, type SecretLookup, type TlsMaterial } from "../tls/tls-context.js";
+import { typedConfig } from "../config/typed-config.js";
 
 export interface UpstreamTls {
   servername?: string;
@@ -24,15 +24,14 @@ export function buildUpstreamTls(socket: TransportSocket__Output, secrets: Secre
   const type = socket.typed_config?.type_url ?? "";
   if (socket.name === "envoy.transport_sockets.raw_buffer" || type.endsWith("raw_buffer.v3.RawBuffer")) return undefined;
   if (!type.endsWith("tls.v3.UpstreamTlsContext")) throw new Error(`${where}: transport_socket ${socket.name || type} is not supported (tls and raw_buffer are)`);
-  const ctx = decodeAny<UpstreamTlsContext__Output>(socket.typed_config!, `${where}.transport_socket.typed_config`);
-  if (!ctx.ok) throw new Error(ctx.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
+  const ctx = typedConfig<UpstreamTlsContext__Output>(socket.typed_config!, `${where}.transport_socket.typed_config`);
   // Envoy accepts an UpstreamTlsContext with only `sni` (or nothing): TLS with no client certificate and no checks.
-  const common = ctx.value.common_tls_context ?? EMPTY_COMMON;
+  const common = ctx.common_tls_context ?? EMPTY_COMMON;
   const validation = common.validation_context ?? common.combined_validation_context?.default_validation_context;
   const verify = common.validation_context_type !== undefined && common.validation_context_type !== null;
   if (!verify) warn(`${where}.transport_socket: UpstreamTlsContext has no validation_context, so the upstream's certificate is not verified (as in Envoy); add common_tls_context.validation_context (trusted_ca, or empty for the system's roots) to verify it`);
   return {
-    servername: ctx.value.sni || undefined,
+    servername: ctx.sni || undefined,
     material: compileTlsContext(common, secrets, `${where}.transport_socket.common_tls_context`),
     clientCert: common.tls_certificates.length > 0 || common.tls_certificate_sds_secret_configs.length > 0,
     trust: !!validation?.trusted_ca || !!common.validation_context_sds_secret_config || !!common.combined_validation_context?.validation_context_sds_secret_config,

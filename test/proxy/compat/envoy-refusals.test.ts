@@ -186,6 +186,24 @@ ${ADMIN}`,
 ${ADMIN}`,
     expect: /http_filters\[0\]\.typed_config\.@type: unknown type "type\.googleapis\.com\/envoy\.extensions\.filters\.http\.lua\.v3\.Lua"; Trellis does not support this extension/,
   },
+  {
+    name: "a terminal network filter where only a connection check may stand (tcp_proxy ahead of the HCM)",
+    yaml: `static_resources:
+  listeners:
+  - name: main
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 0 }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: tcp
+          cluster: none
+${listener().split("\n").slice(7).join("\n")}
+${ADMIN}`,
+    expect: /filter_chains\[0\]\.filters\[0\]: network filter envoy\.filters\.network\.tcp_proxy is not supported before the terminal filter \(envoy\.filters\.network\.rbac is\)/,
+  },
 ];
 
 for (const c of cases) {

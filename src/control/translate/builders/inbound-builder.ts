@@ -21,7 +21,9 @@ export function buildInbound(ctx: ProxyContext, transparent: boolean, out: { clu
   // Other ports of a transparent workload pass through under the workload-wide mode (port 0: no port-level mode)
   // and its authorization policies.
   const passthrough = (filters: Json[]) => inboundChains(peerAuthenticationMode(pas, proxy, 0, root), proxy.mtls, [...rbac.networkFilters, ...filters], true);
-  const listener = (chains: Json[]) => transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains };
+  const appPort = proxy.appPort;
+  // Captured connections keep the port they were sent to: the pod's (a Service's targetPort), not the Service's.
+  const listener = (chains: Json[]) => transparent ? virtualInbound([{ port: appPort, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains };
   if (isHttp(port)) {
     const jwt = buildJwtFilter(index.of<RequestAuthenticationSpec>("RequestAuthentication"), identity, input.jwks ?? (() => undefined), root);
     const filters = [...(jwt.httpFilter ? [jwt.httpFilter] : []), ...rbac.httpFilters, ROUTER];

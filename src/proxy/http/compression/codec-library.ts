@@ -7,8 +7,8 @@ import type { Gzip__Output as GzipCompressor__Output } from "../../../xds/genera
 import type { Gzip__Output as GzipDecompressor__Output } from "../../../xds/generated/envoy/extensions/compression/gzip/decompressor/v3/Gzip.js";
 import type { Brotli__Output as BrotliCompressor__Output } from "../../../xds/generated/envoy/extensions/compression/brotli/compressor/v3/Brotli.js";
 import type { Brotli__Output as BrotliDecompressor__Output } from "../../../xds/generated/envoy/extensions/compression/brotli/decompressor/v3/Brotli.js";
-import { type AnyValue, decodeAny } from "../../../xds/resource.js";
-import { formatErrors } from "../../../xds/result.js";
+import type { AnyValue } from "../../../xds/resource.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 export interface CodecLibrary {
   /** The content-coding it produces or reads (Accept-Encoding / Content-Encoding token). */
@@ -19,26 +19,20 @@ export interface CodecLibrary {
 const PREFIX = "type.googleapis.com/envoy.extensions.compression.";
 type Build = (any: AnyValue, where: string) => CodecLibrary;
 
-function decoded<T>(any: AnyValue, where: string): T {
-  const r = decodeAny<T>(any, where);
-  if (!r.ok) throw new Error(formatErrors(r.errors));
-  return r.value;
-}
-
 const GZIP_LEVEL: Record<string, number> = { DEFAULT_COMPRESSION: zlib.constants.Z_DEFAULT_COMPRESSION, BEST_SPEED: 1, BEST_COMPRESSION: 9 };
 const GZIP_STRATEGY: Record<string, number> = { DEFAULT_STRATEGY: zlib.constants.Z_DEFAULT_STRATEGY, FILTERED: zlib.constants.Z_FILTERED, HUFFMAN_ONLY: zlib.constants.Z_HUFFMAN_ONLY, RLE: zlib.constants.Z_RLE, FIXED: zlib.constants.Z_FIXED };
 const BROTLI_MODE: Record<string, number> = { DEFAULT: zlib.constants.BROTLI_MODE_GENERIC, GENERIC: zlib.constants.BROTLI_MODE_GENERIC, TEXT: zlib.constants.BROTLI_MODE_TEXT, FONT: zlib.constants.BROTLI_MODE_FONT };
 
 const compressors = new Map<string, Build>([
   [`${PREFIX}gzip.compressor.v3.Gzip`, (any, where) => {
-    const g = decoded<GzipCompressor__Output>(any, where);
+    const g = typedConfig<GzipCompressor__Output>(any, where);
     // Envoy's defaults: memory level 5, window bits 12, chunk 4096.
     const level = GZIP_LEVEL[g.compression_level] ?? Number(/\d+$/.exec(g.compression_level)?.[0] ?? zlib.constants.Z_DEFAULT_COMPRESSION);
     const opts = { level, strategy: GZIP_STRATEGY[g.compression_strategy], memLevel: g.memory_level?.value ?? 5, windowBits: g.window_bits?.value ?? 12, chunkSize: g.chunk_size?.value ?? 4096 };
     return { encoding: "gzip", stream: () => zlib.createGzip(opts) };
   }],
   [`${PREFIX}brotli.compressor.v3.Brotli`, (any, where) => {
-    const b = decoded<BrotliCompressor__Output>(any, where);
+    const b = typedConfig<BrotliCompressor__Output>(any, where);
     const params = {
       [zlib.constants.BROTLI_PARAM_QUALITY]: b.quality?.value ?? 3,
       [zlib.constants.BROTLI_PARAM_MODE]: BROTLI_MODE[b.encoder_mode],
@@ -52,12 +46,12 @@ const compressors = new Map<string, Build>([
 
 const decompressors = new Map<string, Build>([
   [`${PREFIX}gzip.decompressor.v3.Gzip`, (any, where) => {
-    const g = decoded<GzipDecompressor__Output>(any, where);
+    const g = typedConfig<GzipDecompressor__Output>(any, where);
     const ratio = g.max_inflate_ratio?.value ?? 100;
     return { encoding: "gzip", stream: () => boundedInflate(zlib.createGunzip({ windowBits: g.window_bits?.value || 15, chunkSize: g.chunk_size?.value ?? 4096 }), ratio) };
   }],
   [`${PREFIX}brotli.decompressor.v3.Brotli`, (any, where) => {
-    const b = decoded<BrotliDecompressor__Output>(any, where);
+    const b = typedConfig<BrotliDecompressor__Output>(any, where);
     return { encoding: "br", stream: () => zlib.createBrotliDecompress({ chunkSize: b.chunk_size?.value ?? 4096, params: { [zlib.constants.BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION]: b.disable_ring_buffer_reallocation ? 1 : 0 } }) };
   }],
 ]);

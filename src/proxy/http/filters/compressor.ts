@@ -2,13 +2,12 @@
 // the coding, when the content type and length qualify; several compressors in one chain pick by q-value.
 import type { Transform } from "node:stream";
 import type { Compressor__Output } from "../../../xds/generated/envoy/extensions/filters/http/compressor/v3/Compressor.js";
-import { decodeAny } from "../../../xds/resource.js";
-import { formatErrors } from "../../../xds/result.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import type { StreamContext } from "../stream-context.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { type CodecLibrary, compressorLibrary } from "../compression/codec-library.js";
 import { acceptedQuality } from "../compression/accept-encoding.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.compressor";
 const TYPE = "type.googleapis.com/envoy.extensions.filters.http.compressor.v3.Compressor";
@@ -117,7 +116,6 @@ class CompressorFilter implements HttpFilter {
 
 registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (compressor_library)`);
-  const r = decodeAny<Compressor__Output>(any, NAME);
-  if (!r.ok) throw new Error(formatErrors(r.errors));
-  return new CompressorFilter(compile(r.value, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
+  const r = typedConfig<Compressor__Output>(any, NAME);
+  return new CompressorFilter(compile(r, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
 });

@@ -1,12 +1,15 @@
 // envoy.filters.http.cors: answers preflights for allowed origins and adds CORS headers to their responses; the
 // policy comes from the route or virtual host (typed_per_filter_config, as Istio's corsPolicy is sent).
 import type { CorsPolicy__Output } from "../../../xds/generated/envoy/extensions/filters/http/cors/v3/CorsPolicy.js";
-import { decodeAny } from "../../../xds/resource.js";
+import { typedConfig } from "../../config/typed-config.js";
+import { perRouteConfig, registerPerRouteConfig } from "../per-route-config.js";
 import { compileStringMatcher, type Predicate } from "../../matchers/string-matcher.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import type { StreamContext } from "../stream-context.js";
 
 const NAME = "envoy.filters.http.cors";
+/** The per-route type: Istio sends its corsPolicy as typed_per_filter_config of this type. */
+const POLICY_TYPE = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy";
 
 interface Policy {
   origins: Array<Predicate<string>>;
@@ -29,18 +32,9 @@ function compile(p: CorsPolicy__Output): Policy {
 
 class CorsFilter implements HttpFilter {
   readonly name = NAME;
-  private readonly perRoute = new WeakMap<object, Policy | null>();
 
   private policy(ctx: StreamContext): Policy | undefined {
-    const route = ctx.route!;
-    let p = this.perRoute.get(route);
-    if (p === undefined) {
-      const any = route.perFilterConfig.get(NAME);
-      const r = any ? decodeAny<CorsPolicy__Output>(any, `typed_per_filter_config.${NAME}`) : undefined;
-      p = r && r.ok ? compile(r.value) : null;
-      this.perRoute.set(route, p);
-    }
-    return p ?? undefined;
+    return perRouteConfig<Policy>(ctx.route, NAME, POLICY_TYPE);
   }
 
   onRequest(ctx: StreamContext): FilterStatus {
@@ -80,4 +74,6 @@ function reply(ctx: StreamContext, status: number, headers: Record<string, strin
   return "stop";
 }
 
+// A bad policy refuses the route table; it used to be skipped on the first request, leaving the route without CORS.
+registerPerRouteConfig(POLICY_TYPE, (any, where) => compile(typedConfig<CorsPolicy__Output>(any, where)));
 registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors", () => new CorsFilter());

@@ -2,8 +2,9 @@
 // its target (Origin, else Referer, against the Host) or from one of additional_origins; otherwise 403 when the
 // policy is enforced (filter_enabled), and only counted when it is in shadow (shadow_enabled). Per route too.
 import type { CsrfPolicy__Output } from "../../../xds/generated/envoy/extensions/filters/http/csrf/v3/CsrfPolicy.js";
-import { type AnyValue, decodeAny } from "../../../xds/resource.js";
-import { formatErrors } from "../../../xds/result.js";
+import type { AnyValue } from "../../../xds/resource.js";
+import { typedConfig } from "../../config/typed-config.js";
+import { perRouteConfig, registerPerRouteConfig } from "../per-route-config.js";
 import { compileStringMatcher, type Predicate } from "../../matchers/string-matcher.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
@@ -22,9 +23,8 @@ interface Policy {
 }
 
 function compile(any: AnyValue, where: string, rt: Runtime): Policy {
-  const r = decodeAny<CsrfPolicy__Output>(any, where);
-  if (!r.ok) throw new Error(formatErrors(r.errors));
-  return { enabled: runtimeFraction(r.value.filter_enabled, rt, 0), shadow: runtimeFraction(r.value.shadow_enabled, rt, 0), origins: r.value.additional_origins.map(compileStringMatcher) };
+  const c = typedConfig<CsrfPolicy__Output>(any, where);
+  return { enabled: runtimeFraction(c.filter_enabled, rt, 0), shadow: runtimeFraction(c.shadow_enabled, rt, 0), origins: c.additional_origins.map(compileStringMatcher) };
 }
 
 /** "https://a.example:8443/path" -> "a.example:8443": the host (and port) an Origin or Referer names. */
@@ -39,20 +39,10 @@ function hostOf(url: string | undefined): string | undefined {
 
 class CsrfFilter implements HttpFilter {
   readonly name = NAME;
-  private readonly perRoute = new WeakMap<object, Policy | null>();
-
-  constructor(private readonly base: Policy, private readonly rt: Runtime, private readonly stat: (name: string) => void) {}
+  constructor(private readonly base: Policy, private readonly stat: (name: string) => void) {}
 
   private policy(ctx: StreamContext): Policy {
-    const route = ctx.route;
-    if (!route) return this.base;
-    let p = this.perRoute.get(route);
-    if (p === undefined) {
-      const any = route.perFilterConfig.get(NAME);
-      p = any ? compile(any, `typed_per_filter_config.${NAME}`, this.rt) : null;
-      this.perRoute.set(route, p);
-    }
-    return p ?? this.base;
+    return perRouteConfig<Policy>(ctx.route, NAME, TYPE) ?? this.base;
   }
 
   onRequest(ctx: StreamContext): FilterStatus {
@@ -75,8 +65,9 @@ class CsrfFilter implements HttpFilter {
   }
 }
 
+registerPerRouteConfig(TYPE, compile);
 registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (filter_enabled)`);
   const rt = ctx.runtime ?? Runtime.fromBootstrap(null, "", "");
-  return new CsrfFilter(compile(any, NAME, rt), rt, (n) => ctx.stats.inc(`http.${ctx.statPrefix}.csrf.${n}`));
+  return new CsrfFilter(compile(any, NAME, rt), (n) => ctx.stats.inc(`http.${ctx.statPrefix}.csrf.${n}`));
 });

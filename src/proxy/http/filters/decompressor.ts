@@ -1,12 +1,11 @@
 // envoy.filters.http.decompressor: decompresses response bodies the upstream sent in the library's coding (gzip or
 // brotli from node:zlib) and advertises that coding upstream; request bodies are not decompressed (refused by name).
 import type { Decompressor__Output } from "../../../xds/generated/envoy/extensions/filters/http/decompressor/v3/Decompressor.js";
-import { decodeAny } from "../../../xds/resource.js";
-import { formatErrors } from "../../../xds/result.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import type { StreamContext } from "../stream-context.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { type CodecLibrary, decompressorLibrary } from "../compression/codec-library.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.decompressor";
 const TYPE = "type.googleapis.com/envoy.extensions.filters.http.decompressor.v3.Decompressor";
@@ -70,7 +69,6 @@ class DecompressorFilter implements HttpFilter {
 
 registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (decompressor_library)`);
-  const r = decodeAny<Decompressor__Output>(any, NAME);
-  if (!r.ok) throw new Error(formatErrors(r.errors));
-  return new DecompressorFilter(compile(r.value, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
+  const r = typedConfig<Decompressor__Output>(any, NAME);
+  return new DecompressorFilter(compile(r, NAME, ctx.runtime ?? Runtime.fromBootstrap(null, "", "")));
 });

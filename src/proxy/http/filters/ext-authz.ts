@@ -9,7 +9,6 @@ import { request as tlsRequest } from "node:https";
 import type { ExtAuthz__Output } from "../../../xds/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.js";
 import type { ListStringMatcher__Output } from "../../../xds/generated/envoy/type/matcher/v3/ListStringMatcher.js";
 import type { MetadataMatcher__Output } from "../../../xds/generated/envoy/type/matcher/v3/MetadataMatcher.js";
-import { decodeAny } from "../../../xds/resource.js";
 import { envoyRoot } from "../../../xds/proto-root.js";
 import { compileStringMatcher, type Predicate } from "../../matchers/string-matcher.js";
 import { durationMs } from "../../util/duration.js";
@@ -18,6 +17,7 @@ import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
 import { GrpcUnaryCaller } from "../../upstream/grpc-unary.js";
 import { type AuthzDecision, checkOverGrpc } from "./ext-authz-grpc.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.ext_authz";
 const MAX_BODY = 64 * 1024;
@@ -204,9 +204,8 @@ class ExtAuthzFilter implements HttpFilter {
 
 registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz", (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required`);
-  const r = decodeAny<ExtAuthz__Output>(any, NAME);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  const v = r.value;
+  const r = typedConfig<ExtAuthz__Output>(any, NAME);
+  const v = r;
   if (v.with_request_body) throw new Error(`${NAME}.with_request_body: sending the request body to the authorization service is not supported`);
   if (v.services === "grpc_service" && v.grpc_service) return grpcFilter(v, ctx);
   if (v.services !== "http_service" || !v.http_service) throw new Error(`${NAME}: name the authorization service (http_service or grpc_service)`);

@@ -1,6 +1,8 @@
 // envoy.filters.http.fault: delays and aborts by percentage (optionally driven by request headers), per route too.
 import type { HTTPFault__Output } from "../../../xds/generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js";
-import { decodeAny, type AnyValue } from "../../../xds/resource.js";
+import type { AnyValue } from "../../../xds/resource.js";
+import { typedConfig } from "../../config/typed-config.js";
+import { perRouteConfig, registerPerRouteConfig } from "../per-route-config.js";
 import { durationMs } from "../../util/duration.js";
 import { fractionOf } from "../route-table.js";
 import { DENOMINATOR, Runtime } from "../../runtime/runtime.js";
@@ -46,26 +48,16 @@ function compile(cfg: HTTPFault__Output, rt: Runtime): Fault {
 
 function decode(any: AnyValue | null, where: string, rt: Runtime): Fault | undefined {
   if (!any) return undefined;
-  const r = decodeAny<HTTPFault__Output>(any, where);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  return compile(r.value, rt);
+  return compile(typedConfig<HTTPFault__Output>(any, where), rt);
 }
 
 class FaultFilter implements HttpFilter {
   readonly name = NAME;
-  private readonly perRoute = new WeakMap<object, Fault | null>();
 
-  constructor(private readonly base: Fault | undefined, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string, private readonly runtime: Runtime) {}
+  constructor(private readonly base: Fault | undefined, private readonly stats: import("../../stats/stats.js").Stats, private readonly prefix: string) {}
 
   private faultFor(ctx: StreamContext): Fault | undefined {
-    const route = ctx.route!;
-    let f = this.perRoute.get(route);
-    if (f === undefined) {
-      const any = route.perFilterConfig.get(NAME);
-      f = any ? decode(any, `typed_per_filter_config.${NAME}`, this.runtime) ?? null : null;
-      this.perRoute.set(route, f);
-    }
-    return f ?? this.base;
+    return perRouteConfig<Fault>(ctx.route, NAME, TYPE) ?? this.base;
   }
 
   onRequest(ctx: StreamContext): FilterStatus | Promise<FilterStatus> {
@@ -97,7 +89,8 @@ class FaultFilter implements HttpFilter {
   }
 }
 
+registerPerRouteConfig(TYPE, (any, where, rt) => decode(any, where, rt));
 registerFilter(NAME, TYPE, (any, ctx) => {
   const rt = ctx.runtime ?? Runtime.fromBootstrap(null, "", "");
-  return new FaultFilter(decode(any, NAME, rt), ctx.stats, ctx.statPrefix, rt);
+  return new FaultFilter(decode(any, NAME, rt), ctx.stats, ctx.statPrefix);
 });

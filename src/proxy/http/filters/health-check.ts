@@ -2,13 +2,12 @@
 // pass-through mode the proxy answers them itself: 200, or 503 when a cluster named in cluster_min_healthy_percentages
 // has too few healthy hosts. In pass-through mode they go upstream as usual.
 import type { HealthCheck__Output } from "../../../xds/generated/envoy/extensions/filters/http/health_check/v3/HealthCheck.js";
-import { decodeAny } from "../../../xds/resource.js";
-import { formatErrors } from "../../../xds/result.js";
 import { compileHeaderMatcher, type HeaderGetter, type Predicate } from "../../matchers/string-matcher.js";
 import { registerFilter, type FilterFactoryContext, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
 import { usable } from "../../upstream/endpoint.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.health_check";
 const TYPE = "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck";
@@ -50,9 +49,8 @@ class HealthCheckFilter implements HttpFilter {
 
 registerFilter(NAME, TYPE, (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required (pass_through_mode, headers)`);
-  const r = decodeAny<HealthCheck__Output>(any, NAME);
-  if (!r.ok) throw new Error(formatErrors(r.errors));
-  const c = r.value;
+  const r = typedConfig<HealthCheck__Output>(any, NAME);
+  const c = r;
   if (c.cache_time) throw new Error(`${NAME}.cache_time: caching pass-through health check answers is not supported; remove it`);
   if (c.headers.length === 0) throw new Error(`${NAME}.headers: name what a health check request looks like, e.g. {name: ":path", string_match: {exact: "/healthz"}}`);
   return new HealthCheckFilter(c.headers.map(compileHeaderMatcher), c.pass_through_mode?.value ?? false, Object.entries(c.cluster_min_healthy_percentages).map(([k, v]) => [k, v.value]), ctx);

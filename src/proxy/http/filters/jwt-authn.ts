@@ -1,11 +1,11 @@
 // envoy.filters.http.jwt_authn: verifies JWTs with the compiled engine; a bad token gets 401, a good one metadata.
 import type { JwtAuthentication__Output } from "../../../xds/generated/envoy/extensions/filters/http/jwt_authn/v3/JwtAuthentication.js";
-import { decodeAny } from "../../../xds/resource.js";
 import { compileJwtAuthn, type CompiledJwtAuthn } from "../../jwt/jwt-authn.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
 import { cookieValue } from "../cookies.js";
 import type { StreamContext } from "../stream-context.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.jwt_authn";
 
@@ -38,7 +38,6 @@ class JwtFilter implements HttpFilter {
 
 registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", (any, ctx) => {
   if (!any) throw new Error(`${NAME}: typed_config is required`);
-  const r = decodeAny<JwtAuthentication__Output>(any, NAME);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  return new JwtFilter(compileJwtAuthn(r.value, ctx.cluster ? (n) => ctx.cluster!(n) : undefined), ctx.stats, ctx.statPrefix);
+  const r = typedConfig<JwtAuthentication__Output>(any, NAME);
+  return new JwtFilter(compileJwtAuthn(r, ctx.cluster ? (n) => ctx.cluster!(n) : undefined), ctx.stats, ctx.statPrefix);
 });

@@ -1,6 +1,8 @@
 // envoy.filters.http.local_ratelimit: a token bucket per filter or per route; over the limit answers 429 (RL).
 import type { LocalRateLimit__Output } from "../../../xds/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js";
-import { decodeAny, type AnyValue } from "../../../xds/resource.js";
+import type { AnyValue } from "../../../xds/resource.js";
+import { typedConfig } from "../../config/typed-config.js";
+import { perRouteConfig, registerPerRouteConfig } from "../per-route-config.js";
 import { durationMs } from "../../util/duration.js";
 import { chance, runtimeFraction } from "../route-table.js";
 import { Runtime } from "../../runtime/runtime.js";
@@ -11,6 +13,7 @@ import type { Stats } from "../../stats/stats.js";
 import { compileHeaderMutation, type HeaderMutation } from "../header-mutation.js";
 
 const NAME = "envoy.filters.http.local_ratelimit";
+const TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit";
 
 class Bucket {
   private tokens: number;
@@ -44,9 +47,7 @@ interface Limit {
 }
 
 function compile(any: AnyValue, where: string, rt: Runtime): Limit {
-  const r = decodeAny<LocalRateLimit__Output>(any, where);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  const c = r.value;
+  const c = typedConfig<LocalRateLimit__Output>(any, where);
   const tb = c.token_bucket;
   return {
     bucket: tb ? new Bucket(tb.max_tokens, tb.tokens_per_fill?.value ?? 1, durationMs(tb.fill_interval, 1000)) : undefined,
@@ -77,19 +78,10 @@ function replyHeaders(m: HeaderMutation): Record<string, string> {
 
 class LocalRateLimitFilter implements HttpFilter {
   readonly name = NAME;
-  private readonly perRoute = new WeakMap<object, Limit | null>();
-
-  constructor(private readonly base: Limit | undefined, private readonly stats: Stats, private readonly runtime: Runtime) {}
+  constructor(private readonly base: Limit | undefined, private readonly stats: Stats) {}
 
   onRequest(ctx: StreamContext): FilterStatus {
-    const route = ctx.route!;
-    let limit = this.perRoute.get(route);
-    if (limit === undefined) {
-      const any = route.perFilterConfig.get(NAME);
-      limit = any ? compile(any, `typed_per_filter_config.${NAME}`, this.runtime) : null;
-      this.perRoute.set(route, limit);
-    }
-    const l = limit ?? this.base;
+    const l = perRouteConfig<Limit>(ctx.route, NAME, TYPE) ?? this.base;
     if (!l?.bucket || !chance(l.enabled())) return "continue";
     if (l.bucket.take()) {
       this.stats.inc(`${l.prefix}.http_local_rate_limit.ok`);
@@ -103,7 +95,8 @@ class LocalRateLimitFilter implements HttpFilter {
   }
 }
 
-registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", (any, ctx) => {
+registerPerRouteConfig(TYPE, compile);
+registerFilter(NAME, TYPE, (any, ctx) => {
   const rt = ctx.runtime ?? Runtime.fromBootstrap(null, "", "");
-  return new LocalRateLimitFilter(any ? compile(any, NAME, rt) : undefined, ctx.stats, rt);
+  return new LocalRateLimitFilter(any ? compile(any, NAME, rt) : undefined, ctx.stats);
 });

@@ -1,10 +1,10 @@
 // envoy.filters.http.rbac: allows or denies each request with the compiled RBAC engine (403, "RBAC: access denied").
 import type { RBAC__Output } from "../../../xds/generated/envoy/extensions/filters/http/rbac/v3/RBAC.js";
-import { decodeAny } from "../../../xds/resource.js";
 import { compileRbac, type CompiledRbac, type RbacRequest, unsupportedRule } from "../../rbac/rbac-engine.js";
 import { registerFilter, type FilterStatus, type HttpFilter } from "../filter.js";
 import { localReply } from "../local-reply.js";
 import type { StreamContext } from "../stream-context.js";
+import { typedConfig } from "../../config/typed-config.js";
 
 const NAME = "envoy.filters.http.rbac";
 
@@ -51,11 +51,10 @@ class RbacFilter implements HttpFilter {
 
 registerFilter(NAME, "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC", (any, ctx) => {
   if (!any) return new RbacFilter(undefined, undefined, ctx.stats, ctx.statPrefix);
-  const r = decodeAny<RBAC__Output>(any, NAME);
-  if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-  for (const [field, rules] of [["rules", r.value.rules], ["shadow_rules", r.value.shadow_rules]] as const) {
+  const r = typedConfig<RBAC__Output>(any, NAME);
+  for (const [field, rules] of [["rules", r.rules], ["shadow_rules", r.shadow_rules]] as const) {
     const bad = rules ? unsupportedRule(rules, `${NAME}.${field}`) : undefined;
     if (bad) throw new Error(bad);
   }
-  return new RbacFilter(r.value.rules ? compileRbac(r.value.rules) : undefined, r.value.shadow_rules ? compileRbac(r.value.shadow_rules) : undefined, ctx.stats, ctx.statPrefix, r.value.shadow_rules_stat_prefix);
+  return new RbacFilter(r.rules ? compileRbac(r.rules) : undefined, r.shadow_rules ? compileRbac(r.shadow_rules) : undefined, ctx.stats, ctx.statPrefix, r.shadow_rules_stat_prefix);
 });

@@ -47,7 +47,7 @@ export function parseExtensionProviders(value: unknown, where: string, errors: s
     const kinds = Object.keys(entry).filter((k) => k !== "name");
     // Telemetry backends (zipkin, opentelemetry, ...) are read by telemetry-providers.ts.
     if (kinds.length === 1 && (TELEMETRY_PROVIDER_KINDS as readonly string[]).includes(kinds[0])) return;
-    if (kinds.length !== 1 || kinds[0] !== "envoyExtAuthzHttp") return void errors.push(`${at} (${entry.name}): only envoyExtAuthzHttp, ${TELEMETRY_PROVIDER_KINDS.join(", ")} providers are supported, not ${kinds.join(", ") || "none"}`);
+    if (kinds.length !== 1 || kinds[0] !== "envoyExtAuthzHttp") return void errors.push(`${at} (${entry.name}): only envoyExtAuthzHttp providers are supported, not ${kinds.join(", ") || "none"} (for telemetry: ${TELEMETRY_PROVIDER_KINDS.filter((k) => k !== "envoyOtelAls").join(", ")})`);
     const h = entry.envoyExtAuthzHttp;
     if (!isObject(h)) return void errors.push(`${at}.envoyExtAuthzHttp must be a mapping`);
     const p: ExtAuthzHttpProvider = { name: entry.name, service: "", port: 0, failOpen: false, includeRequestHeadersInCheck: [], includeAdditionalHeadersInCheck: {}, headersToUpstreamOnAllow: [], headersToDownstreamOnDeny: [], headersToDownstreamOnAllow: [] };

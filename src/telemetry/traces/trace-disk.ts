@@ -1,7 +1,7 @@
 // `--trace-store DIR`: the span batches the trace store takes, appended as JSON lines to segment files (0600, in a
 // 0700 directory) so traces survive a restart; bounded in bytes by dropping whole oldest segments, and read back in
 // order at start. Writes are buffered by a stream, so the OTLP intake never waits for the disk.
-import { chmodSync, closeSync, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, type WriteStream } from "node:fs";
+import { chmodSync, createWriteStream, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import type { OtlpBatch, OtlpSpan } from "../../xds/otlp-trace.js";
 
@@ -76,9 +76,8 @@ export class TraceDisk {
       this.stream?.end();
       last = { seq: (last?.seq ?? 0) + 1, bytes: 0 };
       this.segments.push(last);
-      // Created 0600 before the stream opens it: spans carry URLs and headers' values.
-      closeSync(openSync(this.path(last.seq), "a", 0o600));
-      this.stream = createWriteStream(this.path(last.seq), { flags: "a", mode: 0o600 });
+      // Opened here, 0600 (spans carry URLs and header values): a stream opening it later could recreate a file trim() just removed.
+      this.stream = createWriteStream("", { fd: openSync(this.path(last.seq), "a", 0o600) });
     }
     this.stream.write(line);
     last.bytes += size;

@@ -24,6 +24,7 @@ export const commandTable: Record<string, Command> = {
   gateway: { summary: "run an ingress or egress gateway proxy (universal mode)", load: () => import("./gateway.js") },
   secret: { summary: "TLS secrets for gateway servers' credentialName (create, get, delete)", load: () => import("./secret.js") },
   "install-crds": { summary: "install Istio's CRDs in a Kubernetes cluster (for trellis control --kubeconfig)", load: () => import("./install-crds.js") },
+  dashboards: { summary: "export Grafana dashboards made from the console's PromQL", load: () => import("./dashboards.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };
 

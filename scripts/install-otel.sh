@@ -47,12 +47,18 @@ on_exit() {
 }
 trap on_exit EXIT
 started=$SECONDS
-echo "install-otel: building Jaeger $jaeger_version into $bin (a cold build takes several minutes)" >&2
-(cd "$jaeger_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger) >>"$log" 2>&1
-echo "install-otel: building the OpenTelemetry Collector $collector_version" >&2
-(cd "$collector_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/otelcol" .) >>"$log" 2>&1
 mkdir -p "$bin"
-for b in "${wanted[@]}"; do mv -f "$staging/$b" "$bin/$b"; done
+# Each binary moves into place as soon as it is built: a later failure does not cost the earlier (long) build.
+if [ ! -x "$bin/jaeger" ]; then
+  echo "install-otel: building Jaeger $jaeger_version into $bin (a cold build takes several minutes)" >&2
+  (cd "$jaeger_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger) >>"$log" 2>&1
+  mv -f "$staging/jaeger" "$bin/jaeger"
+fi
+if [ ! -x "$bin/otelcol" ]; then
+  echo "install-otel: building the OpenTelemetry Collector $collector_version" >&2
+  (cd "$collector_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/otelcol" .) >>"$log" 2>&1
+  mv -f "$staging/otelcol" "$bin/otelcol"
+fi
 rm -f "$failed"
 echo "install-otel: built in $((SECONDS - started)) s" >&2
 echo "$bin"

@@ -18,11 +18,19 @@ import (
 )
 
 func factories() (otelcol.Factories, error) {
-	return otelcol.Factories{
-		Receivers:  otelcol.MakeFactoryMap(otlpreceiver.NewFactory()),
-		Processors: otelcol.MakeFactoryMap(batchprocessor.NewFactory()),
-		Exporters:  otelcol.MakeFactoryMap(otlpexporter.NewFactory(), otlphttpexporter.NewFactory(), debugexporter.NewFactory()),
-	}, nil
+	receivers, err := otelcol.MakeFactoryMap(otlpreceiver.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	processors, err := otelcol.MakeFactoryMap(batchprocessor.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	exporters, err := otelcol.MakeFactoryMap(otlpexporter.NewFactory(), otlphttpexporter.NewFactory(), debugexporter.NewFactory())
+	if err != nil {
+		return otelcol.Factories{}, err
+	}
+	return otelcol.Factories{Receivers: receivers, Processors: processors, Exporters: exporters}, nil
 }
 
 func main() {

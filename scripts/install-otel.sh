@@ -17,7 +17,9 @@ if [ -z "$jaeger_version" ] || [ -z "$collector_version" ]; then
   echo "install-otel: cannot read the pinned versions from $jaeger_mod/go.mod and $collector_mod/go.mod" >&2
   exit 2
 fi
-cache="${TRELLIS_CACHE:-$HOME/.cache/trellis}/otel/jaeger-${jaeger_version}_otelcol-${collector_version}"
+# The Collector is assembled by our own main.go: a change to it (or its modules) is a new build, so its hash is in the key.
+collector_rev="$(cat "$collector_mod/main.go" "$collector_mod/go.sum" | sha256sum | cut -c1-8)"
+cache="${TRELLIS_CACHE:-$HOME/.cache/trellis}/otel/jaeger-${jaeger_version}_otelcol-${collector_version}-${collector_rev}"
 bin="$cache/bin"
 if [ "${1:-}" = "--bin-dir" ]; then echo "$bin"; exit 0; fi
 wanted=(jaeger otelcol)

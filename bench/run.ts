@@ -23,6 +23,7 @@ import { cpScaleScenario } from "./scenarios/cp-scale.js";
 import { cpCertsScenario } from "./scenarios/cp-certs.js";
 import { gatewayScenario } from "./gateway-scenario.js";
 import { kubePushScenario } from "./scenarios/kube-push.js";
+import { cpHaScenario } from "./scenarios/cp-ha.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
@@ -209,6 +210,7 @@ const scenarios: Scenario[] = [
   { name: "cp-scale", describe: "control-plane RSS and CPU at 1,000 services and 10,000 endpoints with 100 simulated sidecars, idle and during a push", run: cpScaleScenario },
   { name: "cp-certs", describe: "certificates the CA signs per second (real CSRs over its gRPC API, 8 connections) and its CPU per 1,000", run: cpCertsScenario },
   { name: "gateway", describe: "TLS termination at the edge: HTTPS 1 KB at 1,000 req/s over 4 keep-alive connections into one gateway proxy per peer, plain HTTP/1.1 to the backend", run: () => gatewayScenario(ROUNDS, DURATION_MS, WARMUP_MS) },
+  { name: "cp-ha", describe: "replicas on etcd: a VirtualService change until 100 sidecars over three replicas ACKed it, against one control plane on the file store; failover time of a killed replica's sidecars", run: cpHaScenario },
   { name: "kube-push", describe: "Kubernetes mode: 1,000 Services and 10,000 endpoints through the real API server, 100 ADS sidecars; a VirtualService write to the API server until the 100th ACK, control memory, API server CPU", run: kubePushScenario },
   { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing (OTLP/HTTP, OTLP/gRPC, Zipkin, the Collector, a stalled collector), an access log, and all three", run: telemetryScenario },
 ];

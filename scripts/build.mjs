@@ -12,7 +12,7 @@ function run(args) {
 const generated = "src/xds/generated/ads.ts";
 if (!existsSync(generated) || statSync(generated).mtimeMs < statSync("src/xds/proto-files.ts").mtimeMs) run(["scripts/gen-xds-types.mjs"]);
 const schema = "src/api/generated/istio-schema.json";
-if (!existsSync(schema) || statSync(schema).mtimeMs < statSync("scripts/gen-istio-schema.mjs").mtimeMs) run(["scripts/gen-istio-schema.mjs"]);
+if (!existsSync(schema) || !existsSync("src/api/generated/istio-annotations.json") || statSync(schema).mtimeMs < statSync("scripts/gen-istio-schema.mjs").mtimeMs) run(["scripts/gen-istio-schema.mjs"]);
 run([require.resolve("typescript/bin/tsc"), "-p", "tsconfig.json"]);
 run(["scripts/build-native.mjs"]);
 // The console: type-checked on its own (browser libs, JSX), bundled by Vite into dist/console.

@@ -1,7 +1,8 @@
 // Derives a field tree (unknown fields, types, enums) for every kind Trellis validates, from the projects' own schemas:
 // Istio's kinds from the CRDs of istio.io/api at ISTIO_API_VERSION (the Go module, fetched and checksummed by `go mod
 // download` into Go's module cache), the Gateway API's from @kubernetes-models/gateway-api's type declarations.
-// Output: src/api/generated/istio-schema.json (gitignored), with `_meta` naming the schemas' releases.
+// Output: src/api/generated/istio-schema.json (gitignored), with `_meta` naming the schemas' releases; and Istio's annotation
+// table from the same module (annotation/annotations.yaml) as src/api/generated/istio-annotations.json.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,14 +24,23 @@ const GATEWAY_API = {
   v1alpha3: ["TLSRoute"],
 };
 
-function istioCrds() {
+/** istio.io/api's module directory in Go's module cache (downloaded and checksummed on first use). */
+function istioApiDir() {
   let info;
   try {
     info = JSON.parse(execFileSync("go", ["mod", "download", "-json", `istio.io/api@${ISTIO_API_VERSION}`], { encoding: "utf8", cwd: "/", stdio: ["ignore", "pipe", "pipe"] }));
   } catch (err) {
     throw new Error(`cannot fetch Istio's CRDs (go mod download istio.io/api@${ISTIO_API_VERSION}): ${err.stderr || err.message}; Go and the Go module proxy are needed to build`, { cause: err });
   }
-  return readFileSync(join(info.Dir, "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8");
+  return info.Dir;
+}
+
+const istioCrds = (dir) => readFileSync(join(dir, "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8");
+
+/** Istio's annotation table (annotation/annotations.yaml): name, maturity, deprecation, where each may be placed. */
+function istioAnnotations(dir) {
+  const doc = parseAllDocuments(readFileSync(join(dir, "annotation", "annotations.yaml"), "utf8"))[0].toJS();
+  return doc.annotations.map((a) => ({ name: a.name, featureStatus: a.featureStatus, deprecated: !!a.deprecated, resources: a.resources ?? [] }));
 }
 
 /** An OpenAPI v3 schema (as CRDs write it) as a field tree. */
@@ -52,7 +62,8 @@ function fromOpenApi(s) {
 }
 
 const out = {};
-for (const doc of parseAllDocuments(istioCrds())) {
+const apiDir = istioApiDir();
+for (const doc of parseAllDocuments(istioCrds(apiDir))) {
   const crd = doc.toJS();
   if (!crd || !ISTIO_KINDS.has(crd.spec?.names?.kind)) continue;
   for (const v of crd.spec.versions) {
@@ -126,3 +137,4 @@ const gatewayApiPkg = JSON.parse(readFileSync(join(gatewayApi, "package.json"), 
 out._meta = { istio: ISTIO_API_VERSION.slice(1), gatewayApi: `@kubernetes-models/gateway-api ${gatewayApiPkg.version}` };
 mkdirSync("src/api/generated", { recursive: true });
 writeFileSync("src/api/generated/istio-schema.json", JSON.stringify(out));
+writeFileSync("src/api/generated/istio-annotations.json", JSON.stringify({ istio: ISTIO_API_VERSION.slice(1), annotations: istioAnnotations(apiDir) }));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes test cluster's binaries (etcd, kube-apiserver, kube-controller-manager) from the pinned
-# wrapper modules in scripts/kube/ into a cache keyed by version, only when missing; prints the bin dir on stdout.
+# Builds the Kubernetes test cluster's binaries (etcd, kube-apiserver, kube-controller-manager, kube-proxy, CoreDNS)
+# from the pinned wrapper modules in scripts/kube/ into a cache keyed by version, each only when missing (a cache made
+# before a binary was added keeps what it has and gains the new one); prints the bin dir on stdout.
 # Usage: install-kube.sh            build when missing, then print the bin dir
 #        install-kube.sh --bin-dir  only print the bin dir (no build)
 #        install-kube.sh --force    build even though a build failed less than 2 hours ago
@@ -10,18 +11,26 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 k8s_mod="$here/kube/k8s"
 etcd_mod="$here/kube/etcd"
+coredns_mod="$here/kube/coredns"
 # The versions come from the committed go.mod files, so there is one place that pins them.
 k8s_version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$k8s_mod/go.mod")"
 etcd_version="$(awk '$1 == "require" && $2 == "go.etcd.io/etcd/server/v3" { print $3 }' "$etcd_mod/go.mod")"
-if [ -z "$k8s_version" ] || [ -z "$etcd_version" ]; then
-  echo "install-kube: cannot read the pinned versions from $k8s_mod/go.mod and $etcd_mod/go.mod" >&2
+coredns_version="$(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print $3 }' "$coredns_mod/go.mod")"
+if [ -z "$k8s_version" ] || [ -z "$etcd_version" ] || [ -z "$coredns_version" ]; then
+  echo "install-kube: cannot read the pinned versions from $k8s_mod/go.mod, $etcd_mod/go.mod and $coredns_mod/go.mod" >&2
   exit 2
 fi
-cache="${TRELLIS_CACHE:-$HOME/.cache/trellis}/kube/${k8s_version}_etcd-${etcd_version}"
+cache_root="${TRELLIS_CACHE:-$HOME/.cache/trellis}"
+cache="$cache_root/kube/${k8s_version}_etcd-${etcd_version}"
 bin="$cache/bin"
+# CoreDNS has its own version, so its own cache; bin/coredns links to it (a new pin makes the link dangle: rebuilt).
+coredns_bin="$cache_root/coredns/$coredns_version/bin/coredns"
 if [ "${1:-}" = "--bin-dir" ]; then echo "$bin"; exit 0; fi
-wanted=(etcd kube-apiserver kube-controller-manager)
-complete() { for b in "${wanted[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
+wanted=(etcd kube-apiserver kube-controller-manager kube-proxy coredns)
+complete() {
+  for b in "${wanted[@]}"; do [ -x "$bin/$b" ] || return 1; done
+  [ "$(readlink "$bin/coredns")" = "$coredns_bin" ]
+}
 if complete; then echo "$bin"; exit 0; fi
 failed="$cache/build-failed.log"
 if [ "${1:-}" != "--force" ] && [ -n "$(find "$failed" -mmin -120 2>/dev/null)" ]; then
@@ -55,14 +64,25 @@ for pkg in "$v" "$cv"; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
-echo "install-kube: building etcd $etcd_version into $bin (a cold build takes a while)" >&2
-(cd "$etcd_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/etcd" .) >>"$log" 2>&1
-for cmd in kube-apiserver kube-controller-manager; do
+mkdir -p "$bin"
+if [ ! -x "$bin/etcd" ]; then
+  echo "install-kube: building etcd $etcd_version into $bin (a cold build takes a while)" >&2
+  (cd "$etcd_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/etcd" .) >>"$log" 2>&1
+  mv -f "$staging/etcd" "$bin/etcd"
+fi
+for cmd in kube-apiserver kube-controller-manager kube-proxy; do
+  [ -x "$bin/$cmd" ] && continue
   echo "install-kube: building $cmd $k8s_version" >&2
   (cd "$k8s_mod" && go build -trimpath -ldflags "$ldflags" -o "$staging/$cmd" "k8s.io/kubernetes/cmd/$cmd") >>"$log" 2>&1
+  mv -f "$staging/$cmd" "$bin/$cmd"
 done
-mkdir -p "$bin"
-for b in "${wanted[@]}"; do mv -f "$staging/$b" "$bin/$b"; done
+if [ ! -x "$coredns_bin" ]; then
+  echo "install-kube: building coredns $coredns_version" >&2
+  (cd "$coredns_mod" && go build -trimpath -ldflags "-s -w" -o "$staging/coredns" .) >>"$log" 2>&1
+  mkdir -p "$(dirname "$coredns_bin")"
+  mv -f "$staging/coredns" "$coredns_bin"
+fi
+ln -sfn "$coredns_bin" "$bin/coredns"
 rm -f "$failed"
 echo "install-kube: built in $((SECONDS - started)) s" >&2
 echo "$bin"

@@ -10,6 +10,12 @@ import { analyzeSecurity } from "./analyzers/security.js";
 import { analyzeServiceEntryPorts } from "./analyzers/service-entry-ports.js";
 import { analyzeCompetingSelectors } from "./analyzers/competing-selectors.js";
 import { analyzeSidecars } from "./analyzers/sidecars.js";
+import { analyzeSelectorTargets } from "./analyzers/selector-targets.js";
+import { analyzeAnnotations } from "./analyzers/kube/annotations.js";
+import { analyzeGatewayCredentials } from "./analyzers/kube/gateway-credentials.js";
+import { analyzeInjection } from "./analyzers/kube/injection.js";
+import { objectReporter } from "./analyzers/kube/objects.js";
+import { analyzeServices } from "./analyzers/kube/services.js";
 import { type Finding, finding, sortFindings } from "./finding.js";
 import { formatProblems } from "./format-rules.js";
 import { groupOf, isGatewayApi } from "./kinds.js";
@@ -68,7 +74,14 @@ export function analyze(resources: Array<IstioResource | LoadedResource>, contex
   analyzeSidecars(valid, mesh, report);
   analyzeDestinationRuleHosts(valid, mesh, report);
   analyzeCompetingSelectors(valid, mesh, report);
+  analyzeSelectorTargets(valid, mesh, report);
   analyzeServiceEntryPorts(valid, report);
   analyzeJwtClaimRoutes(valid, mesh, report);
+  analyzeGatewayCredentials(valid, mesh, others, report);
+  // Kubernetes objects among the inputs (Namespaces, Services, Pods, Deployments) have checks of their own.
+  const reportObject = objectReporter(out);
+  analyzeAnnotations(others, reportObject);
+  analyzeServices(others, reportObject);
+  analyzeInjection(others, reportObject);
   return sortFindings(out);
 }

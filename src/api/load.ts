@@ -18,6 +18,9 @@ export interface LoadedResource extends IstioResource {
   origin?: Origin;
 }
 
+/** Where each non-Istio object of a load came from, so findings about Services, Pods... name a file and line too. */
+export const otherOrigins = new WeakMap<object, Origin>();
+
 export interface LoadResult {
   resources: LoadedResource[];
   /** Non-Istio Kubernetes objects (Service, Deployment, Pod...), kept as context for cross-resource checks. */
@@ -113,6 +116,7 @@ function classify(obj: unknown, file: string, line: number, origin: Origin, out:
     return;
   }
   if (!managedGroup(apiVersion)) {
+    otherOrigins.set(obj, origin);
     out.others.push(obj);
     return;
   }

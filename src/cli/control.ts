@@ -5,12 +5,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane.js";
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
+import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control/ha/replica-flags.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL] [--trace-store DIR] [--jaeger-url URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
                        [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
+                       [--store etcd://HOST:PORT,... --store-key FILE [--etcd-cacert FILE [--etcd-cert FILE --etcd-key FILE]]]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
 uses 15012). Ports 0 pick free ones; the chosen ports are printed. Resources persist under --state-dir
@@ -51,7 +53,14 @@ istio-ca, checked by TokenReview); the replica holding the Lease trellis-control
 istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
 which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
 istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound).
-The permissions this needs are in manifests/control-plane-rbac.yaml.`;
+The permissions this needs are in manifests/control-plane-rbac.yaml.
+Replicas: --store etcd://HOST:PORT,... keeps resources, the CA's material and proxies' registrations in etcd (v3),
+every value sealed with AES-256-GCM under --store-key FILE (32 random bytes, hex or base64, mode 0600; the same file
+on every replica: a replica with another key refuses to start). Each replica serves xDS, the CA and the REST API;
+a write to any reaches every replica's proxies; --config-dir is applied by the replica holding the leader key. An
+etcd that cannot be reached at start is retried. Each replica needs a --state-dir of its own (a directory in use
+by a live control plane is refused). --etcd-cacert checks the members' TLS certificates (https client URLs), and
+--etcd-cert/--etcd-key give the client certificate members started with --client-cert-auth ask for.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
 function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
@@ -83,6 +92,7 @@ function kubeModeFlag(kubeconfig: string | undefined, context: string | undefine
 
 export async function run(args: string[]): Promise<number> {
   let opts: ControlPlaneOptions & { host: string };
+  let storeFlags: StoreFlags;
   try {
     const { values } = parseArgs({ args, options: {
       "state-dir": { type: "string", default: ".trellis" },
@@ -107,6 +117,11 @@ export async function run(args: string[]): Promise<number> {
       "kube-context": { type: "string" },
       "webhook-port": { type: "string" },
       "webhook-url": { type: "string" },
+      store: { type: "string" },
+      "store-key": { type: "string" },
+      "etcd-cacert": { type: "string" },
+      "etcd-cert": { type: "string" },
+      "etcd-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -133,16 +148,26 @@ export async function run(args: string[]): Promise<number> {
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
       kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
     opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
+    storeFlags = { store: values.store, storeKey: values["store-key"], etcdCacert: values["etcd-cacert"], etcdCert: values["etcd-cert"], etcdKey: values["etcd-key"] };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const cp = new ControlPlane(opts);
+  let replica: ReplicaSetup;
   try {
+    replica = await replicaFromFlags(storeFlags, opts);
+  } catch (err) {
+    console.error(`trellis control: ${(err as Error).message}`);
+    return 1;
+  }
+  const cp = new ControlPlane({ ...opts, ...replica.options });
+  try {
+    await replica.attach(cp);
     await cp.start();
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}`);
     await cp.stop();
+    await replica.stop();
     return 1;
   }
   console.log(`xds listening on ${opts.host}:${cp.ports.xds}`);
@@ -152,7 +177,7 @@ export async function run(args: string[]): Promise<number> {
   console.log(`otlp listening on ${opts.host}:${cp.ports.otlp}`);
   console.log(`console listening on http://${opts.host}:${cp.ports.console}/`);
   return new Promise((resolve) => {
-    const stop = () => cp.stop().then(() => resolve(0), () => resolve(1));
+    const stop = () => cp.stop().then(() => replica.stop()).then(() => resolve(0), () => resolve(1));
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });

@@ -2,7 +2,7 @@
 // stopped first and the sidecar drained after it. Explicit mode by default; --transparent runs both in a network
 // namespace of their own with istio-iptables' interception.
 import { PROXY_NODE_FLAGS } from "./proxy-node-flags.js";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { supervise } from "../universal/supervisor.js";
@@ -11,11 +11,12 @@ import { TokenIssuer } from "../control/ca/tokens.js";
 import { appEnv, freePort, localityNode, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, splitHostPort, type WorkloadSpec } from "../universal/workload-spec.js";
 import { createTransparentWorkload, SIDECAR_PORTS, type TransparentWorkload } from "../universal/transparent-workload.js";
 import { call, controlAddress } from "./rest-client.js";
+import { addressToward, checkAddress } from "../universal/workload-address.js";
 
 const USAGE = `usage: trellis run --service NAME [-n NS] [--labels version=v1,...] [--service-account SA]
                    --port PORT[/PROTOCOL] [--upstream SERVICE:PORT[=LOCALPORT] ...]
                    [--app-metrics [PORT]/PATH] [--transparent [--publish] [--control ADDR]] [--xds HOST:PORT] [--ca HOST:PORT] [--state-dir DIR]
-                   [--locality REGION/ZONE/SUBZONE] -- CMD [ARGS...]
+                   [--locality REGION/ZONE/SUBZONE] [--address IP] [--token-file FILE --ca-roots-file FILE] -- CMD [ARGS...]
 
 Runs CMD as a workload of the mesh. The app listens on 127.0.0.1:$PORT (a free port Trellis picks); peers reach it
 through its sidecar as SERVICE:PORT. Each --upstream gets a local port on 127.0.0.1 that leads to that service
@@ -33,7 +34,12 @@ bridge (10.213.0.0/16); iptables sends the app's outbound connections to the sid
 peers by name (http://reviews:9080): no --upstream needed. --control names the REST API (default 127.0.0.1:15014),
 where the service VIPs come from. --publish makes the service port reachable from the host's loopback through the
 sidecar, as an ingress would. \`trellis cleanup\` removes what a crashed run left. --locality places the workload
-(its sidecar's xDS node locality) for locality load balancing: DestinationRule localityLbSetting, failover.`;
+(its sidecar's xDS node locality) for locality load balancing: DestinationRule localityLbSetting, failover.
+Several hosts (explicit mode): the sidecar's inbound listener binds --address, the address peers on other hosts
+reach and the one registered (default: this host's address toward the control plane, 127.0.0.1 when it is
+local). On a host without the control plane's state dir, --token-file names a bootstrap token (trellis token create
+on a control-plane host; the sidecar rereads it, so replace it before it expires) and --ca-roots-file the mesh
+root (root-cert.pem) the control plane's TLS is checked against.`;
 
 export async function run(args: string[]): Promise<number> {
   const dash = args.indexOf("--");
@@ -46,12 +52,13 @@ export async function run(args: string[]): Promise<number> {
   let transparent: boolean;
   let publish: boolean;
   let control: string | undefined;
+  let remote: RemoteFlags;
   try {
     const { values } = parseArgs({ args: own, options: {
       service: { type: "string" }, namespace: { type: "string", short: "n", default: "default" }, labels: { type: "string" },
       "service-account": { type: "string" }, port: { type: "string" }, upstream: { type: "string", multiple: true },
       xds: { type: "string", default: "127.0.0.1:15010" }, "state-dir": { type: "string", default: ".trellis" }, ca: { type: "string" },
-      transparent: { type: "boolean" }, publish: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, locality: { type: "string" }, help: { type: "boolean", short: "h" },
+      transparent: { type: "boolean" }, publish: { type: "boolean" }, control: { type: "string" }, "app-metrics": { type: "string" }, locality: { type: "string" }, address: { type: "string" }, "token-file": { type: "string" }, "ca-roots-file": { type: "string" }, help: { type: "boolean", short: "h" },
     } });
     if (values.help) { console.log(USAGE); return 0; }
     if (values.transparent && process.platform !== "linux") throw new Error("--transparent needs Linux (network namespaces and iptables)");
@@ -83,11 +90,19 @@ export async function run(args: string[]): Promise<number> {
     // Checked now; the app's port is only known once ports are picked.
     appMetricsFlag("--app-metrics", values["app-metrics"], 1);
     appMetrics = values["app-metrics"];
+    remote = remoteFlags(values, transparent);
   } catch (err) {
     console.error(`trellis run: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   if (transparent) return runTransparent({ spec, stateDir, caAddress, appMetrics, command, control, publish });
+  let address: string;
+  try {
+    address = remote.address ?? await addressToward(splitHostPort((caAddress ?? spec.xdsAddress).split(",")[0].trim())[0]);
+  } catch (err) {
+    console.error(`trellis run: ${(err as Error).message}`);
+    return 1;
+  }
   const ports = await pickPorts();
   const appMetricsTarget = appMetricsFlag("--app-metrics", appMetrics, ports.app);
   const statsArgs = ["--stats-port", String(ports.stats), ...(appMetricsTarget ? ["--app-metrics", `${appMetricsTarget.port}${appMetricsTarget.path}`] : [])];
@@ -97,13 +112,15 @@ export async function run(args: string[]): Promise<number> {
   const bootstrapFile = join(dir, `${id}.json`);
   let ca: ReturnType<typeof caArgsFor>;
   try {
-    ca = caArgsFor(spec, stateDir, id, caAddress);
+    ca = remote.tokenFile ? givenToken(remote, caAddress) : caArgsFor(spec, stateDir, id, caAddress);
   } catch (err) {
     console.error(`trellis run: ${(err as Error).message}`);
     return 1;
   }
-  writeFileSync(bootstrapFile, JSON.stringify(sidecarBootstrap(spec, ports, id, caAddress ? { address: caAddress, rootsFile: rootsFile(stateDir) } : undefined), null, 2));
-  console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on 127.0.0.1:${ports.inbound}, admin on 127.0.0.1:${ports.admin}, metrics on 127.0.0.1:${ports.stats}` +
+  const bootstrap = sidecarBootstrap(spec, ports, id, caAddress ? { address: caAddress, rootsFile: remote.rootsFile ?? rootsFile(stateDir) } : undefined) as { node: { metadata: Record<string, unknown> } };
+  bootstrap.node.metadata.INSTANCE_IP = address;
+  writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 2));
+  console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}): app on 127.0.0.1:${ports.app}, sidecar inbound on ${address}:${ports.inbound}, admin on 127.0.0.1:${ports.admin}, metrics on 127.0.0.1:${ports.stats}` +
     (spec.upstreams.length ? `; upstreams ${spec.upstreams.map((u) => `${u.service}:${u.port} -> 127.0.0.1:${u.localPort}`).join(", ")}` : ""));
   return supervise({
     sidecar: { command: process.execPath, args: [...PROXY_NODE_FLAGS, process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(ports.readiness), ...statsArgs, ...ca.args] },
@@ -115,6 +132,23 @@ export async function run(args: string[]): Promise<number> {
 }
 
 const TOKEN_TTL_S = 3600;
+
+type RemoteFlags = { address?: string; tokenFile?: string; rootsFile?: string };
+
+/** --address, --token-file and --ca-roots-file: for a workload on a host other than the control plane's. */
+function remoteFlags(values: { address?: string; "token-file"?: string; "ca-roots-file"?: string; ca?: string }, transparent: boolean): RemoteFlags {
+  if (transparent && values.address !== undefined) throw new Error("--address is for explicit mode: in transparent mode the workload's namespace has its own address on the host's mesh bridge");
+  if ((values["token-file"] !== undefined || values["ca-roots-file"] !== undefined) && values.ca === undefined) throw new Error("--token-file and --ca-roots-file go with --ca (the control plane's CA port they authenticate to)");
+  if ((values["token-file"] === undefined) !== (values["ca-roots-file"] === undefined)) throw new Error("--token-file and --ca-roots-file go together: a host without the state dir needs both the token and the mesh root");
+  if (transparent && values["token-file"] !== undefined) throw new Error("--token-file is for explicit mode (transparent mode mints its token from the state dir)");
+  for (const f of [values["token-file"], values["ca-roots-file"]]) if (f !== undefined && !existsSync(f)) throw new Error(`${f} does not exist`);
+  return { address: values.address === undefined ? undefined : checkAddress(values.address), tokenFile: values["token-file"] && resolve(values["token-file"]), rootsFile: values["ca-roots-file"] && resolve(values["ca-roots-file"]) };
+}
+
+/** The sidecar's CA flags for a token given to this host (not minted here). */
+function givenToken(remote: RemoteFlags, caAddress: string | undefined): { args: string[]; stop(): void } {
+  return { args: ["--ca", caAddress!, "--ca-token-file", remote.tokenFile!, "--ca-roots-file", remote.rootsFile!], stop: () => {} };
+}
 
 /**
  * The sidecar's CA flags. The bootstrap token proves this workload's identity to the CA and to xDS, and only who can

@@ -23,8 +23,9 @@ import { Registry, workloadFromNode, type Workload } from "./registry/registry.j
 import type { AnalysisContext } from "../api/analyze.js";
 import { nodeLocality } from "./registry/locality.js";
 import { Store } from "./store/store.js";
-import type { ConfigStore } from "./store/config-store.js";
+import type { ConfigStore, StoreEvent } from "./store/config-store.js";
 import type { KubeMode } from "./kube/kube-mode.js";
+import type { ReplicaHooks } from "./ha/replica-hooks.js";
 import type { IstioResource } from "../api/resource.js";
 import { JwksFetcher } from "./security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
@@ -51,6 +52,9 @@ import { SecretStore } from "./secrets/secret-store.js";
 import { secretApi } from "./secrets/secret-api.js";
 import { GatewayReports } from "./gateway-reports.js";
 import { gatewayApiStatusRoute } from "./gateway-api-status.js";
+import { propagationApi } from "./api/propagation-api.js";
+import { monitoringApi } from "./api/monitoring-api.js";
+import { storeKindOf } from "../api/store-kind.js";
 
 export const CONTROL_VERSION = "trellis-control/0.1.0";
 
@@ -100,6 +104,8 @@ export interface ControlPlaneOptions {
   kube?: KubeMode;
   /** Kubernetes mode's identity (TokenReview), validating webhook and leader-only work; needs the CA (caPort). */
   kubeIdentity?: KubeIdentityOptions;
+  /** One of several replicas sharing an etcd store (see ha/etcd-replica.ts): the store, and registrations shared. */
+  replica?: ReplicaHooks;
 }
 
 function isLoopback(host: string): boolean {
@@ -147,7 +153,7 @@ export class ControlPlane {
     this.guard = new TranslationGuard(this.log);
     const refresh = options.mesh?.dnsRefreshRateMs;
     this.dns = { resolvers: options.dnsResolvers ?? [], refreshRate: refresh === undefined ? DEFAULT_DNS.refreshRate : `${refresh / 1000}s` };
-    this.store = options.kube?.store ?? new Store(options.stateDir);
+    this.store = options.kube?.store ?? options.replica?.store ?? new Store(options.stateDir);
     options.kube?.on("change", () => this.schedule());
     this.secretStore = new SecretStore(join(options.stateDir, "secrets"), () => this.schedule(), this.log);
     this.gateways = new GatewayReports(this.log);
@@ -167,6 +173,7 @@ export class ControlPlane {
       authority: () => this.ca?.authority,
       proxies: () => this.ads.proxies().filter((p) => p.identity).map((p) => ({ id: p.node.id, admin: this.connected.get(p.node.id)?.adminAddress })),
       start: async () => {
+        if (this.options.replica?.rootRotationRefused) throw new Error(this.options.replica.rootRotationRefused);
         await this.ca!.authority.rotateRoot();
         // The control plane's own certificate moves to the new root too; proxies trust it through the pushed bundle.
         await this.serving?.renew();
@@ -209,6 +216,7 @@ export class ControlPlane {
         // The new proxy is configured now; the others learn of its endpoint through the registry's debounced
         // recompute, so a hundred proxies connecting at once cost a few passes over the mesh, not a hundred.
         if (!this.options.kube) this.registry.upsert(workload);
+        this.options.replica?.registered(workload);
         this.configure(p.node.id, workload, this.resources(), this.workloads(), this.secrets());
       },
       onStreamClose: (p) => {
@@ -217,11 +225,17 @@ export class ControlPlane {
           this.guard.forget(p.node.id);
           this.gateways.forget(p.node.id);
           this.registry.remove(p.node.id);
+          this.options.replica?.unregistered(p.node.id);
         }
       },
       onNack: (p, type, _v, error) => this.log(`trellis control: ${p.node.id} rejected ${type.split(".").pop()}: ${error}`),
     });
-    this.store.on("event", () => this.schedule());
+    // Every accepted write gets a config generation; the push that follows records who it affects (propagation).
+    this.store.on("event", (e: StoreEvent) => {
+      this.ads.propagation.record({ kind: storeKindOf(e.object), namespace: e.object.metadata.namespace ?? "default", name: e.object.metadata.name, op: e.type, resourceVersion: e.object.metadata.resourceVersion });
+      this.schedule();
+    });
+    this.apiRoutes.push(propagationApi(this.ads.propagation), monitoringApi([() => this.ads.metrics.render()]));
   }
 
   async start(): Promise<void> {
@@ -248,7 +262,7 @@ export class ControlPlane {
       token,
       routes: this.apiRoutes,
       allowedHosts: this.options.allowedHosts,
-      proxies: () => this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })),
+      proxies: () => [...this.ads.proxies().map((p) => ({ ...p, workload: this.connected.get(p.node.id), configError: this.guard.errorOf(p.node.id) })), ...(this.options.replica?.remoteProxies() ?? [])],
       configErrors: () => ({ skippedResources: this.guard.skipped(this.resources()), proxies: this.ads.proxies().filter((p) => this.guard.errorOf(p.node.id)).map((p) => ({ id: p.node.id, error: this.guard.errorOf(p.node.id) })) }),
       meshContext: () => this.analysisContext(),
     });
@@ -334,6 +348,7 @@ export class ControlPlane {
     // Proxies in one locality get the same endpoints: built once per recompute.
     const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+    this.ads.propagation.pushed();
   }
 
   /** Registered workloads: the proxies' own in universal mode, Service endpoints on Kubernetes. */

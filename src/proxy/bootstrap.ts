@@ -13,12 +13,11 @@ import { Proxy } from "./proxy.js";
 import { unhonouredFields } from "./config/field-check.js";
 import { startFileXds } from "./xds-files.js";
 import { Runtime } from "./runtime/runtime.js";
-import { AdsClient } from "../xds/ads-client.js";
+import type { AdsClient } from "../xds/ads-client.js";
+import type { ResourceKind } from "../xds/resource.js";
+import { mergeRoots, startXdsClients } from "./xds-sources.js";
 import { CaClient, type WorkloadCertificate } from "../identity/ca-client.js";
-import * as grpc from "@grpc/grpc-js";
-import { buildUpstreamTls } from "./upstream/upstream-tls.js";
 import { splitPem } from "../identity/x509.js";
-import type { SecretLookup } from "./tls/tls-context.js";
 
 export const PROXY_VERSION = "trellis/0.1.0";
 
@@ -69,44 +68,6 @@ export function readBootstrap(path: string): Result<Bootstrap__Output> {
 }
 
 /**
- * Where ADS goes and how: google_grpc's target_uri (and its ssl_credentials), or the static cluster envoy_grpc names
- * (and its TLS transport socket: trusted CA, SNI, client certificate).
- */
-function adsChannel(b: Bootstrap__Output, secrets: SecretLookup, meshRoots: () => string): { target: string | string[]; credentials?: () => grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } {
-  const where = "dynamic_resources.ads_config.grpc_services[0]";
-  const svc = b.dynamic_resources!.ads_config!.grpc_services[0];
-  if (!svc) throw new Error("dynamic_resources.ads_config.grpc_services: name the xDS server (envoy_grpc.cluster_name or google_grpc.target_uri)");
-  if (svc.google_grpc?.target_uri) {
-    const ssl = svc.google_grpc.channel_credentials?.ssl_credentials;
-    if (!ssl) return { target: svc.google_grpc.target_uri };
-    const read = (d: typeof ssl.root_certs) => (d?.inline_string || d?.inline_bytes?.length ? Buffer.from(d.inline_string || d.inline_bytes!) : d?.filename ? readFileSync(d.filename) : null);
-    const creds = grpc.credentials.createSsl(read(ssl.root_certs), read(ssl.private_key), read(ssl.cert_chain));
-    return { target: svc.google_grpc.target_uri, credentials: () => creds };
-  }
-  const name = svc.envoy_grpc?.cluster_name;
-  const cluster = b.static_resources?.clusters.find((c) => c.name === name);
-  // Every endpoint of the cluster is a control-plane replica the ADS client fails over between.
-  const socks = (cluster?.load_assignment?.endpoints ?? []).flatMap((e) => e.lb_endpoints.map((l) => l.endpoint?.address?.socket_address)).filter((a) => !!a);
-  if (socks.length === 0) throw new Error(`${where}.envoy_grpc.cluster_name: "${name}" must be a static cluster with an endpoint`);
-  const target = socks.map((sock) => `${sock!.address.includes(":") ? `[${sock!.address}]` : sock!.address}:${sock!.port_value}`);
-  const tls = cluster!.transport_socket ? buildUpstreamTls(cluster!.transport_socket, secrets, `static_resources.clusters[${name}]`) : undefined;
-  // envoy_grpc.authority: the :authority the xDS server sees (Envoy's default: the cluster's name).
-  const authority = svc.envoy_grpc?.authority ? { "grpc.default_authority": svc.envoy_grpc.authority } : {};
-  if (!tls) return { target, channelOptions: authority };
-  const m = tls.material();
-  if (!m.ca) throw new Error(`static_resources.clusters[${name}].transport_socket: the xDS server's TLS needs a trusted CA (validation_context.trusted_ca)`);
-  // The configured CA plus the mesh's current trust bundle: after a root rotation the control plane's certificate
-  // comes from the new root, which the bootstrap's file may predate.
-  let last: { roots: string; creds: grpc.ChannelCredentials } | undefined;
-  const credentials = () => {
-    const roots = mergeRoots(m.ca!, meshRoots());
-    if (last?.roots !== roots) last = { roots, creds: grpc.credentials.createSsl(Buffer.from(roots), m.key ? Buffer.from(m.key) : null, m.cert ? Buffer.from(m.cert) : null) };
-    return last.creds;
-  };
-  return { target, credentials, channelOptions: { ...authority, ...(tls.servername ? { "grpc.ssl_target_name_override": tls.servername } : {}) } };
-}
-
-/**
  * Root rotation: the control plane's bundle (SDS "ROOTCA") lists the root that signs now first. A certificate from
  * another root is replaced at once, so every workload holds a new-root certificate before the old root is dropped.
  */
@@ -128,10 +89,6 @@ function fingerprint(pem: string): string {
   }
 }
 
-/** The union of two PEM bundles, each certificate once. */
-function mergeRoots(a: string, b: string): string {
-  return [...new Set([...splitPem(a), ...splitPem(b)])].join("");
-}
 
 function structToPlain(s: unknown): Record<string, unknown> {
   const v = s as { fields?: Record<string, Record<string, unknown>> } | null | undefined;
@@ -210,51 +167,47 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
       throw new Error(`cannot get this workload's certificate: ${(err as Error).message}`, { cause: err });
     }
   }
-  let ads: AdsClient | undefined;
-  if (bootstrap.dynamic_resources?.ads_config) {
-    const synced = new Set<string>();
-    const channel = adsChannel(bootstrap, (name) => proxy.secret(name), () => proxy.secret("ROOTCA")?.caPem ?? "");
-    const token = options.ca?.token;
-    const initialMetadata = bootstrap.dynamic_resources.ads_config.grpc_services[0]?.initial_metadata ?? [];
-    ads = new AdsClient({
-      ...channel,
-      // The bootstrap token proves who this proxy is to the control plane, as it does to the CA.
-      metadata: token || initialMetadata.length ? () => {
-        const md = new grpc.Metadata();
-        for (const h of initialMetadata) md.add(h.key.toLowerCase(), h.value);
-        if (token) md.set("authorization", `Bearer ${token()}`);
-        return md;
-      } : undefined,
+  let xds: AdsClient[] = [];
+  const synced = new Set<string>();
+  const apply = async (kind: ResourceKind, resources: Map<string, unknown>, _removed: string[], version: string): Promise<Result<void>> => {
+    const list = [...resources.values()];
+    let r: Result<void>;
+    switch (kind) {
+      case "cluster": r = proxy.applyClusters(list as never, version); break;
+      case "endpoint": r = proxy.applyEndpoints(list as never, version); break;
+      case "route": r = proxy.applyRoutes(list as never, version); break;
+      case "listener": r = await proxy.applyListeners(list as never, version); break;
+      case "secret":
+        r = proxy.applySecrets(list as never, version);
+        if (r.ok && caClient) renewOnNewRoot(proxy, caClient);
+        break;
+    }
+    if (r.ok) synced.add(kind);
+    // Ready once the first clusters and listeners are in (Envoy's initial fetch).
+    if (synced.has("cluster") && synced.has("listener") && certReady) initialized = true;
+    return r;
+  };
+  try {
+    xds = startXdsClients(bootstrap, {
+      secrets: (name) => proxy.secret(name), meshRoots: () => proxy.secret("ROOTCA")?.caPem ?? "", token: options.ca?.token,
       node: { id: bootstrap.node?.id ?? "", cluster: bootstrap.node?.cluster ?? "", metadata: meta, ...(bootstrap.node?.locality ? { locality: bootstrap.node.locality } : {}) },
       subscriptions: () => proxy.subscriptions(),
-      apply: async (kind, resources, _removed, version) => {
-        const list = [...resources.values()];
-        let r: Result<void>;
-        switch (kind) {
-          case "cluster": r = proxy.applyClusters(list as never, version); break;
-          case "endpoint": r = proxy.applyEndpoints(list as never, version); break;
-          case "route": r = proxy.applyRoutes(list as never, version); break;
-          case "listener": r = await proxy.applyListeners(list as never, version); break;
-          case "secret":
-            r = proxy.applySecrets(list as never, version);
-            if (r.ok && caClient) renewOnNewRoot(proxy, caClient);
-            break;
-        }
-        if (r.ok) synced.add(kind);
-        // Ready once the first clusters and listeners are in (Envoy's initial fetch).
-        if (synced.has("cluster") && synced.has("listener") && certReady) initialized = true;
-        return r;
-      },
+      apply,
       onConnectionState: (state, err) => {
         if (state === "disconnected") console.error(`trellis proxy: lost the xDS server${err ? ` (${err.message})` : ""}; serving the last good config`);
       },
     });
-    ads.start();
-  } else initialized = true;
+  } catch (err) {
+    files?.close();
+    caClient?.close();
+    await proxy.close();
+    throw err;
+  }
+  if (xds.length === 0) initialized = true;
   const servers: Server[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
-    ads?.close();
+    for (const c of xds) c.close();
     files?.close();
     caClient?.close();
     await proxy.close();

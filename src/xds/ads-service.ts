@@ -43,6 +43,34 @@ export interface DiscoveryResponse {
   nonce: string;
 }
 
+export interface DeltaDiscoveryRequest {
+  node: NodeMessage | null;
+  type_url: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  /** xDS-TP dynamic parameters: refused by name (see delta-stream.ts). */
+  resource_locators_subscribe?: unknown[];
+  resource_locators_unsubscribe?: unknown[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail: { code: number; message: string } | null;
+}
+
+export interface DeltaResource {
+  name: string;
+  version: string;
+  resource: AnyValue | null;
+  aliases?: string[];
+}
+
+export interface DeltaDiscoveryResponse {
+  system_version_info: string;
+  resources: DeltaResource[];
+  type_url: string;
+  removed_resources: string[];
+  nonce: string;
+}
+
 let cached: grpc.ServiceClientConstructor | undefined;
 
 /** The ADS service (client constructor; `.service` is the definition a server adds). */

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { CODES } from "../../src/api/codes.js";
 import { codes, findingsFor, REVIEWS_DR } from "./fixtures.js";
+import { createTestCa, issueCert } from "../fixtures/gateway-certs.js";
 
 const vs = (spec: string, name = "reviews", extra = "") => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}${extra}}\nspec:\n${spec}`;
 const dr = (spec: string, name = "dr") => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n${spec}`;
@@ -21,6 +22,15 @@ const gatewayRa = "apiVersion: security.istio.io/v1\nkind: RequestAuthentication
 const ingressService = "apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec: {selector: {istio: ingressgateway}, ports: [{port: 80, targetPort: 8080, name: http}]}";
 const telemetry = (spec: string, name: string) => `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const routeTo = (subset: string, weight = "") => `    - destination: {host: reviews, subset: ${subset}}${weight ? `\n      weight: ${weight}` : ""}`;
+
+const injectedNs = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}";
+const shopDeployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {metadata: {labels: {app: web}}}}";
+const shopService = (name: string, port: string) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: shop}\nspec: {selector: {app: web}, ports: [${port}]}`;
+
+const ca = await createTestCa();
+const [shopCert, oldCert] = [await issueCert(ca, ["shop.example.com"]), await issueCert(ca, ["shop.example.com"], 60_000, new Date(Date.now() - 3600_000))];
+const b64 = (t: string) => Buffer.from(t).toString("base64");
+const tlsSecret = (name: string, pair: { certPem: string; keyPem: string }) => `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: istio-system}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64(pair.certPem)}, tls.key: ${b64(pair.keyPem)}}`;
 
 interface Case {
   code: string;
@@ -62,12 +72,29 @@ const CASES: Case[] = [
   { code: "TRL1013", bad: `${REVIEWS_DR}\n---\n${dr("  host: reviews.default.svc.cluster.local\n  subsets:\n  - {name: v1, labels: {version: v1}}", "reviews-again")}`, near: `${REVIEWS_DR}\n---\n${dr("  host: ratings\n  subsets:\n  - {name: v1, labels: {version: v1}}", "ratings")}` },
   { code: "TRL1014", bad: `${gw(http80("shop.example.com"))}\n---\n${bound("blog.example.com")}`, near: `${gw(http80("\"*.example.com\""))}\n---\n${bound("blog.example.com")}` },
   { code: "TRL1015", bad: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("\"*.example.com\""), "other")}`, near: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("blog.example.com"), "other")}` },
+  { code: "TRL1015", bad: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("shop.example.com"), "other", "istio: ingressgateway, tier: edge")}`, near: `${gw(http80("shop.example.com"))}\n---\n${gw(http80("shop.example.com"), "other", "istio: egressgateway, tier: edge")}` },
   { code: "TRL1016", bad: `${gw(https443("shop-cert"))}\n---\n${gw(https443("shop-cert"), "other")}`, near: `${gw(https443("shop-cert"))}\n---\n${gw(https443("blog-cert"), "other")}` },
   { code: "TRL1017", bad: gw(http80("shop.example.com"), "ingress", "istio: ingresgateway"), near: gw(http80("shop.example.com")) },
   { code: "TRL1020", bad: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE}}"), near: dr("  host: reviews\n  trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/certs/ca.pem}}") },
   { code: "TRL1021", bad: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: SIMPLE}}]"), near: dr("  host: reviews\n  trafficPolicy:\n    portLevelSettings: [{port: {number: 9443}, tls: {mode: ISTIO_MUTUAL}}]") },
   { code: "TRL1022", bad: dr("  host: reveiws"), near: dr("  host: reviews") },
   { code: "TRL1023", bad: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  egress: [{hosts: [\"istio-system/*\"]}]", "b")}`, near: `${sidecar("  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"istio-system/*\"]}]", "b")}` },
+  { code: "TRL1033", bad: sidecar("  workloadSelector: {labels: {app: reveiws}}\n  egress: [{hosts: [\"./*\"]}]", "a"), near: sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a") },
+  { code: "TRL1034", bad: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {sidecar.istio.io/injekt: \"false\"}}\nspec: {containers: [{name: app, image: x}]}", near: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {sidecar.istio.io/proxyCPU: 100m}}\nspec: {containers: [{name: app, image: x}]}" },
+  { code: "TRL1035", bad: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, annotations: {sidecar.istio.io/proxyCPU: 100m}}\nspec: {template: {metadata: {labels: {app: d}}}}", near: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {metadata: {labels: {app: d}, annotations: {sidecar.istio.io/proxyCPU: 100m}}}}" },
+  { code: "TRL1036", bad: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {traffic.sidecar.istio.io/excludeOutboundIPRanges: \"10.0.0.0/33\"}}\nspec: {containers: [{name: app, image: x}]}", near: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {traffic.sidecar.istio.io/excludeOutboundIPRanges: \"10.0.0.0/8,fd00::/8\"}}\nspec: {containers: [{name: app, image: x}]}" },
+  { code: "TRL1037", bad: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {sidecar.istio.io/inject: \"false\"}}\nspec: {containers: [{name: app, image: x}]}", near: "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {sidecar.istio.io/inject: \"false\"}, annotations: {sidecar.istio.io/inject: \"false\"}}\nspec: {containers: [{name: app, image: x}]}" },
+  { code: "TRL1038", bad: "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}, ports: [{port: 8080, name: web}]}", near: "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}, ports: [{port: 8080, name: web, appProtocol: http}, {port: 3306, name: db}, {port: 9090, name: http-metrics}]}" },
+  { code: "TRL1039", bad: `${injectedNs}\n---\n${shopDeployment}\n---\n${shopService("a", "{port: 53, name: dns-tcp}")}\n---\n${shopService("b", "{port: 53, name: dns-udp, protocol: UDP}")}`, near: `${injectedNs}\n---\n${shopDeployment}\n---\n${shopService("a", "{port: 53, name: dns-tcp}")}\n---\n${shopService("b", "{port: 54, name: dns-udp, protocol: UDP}")}` },
+  { code: "TRL1040", bad: `${injectedNs}\n---\n${shopDeployment}\n---\n${shopService("a", "{port: 80, name: http, targetPort: 8080}")}\n---\n${shopService("b", "{port: 8080, name: http-alt}")}`, near: `${injectedNs}\n---\n${shopDeployment}\n---\n${shopService("a", "{port: 80, name: http, targetPort: 8080}")}\n---\n${shopService("b", "{port: 8081, name: http-alt}")}` },
+  { code: "TRL1041", bad: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}", near: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio.io/rev: canary}}" },
+  { code: "TRL1042", bad: `${injectedNs}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: x}]}`, near: `${injectedNs}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {containers: [{name: app, image: x}, {name: istio-proxy, image: trellis/proxy}]}` },
+  { code: "TRL1043", bad: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled, istio.io/rev: canary}}", near: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}" },
+  { code: "TRL1044", bad: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: app, image: x, securityContext: {runAsUser: 1337}}]}", near: "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: app, image: x, securityContext: {runAsUser: 1000}}, {name: istio-proxy, image: x, securityContext: {runAsUser: 1337}}]}" },
+  { code: "TRL1045", bad: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("other-cert", shopCert)}`, near: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", shopCert)}` },
+  { code: "TRL1046", bad: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", oldCert)}`, near: `${gw(https443("shop-cert"))}\n---\n${tlsSecret("shop-cert", shopCert)}` },
+  { code: "TRL1047", bad: telemetry("  selector: {matchLabels: {app: reveiws}}\n  tracing: [{randomSamplingPercentage: 10}]", "t"), near: telemetry("  selector: {matchLabels: {app: reviews}}\n  tracing: [{randomSamplingPercentage: 10}]", "t") },
+  { code: "TRL1048", bad: "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\nspec: {type: ExternalName, externalName: db.example.com, ports: [{port: 443, name: tcp}]}", near: "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\nspec: {type: ExternalName, externalName: db.example.com, ports: [{port: 443, name: tls}]}" },
   { code: "TRL1024", bad: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {version: v1}}\n  egress: [{hosts: [\"./*\"]}]", "b")}`, near: `${sidecar("  workloadSelector: {labels: {app: reviews}}\n  egress: [{hosts: [\"./*\"]}]", "a")}\n---\n${sidecar("  workloadSelector: {labels: {app: ratings}}\n  egress: [{hosts: [\"./*\"]}]", "b")}` },
   { code: "TRL1025", bad: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}`, near: `${se("  hosts: [api.example.com]\n  ports: [{number: 8443, name: a, protocol: TLS}]\n  resolution: DNS", "a")}\n---\n${se("  hosts: [api.example.com]\n  ports: [{number: 9443, name: b, protocol: HTTPS}]\n  resolution: DNS", "b")}` },
   { code: "TRL1026", bad: se("  hosts: [db.example.com]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE"), near: se("  hosts: [db.example.com]\n  addresses: [10.1.2.3]\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n  resolution: NONE") },

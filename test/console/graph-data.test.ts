@@ -7,6 +7,7 @@ import { parseExposition } from "../../src/telemetry/metrics/exposition.js";
 import { EmbeddedBackend } from "../../src/telemetry/metrics/query-backend.js";
 import { SeriesStore } from "../../src/telemetry/metrics/series-store.js";
 import { buildGraph } from "../../src/telemetry/metrics/mesh-graph.js";
+import { edgeMetrics } from "../../src/telemetry/metrics/edge-metrics.js";
 
 const blank = Object.fromEntries(LABELS.map((l) => [l, "unknown"])) as LabelValues;
 const reviews = { source_workload: "reviews-v2", source_workload_namespace: "default", source_app: "reviews", source_version: "v2" };
@@ -47,4 +48,27 @@ test("a namespace without traffic draws no node and no edge", async () => {
   const { store: s, now } = store(10, 0);
   const g = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: ["does-not-exist"], now });
   assert.deepEqual([g.nodes, g.edges], [[], []]);
+});
+
+test("idle edges: a pair whose counters stopped moving in the window is drawn only when asked, with no traffic", async () => {
+  // Traffic before the first scrape, none after it: both scrapes in the window carry the same counter values.
+  const { store: s, now } = store(0, 0);
+  const g = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: [], now });
+  assert.equal(g.edges.length, 0, `no traffic in the window, no edge: ${g.edges.map((e) => e.id).join()}`);
+  const idle = await buildGraph(new EmbeddedBackend(s), { windowMs: 120_000, window: "2m", graphType: "versionedApp", namespaces: [], now, idleEdges: true });
+  const edge = idle.edges.find((e) => e.id === "default/app/reviews/v2->default/service/ratings");
+  assert.ok(edge, idle.edges.map((e) => e.id).join());
+  assert.equal(edge.rps, 0);
+});
+
+test("edge charts: an edge's requests and errors over time, named by the graph's node ids; bad ids refused by name", async () => {
+  const { store: s, now } = store(30, 30);
+  const b = new EmbeddedBackend(s);
+  const m = await edgeMetrics(b, { source: "default/app/reviews/v2", target: "default/service/ratings", start: now - 60_000, end: now, stepMs: 30_000, rateWindow: "2m" });
+  const last = m.requestRate.at(-1);
+  assert.ok(last && last[1] > 0, JSON.stringify(m.requestRate));
+  assert.ok(Math.abs((m.errorRatio.at(-1)?.[1] ?? 0) - 0.5) < 0.05, `half aborted: ${JSON.stringify(m.errorRatio)}`);
+  const hop = await edgeMetrics(b, { source: "default/service/ratings", target: "default/app/ratings/v1", start: now - 60_000, end: now, stepMs: 30_000, rateWindow: "2m" });
+  assert.equal(hop.errorRatio.at(-1)?.[1], 0, "what reached the workload did not fail");
+  await assert.rejects(edgeMetrics(b, { source: "default/pod/x", target: "default/service/ratings", start: 0, end: now, stepMs: 30_000, rateWindow: "2m" }), /node type "pod"/);
 });

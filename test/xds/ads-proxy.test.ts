@@ -1,9 +1,11 @@
-// ADS end to end: our xDS server drives a real trellis proxy; updates apply, a bad update is NACKed while traffic
-// keeps flowing, losing the server changes nothing, and a restarted server resyncs the proxy.
+// ADS end to end, state of the world and Delta: our xDS server drives a real trellis proxy; updates apply, a bad
+// update is NACKed while traffic keeps flowing, losing the server changes nothing, and a restarted server resyncs
+// the proxy (Delta: from the versions the proxy declares it holds).
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { AdsServer, type Snapshot } from "../../src/xds/ads-server.js";
-import { encodeAny, TYPE_URL, type ResourceKind, type AnyValue } from "../../src/xds/resource.js";
+import { encodeAny, TYPE_URL } from "../../src/xds/resource.js";
+import { snapshot } from "../fixtures/xds-snapshot.js";
 import { parseMessage } from "../../src/xds/resource.js";
 import type { Bootstrap__Output } from "../../src/xds/generated/envoy/config/bootstrap/v3/Bootstrap.js";
 import { startProxy, type RunningProxy } from "../../src/proxy/bootstrap.js";
@@ -11,15 +13,6 @@ import { echo, get, HCM, ROUTER, type Backend } from "../proxy/harness.js";
 
 const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => { for (const c of cleanup) await c(); });
-
-function snapshot(version: string, resources: Partial<Record<ResourceKind, Array<Record<string, unknown>>>>): Snapshot {
-  const out: Snapshot = { versions: {}, resources: {} };
-  for (const [kind, list] of Object.entries(resources) as Array<[ResourceKind, Array<Record<string, unknown>>]>) {
-    out.versions[kind] = version;
-    out.resources[kind] = new Map<string, AnyValue>(list.map((r) => [String(kind === "endpoint" ? r.cluster_name : r.name), encodeAny(TYPE_URL[kind], r)]));
-  }
-  return out;
-}
 
 function mesh(version: string, backends: Record<string, Backend>, routeTo: string, listenerPort: number, extraRoute: Record<string, unknown> = {}): Snapshot {
   return snapshot(version, {
@@ -30,11 +23,11 @@ function mesh(version: string, backends: Record<string, Backend>, routeTo: strin
   });
 }
 
-function adsBootstrap(port: number, id: string): Bootstrap__Output {
+function adsBootstrap(port: number, id: string, apiType: string): Bootstrap__Output {
   const b = parseMessage<Bootstrap__Output>("envoy.config.bootstrap.v3.Bootstrap", {
     node: { id, cluster: "test", metadata: { NAMESPACE: "default", LABELS: { app: "test" } } },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } },
-    dynamic_resources: { ads_config: { api_type: "GRPC", transport_api_version: "V3", grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }] }, cds_config: { ads: {} }, lds_config: { ads: {} } },
+    dynamic_resources: { ads_config: { api_type: apiType, transport_api_version: "V3", grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }] }, cds_config: { ads: {} }, lds_config: { ads: {} } },
     static_resources: { clusters: [{ name: "xds", type: "STATIC", connect_timeout: "1s", typed_extension_protocol_options: { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } }, load_assignment: { cluster_name: "xds", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] } }] },
   });
   if (!b.ok) throw new Error(JSON.stringify(b.errors));
@@ -56,7 +49,7 @@ async function freePort(): Promise<number> {
   return new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
 }
 
-test("a proxy configured only by ADS serves, follows updates, NACKs a bad one and survives a server restart", async () => {
+for (const apiType of ["GRPC", "DELTA_GRPC"]) test(`a proxy configured only by ADS (${apiType}) serves, follows updates, NACKs a bad one and survives a server restart`, async () => {
   const a = await echo("a");
   const b = await echo("b");
   cleanup.push(() => a.close(), () => b.close());
@@ -65,7 +58,7 @@ test("a proxy configured only by ADS serves, follows updates, NACKs a bad one an
   let server = new AdsServer({ onAck: (_p, type, v) => acks.push(`${type.split(".").pop()}@${v}`) });
   const xdsPort = await server.listen("127.0.0.1", 0);
   server.setSnapshot("sidecar-1", mesh("1", { a, b }, "a", listenerPort));
-  const proxy: RunningProxy = await startProxy(adsBootstrap(xdsPort, "sidecar-1"), { adminPort: 0, drainTimeoutMs: 200 });
+  const proxy: RunningProxy = await startProxy(adsBootstrap(xdsPort, "sidecar-1", apiType), { adminPort: 0, drainTimeoutMs: 200 });
   cleanup.unshift(() => proxy.stop());
   const url = `http://127.0.0.1:${listenerPort}/x`;
   await until("the proxy to serve", async () => (await get(url).catch(() => undefined))?.status === 200 || undefined);
@@ -74,6 +67,7 @@ test("a proxy configured only by ADS serves, follows updates, NACKs a bad one an
   const status = () => server.proxies()[0].types.map((t) => `${t.typeUrl.split(".").pop()}:${t.state}`);
   await until("SYNCED", () => status().filter((s) => s.endsWith("SYNCED")).length === 4 || undefined);
   assert.equal(server.proxies()[0].node.metadata.NAMESPACE, "default");
+  assert.equal(server.proxies()[0].protocol, apiType === "GRPC" ? "SotW" : "Delta");
 
   // A route update moves traffic.
   server.setSnapshot("sidecar-1", mesh("2", { a, b }, "b", listenerPort));

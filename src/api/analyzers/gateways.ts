@@ -44,17 +44,25 @@ function hostsNotInGateways(resources: LoadedResource[], byName: Map<string, Loa
   }
 }
 
-function conflictingServers(gateways: LoadedResource[], report: Report): void {
-  const bySelector = new Map<string, LoadedResource[]>();
-  for (const gw of gateways) bySelector.set(selectorText(selectorOf(gw)), [...(bySelector.get(selectorText(selectorOf(gw))) ?? []), gw]);
+/** Selector `a` picks every workload `b` picks: each of a's labels is one of b's. */
+const within = (a: Labels, b: Labels) => Object.entries(a).every(([k, v]) => b[k] === v);
+
+/** Whether two gateways' selectors pick shared workloads: one selector within the other, or a known workload both pick. */
+function shareWorkloads(a: LoadedResource, b: LoadedResource, mesh: MeshContext): boolean {
+  const [sa, sb] = [selectorOf(a), selectorOf(b)];
+  if (within(sa, sb) || within(sb, sa)) return true;
+  return mesh.workloadsKnown && mesh.workloads.some((w) => matchesLabels(sa, w.labels) && matchesLabels(sb, w.labels));
+}
+
+function conflictingServers(gateways: LoadedResource[], mesh: MeshContext, report: Report): void {
   for (const gw of gateways) {
     const sel = selectorText(selectorOf(gw));
-    const sameWorkloads = bySelector.get(sel)!;
-    if (sameWorkloads.length < 2) continue;
+    const sameWorkloads = gateways.filter((o) => o !== gw && shareWorkloads(gw, o, mesh));
+    if (sameWorkloads.length === 0) continue;
     servers(gw).forEach((server, i) => {
       const port = asObject(server.port).number;
       const hosts = asArray(server.hosts).filter((h): h is string => typeof h === "string").map((h) => h.slice(h.indexOf("/") + 1));
-      const rivals = sameWorkloads.filter((o) => o !== gw && servers(o).some((s) =>
+      const rivals = sameWorkloads.filter((o) => servers(o).some((s) =>
         asObject(s.port).number === port && (s.bind ?? "") === (server.bind ?? "") && asArray(s.hosts).some((h) => typeof h === "string" && hosts.some((x) => overlaps(x, h.slice(h.indexOf("/") + 1))))));
       if (rivals.length === 0) return;
       const names = rivals.map((o) => `${ns(o)}/${o.metadata.name}`).sort().join(", ");
@@ -84,7 +92,7 @@ export function analyzeGateways(resources: LoadedResource[], mesh: MeshContext, 
   const gateways = resources.filter((r) => r.kind === "Gateway" && !isGatewayApi(r));
   const byName = new Map(gateways.map((g) => [`${ns(g)}/${g.metadata.name}`, g]));
   hostsNotInGateways(resources, byName, report);
-  conflictingServers(gateways, report);
+  conflictingServers(gateways, mesh, report);
   duplicateCertificates(gateways, report);
   if (!mesh.workloadsKnown) return;
   for (const gw of gateways) {

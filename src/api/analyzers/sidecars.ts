@@ -4,8 +4,9 @@ import type { MeshContext } from "../mesh-context.js";
 import { asArray, asObject, ns, type Report } from "./reporter.js";
 
 export function analyzeSidecars(resources: LoadedResource[], mesh: MeshContext, report: Report): void {
+  const sidecars = resources.filter((r) => r.kind === "Sidecar");
   if (!mesh.servicesKnown) return;
-  for (const sc of resources.filter((r) => r.kind === "Sidecar")) {
+  for (const sc of sidecars) {
     asArray(asObject(sc.spec).egress).forEach((egress, i) => {
       asArray(asObject(egress).hosts).forEach((entry, j) => {
         if (typeof entry !== "string" || !entry.includes("/")) return;

@@ -1,6 +1,7 @@
 // Istio's webhook rules for VirtualService that its CRD schema does not express, after istio/istio
 // pkg/config/validation ValidateVirtualService and validateHTTPRoute: delegates, hosts, what a route may combine,
 // percentages and durations, and rules later ones can never reach (IST0130) or matches already taken (IST0131).
+import { reportCoveredPrefixes } from "./prefix-overlap.js";
 import { arr, exportToProblems, has, obj, Problems, type WebhookProblem } from "./problems.js";
 
 /** Istio's host.Name.Matches: equal, or one is a wildcard covering the other. */
@@ -59,6 +60,7 @@ function httpRoute(p: Problems, r: Record<string, unknown>, at: string, delegate
 /** Rules after a match-all rule, and matches an earlier rule already has (Istio warns; the write is accepted). */
 function unreachable(p: Problems, routes: unknown[], kind: string): void {
   const seen = new Map<string, number>();
+  const duplicates = new Set<string>();
   let catchAll = -1;
   routes.forEach((raw, i) => {
     const matches = arr(obj(raw).match);
@@ -69,16 +71,18 @@ function unreachable(p: Problems, routes: unknown[], kind: string): void {
       return;
     }
     if (catchAll >= 0) return p.error(at, `is never used: rule ${catchAll} has no match and takes every request first; move this rule above it`, "TRL1018");
-    let duplicates = 0;
+    let taken = 0;
     matches.forEach((m, j) => {
       const key = canonical(m);
       const first = seen.get(key);
       if (first === undefined) return void seen.set(key, i);
-      duplicates++;
+      duplicates.add(`${i}.${j}`);
+      taken++;
       p.error(`${at}.match[${j}]`, `is never used: rule ${first} has the same match and comes first`, "TRL1019");
     });
-    if (duplicates === matches.length) p.error(at, "is never used: every one of its matches is taken by an earlier rule", "TRL1018");
+    if (taken === matches.length) p.error(at, "is never used: every one of its matches is taken by an earlier rule", "TRL1018");
   });
+  if (kind === "http") reportCoveredPrefixes(p, routes, duplicates);
 }
 
 export function virtualServiceProblems(spec: unknown, namespace: string): WebhookProblem[] {

@@ -8,6 +8,7 @@ import { KINDS, type KindInfo } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
 import { storeKind, storeKindOf } from "../../api/store-kind.js";
 import { ConflictError, type ConfigStore, NotFoundError, type StoreEvent } from "../store/config-store.js";
+import { restStatusOfKubeError } from "../kube/kube-rest-status.js";
 import { BodyError, readJsonBody } from "./json-body.js";
 import { refuseRequest } from "./request-guard.js";
 import { badNamespace, badResourceName } from "./resource-names.js";
@@ -92,7 +93,12 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
 export function restApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const hosts = new Set([...(deps.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   return (req, res) => {
-    handle(deps, hosts, req, res).catch((err: Error) => status(res, 500, "InternalError", err.message));
+    // A store that cannot reach its quorum (etcd) refuses the write: 503, so clients know to retry, not to fix the request.
+    handle(deps, hosts, req, res).catch((err: Error & { code?: string }) => {
+      if (err.code === "TRELLIS_STORE_UNAVAILABLE") return status(res, 503, "ServiceUnavailable", err.message);
+      const kube = restStatusOfKubeError(err);
+      return kube ? status(res, kube.code, kube.reason, kube.message) : status(res, 500, "InternalError", err.message);
+    });
   };
 }
 

@@ -6,6 +6,7 @@ import { instantQuery, rangeQuery } from "../../telemetry/metrics/promql-eval.js
 import { buildGraph, type GraphType } from "../../telemetry/metrics/mesh-graph.js";
 import { entityMetrics, type Direction, type EntityKind } from "../../telemetry/metrics/entity-metrics.js";
 import { meshHealth } from "../../telemetry/metrics/health.js";
+import { EdgeIdError, edgeMetrics } from "../../telemetry/metrics/edge-metrics.js";
 import type { QueryBackend } from "../../telemetry/metrics/query-backend.js";
 import type { SeriesStore } from "../../telemetry/metrics/series-store.js";
 import { send, status, type ApiRoute } from "./rest-api.js";
@@ -81,7 +82,8 @@ export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, re
         case "/api/v1/telemetry/graph": {
           const w = windowParam(url, "window", "5m", retentionMs);
           const graphType = oneOf(url, "graphType", ["app", "versionedApp", "workload", "service"] as GraphType[], "versionedApp");
-          send(res, 200, await buildGraph(backend(), { windowMs: w.ms, window: w.text, graphType, namespaces: namespaces(url), now }));
+          const idleEdges = oneOf(url, "idleEdges", ["true", "false"], "false") === "true";
+          send(res, 200, await buildGraph(backend(), { windowMs: w.ms, window: w.text, graphType, namespaces: namespaces(url), now, idleEdges }));
           return true;
         }
         case "/api/v1/telemetry/metrics": {
@@ -94,17 +96,23 @@ export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, re
           send(res, 200, m);
           return true;
         }
+        case "/api/v1/telemetry/edge-metrics": {
+          const w = windowParam(url, "window", "10m", retentionMs);
+          const stepMs = Math.max(5000, Math.round(w.ms / 30));
+          send(res, 200, await edgeMetrics(backend(), { source: required(url, "source"), target: required(url, "target"), start: now - w.ms, end: now, stepMs, rateWindow: `${Math.max(60, Math.round((2 * stepMs) / 1000))}s` }));
+          return true;
+        }
         case "/api/v1/telemetry/health": {
           const w = windowParam(url, "window", "5m", retentionMs);
           send(res, 200, await meshHealth(backend(), { window: w.text, namespaces: namespaces(url), now }));
           return true;
         }
         default:
-          status(res, 404, "NotFound", `no telemetry API at ${path}; use /api/v1/telemetry/graph, /metrics or /health`);
+          status(res, 404, "NotFound", `no telemetry API at ${path}; use /api/v1/telemetry/graph, /metrics, /edge-metrics or /health`);
           return true;
       }
     } catch (err) {
-      if (err instanceof ParamError || err instanceof PromQLError) status(res, 400, "BadRequest", err.message);
+      if (err instanceof ParamError || err instanceof PromQLError || err instanceof EdgeIdError) status(res, 400, "BadRequest", err.message);
       else status(res, 502, "BadGateway", (err as Error).message);
       return true;
     }

@@ -1,6 +1,7 @@
 // Kubernetes objects -> what translation consumes, as istiod's Kubernetes registry derives it: one Workload per
 // (Service, EndpointSlice address) with the pod's labels, service account and node locality; ports' protocols from
 // the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries. Pure: no I/O.
+import { portProtocol } from "../../api/port-protocol.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { ServicePort, Workload } from "../registry/registry.js";
 import { localityOf } from "../registry/locality.js";
@@ -8,6 +9,7 @@ import { DOMAIN_SUFFIX } from "../translate/services.js";
 import type { KubeObject } from "./client.js";
 
 export interface KubeServicePort { name?: string; port: number; protocol?: string; appProtocol?: string; targetPort?: number | string }
+export { portProtocol };
 interface SlicePort { name?: string; port?: number; protocol?: string }
 interface SliceEndpoint { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string; namespace?: string }; nodeName?: string; zone?: string }
 
@@ -22,21 +24,6 @@ export interface KubeView {
   selected(namespace: string): boolean;
   /** ns/name of pods whose connected proxy proved its identity: peers reach them with mutual TLS. */
   mtlsPods: Set<string>;
-}
-
-const NAME_PROTOCOLS: Record<string, string> = { http: "HTTP", http2: "HTTP2", https: "HTTPS", grpc: "GRPC", "grpc-web": "GRPC-WEB", tcp: "TCP", tls: "TLS", mongo: "MONGO", redis: "REDIS", mysql: "MYSQL" };
-const APP_PROTOCOLS: Record<string, string> = { ...NAME_PROTOCOLS, "kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS" };
-
-/**
- * Istio's rule: appProtocol wins, else the port name's prefix before "-" ("http-web" is HTTP); undefined when neither
- * says (Istio sniffs such ports; Trellis treats them as HTTP, see services.ts isHttp).
- */
-export function portProtocol(p: KubeServicePort): string | undefined {
-  const app = p.appProtocol?.toLowerCase();
-  if (app && APP_PROTOCOLS[app]) return APP_PROTOCOLS[app];
-  const name = (p.name ?? "").toLowerCase();
-  if (name === "grpc-web" || name.startsWith("grpc-web-")) return "GRPC-WEB";
-  return NAME_PROTOCOLS[name.split("-")[0]];
 }
 
 function spec<T>(o: KubeObject): T {

@@ -6,7 +6,6 @@ const XDS = "envoy.config.core.v3";
 
 /** "type.field" (or an extension's type) -> the refusal text, naming what to do instead. */
 export const REASONS: Readonly<Record<string, string>> = {
-  [`${XDS}.ConfigSource.api_config_source`]: "xDS over its own stream per resource type (api_config_source) is not supported: use ads: {} here and dynamic_resources.ads_config for the server",
   [`${XDS}.ConfigSource.authorities`]: "xDS-TP authorities are not supported; use ads: {}",
   "envoy.config.bootstrap.v3.Bootstrap.cluster_manager": "cluster_manager (load_stats_config for LRS, outlier_detection event log, local cluster) is not supported",
   "envoy.config.bootstrap.v3.Bootstrap.tracing": "bootstrap-level tracing is not supported: set tracing.provider in each HttpConnectionManager",
@@ -22,10 +21,9 @@ export const REASONS: Readonly<Record<string, string>> = {
 /** A refusal text when the value is one the proxy does not implement, else undefined. */
 export const CONDITIONS: Readonly<Record<string, (value: unknown, message: Obj) => string | undefined>> = {
   [`${XDS}.ApiConfigSource.api_type`]: (v) => {
-    if (v === "GRPC" || v === "AGGREGATED_GRPC") return undefined;
-    if (v === "REST") return "api_type REST (xDS over REST polling) is not supported: use GRPC";
-    if (v === "DELTA_GRPC" || v === "AGGREGATED_DELTA_GRPC") return `api_type ${String(v)} (incremental xDS) is not supported yet: use GRPC (state of the world)`;
-    return `api_type ${String(v)} is not supported: use GRPC`;
+    if (v === "GRPC" || v === "AGGREGATED_GRPC" || v === "DELTA_GRPC" || v === "AGGREGATED_DELTA_GRPC") return undefined;
+    if (v === "REST") return "api_type REST (xDS over REST polling) is not supported: use GRPC or DELTA_GRPC";
+    return `api_type ${String(v)} is not supported: use GRPC (state of the world) or DELTA_GRPC (incremental)`;
   },
   // Envoy's examples write access_log_path: /dev/null (no admin access log), which is what the proxy does.
   "envoy.config.bootstrap.v3.Admin.access_log_path": (v) =>

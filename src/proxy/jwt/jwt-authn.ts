@@ -4,10 +4,12 @@ import type { JwtAuthentication__Output } from "../../xds/generated/envoy/extens
 import type { JwtProvider__Output } from "../../xds/generated/envoy/extensions/filters/http/jwt_authn/v3/JwtProvider.js";
 import type { JwtRequirement__Output } from "../../xds/generated/envoy/extensions/filters/http/jwt_authn/v3/JwtRequirement.js";
 import type { RouteMatch__Output } from "../../xds/generated/envoy/config/route/v3/RouteMatch.js";
-import { type HeaderGetter, compileHeaderMatcher, compileRegex } from "../matchers/string-matcher.js";
+import { type HeaderGetter, compileHeaderMatcher, compileRegex, compileStringMatcher } from "../matchers/string-matcher.js";
 import { parseJwks, type VerifyKey } from "./jwks.js";
 import { type ClusterLookup, RemoteJwks } from "./remote-jwks.js";
-import { type JwtClaims, verifyJwt, type VerifyPolicy } from "./jwt-verify.js";
+import { checkTimes, type JwtClaims, verifyStatic, type VerifyPolicy, type VerifyResult } from "./jwt-verify.js";
+import { DEFAULT_JWT_CACHE_SIZE, TokenCache } from "./token-cache.js";
+import { durationMs } from "../util/duration.js";
 
 export interface JwtRequest {
   method: string;
@@ -41,10 +43,12 @@ interface Provider {
   keys(): VerifyKey[] | undefined;
   remote?: RemoteJwks;
   extract(req: JwtRequest): Extracted | undefined;
+  /** Verifies a token with the given keys: from the cache when jwt_cache_config asks for one. */
+  verify(token: string, keys: VerifyKey[], nowSeconds: number): VerifyResult;
   raw: JwtProvider__Output;
 }
 
-type ProviderState = { status: "ok"; provider: Provider; payload: JwtClaims; payloadB64: string; from: Extracted } | { status: "missing" } | { status: "failed"; reason: string };
+type ProviderState = { status: "ok"; provider: Provider; payload: JwtClaims; payloadB64: string; header: Record<string, unknown>; from: Extracted } | { status: "missing" } | { status: "failed"; reason: string };
 type Check = (state: (name: string) => ProviderState) => { ok: true; used: string[] } | { ok: false; reason: string; missing: boolean };
 
 function localKeys(name: string, p: JwtProvider__Output): VerifyKey[] {
@@ -67,12 +71,26 @@ function compileProvider(name: string, p: JwtProvider__Output, clusters: Cluster
   const headers = p.from_headers.length || p.from_params.length || p.from_cookies.length ? p.from_headers : [{ name: "Authorization", value_prefix: "Bearer " }];
   const params = p.from_headers.length || p.from_params.length || p.from_cookies.length ? p.from_params : ["access_token"];
   const cookies = p.from_cookies;
+  const policy: VerifyPolicy = {
+    issuer: p.issuer || undefined, audiences: p.audiences, clockSkewSeconds: p.clock_skew_seconds || 60, requireExpiration: p.require_expiration, keys,
+    maxLifetimeSeconds: p.max_lifetime ? durationMs(p.max_lifetime, 0) / 1000 : undefined,
+    subjectAllowed: p.subjects ? compileStringMatcher(p.subjects) : undefined,
+  };
+  const cache = p.jwt_cache_config ? new TokenCache(p.jwt_cache_config.jwt_cache_size || DEFAULT_JWT_CACHE_SIZE) : undefined;
   return {
     name,
     raw: p,
     remote,
     keys: remote ? () => remote.current() : () => keys,
-    policy: { issuer: p.issuer || undefined, audiences: p.audiences, clockSkewSeconds: p.clock_skew_seconds || 60, requireExpiration: p.require_expiration, keys },
+    policy,
+    verify(token, current, nowSeconds) {
+      policy.keys = current;
+      const cached = cache?.get(token, current);
+      const v = cached ?? verifyStatic(token, policy);
+      if (!v.ok) return v;
+      if (!cached) cache?.set(token, v);
+      return checkTimes(v, policy, nowSeconds);
+    },
     extract(req) {
       for (const h of headers) {
         const v = req.header(h.name.toLowerCase());
@@ -212,9 +230,8 @@ export function compileJwtAuthn(config: JwtAuthentication__Output, clusters?: Cl
           else {
             const keys = p.keys();
             // Envoy's words when the remote key set could not be fetched.
-            if (keys) p.policy.keys = keys;
-            const v = keys ? verifyJwt(from.token, p.policy, nowSeconds) : { ok: false as const, reason: "Jwks remote fetch is failed" };
-            s = v.ok ? { status: "ok", provider: p, payload: v.payload, payloadB64: v.payloadB64, from } : { status: "failed", reason: v.reason };
+            const v = keys ? p.verify(from.token, keys, nowSeconds) : { ok: false as const, reason: "Jwks remote fetch is failed" };
+            s = v.ok ? { status: "ok", provider: p, payload: v.payload, payloadB64: v.payloadB64, header: v.header, from } : { status: "failed", reason: v.reason };
           }
           cache.set(name, s);
         }
@@ -251,16 +268,28 @@ function pass(): JwtOutcome {
   return { ok: true, metadata: {}, removeHeaders: [], setHeaders: [] };
 }
 
-function outcome(verified: Array<{ provider: Provider; payload: JwtClaims; payloadB64: string; from: Extracted }>): JwtOutcome {
+/** normalize_payload_in_metadata: the listed claims, space-delimited strings, become lists ("a b" -> ["a", "b"]). */
+function normalizedPayload(payload: JwtClaims, spaceDelimited: string[]): JwtClaims {
+  if (spaceDelimited.length === 0) return payload;
+  const out: JwtClaims = { ...payload };
+  for (const claim of spaceDelimited) if (typeof out[claim] === "string") out[claim] = (out[claim] as string).split(" ").filter(Boolean);
+  return out;
+}
+
+/** pad_forward_payload_header: base64url as JWTs write it has no "=" padding; this adds it. */
+const padded = (b64: string) => b64 + "=".repeat((4 - (b64.length % 4)) % 4);
+
+function outcome(verified: Array<{ provider: Provider; payload: JwtClaims; payloadB64: string; header: Record<string, unknown>; from: Extracted }>): JwtOutcome {
   const jwtMeta: Record<string, unknown> = {};
   const removeHeaders: string[] = [];
   const setHeaders: Array<[string, string]> = [];
   let istio: Record<string, unknown> | undefined;
   for (const v of verified) {
     const raw = v.provider.raw;
-    if (raw.payload_in_metadata) jwtMeta[raw.payload_in_metadata] = v.payload;
+    if (raw.payload_in_metadata) jwtMeta[raw.payload_in_metadata] = normalizedPayload(v.payload, raw.normalize_payload_in_metadata?.space_delimited_claims ?? []);
+    if (raw.header_in_metadata) jwtMeta[raw.header_in_metadata] = v.header;
     if (!raw.forward && v.from.header) removeHeaders.push(v.from.header);
-    if (raw.forward_payload_header) setHeaders.push([raw.forward_payload_header, v.payloadB64]);
+    if (raw.forward_payload_header) setHeaders.push([raw.forward_payload_header, raw.pad_forward_payload_header ? padded(v.payloadB64) : v.payloadB64]);
     for (const c of raw.claim_to_headers) {
       const value = v.payload[c.claim_name];
       if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") setHeaders.push([c.header_name, String(value)]);

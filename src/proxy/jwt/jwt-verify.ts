@@ -12,7 +12,7 @@ export interface JwtClaims {
   [claim: string]: unknown;
 }
 
-export type VerifyResult = { ok: true; payload: JwtClaims; payloadB64: string } | { ok: false; reason: string };
+export type VerifyResult = { ok: true; payload: JwtClaims; payloadB64: string; header: Record<string, unknown> } | { ok: false; reason: string };
 
 export interface VerifyPolicy {
   issuer?: string;
@@ -20,6 +20,10 @@ export interface VerifyPolicy {
   clockSkewSeconds: number;
   requireExpiration: boolean;
   keys: VerifyKey[];
+  /** max_lifetime: the longest remaining lifetime (exp - now) a token may have; implies exp is required. */
+  maxLifetimeSeconds?: number;
+  /** subjects: which `sub` values the provider may assert. */
+  subjectAllowed?: (sub: string) => boolean;
 }
 
 const HASH: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
@@ -36,10 +40,11 @@ function checkSignature(alg: string, key: VerifyKey, data: Buffer, sig: Buffer):
   return verify(HASH[bits], data, key.key, sig);
 }
 
-export function verifyJwt(token: string, policy: VerifyPolicy, nowSeconds: number): VerifyResult {
+/** Everything about a token that does not depend on the time: its form, signature, issuer, audiences and subject. */
+export function verifyStatic(token: string, policy: VerifyPolicy): VerifyResult {
   const parts = token.split(".");
   if (parts.length !== 3) return { ok: false, reason: "Jwt is not in the form of Header.Payload.Signature" };
-  let header: { alg?: string; kid?: string };
+  let header: { alg?: string; kid?: string; [field: string]: unknown };
   let payload: JwtClaims;
   try {
     header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
@@ -68,10 +73,23 @@ export function verifyJwt(token: string, policy: VerifyPolicy, nowSeconds: numbe
     const aud = Array.isArray(payload.aud) ? payload.aud : payload.aud !== undefined ? [payload.aud] : [];
     if (!aud.some((a) => policy.audiences.includes(a))) return { ok: false, reason: "Audiences in Jwt are not allowed" };
   }
+  if (policy.subjectAllowed && (typeof payload.sub !== "string" || !policy.subjectAllowed(payload.sub))) return { ok: false, reason: "Jwt subject is not allowed" };
+  return { ok: true, payload, payloadB64: parts[1], header };
+}
+
+/** The time bounds of a verified token at `nowSeconds`: exp (with clock skew), max_lifetime and nbf. */
+export function checkTimes(verified: Extract<VerifyResult, { ok: true }>, policy: VerifyPolicy, nowSeconds: number): VerifyResult {
+  const payload = verified.payload;
   const skew = policy.clockSkewSeconds;
   if (payload.exp === undefined) {
-    if (policy.requireExpiration) return { ok: false, reason: "Jwt is missing the exp claim" };
+    if (policy.requireExpiration || policy.maxLifetimeSeconds !== undefined) return { ok: false, reason: "Jwt is missing the exp claim" };
   } else if (typeof payload.exp !== "number" || payload.exp + skew < nowSeconds) return { ok: false, reason: "Jwt is expired" };
+  if (policy.maxLifetimeSeconds !== undefined && (payload.exp as number) - nowSeconds > policy.maxLifetimeSeconds) return { ok: false, reason: "Jwt lifetime is longer than the provider allows (max_lifetime)" };
   if (payload.nbf !== undefined && (typeof payload.nbf !== "number" || payload.nbf - skew > nowSeconds)) return { ok: false, reason: "Jwt not yet valid" };
-  return { ok: true, payload, payloadB64: parts[1] };
+  return verified;
+}
+
+export function verifyJwt(token: string, policy: VerifyPolicy, nowSeconds: number): VerifyResult {
+  const v = verifyStatic(token, policy);
+  return v.ok ? checkTimes(v, policy, nowSeconds) : v;
 }

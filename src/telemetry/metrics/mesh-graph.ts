@@ -43,9 +43,12 @@ export interface MeshGraph {
 
 const EDGE_LABELS = "source_workload_namespace,source_workload,source_app,source_version,destination_service_namespace,destination_service_name,destination_workload_namespace,destination_workload,destination_app,destination_version";
 
-/** Kiali's graph query shape: every caller -> service -> workload pair with traffic in the window. */
-export function requestsQuery(reporter: string, window: string, namespaces: string[]): string {
-  return `sum(rate(istio_requests_total{reporter="${reporter}"${namespaceMatcher(namespaces)}}[${window}])) by (${EDGE_LABELS},request_protocol,response_code,response_flags,connection_security_policy) > 0`;
+/**
+ * Kiali's graph query shape: every caller -> service -> workload pair with traffic in the window. With `idle`, pairs
+ * whose counters are still reported but did not move in the window too (Kiali's idle edges): their rate is 0.
+ */
+export function requestsQuery(reporter: string, window: string, namespaces: string[], idle = false): string {
+  return `sum(rate(istio_requests_total{reporter="${reporter}"${namespaceMatcher(namespaces)}}[${window}])) by (${EDGE_LABELS},request_protocol,response_code,response_flags,connection_security_policy)${idle ? "" : " > 0"}`;
 }
 
 /** The namespace filter every query of the graph carries, so a namespace shows only its own traffic (or none). */
@@ -59,14 +62,14 @@ function escapeRe(s: string): string {
 
 const known = (v: string | undefined) => (v && v !== "unknown" ? v : undefined);
 
-export async function buildGraph(backend: QueryBackend, opts: { windowMs: number; window: string; graphType: GraphType; namespaces: string[]; now: number }): Promise<MeshGraph> {
+export async function buildGraph(backend: QueryBackend, opts: { windowMs: number; window: string; graphType: GraphType; namespaces: string[]; now: number; idleEdges?: boolean }): Promise<MeshGraph> {
   const { graphType, now } = opts;
   // Callers with a sidecar report their own requests (reporter=source), which also sees failures that never reached
   // the destination; callers without one (ingress, tests, curl) are only seen by the destination.
   const ns = namespaceMatcher(opts.namespaces);
   const [fromSource, fromDestination, mtls, tcpSent, tcpReceived, ...latency] = await Promise.all([
-    backend.instant(requestsQuery("source", opts.window, opts.namespaces), now),
-    backend.instant(requestsQuery("destination", opts.window, opts.namespaces), now),
+    backend.instant(requestsQuery("source", opts.window, opts.namespaces, opts.idleEdges), now),
+    backend.instant(requestsQuery("destination", opts.window, opts.namespaces, opts.idleEdges), now),
     backend.instant(`sum(rate(istio_requests_total{reporter="destination",connection_security_policy="mutual_tls"${ns}}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),
     // A TCP edge's throughput is both directions, as Kiali draws it.
     backend.instant(`sum(rate(istio_tcp_sent_bytes_total{reporter="source"${ns}}[${opts.window}])) by (${EDGE_LABELS}) > 0`, now),

@@ -66,16 +66,17 @@ ${ADMIN}`,
     expect: /dynamic_resources\.ads_config\.api_type: api_type REST \(xDS over REST polling\) is not supported: use GRPC/,
   },
   {
-    name: "Delta xDS (api_type: DELTA_GRPC)",
+    name: "an aggregated api_type on a per-type stream (it belongs in ads_config)",
     yaml: `dynamic_resources:
-  ads_config:
-    api_type: DELTA_GRPC
-    transport_api_version: V3
-    grpc_services:
-    - envoy_grpc: { cluster_name: xds_cluster }
+  cds_config:
+    api_config_source:
+      api_type: AGGREGATED_DELTA_GRPC
+      transport_api_version: V3
+      grpc_services:
+      - envoy_grpc: { cluster_name: xds_cluster }
 static_resources:${XDS_CLUSTER}
 ${ADMIN}`,
-    expect: /ads_config\.api_type: api_type DELTA_GRPC \(incremental xDS\) is not supported yet/,
+    expect: /dynamic_resources\.cds_config\.api_config_source\.api_type: AGGREGATED_DELTA_GRPC belongs in dynamic_resources\.ads_config; here use GRPC or DELTA_GRPC/,
   },
   {
     name: "RDS from a file (only listeners and clusters may come from files)",
@@ -102,18 +103,33 @@ ${ADMIN}`,
     expect: /rds\.config_source\.path_config_source: RDS from a file is not supported \(only listeners and clusters are/,
   },
   {
-    name: "separate gRPC streams per type (go-control-plane's non-ADS sample)",
-    yaml: `dynamic_resources:
-  lds_config:
-    resource_api_version: V3
-    api_config_source:
-      api_type: GRPC
-      transport_api_version: V3
-      grpc_services:
-      - envoy_grpc: { cluster_name: xds_cluster }
-static_resources:${XDS_CLUSTER}
+    name: "RDS over a stream of its own to a server it names (only lds_config / cds_config get one)",
+    yaml: `static_resources:
+  listeners:
+  - name: main
+    address:
+      socket_address: { address: 127.0.0.1, port_value: 0 }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: main
+          rds:
+            route_config_name: local
+            config_source:
+              api_config_source:
+                api_type: GRPC
+                transport_api_version: V3
+                grpc_services:
+                - envoy_grpc: { cluster_name: xds_cluster }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+${XDS_CLUSTER}
 ${ADMIN}`,
-    expect: /lds_config\.api_config_source: xDS over its own stream per resource type \(api_config_source\) is not supported: use ads: \{\}/,
+    expect: /rds\.config_source\.api_config_source: RDS over a stream of its own is not supported here \(only dynamic_resources lds_config \/ cds_config\); use ads: \{\} or self: \{\}/,
   },
   {
     name: "an access log filter (every request would be logged instead)",

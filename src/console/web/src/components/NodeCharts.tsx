@@ -4,7 +4,7 @@ import { Line, LineChart, ResponsiveContainer, Tooltip, YAxis } from "recharts";
 import { api, type EntityMetrics, type GraphNode, type Points } from "../api";
 import { usePoll } from "../router";
 
-function Spark({ title, points, color, unit }: { title: string; points: Points; color: string; unit: string }) {
+export function Spark({ title, points, color, unit }: { title: string; points: Points; color: string; unit: string }) {
   return (
     <figure className="spark" aria-label={title}>
       <figcaption>{title}</figcaption>

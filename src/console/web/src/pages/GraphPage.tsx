@@ -13,12 +13,13 @@ import { focused, healthColor, healthName, hidden, nodeLabel, withIdle, withoutS
 import { badgesOf, drawOverlay } from "./graph-overlay";
 import { GraphLegend } from "./GraphLegend";
 import { NodeCharts } from "../components/NodeCharts";
+import { EdgeCharts } from "../components/EdgeCharts";
 
 cytoscape.use(dagre);
 
 const WINDOWS = ["1m", "5m", "10m", "30m", "1h"];
 const REFRESH: Array<[string, string]> = [["0", "Off"], ["10000", "10 s"], ["30000", "30 s"], ["60000", "1 min"]];
-const DISPLAY: Array<[string, string, boolean]> = [["animation", "Traffic animation", false], ["security", "Security (mTLS)", true], ["idle", "Idle nodes", false], ["services", "Service nodes", true], ["boxes", "Namespace boxes", false], ["badges", "Badges", true]];
+const DISPLAY: Array<[string, string, boolean]> = [["animation", "Traffic animation", false], ["security", "Security (mTLS)", true], ["idle", "Idle nodes", false], ["idleEdges", "Idle edges", false], ["services", "Service nodes", true], ["boxes", "Namespace boxes", false], ["badges", "Badges", true]];
 
 function edgeLabel(e: GraphEdge, mode: string, sourceOut: number): string {
   if (mode === "rps") return e.protocol === "tcp" ? `${Math.round(e.tcpBytesPerSec)} B/s` : `${e.rps.toFixed(2)} rps`;
@@ -51,7 +52,7 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
   const known = [...new Set([...(proxies.data ?? []).flatMap((p) => (p.workload ? [p.workload.namespace] : [])), ...(resources.data ?? []).map((r) => r.metadata.namespace ?? "default")])].sort();
   const wanted = namespaces.split(",").filter(Boolean);
   const missing = proxies.data && resources.data ? wanted.filter((n) => !known.includes(n)) : [];
-  const { data, error } = usePoll(() => api.get<MeshGraph>(`/api/v1/telemetry/graph?graphType=${graphType}&window=${window}&namespaces=${encodeURIComponent(namespaces)}`), [graphType, window, namespaces], refresh);
+  const { data, error } = usePoll(() => api.get<MeshGraph>(`/api/v1/telemetry/graph?graphType=${graphType}&window=${window}&namespaces=${encodeURIComponent(namespaces)}&idleEdges=${display.idleEdges}`), [graphType, window, namespaces, display.idleEdges], refresh);
   const findExpr = parseFind(find);
   const hideExpr = parseFind(hide);
 
@@ -87,6 +88,8 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
           { selector: "node.found", style: { "overlay-color": "#0066cc", "overlay-opacity": 0.25, "overlay-padding": 8 } },
           { selector: "edge", style: { width: 2, "curve-style": "bezier", "control-point-step-size": 50, "target-arrow-shape": "triangle", label: "data(label)", "font-size": 9, "text-rotation": "autorotate", "text-margin-y": -8, "text-background-color": "#fff", "text-background-opacity": 0.9, "text-background-padding": "1px", "line-color": "data(color)", "target-arrow-color": "data(color)" } },
           { selector: "edge.animated", style: { "line-style": "dashed", "line-dash-pattern": [6, 4] } },
+          // Idle edges (no traffic in the window, counters still reported): dotted grey, as Kiali draws them.
+          { selector: "edge[?idle]", style: { "line-style": "dotted", "line-color": "#b8bbbe", "target-arrow-color": "#b8bbbe" } },
           { selector: "edge.found", style: { width: 5 } },
           { selector: ":selected", style: { "border-color": "#0066cc", "line-color": "#0066cc", "target-arrow-color": "#0066cc" } },
         ],
@@ -105,7 +108,7 @@ export function GraphPage({ params }: { params: URLSearchParams }) {
         id: n.id, label: nodeLabel(n), nodeType: n.nodeType, root: n.isRoot && !n.isUnknown, color: healthColor(n.traffic.inErrorRatio, n.traffic.inRps), raw: n,
         badges: badgesOf(n, resources.data ?? [], proxies.data ?? []), ...(display.boxes && !n.isUnknown ? { parent: `box:${n.namespace}` } : {}),
       } })),
-      ...shown.edges.map((e) => ({ group: "edges" as const, data: { id: e.id, source: e.source, target: e.target, label: edgeLabel(e, edges, outOf.get(e.source) ?? 0), color: healthColor(e.errorRatio, e.rps || e.tcpBytesPerSec), mtls: e.mtlsRatio >= 0.99, raw: e } })),
+      ...shown.edges.map((e) => ({ group: "edges" as const, data: { id: e.id, source: e.source, target: e.target, label: edgeLabel(e, edges, outOf.get(e.source) ?? 0), color: healthColor(e.errorRatio, e.rps || e.tcpBytesPerSec), mtls: e.mtlsRatio >= 0.99, idle: e.rps === 0 && e.tcpBytesPerSec === 0, raw: e } })),
     ];
     const before = c.elements().map((el) => el.id()).sort().join();
     c.elements().remove();
@@ -227,6 +230,7 @@ function SidePanel({ node, edge, nodes, window }: { node?: GraphNode; edge?: Gra
         <dt>mTLS</dt><dd>{pct(e.mtlsRatio)}</dd>
         <dt>Codes</dt><dd>{Object.entries(e.responseCodes).map(([c, r]) => `${c}: ${r.toFixed(2)}/s`).join(", ") || "–"}</dd>
       </dl>
+      <EdgeCharts edge={e} />
     </aside>
   );
 }

@@ -1,9 +1,10 @@
 // The Mesh page: the control plane (version, readiness, the proxies connected to it and their sync), the certificate
-// authority (mode, trust domain, each root's expiry) and Kiali's health tolerances. Config propagation per change
-// needs the control-plane scale work (per-replica push tracking) and is not shown.
+// authority (mode, trust domain, each root's expiry), Kiali's health tolerances, and the propagation of the last
+// config changes (this replica's proxies).
 import { api, type ProxyStatus } from "../api";
 import { usePoll } from "../router";
 import { SyncLegend } from "../components/EnvoyTables";
+import { PropagationPanel } from "../components/PropagationPanel";
 
 interface Ca { mode: string; trustDomain: string; rotating: boolean; roots: Array<{ sha256: string; notBefore: string; notAfter: string; signing: boolean }> }
 
@@ -58,6 +59,7 @@ export function MeshPage() {
         ))}</tbody>
       </table>
       <SyncLegend />
+      <PropagationPanel />
     </section>
   );
 }

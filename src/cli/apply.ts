@@ -53,7 +53,10 @@ export async function run(args: string[]): Promise<number> {
       if (res.status === 200 || res.status === 201) {
         console.log(`${label} ${res.status === 201 ? "created" : "configured"}`);
         const version = (res.body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-        if (version) written.push({ kind: storeKindOf(r), namespace: ns, name: r.metadata.name, resourceVersion: version, label });
+        // A store that keeps an unchanged resource's version (Kubernetes) made no change: nothing to wait for.
+        const before = existing.status === 200 ? (existing.body.metadata as { resourceVersion?: string }).resourceVersion : undefined;
+        if (version && version !== before) written.push({ kind: storeKindOf(r), namespace: ns, name: r.metadata.name, resourceVersion: version, label });
+        else if (wait !== undefined) console.log(`${label}: unchanged, nothing to propagate`);
         for (const w of (res.body.warnings as Array<{ code: string; message: string }> | undefined) ?? []) console.error(`Warning [${w.code}]: ${w.message}`);
       } else {
         failed++;

@@ -25,6 +25,8 @@ export const commandTable: Record<string, Command> = {
   secret: { summary: "TLS secrets for gateway servers' credentialName (create, get, delete)", load: () => import("./secret.js") },
   "install-crds": { summary: "install Istio's CRDs in a Kubernetes cluster (for trellis control --kubeconfig)", load: () => import("./install-crds.js") },
   dashboards: { summary: "export Grafana dashboards made from the console's PromQL", load: () => import("./dashboards.js") },
+  "kube-inject": { summary: "add the sidecar to Kubernetes manifests offline (as istioctl kube-inject)", load: () => import("./kube-inject.js") },
+  "istio-iptables": { summary: "install the interception rules in this network namespace (the injected init step)", load: () => import("./istio-iptables.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },
 };
 

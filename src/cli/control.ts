@@ -6,12 +6,13 @@ import { ControlPlane, type ControlPlaneOptions } from "../control/control-plane
 import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control/ha/replica-flags.js";
+import { loadInjectSettings } from "../control/kube/inject/load-settings.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL] [--trace-store DIR] [--jaeger-url URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
-                       [--webhook-port N] [--webhook-url URL] [--allowed-host NAME]...
+                       [--webhook-port N] [--webhook-url URL] [--inject-values FILE] [--allowed-host NAME]...
                        [--store etcd://HOST:PORT,... --store-key FILE [--etcd-cacert FILE [--etcd-cert FILE --etcd-key FILE]]]
 
 Serves ADS (xDS v3) on 15010, the REST API on 15014 and, with --ca-port, the CSR API (and ADS) over TLS (Istio
@@ -52,7 +53,10 @@ With the CA on in Kubernetes mode, proxies prove themselves with their pod's ser
 istio-ca, checked by TokenReview); the replica holding the Lease trellis-control-leader (in $POD_NAMESPACE, default
 istio-system) writes the istio-ca-root-cert ConfigMap into every namespace and registers the validating webhook,
 which every replica serves over TLS on --webhook-port (default 15017): the API server calls it through the Service
-istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound).
+istiod.NAMESPACE.svc:443, or at --webhook-url (https://HOST:PORT/validate; port 0 = the one bound). The same server
+injects sidecars on /inject (MutatingWebhookConfiguration istio-sidecar-injector[-REV], written by the leader);
+--inject-values reads Istio's Helm values for it (global.proxy.image and resources, revision, meshConfig.defaultConfig,
+sidecarInjectorWebhook.nativeSidecar), as trellis kube-inject --injectConfigFile does.
 The permissions this needs are in manifests/control-plane-rbac.yaml.
 Replicas: --store etcd://HOST:PORT,... keeps resources, the CA's material and proxies' registrations in etcd (v3),
 every value sealed with AES-256-GCM under --store-key FILE (32 random bytes, hex or base64, mode 0600; the same file
@@ -63,13 +67,15 @@ by a live control plane is refused). --etcd-cacert checks the members' TLS certi
 --etcd-cert/--etcd-key give the client certificate members started with --client-cert-auth ask for.`;
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
-function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined): ControlPlaneOptions["kubeIdentity"] {
+function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined, injectValues: string | undefined): ControlPlaneOptions["kubeIdentity"] {
   if (!opts.kube || opts.caPort === undefined) {
-    if (port !== undefined || url !== undefined) throw new Error("--webhook-port and --webhook-url need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
+    if (port !== undefined || url !== undefined || injectValues !== undefined) throw new Error("--webhook-port, --webhook-url and --inject-values need Kubernetes mode (--kubeconfig) and the CA (--ca-port)");
     return undefined;
   }
   if (url !== undefined && !/^https:\/\/[^/]+(\/.*)?$/.test(url)) throw new Error(`--webhook-url "${url}" must be https://HOST:PORT/PATH (the API server calls webhooks over TLS only)`);
-  return { client: opts.kube.client, namespace: process.env.POD_NAMESPACE || "istio-system", webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url } };
+  const namespace = process.env.POD_NAMESPACE || "istio-system";
+  const settings = loadInjectSettings({ namespace, values: injectValues === undefined ? undefined : { flag: "--inject-values", file: injectValues } });
+  return { client: opts.kube.client, namespace, webhook: { host: opts.host, port: portFlag("--webhook-port", port, 15017), url, inject: { settings: () => settings } } };
 }
 
 /** --ca-plugin-dir: Istio's cacerts files, which only matter with the CA on. */
@@ -122,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
       "etcd-cacert": { type: "string" },
       "etcd-cert": { type: "string" },
       "etcd-key": { type: "string" },
+      "inject-values": { type: "string" },
       help: { type: "boolean", short: "h" },
     } });
     if (values.help) {
@@ -147,7 +154,7 @@ export async function run(args: string[]): Promise<number> {
       consolePort: portFlag("--console-port", values["console-port"], 20001),
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
       kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };
-    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"]);
+    opts.kubeIdentity = kubeIdentityFlags(opts, values["webhook-port"], values["webhook-url"], values["inject-values"]);
     storeFlags = { store: values.store, storeKey: values["store-key"], etcdCacert: values["etcd-cacert"], etcdCert: values["etcd-cert"], etcdKey: values["etcd-key"] };
   } catch (err) {
     console.error(`trellis control: ${(err as Error).message}\n\n${USAGE}`);

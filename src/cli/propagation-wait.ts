@@ -1,6 +1,8 @@
 // `trellis apply --wait`: follows each written resource's change (by its resourceVersion) through the propagation
 // API until every proxy it affects holds it, one rejects it, or the timeout passes; prints one line per change and
-// names the proxies that NACKed (with their error), disconnected, or did not answer.
+// names the proxies that NACKed (with their error), disconnected, or did not answer. A change not recorded yet (a
+// Kubernetes store reports writes through its watch, a moment later) is asked for again until the timeout.
+import type { ChangeView } from "../xds/propagation.js";
 import { call } from "./rest-client.js";
 
 export interface Written {
@@ -11,15 +13,6 @@ export interface Written {
   label: string;
 }
 
-interface ChangeView {
-  generation: number;
-  state: "PENDING" | "PROPAGATING" | "DONE" | "FAILED";
-  proxies: { affected: number; held: number; nacked: number; disconnected: number; waiting: number };
-  convergenceMs: { p50: number; p99: number; max: number } | null;
-  nacked: Array<{ proxy: string; error: string }>;
-  waiting: string[];
-  disconnected: string[];
-}
 
 const POLL_MS = 100;
 
@@ -51,7 +44,7 @@ export async function waitForPropagation(base: string, written: Written[], timeo
     const c = last.get(w);
     if (!c) {
       failed++;
-      console.error(`${w.label}: the control plane has no record of this write (resourceVersion ${w.resourceVersion}); it may have been overwritten by a newer one`);
+      console.error(`${w.label}: the control plane recorded no change for this write (resourceVersion ${w.resourceVersion}) within ${timeoutMs / 1000}s; its store may not have reported it yet, or 200 newer changes came after it`);
       continue;
     }
     const p = c.proxies;
@@ -60,6 +53,10 @@ export async function waitForPropagation(base: string, written: Written[], timeo
       continue;
     }
     failed++;
+    if (c.error) {
+      console.error(`${w.label} (generation ${c.generation}): ${c.error}`);
+      continue;
+    }
     const reason = c.state === "PENDING" ? "not pushed yet" : `held by ${p.held}/${p.affected} proxies${timing(c)}`;
     console.error(`${w.label} (generation ${c.generation}): ${reason}${c.state === "FAILED" ? "" : ` after ${timeoutMs / 1000}s`}`);
     for (const n of c.nacked) console.error(`  NACKED by ${n.proxy}: ${n.error}`);

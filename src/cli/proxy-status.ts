@@ -1,25 +1,15 @@
 // `trellis proxy-status`: each connected proxy's xDS sync state per type (SYNCED, STALE, NOT SENT, NACKED), as istioctl
 // shows, then the last config changes with how many proxies hold each and how long they took.
 import { parseArgs } from "node:util";
+import type { ChangeView } from "../xds/propagation.js";
 import { call, controlAddress } from "./rest-client.js";
 
 const USAGE = `usage: trellis proxy-status [--control HOST:PORT] [--changes N]
 
 --changes N: how many recent config changes to show with their propagation (default 5, 0 for none).`;
 
-interface ChangeRow {
-  generation: number;
-  kind: string;
-  namespace: string;
-  name: string;
-  state: string;
-  proxies: { affected: number; held: number };
-  convergenceMs: { p50: number; p99: number; max: number } | null;
-  nacked: Array<{ proxy: string; error: string }>;
-  waiting: string[];
-}
 
-function printChanges(changes: ChangeRow[]): void {
+function printChanges(changes: ChangeView[]): void {
   if (!changes.length) return;
   const ms = (v: number | undefined) => (v === undefined ? "-" : `${v}ms`);
   console.log(`\n${"GEN".padEnd(6)}${"CHANGE".padEnd(48)}${"STATE".padEnd(13)}${"PROXIES".padEnd(9)}${"P50".padEnd(9)}${"P99".padEnd(9)}MAX`);
@@ -27,6 +17,7 @@ function printChanges(changes: ChangeRow[]): void {
     const what = `${c.kind} ${c.namespace}/${c.name}`;
     console.log(`${String(c.generation).padEnd(6)}${what.padEnd(48)}${c.state.padEnd(13)}${`${c.proxies.held}/${c.proxies.affected}`.padEnd(9)}${ms(c.convergenceMs?.p50).padEnd(9)}${ms(c.convergenceMs?.p99).padEnd(9)}${ms(c.convergenceMs?.max)}`);
   }
+  for (const c of changes) if (c.error) console.log(`  generation ${c.generation}: ${c.error}`);
   for (const c of changes) for (const n of c.nacked) console.log(`  generation ${c.generation} NACKED by ${n.proxy}: ${n.error}`);
   for (const c of changes) if (c.state === "PROPAGATING") console.log(`  generation ${c.generation} waiting for: ${c.waiting.join(", ")}`);
 }
@@ -66,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
     for (const p of rows) for (const t of p.types) if (t.nackError) console.log(`  ${p.node.id} NACKED ${t.typeUrl.split(".").pop()}: ${t.nackError}`);
     if (changes > 0) {
       const recent = await call(controlAddress(control), "GET", `/api/v1/propagation?limit=${changes}`);
-      if (recent.status === 200) printChanges((recent.body.changes as ChangeRow[] | undefined) ?? []);
+      if (recent.status === 200) printChanges((recent.body.changes as ChangeView[] | undefined) ?? []);
     }
     return 0;
   } catch (err) {

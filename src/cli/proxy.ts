@@ -20,6 +20,8 @@ proxy fails over between them and keeps serving its last config meanwhile.
 SIGTERM or SIGINT stops accepting, lets in-flight requests finish for up to the drain timeout (default 5 s), then exits.`;
 
 export async function run(args: string[]): Promise<number> {
+  // An injected pod's agent mode (Istio's `pilot-agent proxy sidecar`, `pilot-agent wait`).
+  if (args[0] === "sidecar" || args[0] === "wait") return (await import("./proxy-sidecar.js")).run(args);
   let values;
   try {
     values = parseArgs({ args, options: {

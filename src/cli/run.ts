@@ -9,6 +9,7 @@ import { supervise } from "../universal/supervisor.js";
 import { appMetricsFlag } from "./flags.js";
 import { TokenIssuer } from "../control/ca/tokens.js";
 import { appEnv, freePort, localityNode, nodeId, parseLabels, parseUpstream, pickPorts, sidecarBootstrap, splitHostPort, type WorkloadSpec } from "../universal/workload-spec.js";
+import { type SidecarHome, sidecarHome } from "../universal/sidecar-home.js";
 import { createTransparentWorkload, SIDECAR_PORTS, type TransparentWorkload } from "../universal/transparent-workload.js";
 import { call, controlAddress } from "./rest-client.js";
 import { addressToward, checkAddress } from "../universal/workload-address.js";
@@ -155,16 +156,13 @@ function givenToken(remote: RemoteFlags, caAddress: string | undefined): { args:
  * read the state dir can mint one. Like a projected service-account token, it is short-lived and rewritten (0600)
  * well before it expires, for as long as the run lasts; the sidecar reads the file each time it needs it.
  */
-export function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined): { args: string[]; stop(): void } {
+export function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAddress: string | undefined, home?: SidecarHome): { args: string[]; stop(): void } {
   if (!caAddress) return { args: [], stop: () => {} };
+  // A sidecar running as uid 1337 gets its token (and the roots) in its own home, since it cannot read the state dir.
+  if (home) return caArgsIn(home, spec, stateDir, caAddress);
   const tokenFile = join(stateDir, "workloads", `${id}.token`);
   const write = () => {
-    let token: string;
-    try {
-      token = TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S, Date.now(), { service: spec.service, labels: spec.labels });
-    } catch (err) {
-      throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
-    }
+    const token = issueToken(spec, stateDir);
     writeFileSync(`${tokenFile}.tmp`, token + "\n", { mode: 0o600 });
     renameSync(`${tokenFile}.tmp`, tokenFile);
   };
@@ -177,6 +175,25 @@ export function caArgsFor(spec: WorkloadSpec, stateDir: string, id: string, caAd
     args: ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", rootsFile(stateDir)],
     stop: () => { clearInterval(timer); rmSync(tokenFile, { force: true }); },
   };
+}
+
+function issueToken(spec: WorkloadSpec, stateDir: string): string {
+  try {
+    return TokenIssuer.open(join(stateDir, "ca", "token-key"), "cluster.local").issue(spec.namespace, spec.serviceAccount, TOKEN_TTL_S, Date.now(), { service: spec.service, labels: spec.labels });
+  } catch (err) {
+    throw new Error(`cannot issue a bootstrap token: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** caArgsFor for a sidecar with its own home: the token is written there, owned by its uid, and refreshed. */
+function caArgsIn(home: SidecarHome, spec: WorkloadSpec, stateDir: string, caAddress: string): { args: string[]; stop(): void } {
+  const tokenFile = home.write("istio-token", issueToken(spec, stateDir) + "\n");
+  const roots = home.copy("root-cert.pem", rootsFile(stateDir));
+  const timer = setInterval(() => {
+    try { home.write("istio-token", issueToken(spec, stateDir) + "\n"); } catch (err) { console.error(`trellis run: ${(err as Error).message}; the sidecar keeps the current token until it expires`); }
+  }, (TOKEN_TTL_S / 3) * 1000);
+  timer.unref();
+  return { args: ["--ca", caAddress, "--ca-token-file", tokenFile, "--ca-roots-file", roots], stop: () => clearInterval(timer) };
 }
 
 function splitHostPortFlag(flag: string, addr: string): void {
@@ -204,6 +221,8 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
   let info;
   let workload: TransparentWorkload;
   let ca: ReturnType<typeof caArgsFor> | undefined;
+  // The sidecar runs as uid 1337: its files live in its own home, trellis in a copy it can read.
+  let home: SidecarHome | undefined;
   // The control plane's loopback ports the sidecar needs appear on the same numbers inside the namespace: xDS (over
   // TLS on the CA's port when there is a CA) and the trace collector.
   const xdsPort = splitHostPort(o.caAddress ?? spec.xdsAddress)[1];
@@ -211,10 +230,12 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     info = await transparentInfo(o.control);
     const controlPorts = [xdsPort];
     if (info.collector && /^127\./.test(info.collector.address)) controlPorts.push(info.collector.port);
-    ca = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${xdsPort}` : undefined);
+    home = sidecarHome();
+    ca = caArgsFor(spec, stateDir, id, o.caAddress ? `127.0.0.1:${xdsPort}` : undefined, home);
     workload = await createTransparentWorkload({ stateDir, namespace: spec.namespace, controlPorts, servicePort: spec.servicePort, publish: o.publish });
   } catch (err) {
     ca?.stop();
+    home?.remove();
     console.error(`trellis run: ${(err as Error).message}`);
     return 1;
   }
@@ -224,13 +245,12 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
   try {
     const inner = { app: spec.servicePort, inbound: spec.servicePort, admin: SIDECAR_PORTS.admin, readiness: SIDECAR_PORTS.readiness, stats: SIDECAR_PORTS.stats };
     const xds = `127.0.0.1:${xdsPort}`;
-    const bootstrap = sidecarBootstrap({ ...spec, upstreams: [], xdsAddress: xds }, inner, id, o.caAddress ? { address: xds, rootsFile: rootsFile(stateDir) } : undefined) as { node: { metadata: Record<string, unknown> } };
+    const bootstrap = sidecarBootstrap({ ...spec, upstreams: [], xdsAddress: xds }, inner, id, o.caAddress ? { address: xds, rootsFile: join(home!.dir, "root-cert.pem") } : undefined) as { node: { metadata: Record<string, unknown> } };
     Object.assign(bootstrap.node.metadata, {
       INSTANCE_IP: workload.address, INTERCEPTION_MODE: "REDIRECT",
       ADMIN_ADDRESS: `127.0.0.1:${workload.hostPorts.admin}`, STATS_ADDRESS: `127.0.0.1:${workload.hostPorts.stats}`,
     });
-    const bootstrapFile = join(stateDir, "workloads", `${id}.json`);
-    writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 2));
+    const bootstrapFile = home!.write(`${id}.json`, JSON.stringify(bootstrap, null, 2));
     const metrics = appMetricsFlag("--app-metrics", o.appMetrics, spec.servicePort);
     console.error(`trellis run: ${spec.service}.${spec.namespace} (${id}), transparent: namespace ${workload.netns} at ${workload.address}, app on :${spec.servicePort}, ` +
       `admin on 127.0.0.1:${workload.hostPorts.admin}, metrics on 127.0.0.1:${workload.hostPorts.stats}` +
@@ -238,7 +258,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
     return await supervise({
       sidecar: {
         command: process.execPath, wrapper: workload.wrapper(true),
-        args: [...PROXY_NODE_FLAGS, process.argv[1], "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
+        args: [...PROXY_NODE_FLAGS, home!.cli, "proxy", "--bootstrap", bootstrapFile, "--readiness-port", String(SIDECAR_PORTS.readiness), "--stats-port", String(SIDECAR_PORTS.stats),
           ...(metrics ? ["--app-metrics", `${metrics.port}${metrics.path}`] : []), ...ca.args],
       },
       app: { command: o.command[0], args: o.command.slice(1), wrapper: workload.wrapper(false), env: { PORT: String(spec.servicePort), HOST: "0.0.0.0", TRELLIS_APP_PORT: String(spec.servicePort) } },
@@ -249,6 +269,7 @@ async function runTransparent(o: { spec: WorkloadSpec; stateDir: string; caAddre
   } finally {
     clearInterval(poll);
     ca.stop();
+    home!.remove();
     await workload.remove();
   }
 }

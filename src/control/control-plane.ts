@@ -348,6 +348,7 @@ export class ControlPlane {
     // Proxies in one locality get the same endpoints: built once per recompute.
     const edsCache = new Map<string, Record<string, unknown>[]>();
     for (const [id, proxy] of this.connected) this.configure(id, proxy, resources, workloads, secrets, edsCache);
+    for (const skipped of this.guard.skipped(resources)) this.ads.propagation.skipped(skipped);
     this.ads.propagation.pushed();
   }
 
@@ -364,7 +365,7 @@ export class ControlPlane {
 
   private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, edsCache = new Map<string, Record<string, unknown>[]>()): void {
     const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, edsCache, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), telemetry: { providers: this.options.mesh?.telemetryProviders ?? [], defaults: this.options.mesh?.defaultProviders }, dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
-    if (!out) return;
+    if (!out) return this.ads.propagation.snapshotFailed(id, this.ads.propagation.generation, this.guard.errorOf(id) ?? "its configuration cannot be built");
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
       this.gateways.record(id, out.gatewayProblems, out.listeners);

@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import type { Bootstrap__Output } from "../xds/generated/envoy/config/bootstrap/v3/Bootstrap.js";
 import { formatErrors, type Result } from "../xds/result.js";
 import { parseMessage, toProto3Json } from "../xds/resource.js";
-import { adminHandler, listenHttp, readinessHandler } from "./admin/admin-server.js";
+import { adminHandler, type AdminOptions, listenHttp, readinessHandler } from "./admin/admin-server.js";
 import { type AppMetricsTarget, mergedMetricsHandler } from "./admin/merged-metrics.js";
 import { Proxy } from "./proxy.js";
 import { unhonouredFields } from "./config/field-check.js";
@@ -27,6 +27,10 @@ export interface ProxyOptions {
   adminAddress?: string;
   /** Readiness (/healthz/ready); undefined = none, 0 = any free port. */
   readinessPort?: number;
+  /** Where the readiness port binds (default: the admin's address; in a pod, where the kubelet probes). */
+  readinessAddress?: string;
+  /** The app's rewritten Kubernetes probes, answered on the readiness port (admin/app-probers.ts). */
+  appProbers?: AdminOptions["appProbers"];
   /** Istio's agent port (15020): the proxy's and the app's metrics merged; undefined = none, 0 = any free port. */
   statsPort?: number;
   /** Where the stats port binds (default: the admin's address). */
@@ -215,7 +219,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   })());
   const adminOpts = {
     proxy, bootstrap: () => toProto3Json("envoy.config.bootstrap.v3.Bootstrap", bootstrap), ready: () => initialized, version: PROXY_VERSION,
-    onQuit: options.onQuit ?? (() => void stop()), nodeId: bootstrap.node?.id ?? "",
+    onQuit: options.onQuit ?? (() => void stop()), nodeId: bootstrap.node?.id ?? "", appProbers: options.appProbers,
   };
   const adminSock = bootstrap.admin?.address?.socket_address;
   const adminHost = options.adminAddress ?? adminSock?.address ?? "127.0.0.1";
@@ -223,7 +227,7 @@ export async function startProxy(bootstrap: Bootstrap__Output, options: ProxyOpt
   servers.push(admin);
   let readinessPort: number | undefined;
   if (options.readinessPort !== undefined) {
-    const r = await listenHttp(readinessHandler(adminOpts), adminHost, options.readinessPort);
+    const r = await listenHttp(readinessHandler(adminOpts), options.readinessAddress ?? adminHost, options.readinessPort);
     servers.push(r);
     readinessPort = (r.address() as { port: number }).port;
   }

@@ -14,6 +14,12 @@ export interface InterceptionPlan {
   excludeInboundPorts: number[];
   /** CIDRs whose outbound traffic is captured (Istio's default "*"). */
   outboundCidrs: string[] | "*";
+  /** CIDRs never captured outbound (istio-iptables -x). */
+  excludeOutboundCidrs?: string[];
+  /** Destination ports never captured outbound (-o). */
+  excludeOutboundPorts?: number[];
+  /** Destination ports captured outbound whatever the CIDRs say (-q). */
+  includeOutboundPorts?: number[];
 }
 
 /**
@@ -44,6 +50,10 @@ export function interceptionRules(plan: InterceptionPlan): string {
     // The app talking to itself over loopback stays local.
     "-A ISTIO_OUTPUT -o lo -d 127.0.0.1/32 -j RETURN",
   );
+  // istio-iptables' order: excluded ports, then included ports, then excluded and included CIDRs.
+  for (const port of plan.excludeOutboundPorts ?? []) lines.push(`-A ISTIO_OUTPUT -p tcp --dport ${port} -j RETURN`);
+  for (const port of plan.includeOutboundPorts ?? []) lines.push(`-A ISTIO_OUTPUT -p tcp --dport ${port} -j ISTIO_REDIRECT`);
+  for (const cidr of plan.excludeOutboundCidrs ?? []) lines.push(`-A ISTIO_OUTPUT -d ${cidr} -j RETURN`);
   if (plan.outboundCidrs === "*") lines.push("-A ISTIO_OUTPUT -j ISTIO_REDIRECT");
   else for (const cidr of plan.outboundCidrs) lines.push(`-A ISTIO_OUTPUT -d ${cidr} -j ISTIO_REDIRECT`);
   lines.push("COMMIT", "");

@@ -12,8 +12,8 @@ import { addVirtualIps, createWorkloadNetns, ensureHub, netnsExists, NETNS_PREFI
 import { forward } from "./port-bridge.js";
 
 export const MESH_HUB = `${NETNS_PREFIX}hub`;
-/** The sidecar runs with this gid (root's uid, so it reads its files); iptables spares its traffic by it. */
-export const PROXY_GID = 1337;
+/** The sidecar runs as this uid and gid (Istio's); iptables spares its traffic by the uid. */
+export const PROXY_UID = 1337;
 /** The sidecar's ports inside the namespace, Istio's numbers. */
 export const SIDECAR_PORTS = { admin: 15000, outbound: 15001, inbound: 15006, stats: 15020, readiness: 15021 };
 
@@ -27,7 +27,7 @@ export interface TransparentWorkload {
   hostPorts: { admin: number; stats: number; readiness: number };
   /** With `publish`: a host loopback port leading to the service port from outside the workload, through its sidecar. */
   publishedPort?: number;
-  /** Prefix for a command to run inside; asProxy gives it the sidecar's gid. */
+  /** Prefix for a command to run inside; asProxy runs it as the sidecar's uid and gid (it must read a readable copy). */
   wrapper(asProxy: boolean): string[];
   /** Writes the hosts file: every service's names (short ones for the workload's own namespace) to its VIP. */
   setVips(vips: Record<string, string>): void;
@@ -113,7 +113,7 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
   };
   try {
     inNetns(name, "ip", ["route", "add", "default", "dev", "eth0"]);
-    const plan = { outboundPort: SIDECAR_PORTS.outbound, inboundPort: SIDECAR_PORTS.inbound, proxyGid: PROXY_GID, inboundPorts: "*" as const, excludeInboundPorts: [SIDECAR_PORTS.admin, SIDECAR_PORTS.stats, SIDECAR_PORTS.readiness], outboundCidrs: "*" as const };
+    const plan = { outboundPort: SIDECAR_PORTS.outbound, inboundPort: SIDECAR_PORTS.inbound, proxyUid: PROXY_UID, inboundPorts: "*" as const, excludeInboundPorts: [SIDECAR_PORTS.admin, SIDECAR_PORTS.stats, SIDECAR_PORTS.readiness], outboundCidrs: "*" as const };
     sh("ip", ["netns", "exec", name, "iptables-restore", "--noflush"], { input: interceptionRules(plan) });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
@@ -148,7 +148,7 @@ export async function createTransparentWorkload(opts: { stateDir: string; namesp
     const bound = new Set<string>();
     return {
       netns: name, address, hostPorts, publishedPort,
-      wrapper: (asProxy) => ["ip", "netns", "exec", name, ...(asProxy ? ["setpriv", `--regid=${PROXY_GID}`, "--clear-groups"] : [])],
+      wrapper: (asProxy) => ["ip", "netns", "exec", name, ...(asProxy ? ["setpriv", `--reuid=${PROXY_UID}`, `--regid=${PROXY_UID}`, "--clear-groups"] : [])],
       setVips: (vips) => {
         const hosts = hostsFor(vips, opts.namespace);
         const text = JSON.stringify(hosts);

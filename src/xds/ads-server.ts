@@ -5,73 +5,14 @@
 import * as grpc from "@grpc/grpc-js";
 import { adsService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse, structToJson } from "./ads-service.js";
 import { ADS_ORDER, type AnyValue, kindOfTypeUrl, type ResourceKind, TYPE_URL } from "./resource.js";
-import { decodeAny } from "./resource.js";
+import { snapshotProblems } from "./snapshot-consistency.js";
 import { deltaDiff, type DeltaSubscription, openSubscription, refusedDeltaFields, updateSubscription } from "./delta-stream.js";
 import { PropagationTracker } from "./propagation.js";
 import { XdsMetrics } from "./xds-metrics.js";
 import { ADS, PER_TYPE, serviceDefinition } from "./xds-services.js";
+import type { AdsServerOptions, ConnectedProxy, NodeInfo, Snapshot, StreamVerdict, SyncState, TypeStatus } from "./ads-types.js";
 
-export interface NodeInfo {
-  id: string;
-  cluster: string;
-  metadata: Record<string, unknown>;
-  userAgentName: string;
-  locality?: { region: string; zone: string; sub_zone: string };
-}
-
-export interface Snapshot {
-  versions: Partial<Record<ResourceKind, string>>;
-  resources: Partial<Record<ResourceKind, Map<string, AnyValue>>>;
-  /** The config generation it was built from (set by setSnapshot: the tracker's current one unless given). */
-  generation?: number;
-}
-
-export type SyncState = "SYNCED" | "NOT SENT" | "STALE" | "NACKED";
-
-export interface TypeStatus {
-  typeUrl: string;
-  state: SyncState;
-  sentVersion?: string;
-  ackedVersion?: string;
-  nackError?: string;
-  sentNonce?: string;
-}
-
-export interface ConnectedProxy {
-  node: NodeInfo;
-  streamId: number;
-  connectedAt: Date;
-  peerAddress: string;
-  /** The stream arrived over TLS. */
-  secure: boolean;
-  /** Who the stream proved to be (a SPIFFE ID), when the server authenticates streams. */
-  identity?: string;
-  /** "SotW" (StreamAggregatedResources) or "Delta" (DeltaAggregatedResources). */
-  protocol: "SotW" | "Delta";
-  types: TypeStatus[];
-}
-
-/** What a stream's first request is judged with: its node, its call metadata, how it arrived. */
-export interface StreamContext {
-  node: NodeInfo;
-  metadata: grpc.Metadata;
-  secure: boolean;
-  peerAddress: string;
-}
-
-export type StreamVerdict = { ok: true; identity?: string } | { ok: false; code: grpc.status; message: string };
-
-export interface AdsServerOptions {
-  /**
-   * Decides whether a stream may be served; a refused stream ends with the verdict's status and message. It may
-   * answer later (a TokenReview): the stream's requests wait for it.
-   */
-  authorize?(ctx: StreamContext): StreamVerdict | Promise<StreamVerdict>;
-  onStreamOpen?(proxy: ConnectedProxy): void;
-  onStreamClose?(proxy: ConnectedProxy): void;
-  onAck?(proxy: ConnectedProxy, typeUrl: string, version: string): void;
-  onNack?(proxy: ConnectedProxy, typeUrl: string, version: string | undefined, error: string): void;
-}
+export type { AdsServerOptions, ConnectedProxy, NodeInfo, Snapshot, StreamContext, StreamVerdict, SyncState, TypeStatus } from "./ads-types.js";
 
 interface TypeState {
   /** Subscribed names; undefined = wildcard (LDS/CDS with no names). */
@@ -86,6 +27,8 @@ interface TypeState {
   delta?: DeltaSubscription;
   /** Delta streams: a response is out and not ACKed or NACKed yet. */
   pending?: boolean;
+  /** Delta streams: the type's first request has been answered (even when empty, so the client knows it was heard). */
+  answered?: boolean;
 }
 
 type AnyRequest = DiscoveryRequest | DeltaDiscoveryRequest;
@@ -132,17 +75,7 @@ export class AdsServer {
 
   /** Checks that every EDS name a cluster needs and every RDS name a listener needs is in the snapshot. */
   static checkConsistency(snapshot: Snapshot): string[] {
-    const problems: string[] = [];
-    const endpoints = snapshot.resources.endpoint ?? new Map();
-    const routes = snapshot.resources.route ?? new Map();
-    for (const [name, any] of snapshot.resources.cluster ?? []) {
-      const eds = edsName(any, name);
-      if (eds !== undefined && !endpoints.has(eds)) problems.push(`cluster ${name} needs endpoints ${eds}, which the snapshot lacks`);
-    }
-    for (const [name, any] of snapshot.resources.listener ?? []) {
-      for (const rds of rdsNames(any)) if (!routes.has(rds)) problems.push(`listener ${name} needs route configuration ${rds}, which the snapshot lacks`);
-    }
-    return problems;
+    return snapshotProblems(snapshot);
   }
 
   /** `generation`: the config generation the snapshot was built from (default: the tracker's current one). */
@@ -171,10 +104,13 @@ export class AdsServer {
     this.snapshots.delete(nodeId);
   }
 
-  /** One entry per node: a node with several streams (per-type xDS) shows each type from the stream carrying it. */
+  /**
+   * One entry per node: a node with several streams (per-type xDS, or a reconnect overlapping the stream it replaces)
+   * shows each type from the newest stream carrying it.
+   */
   proxies(): ConnectedProxy[] {
     return [...this.byNode.values()].map((set) => {
-      const streams = [...set];
+      const streams = [...set].reverse();
       const base = this.describe(streams[0]);
       if (streams.length === 1) return base;
       return { ...base, types: ADS_ORDER.map((k) => status(streams.map((x) => x.types.get(k)).find((t) => t?.requested), TYPE_URL[k])) };
@@ -364,24 +300,27 @@ export class AdsServer {
     if (!st?.delta) {
       st = { requested: true, delta: openSubscription(kind, req) };
       s.types.set(kind, st);
-      this.pushDelta(s, kind, true);
-    } else if (updateSubscription(st.delta, req)) this.pushDelta(s, kind, false);
+      this.pushDelta(s, kind, "first");
+    } else if (updateSubscription(st.delta, req)) this.pushDelta(s, kind, "subscription");
   }
 
   private pushChanged(s: Stream): void {
     for (const kind of ADS_ORDER) {
-      if (s.delta) this.pushDelta(s, kind, false);
+      if (s.delta) this.pushDelta(s, kind, "snapshot");
       else this.push(s, kind, false);
     }
     this.checkHeld(s);
   }
 
-  private pushDelta(s: Stream, kind: ResourceKind, always: boolean): void {
+  /** `why`: a type's first request, a subscription change, or a new snapshot (a type whose version is unchanged is skipped). */
+  private pushDelta(s: Stream, kind: ResourceKind, why: "first" | "subscription" | "snapshot"): void {
     const st = s.types.get(kind);
     const snap = s.node && this.snapshots.get(s.node.id);
     const version = snap?.versions[kind];
     if (!st?.delta || !snap || version === undefined) return;
-    const res = deltaDiff(st.delta, TYPE_URL[kind], version, snap.resources[kind] ?? new Map(), always);
+    if (why === "snapshot" && st.answered && st.sentVersion === version) return;
+    const always = why === "first";
+    const res = deltaDiff(st.delta, TYPE_URL[kind], version, snap.resources[kind] ?? new Map(), always || !st.answered);
     st.sentVersion = version;
     if (!res) {
       // Nothing this client wants changed: it holds this version once what is in flight is ACKed.
@@ -391,6 +330,7 @@ export class AdsServer {
     const nonce = `${s.id}-${++s.nonce}`;
     st.sentNonce = nonce;
     st.pending = true;
+    st.answered = true;
     this.metrics.pushed(kind);
     s.call.write({ ...res, nonce });
   }
@@ -403,7 +343,8 @@ export class AdsServer {
     const id = s.node?.id;
     const snap = id !== undefined ? this.snapshots.get(id) : undefined;
     if (!snap || this.heldSnapshot.get(id!) === snap) return;
-    const streams = [...(this.byNode.get(id!) ?? [])];
+    // Newest first: a stream a reconnect replaced, not yet seen closing, does not speak for the node.
+    const streams = [...(this.byNode.get(id!) ?? [])].reverse();
     const stateOf = (kind: ResourceKind) => streams.map((x) => x.types.get(kind)).find((st) => st?.requested);
     // Every client asks for listeners (Envoy, grpc-js-xds, ours); before it has, it holds nothing yet.
     if (!stateOf("listener")) return;
@@ -436,39 +377,4 @@ export class AdsServer {
     this.metrics.pushed(kind);
     s.call.write({ version_info: version, resources: selected.map((n) => all.get(n)!), type_url: TYPE_URL[kind], nonce });
   }
-}
-
-/**
- * What an encoded resource refers to, by the encoded object: a control plane that hands many proxies the same
- * encoded resource (see SnapshotEncoder) has it decoded once, not once per proxy and push.
- */
-const references = new WeakMap<AnyValue, { eds?: string; rds?: string[] }>();
-
-/** The EDS name an encoded cluster needs (undefined: not an EDS cluster). */
-function edsName(any: AnyValue, name: string): string | undefined {
-  let refs = references.get(any);
-  if (!refs) {
-    const c = decodeAny<{ type?: string; eds_cluster_config?: { service_name: string } | null }>(any);
-    refs = c.ok && c.value.type === "EDS" ? { eds: c.value.eds_cluster_config?.service_name || name } : {};
-    references.set(any, refs);
-  }
-  return refs.eds;
-}
-
-/** The RDS route names an encoded listener's HTTP connection managers use. */
-function rdsNames(any: AnyValue): string[] {
-  const known = references.get(any)?.rds;
-  if (known) return known;
-  const l = decodeAny<{ filter_chains: Array<{ filters: Array<{ typed_config: AnyValue | null }> }>; default_filter_chain: { filters: Array<{ typed_config: AnyValue | null }> } | null }>(any);
-  if (!l.ok) return [];
-  const out: string[] = [];
-  for (const chain of [...l.value.filter_chains, ...(l.value.default_filter_chain ? [l.value.default_filter_chain] : [])]) {
-    for (const f of chain.filters) {
-      if (!f.typed_config?.type_url.endsWith("HttpConnectionManager")) continue;
-      const hcm = decodeAny<{ rds: { route_config_name: string } | null }>(f.typed_config);
-      if (hcm.ok && hcm.value.rds) out.push(hcm.value.rds.route_config_name);
-    }
-  }
-  references.set(any, { rds: out });
-  return out;
 }

@@ -55,3 +55,13 @@ test("a NACK and a disconnection end the wait and are named; a later push does n
   assert.deepEqual(t.get(g1)!.nacked, []);
   assert.equal(t.get(g1)!.proxies.held, 2);
 });
+
+test("a write the control plane cannot translate fails at once, naming why", () => {
+  const t = new PropagationTracker();
+  const g = t.record({ kind: "HTTPRoute.gateway.networking.k8s.io", namespace: "web", name: "r", op: "ADDED", resourceVersion: "7" });
+  t.skipped({ kind: "HTTPRoute", namespace: "web", name: "r", resourceVersion: "7", error: "backendRefs[0]: boom" });
+  t.pushed();
+  const v = t.get(g)!;
+  assert.equal(v.state, "FAILED");
+  assert.match(v.error!, /cannot translate it, so no proxy gets it: backendRefs\[0\]: boom/);
+});

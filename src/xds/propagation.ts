@@ -23,6 +23,8 @@ interface ChangeRecord extends ConfigChange {
   at: number;
   pushedAt?: number;
   affected: Map<string, Outcome>;
+  /** Set when the control plane could not translate the written resource: no proxy gets it. */
+  error?: string;
 }
 
 export type ChangeState = "PENDING" | "PROPAGATING" | "DONE" | "FAILED";
@@ -33,9 +35,11 @@ export interface ChangeView extends ConfigChange {
   at: string;
   /**
    * PENDING: not pushed yet; PROPAGATING: some affected proxy has not answered; DONE: every affected proxy holds it;
-   * FAILED: every affected proxy answered, and some rejected it (NACK) or disconnected first.
+   * FAILED: the control plane could not translate it (`error`), or every affected proxy answered and some rejected
+   * it (NACK) or disconnected first.
    */
   state: ChangeState;
+  error?: string;
   proxies: { affected: number; held: number; nacked: number; disconnected: number; waiting: number };
   /** Milliseconds from the write to each affected proxy holding it; null before any does. */
   convergenceMs: { p50: number; p99: number; max: number } | null;
@@ -87,7 +91,19 @@ export class PropagationTracker {
     const before = Math.max(this.snapshotGen.get(node) ?? 0, this.lastPushed);
     this.snapshotGen.set(node, generation);
     if (!changed) return;
-    for (const c of this.changes) if (c.generation > before && c.generation <= generation && !c.affected.has(node)) c.affected.set(node, {});
+    // Newest first: only the changes not pushed yet can be affected, so the walk stops early.
+    for (let i = this.changes.length - 1; i >= 0 && this.changes[i].generation > before; i--) {
+      const c = this.changes[i];
+      if (c.generation <= generation && !c.affected.has(node)) c.affected.set(node, {});
+    }
+  }
+
+  /** The control plane skips this written resource (its translation fails): its change reaches no proxy. */
+  skipped(r: { kind: string; namespace: string; name: string; resourceVersion?: string; error: string }): void {
+    for (const c of this.changes) {
+      const kind = c.kind === r.kind || c.kind.startsWith(`${r.kind}.`);
+      if (kind && c.namespace === r.namespace && c.name === r.name && c.resourceVersion === r.resourceVersion) c.error = `the control plane cannot translate it, so no proxy gets it: ${r.error}`;
+    }
   }
 
   /** `node` could not be given a snapshot for `generation`: it is affected and will not get there. */
@@ -162,7 +178,7 @@ export class PropagationTracker {
       else waiting.push(node);
     }
     times.sort((a, b) => a - b);
-    const state: ChangeState = c.pushedAt === undefined ? "PENDING" : waiting.length ? "PROPAGATING" : nacked.length || disconnected.length ? "FAILED" : "DONE";
+    const state: ChangeState = c.pushedAt === undefined ? "PENDING" : c.error ? "FAILED" : waiting.length ? "PROPAGATING" : nacked.length || disconnected.length ? "FAILED" : "DONE";
     const { affected: _affected, at, pushedAt: _pushedAt, ...rest } = c;
     return {
       ...rest, at: new Date(at).toISOString(), state,

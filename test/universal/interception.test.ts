@@ -1,5 +1,6 @@
 // Transparent interception in namespaces this test makes: istio-iptables-style rules redirect outbound and inbound
-// connections, and the SO_ORIGINAL_DST addon recovers where each was going. Needs root, ip and iptables.
+// connections, and the SO_ORIGINAL_DST addon recovers where each was going. Needs root, ip and iptables. Processes
+// of uid 1337 run from a readable copy of the build, so the test passes wherever the clone is (even under a 0700 dir).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
@@ -7,6 +8,7 @@ import { originalDstUnavailable } from "../../src/native/original-dst.js";
 import { interceptionRules } from "../../src/universal/iptables-rules.js";
 import { addVirtualIps, createWorkloadNetns, ensureHub, removeNetns } from "../../src/universal/netns.js";
 import { sh } from "../../src/universal/exec.js";
+import { readableCopy } from "../../src/universal/readable-copy.js";
 
 const suffix = process.pid.toString(36);
 const HUB = `trellis-t${suffix}-hub`;
@@ -21,6 +23,8 @@ function missing(): string | undefined {
 }
 const skip = missing();
 const servers: ChildProcess[] = [];
+// The fixtures as uid 1337 can read them (they import dist/src/native, which the copy holds too).
+const FIXTURES = skip ? "" : `${readableCopy(["dist/test/universal/fixtures"])}/dist/test/universal/fixtures`;
 
 /** `ip netns exec` needs root, so the uid is dropped inside the namespace with setpriv, as a sidecar's would be. */
 function command(netns: string, uid: number | undefined, args: string[]): string[] {
@@ -38,7 +42,7 @@ function startIn(netns: string, script: string, args: string[], uid?: number): P
 }
 
 function connectFrom(netns: string, host: string, port: number, uid?: number): string {
-  const r = spawnSync("ip", command(netns, uid, ["dist/test/universal/fixtures/connect.js", host, String(port)]), { encoding: "utf8", timeout: 10_000 });
+  const r = spawnSync("ip", command(netns, uid, [`${FIXTURES}/connect.js`, host, String(port)]), { encoding: "utf8", timeout: 10_000 });
   return r.stdout;
 }
 
@@ -58,14 +62,14 @@ after(() => {
 });
 
 test("outbound: a connection to a service VIP lands on 15001 and the proxy learns the VIP and port", { skip }, async () => {
-  await startIn(A, "dist/test/universal/fixtures/original-dst-server.js", ["15001"], PROXY_UID);
+  await startIn(A, `${FIXTURES}/original-dst-server.js`, ["15001"], PROXY_UID);
   assert.equal(connectFrom(A, "10.213.255.10", 9080), "10.213.255.10:9080");
   // The proxy's own uid is not captured: the same connection from it goes to the VIP itself, where nothing listens.
   assert.match(connectFrom(A, "10.213.255.10", 9080, PROXY_UID), /^error .*ECONNREFUSED/);
 });
 
 test("inbound: a connection from another workload lands on 15006 with its original destination", { skip }, async () => {
-  await startIn(B, "dist/test/universal/fixtures/original-dst-server.js", ["15006"], PROXY_UID);
+  await startIn(B, `${FIXTURES}/original-dst-server.js`, ["15006"], PROXY_UID);
   // From A's proxy uid (not captured on A's side), straight to B's address: B's PREROUTING captures it.
   assert.equal(connectFrom(A, "10.213.77.3", 9080, PROXY_UID), "10.213.77.3:9080");
   // Excluded ports (the sidecar's own admin) are not captured.

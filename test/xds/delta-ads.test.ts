@@ -1,6 +1,7 @@
 // Delta ADS (incremental xDS) on the wire: a raw gRPC client against the ADS server checks what Envoy relies on:
 // wildcard CDS, named EDS subscriptions, per-resource versions, removed_resources (for deleted and for unknown
-// names), unsubscribe, ACK/NACK by nonce, reconnecting with initial_resource_versions, and refusals by field name.
+// names), unsubscribe, ACK/NACK by nonce, reconnecting with initial_resource_versions, and refusals by field name;
+// then `trellis proxy --bootstrap` (a process) with Envoy-syntax per-type Delta streams for LDS and CDS.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
@@ -11,6 +12,9 @@ import { TYPE_URL } from "../../src/xds/resource.js";
 import { PER_TYPE } from "../../src/xds/xds-services.js";
 import { snapshot } from "../fixtures/xds-snapshot.js";
 import { XdsStream } from "../fixtures/xds-stream.js";
+import { startBootstrapProxy } from "../fixtures/bootstrap-proxy.js";
+import { freePort } from "../../src/universal/workload-spec.js";
+import { get, HCM, ROUTER } from "../proxy/harness.js";
 
 type Delta = XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
@@ -101,10 +105,64 @@ test("refusals by field name: another type on a per-type stream, resource locato
 
   const perType = open(PER_TYPE.cluster);
   perType.send({ node: node("n3"), type_url: TYPE_URL.cluster });
+  // No snapshot yet: the first answer comes with the snapshot, even an empty one.
+  server.setSnapshot("n3", snapshot("v0", { cluster: [] }));
+  const empty = await perType.next("the empty first CDS answer");
+  assert.deepEqual([empty.system_version_info, names(empty)], ["v0", []]);
+  perType.send({ type_url: TYPE_URL.cluster, response_nonce: empty.nonce });
   server.setSnapshot("n3", snapshot("v1", { cluster: [cluster("x")], endpoint: [cla("x", 1)] }));
   assert.deepEqual(names(await perType.next("CDS on the per-type DeltaClusters stream")), ["x"]);
 
   const locators = open();
   locators.send({ node: node("n4"), type_url: TYPE_URL.cluster, resource_locators_subscribe: [{ name: "a" }] } as unknown as DeltaDiscoveryRequest);
   assert.match((await locators.failure()).details, /resource_locators_subscribe\/unsubscribe .* are not supported/);
+});
+
+test("trellis proxy --bootstrap with per-type Delta streams (lds_config / cds_config api_config_source DELTA_GRPC)", async () => {
+  const port = await freePort();
+  const listener = (body: string) => snapshot(body, {
+    listener: [{ name: "web", address: { socket_address: { address: "127.0.0.1", port_value: port } }, filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: { "@type": HCM, stat_prefix: "web", route_config: { name: "local", virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 200, body: { inline_string: body } } }] }] }, http_filters: [ROUTER] } }] }] }],
+    cluster: [],
+  });
+  server.setSnapshot("envoy-delta", listener("first"));
+  const source = `
+    api_config_source:
+      api_type: DELTA_GRPC
+      transport_api_version: V3
+      grpc_services:
+      - envoy_grpc: { cluster_name: xds_cluster }`;
+  const proxy = await startBootstrapProxy(`node: { id: envoy-delta, cluster: test }
+dynamic_resources:
+  lds_config:${source}
+  cds_config:${source}
+static_resources:
+  clusters:
+  - name: xds_cluster
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment:
+      cluster_name: xds_cluster
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${target.split(":")[1]} } } }
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+`);
+  try {
+    const body = async () => (await get(`http://127.0.0.1:${port}/`).catch(() => undefined))?.text;
+    for (let i = 0; i < 100 && (await body()) !== "first"; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await body(), "first");
+    server.setSnapshot("envoy-delta", listener("second"));
+    for (let i = 0; i < 100 && (await body()) !== "second"; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await body(), "second");
+    const p = server.proxies().find((x) => x.node.id === "envoy-delta")!;
+    assert.equal(p.protocol, "Delta");
+    assert.deepEqual(p.types.filter((t) => t.state === "SYNCED").map((t) => t.typeUrl.split(".").pop()), ["Cluster", "Listener"]);
+  } finally {
+    await proxy.stop();
+  }
 });

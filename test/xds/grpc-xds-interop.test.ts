@@ -1,5 +1,6 @@
 // Interop with an independent xDS client: @grpc/grpc-js-xds, pointed at trellis control, routes real gRPC calls as
-// the VirtualService says (header match, weights, fault injection) and hashes by header as the DestinationRule says.
+// the VirtualService says (header match, weights, fault injection) and hashes by header as the DestinationRule says;
+// its ACKs count in a change's propagation, and once the control plane says it holds a change, its calls follow it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -44,11 +45,11 @@ function setVirtualService(http: unknown[]): void {
   cp.store.put({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "echo", namespace: "default" }, spec: { hosts: ["echo.default.svc.cluster.local"], http } } as IstioResource);
 }
 
-function calls(list: Array<{ metadata?: Record<string, string> }>): Promise<Array<{ server?: string; code?: number }>> {
+function calls(list: Array<{ metadata?: Record<string, string>; pauseUntil?: string }>, onLine?: (line: string) => void): Promise<Array<{ server?: string; code?: number }>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["dist/test/xds/fixtures/grpc-xds-client.js", TARGET, JSON.stringify(list)], { env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrapFile }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
-    child.stdout.on("data", (d) => (out += d));
+    child.stdout.on("data", (d) => { out += d; onLine?.(out); });
     child.stderr.on("data", (d) => (err += d));
     const timer = setTimeout(() => { child.kill(); reject(new Error(`grpc-xds client timed out: ${err}`)); }, 30_000);
     child.on("exit", (code) => {
@@ -87,4 +88,23 @@ test("consistent hashing by header keeps each user on one server", async () => {
   for (const [u, servers] of byUser) assert.equal(servers.size, 1, `${u} went to ${[...servers]}`);
   const all = new Set([...byUser.values()].flatMap((s) => [...s]));
   assert.ok(all.has("s1") || all.has("s2"));
+});
+
+test("the grpc-js-xds client's ACKs count in propagation: once it holds a change, its next call follows it", async () => {
+  cp.store.put({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "echo", namespace: "default" }, spec: { host: "echo", subsets: [{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }] } } as IstioResource);
+  setVirtualService([{ route: [{ destination: { host: "echo", subset: "v1" } }] }]);
+  await new Promise((r) => setTimeout(r, 100));
+  const go = join(dir, "go");
+  let connected: () => void;
+  const firstCall = new Promise<void>((r) => (connected = r));
+  const run = calls([{}, { pauseUntil: go }, {}, {}], (out) => out.includes("\n") && connected());
+  await firstCall;
+  setVirtualService([{ route: [{ destination: { host: "echo", subset: "v2" } }] }]);
+  const change = () => cp.ads.propagation.find("VirtualService", "default", "echo");
+  for (let i = 0; i < 600 && change()?.state !== "DONE"; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(change()?.state, "DONE", JSON.stringify(change()));
+  assert.deepEqual([change()!.proxies.affected, change()!.proxies.held], [1, 1]);
+  writeFileSync(go, "");
+  const res = await run;
+  assert.deepEqual(res.map((r) => r.server), ["s1", "s2", "s2"]);
 });

@@ -10,6 +10,7 @@ import { kubeAuthenticator, TokenReviewer } from "./token-review.js";
 import type { WebhookClientConfig } from "./webhook-config.js";
 import { CA_SECRET, syncCaSecret } from "./root-ca-secret.js";
 import { startWebhookServer, WEBHOOK_PATH, type WebhookServer } from "./webhook-server.js";
+import { startInjector, type InjectorOptions } from "./inject/injector-plane.js";
 
 const DEFAULT_NAMESPACE = "istio-system";
 
@@ -22,7 +23,7 @@ export interface KubeIdentityOptions {
    * tests on loopback do it, see webhook-config.ts), else with the Service `service` (default istiod in the namespace).
    * undefined = no webhook.
    */
-  webhook?: { host?: string; port?: number; url?: string; service?: { name: string; port: number }; dnsNames?: string[]; configName?: string };
+  webhook?: { host?: string; port?: number; url?: string; service?: { name: string; port: number }; dnsNames?: string[]; configName?: string; inject?: InjectorOptions };
   election?: LeaderDutiesOptions["election"];
   /** Istio's resources whose status the leader writes (set by the control plane from its Kubernetes store). */
   status?: StatusSource;
@@ -54,18 +55,23 @@ export async function startKubeIdentity(o: KubeIdentityOptions, ca: CertificateA
   if (o.webhook) {
     const service = o.webhook.service ?? { name: "istiod", port: 443 };
     const dnsNames = [...new Set([`${service.name}.${namespace}.svc`, ...(o.webhook.dnsNames ?? []), ...(o.webhook.url ? [new URL(o.webhook.url).hostname] : [])])].filter((n) => !/^[\d.]+$|:/.test(n));
-    webhook = await startWebhookServer({ ca, host: o.webhook.host, port: o.webhook.port, dnsNames, log });
+    webhook = await startWebhookServer({ ca, host: o.webhook.host, port: o.webhook.port, dnsNames, log, ...(o.webhook.inject ? { inject: o.webhook.inject } : {}) });
     client = o.webhook.url ? { url: webhookUrl(o.webhook.url, webhook.port) } : { service: { namespace, name: service.name, port: service.port } };
   }
   const duties = new LeaderDuties(o.client, { namespace, rootsPem: () => ca.rootsPem(), webhook: client ? { client, configName: o.webhook?.configName } : undefined, status: o.status, election: o.election, log });
   duties.start();
+  const injector = o.webhook?.inject && client
+    ? startInjector(o.client, o.webhook.inject, { namespace, client, isLeader: () => duties.elector.isLeader, rootsPem: () => ca.rootsPem(), log })
+    : undefined;
   return {
     authenticator, duties, webhook,
     rootsChanged: async () => {
       await webhook?.renew();
       await duties.rootsChanged();
+      injector?.rootsChanged();
     },
     stop: async () => {
+      injector?.stop();
       await duties.stop();
       await webhook?.close();
     },

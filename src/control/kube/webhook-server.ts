@@ -1,6 +1,6 @@
 // The validating admission webhook the API server calls for Istio's kinds (as istiod's on /validate): an
 // AdmissionReview v1 in, allowed or refused with the same field paths and words `trellis apply` gets from the REST API
-// (both call src/api's validateResource). Served over TLS with a certificate from the mesh CA, renewed at half-life.
+// (both call src/api's validateResource); and, when configured, the sidecar injector on /inject (inject/). Served over TLS with a certificate from the mesh CA, renewed at half-life.
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { validateResource } from "../../api/analyze.js";
@@ -8,6 +8,8 @@ import { kindFor } from "../../api/kinds.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { CertificateAuthority } from "../ca/authority.js";
 import { generateKeyPair, signLeaf } from "../../identity/x509.js";
+import { admitInjection, INJECT_PATH } from "./inject/inject-admission.js";
+import type { InjectSettings } from "./inject/inject-settings.js";
 
 export const WEBHOOK_PATH = "/validate";
 const MAX_BODY = 3 * 1024 * 1024; // the API server's own request limit for an object is 3 MiB
@@ -74,9 +76,10 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, o: WebhookServerOptions): Promise<void> {
   const url = new URL(req.url ?? "/", "https://webhook");
-  if (url.pathname !== WEBHOOK_PATH) return reply(res, 404, { message: `no webhook at ${url.pathname}; the validating webhook is ${WEBHOOK_PATH}` });
+  const inject = o.inject && url.pathname === INJECT_PATH ? o.inject : undefined;
+  if (url.pathname !== WEBHOOK_PATH && !inject) return reply(res, 404, { message: `no webhook at ${url.pathname}; the validating webhook is ${WEBHOOK_PATH}${o.inject ? `, the injector ${INJECT_PATH}` : ""}` });
   if (req.method !== "POST") return reply(res, 405, { message: `${req.method} is not supported; the API server POSTs an AdmissionReview` });
   let review: { apiVersion?: string; kind?: string; request?: AdmissionRequest };
   try {
@@ -88,7 +91,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   if (!review || typeof review !== "object" || review.kind !== "AdmissionReview" || review.apiVersion !== "admission.k8s.io/v1" || !review.request || typeof review.request !== "object") {
     return reply(res, 400, { message: "the body is not an admission.k8s.io/v1 AdmissionReview with a request; register the webhook with admissionReviewVersions [v1]" });
   }
-  reply(res, 200, { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: admit(review.request) });
+  const response = inject ? admitInjection(review.request, inject.settings(), o.log) : admit(review.request);
+  reply(res, 200, { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response });
 }
 
 export interface WebhookServerOptions {
@@ -99,6 +103,8 @@ export interface WebhookServerOptions {
   dnsNames: string[];
   lifetimeMs?: number;
   log?(line: string): void;
+  /** Sidecar injection on /inject with these settings (read per request); undefined = no injector. */
+  inject?: { settings(): InjectSettings };
 }
 
 /** A serving certificate from the mesh CA for the webhook's names; chain includes the intermediates. */
@@ -126,7 +132,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
   const log = o.log ?? ((l: string) => console.error(l));
   const lifetime = o.lifetimeMs ?? 24 * 3600_000;
   const server: Server = createServer({ ...(await servingContext(o)), minVersion: "TLSv1.2" }, (req, res) => {
-    handle(req, res).catch((err: Error) => reply(res, 500, { message: `webhook: ${err.message}` }));
+    handle(req, res, o).catch((err: Error) => reply(res, 500, { message: `webhook: ${err.message}` }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e) => reject(new Error(`validating webhook: cannot bind ${o.host ?? "127.0.0.1"}:${o.port ?? 15017}: ${e.message}`)));

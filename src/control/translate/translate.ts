@@ -300,11 +300,12 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
         ...telemetry.server, ...hcmCommon,
       } }];
       const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm);
-      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
+      // Captured connections keep the port they were sent to: the pod's (a Service's targetPort), not the Service's.
+      out.listeners.push(transparent ? virtualInbound([{ port: proxy.appPort, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     } else {
       const filters = [...rbac.networkFilters, { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": TCP, stat_prefix: inboundCluster, cluster: inboundCluster } }];
       const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, filters, true);
-      out.listeners.push(transparent ? virtualInbound([{ port: port.port, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
+      out.listeners.push(transparent ? virtualInbound([{ port: proxy.appPort, chains }], passthrough) : { name: "virtualInbound", traffic_direction: "INBOUND", address: socket(proxy.address, proxy.inboundPort), filter_chains: chains });
     }
   }
   if (gateway) {

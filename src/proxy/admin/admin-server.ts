@@ -1,7 +1,8 @@
 // The admin endpoint (Envoy's /config_dump, /clusters, /listeners, /stats, /ready, /quitquitquit, ...) and the
-// readiness endpoint (/healthz/ready on 15021). Both bind to loopback unless told otherwise.
+// readiness endpoint (/healthz/ready on 15021, and the app's rewritten probes /app-health/...). Both bind to loopback unless told otherwise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Proxy } from "../proxy.js";
+import { appHealth, type AppProber } from "./app-probers.js";
 
 export interface AdminOptions {
   proxy: Proxy;
@@ -11,6 +12,8 @@ export interface AdminOptions {
   /** Called by /quitquitquit. */
   onQuit: () => void;
   nodeId: string;
+  /** The app's rewritten probes (Kubernetes): served on the readiness port as /app-health/... */
+  appProbers?: { probers: Map<string, AppProber>; appHost: string };
 }
 
 function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=UTF-8"): void {
@@ -104,7 +107,10 @@ export function listenHttp(handler: (req: IncomingMessage, res: ServerResponse) 
 
 export function readinessHandler(o: AdminOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if ((req.url ?? "").split("?")[0] !== "/healthz/ready") return send(res, 404, "not found\n");
+    if ((req.url ?? "").split("?")[0] !== "/healthz/ready") {
+      if (o.appProbers && appHealth(o.appProbers.probers, o.appProbers.appHost, req, res)) return;
+      return send(res, 404, "not found\n");
+    }
     const ready = o.ready() && !o.proxy.isDraining();
     send(res, ready ? 200 : 503, ready ? "" : "not ready\n");
   };

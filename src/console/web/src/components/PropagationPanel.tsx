@@ -12,6 +12,7 @@ function ms(v: number | undefined): string {
 
 function problems(c: ChangeView): string {
   return [
+    ...(c.error ? [c.error] : []),
     ...c.nacked.map((n) => `NACKED by ${n.proxy}: ${n.error}`),
     ...c.disconnected.map((d) => `${d} disconnected before it ACKed`),
     ...(c.waiting.length ? [`waiting for ${c.waiting.join(", ")}${c.proxies.waiting > c.waiting.length ? ", …" : ""}`] : []),
@@ -37,7 +38,7 @@ export function PropagationPanel() {
               <td><span className={STATE_CLASS[c.state]}>{c.state}</span></td>
               <td>{c.proxies.affected === 0 ? "none affected" : `${c.proxies.held} of ${c.proxies.affected}`}</td>
               <td>{ms(c.convergenceMs?.p50)}</td><td>{ms(c.convergenceMs?.p99)}</td><td>{ms(c.convergenceMs?.max)}</td>
-              <td className={c.nacked.length ? "error" : ""}>{problems(c) || "–"}</td>
+              <td className={c.nacked.length || c.error ? "error" : ""}>{problems(c) || "–"}</td>
             </tr>
           ))}</tbody>
         </table>

@@ -14,7 +14,9 @@ import { l4Destinations, outboundL4Listener } from "./l4-routes.js";
 import { serviceEntryServices, workloadEntriesOf } from "../registry/service-entries.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
 import { inboundChains, peerAuthenticationMode, TLS_MODE_MATCH, upstreamTransport } from "./mtls.js";
-import { collectorCluster, hcmTracing, type TracingSettings } from "./tracing.js";
+import type { TracingSettings } from "./tracing.js";
+import { proxyTelemetry } from "../telemetry-resource-envoy.js";
+import type { MeshTelemetry } from "../telemetry-resource.js";
 import { passthroughClusters, virtualInbound, virtualOutbound } from "./transparent.js";
 import { serviceVips, vipHostnames } from "./vips.js";
 import { noneResolutionChains } from "./service-entry-listeners.js";
@@ -42,6 +44,8 @@ export interface TranslateInput {
   tracing?: TracingSettings;
   /** MeshConfig accessLogFile/accessLogEncoding: every HTTP connection manager logs each request there. */
   accessLog?: { path: string; json: boolean };
+  /** MeshConfig's telemetry extensionProviders and defaultProviders, which Telemetry resources name. */
+  telemetry?: MeshTelemetry;
   /** How ServiceEntry hosts with DNS resolution are resolved (resolver servers, refresh rate). */
   dns?: DnsSettings;
   /** MeshConfig outboundTrafficPolicy.mode (a Sidecar's own wins): where transparent traffic to unknown hosts goes. */
@@ -143,11 +147,12 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
   };
 
   if (input.proxyless) return proxylessGrpc(services, vss, drs, proxy, hashFor);
-  const tracing = input.tracing ? hcmTracing(input.tracing, proxy) : undefined;
-  const accessLog = input.accessLog ? [fileAccessLog(input.accessLog)] : undefined;
+  // Tracing and access logs per side (Telemetry resources, else MeshConfig's legacy settings): CLIENT for outbound and gateways, SERVER for inbound.
+  const telemetry = proxyTelemetry({ resources: input.resources, proxy, root, services, mesh: input.telemetry, legacyTracing: input.tracing, legacyAccessLog: input.accessLog ? [fileAccessLog(input.accessLog)] : undefined });
   // WebSocket upgrades are enabled as Istio enables them (they pass the filters like any request); path normalization rides with the other HCM-wide settings onto every connection manager (inbound and outbound).
-  const observe = { ...(tracing ? { tracing } : {}), ...(accessLog ? { access_log: accessLog } : {}), ...hcmPathNormalization(input.pathNormalization), upgrade_configs: [{ upgrade_type: "websocket" }] };
-  if (input.tracing) out.clusters.push(collectorCluster(input.tracing));
+  const hcmCommon = { ...hcmPathNormalization(input.pathNormalization), upgrade_configs: [{ upgrade_type: "websocket" }] };
+  const observe = { ...telemetry.client, ...hcmCommon };
+  out.clusters.push(...telemetry.clusters);
 
   // Outbound clusters and endpoints: every service the proxy may call (explicit mode: the upstreams it declared;
   // transparent mode: every service, since the app may dial any of them by name).
@@ -292,7 +297,7 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
         "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
         route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" }, decorator: { operation: `${fqdn(proxy.service, proxy.namespace)}:${port.port}/*` } }] }] },
         http_filters: filters,
-        ...observe,
+        ...telemetry.server, ...hcmCommon,
       } }];
       const chains = inboundChains(peerAuthenticationMode(input.resources, proxy, port.port, root), proxy.mtls, hcm);
       // Captured connections keep the port they were sent to: the pod's (a Service's targetPort), not the Service's.
@@ -310,7 +315,10 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
     out.gatewayProblems = gateway.problems;
   }
   // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
-  if (accessLog) for (const l of out.listeners) withTcpAccessLog(l, accessLog);
+  for (const l of out.listeners) {
+    const logs = l.name === "virtualInbound" ? telemetry.server.access_log : telemetry.client.access_log;
+    if (logs) withTcpAccessLog(l, logs);
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 // `npm run bench [-- NAME ...]`: runs the benchmark scenarios, interleaving peers (A, B, A, B, ...) within one run,
 // prints one table with medians (min–max) and ratios against the peers, and writes bench/results/NAME-TIME.json.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { machine } from "./lib/machine.js";
 import { start, waitForPort, freePort } from "./lib/processes.js";
@@ -53,23 +55,59 @@ async function latencyScenario(): Promise<unknown> {
   return compare([direct, trellis, haproxy, nginx], ["haproxy", "nginx"]);
 }
 
-/** What telemetry costs a hop: the same Trellis chain bare, with Istio's metrics, tracing every request, an access log. */
-async function telemetryScenario(): Promise<unknown> {
-  const sinkPort = await freePort();
-  // The OTLP sink is the bench backend: it accepts any POST and answers, which is all an exporter needs.
-  const sink = start("otlp-sink", process.execPath, ["dist/bench/lib/backend.js"], { PORT: String(sinkPort) });
+/** The Collector for telemetry-cost's collector path, when scripts/install-otel.sh has built it (or can). */
+function otelcolBinary(): string | undefined {
   try {
-    await waitForPort(sinkPort);
+    const bin = execFileSync("bash", ["scripts/install-otel.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    return join(bin, "otelcol");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What telemetry costs a hop: the same Trellis chain bare, with Istio's metrics, tracing every request (OTLP/HTTP,
+ * OTLP/gRPC, Zipkin JSON v2, and OTLP/gRPC into a real OpenTelemetry Collector), an access log, and all three; and
+ * tracing into a collector that accepts connections and never answers (its RSS column is the exporter's memory
+ * under a stalled collector: the queue is bounded, spans are dropped and counted).
+ */
+async function telemetryScenario(): Promise<unknown> {
+  const [sinkPort, grpcSinkPort, stalledPort, colGrpc, colHttp] = await Promise.all(Array.from({ length: 5 }, freePort));
+  // The HTTP sink is the bench backend: it accepts any POST and answers, which is all an OTLP/HTTP or Zipkin exporter needs.
+  const sinks = [
+    start("otlp-sink", process.execPath, ["dist/bench/lib/backend.js"], { PORT: String(sinkPort) }),
+    start("otlp-grpc-sink", process.execPath, ["dist/bench/lib/otlp-grpc-sink.js"], { PORT: String(grpcSinkPort) }),
+    start("stalled-sink", process.execPath, ["dist/bench/lib/stalled-sink.js"], { PORT: String(stalledPort) }),
+  ];
+  const otelcol = otelcolBinary();
+  const dir = mkdtempSync(join(tmpdir(), "trellis-bench-otelcol-"));
+  if (otelcol) {
+    writeFileSync(join(dir, "config.yaml"), `receivers: { otlp: { protocols: { grpc: { endpoint: "127.0.0.1:${colGrpc}" }, http: { endpoint: "127.0.0.1:${colHttp}" } } } }
+processors: { batch: {} }
+exporters: { otlp: { endpoint: "127.0.0.1:${grpcSinkPort}", tls: { insecure: true } } }
+service:
+  pipelines: { traces: { receivers: [otlp], processors: [batch], exporters: [otlp] } }
+  telemetry: { metrics: { level: none }, logs: { level: warn } }
+`);
+    sinks.push(start("otelcol", otelcol, ["--config", join(dir, "config.yaml")]));
+  } else console.log("  skipping collector: scripts/install-otel.sh could not build the OpenTelemetry Collector");
+  try {
+    for (const port of [sinkPort, grpcSinkPort, stalledPort, ...(otelcol ? [colGrpc] : [])]) await waitForPort(port);
     return await compare([
       direct,
       trellisPeer("bare"),
       trellisPeer("metrics", { metrics: true }),
       trellisPeer("tracing", { tracingSinkPort: sinkPort }),
+      trellisPeer("otlp-grpc", { tracingSinkPort: grpcSinkPort, tracer: "otlp-grpc" }),
+      trellisPeer("zipkin", { tracingSinkPort: sinkPort, tracer: "zipkin" }),
+      ...(otelcol ? [trellisPeer("collector", { tracingSinkPort: colGrpc, tracer: "otlp-grpc" })] : []),
+      trellisPeer("stalled", { tracingSinkPort: stalledPort }),
       trellisPeer("log", { accessLog: true }),
       trellisPeer("all", { metrics: true, tracingSinkPort: sinkPort, accessLog: true }),
     ], [], "bare");
   } finally {
-    await sink.stop();
+    await Promise.all(sinks.map((p) => p.stop()));
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -183,7 +221,7 @@ const scenarios: Scenario[] = [
   { name: "cp-ha", describe: "replicas on etcd: a VirtualService change until 100 sidecars over three replicas ACKed it, against one control plane on the file store; failover time of a killed replica's sidecars", run: cpHaScenario },
   { name: "kube-push", describe: "Kubernetes mode: 1,000 Services and 10,000 endpoints through the real API server, 100 ADS sidecars; a VirtualService write to the API server until the 100th ACK, control memory, API server CPU", run: kubePushScenario },
   { name: "proxy-alloc", describe: "what one Trellis proxy allocates per HTTP/1.1 request (in-process, 1 MiB young generation): scavenges per 1,000 requests, KiB per request, top allocation sites, CPU per request", run: proxyAllocScenario },
-  { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing, an access log, and all three", run: telemetryScenario },
+  { name: "telemetry-cost", describe: "the http1-latency hop through Trellis bare, with Istio metrics, 100% tracing (OTLP/HTTP, OTLP/gRPC, Zipkin, the Collector, a stalled collector), an access log, and all three", run: telemetryScenario },
 ];
 
 const wanted = process.argv.slice(2);

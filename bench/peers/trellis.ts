@@ -37,12 +37,22 @@ export const EXTRA_FLAGS = (process.env.BENCH_TRELLIS_FLAGS ?? "").split(/\s+/).
 
 export interface TrellisFeatures {
   metrics?: boolean;
-  /** Trace 100% of requests, exporting OTLP/HTTP to a sink on this port. */
+  /** Trace 100% of requests, exporting to a sink on this port (OTLP/HTTP unless `tracer` says otherwise). */
   tracingSinkPort?: number;
+  tracer?: "otlp-http" | "otlp-grpc" | "zipkin";
   accessLog?: boolean;
 }
 
 const H2_OPTIONS = { "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": { "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions", explicit_http_config: { http2_protocol_options: {} } } };
+
+/** The tracer telemetry-cost compares: OpenTelemetry over HTTP or gRPC, or Zipkin JSON v2, to the "otlp" cluster. */
+function tracerProvider(name: string, tracer: NonNullable<TrellisFeatures["tracer"]>, port: number): object {
+  if (tracer === "zipkin") return { name: "envoy.tracers.zipkin", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig", collector_cluster: "otlp", collector_endpoint: "/api/v2/spans", collector_endpoint_version: "HTTP_JSON", trace_id_128bit: true } };
+  const transport = tracer === "otlp-grpc"
+    ? { grpc_service: { envoy_grpc: { cluster_name: "otlp" }, timeout: "2s" } }
+    : { http_service: { http_uri: { uri: `http://127.0.0.1:${port}/v1/traces`, cluster: "otlp", timeout: "2s" } } };
+  return { name: "envoy.tracers.opentelemetry", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig", service_name: `${name}.default`, ...transport } };
+}
 
 /** HTTP/2 and gRPC: the connection manager takes either codec (it sniffs the preface) and the cluster speaks h2. */
 function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: number, nextPort: number, adminPort: number, f: TrellisFeatures, protocol: Protocol, certs?: MeshCerts): object {
@@ -62,8 +72,8 @@ function bootstrap(name: string, direction: "OUTBOUND" | "INBOUND", listenPort: 
     ? { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: name, cluster: "next" } }
     : { name: "envoy.filters.network.http_connection_manager", typed_config: hcm };
   if (f.tracingSinkPort) {
-    hcm.tracing = { random_sampling: { value: 100 }, provider: { name: "envoy.tracers.opentelemetry", typed_config: { "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig", service_name: `${name}.default`, http_service: { http_uri: { uri: `http://127.0.0.1:${f.tracingSinkPort}/v1/traces`, cluster: "otlp", timeout: "2s" } } } } };
-    clusters.push({ name: "otlp", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "otlp", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: f.tracingSinkPort } } } }] }] } });
+    hcm.tracing = { random_sampling: { value: 100 }, provider: tracerProvider(name, f.tracer ?? "otlp-http", f.tracingSinkPort) };
+    clusters.push({ name: "otlp", type: "STATIC", connect_timeout: "1s", load_assignment: { cluster_name: "otlp", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: f.tracingSinkPort } } } }] }] }, ...(f.tracer === "otlp-grpc" ? { typed_extension_protocol_options: H2_OPTIONS } : {}) });
   }
   if (f.accessLog) hcm.access_log = [{ name: "envoy.access_loggers.file", typed_config: { "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog", path: "/dev/null" } }];
   return {

@@ -31,6 +31,8 @@ import { JwksFetcher } from "../control/security/jwks-fetcher.js";
 import { TraceStore } from "../telemetry/traces/trace-store.js";
 import { startOtlpIntake } from "../telemetry/traces/otlp-intake.js";
 import { traceApi } from "./api/trace-api.js";
+import { jaegerQueryApi } from "./api/jaeger-query-api.js";
+import { DEFAULT_TRACE_BYTES, TraceDisk } from "../telemetry/traces/trace-disk.js";
 import { telemetryApi } from "./api/telemetry-api.js";
 import { proxyConfigApi } from "../control/api/proxy-config-api.js";
 import { caApi } from "../control/api/ca-api.js";
@@ -88,6 +90,10 @@ export interface ControlPlaneOptions {
   traceStoreSpans?: number;
   /** Bytes the embedded trace store may hold (default 256 MiB; oldest traces go first). */
   traceStoreBytes?: number;
+  /** --trace-store DIR: traces kept on disk there (bounded by traceStoreBytes), reloaded at start. */
+  traceStoreDir?: string;
+  /** --jaeger-url: the console's trace links open this Jaeger UI. */
+  jaegerUrl?: string;
   /** How often every proxy's metrics are scraped into the embedded store (default 15 s). */
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
@@ -136,6 +142,7 @@ export class ControlPlane {
   private configDir?: ConfigDirSync;
   private console?: Server;
   readonly traces: TraceStore;
+  private traceDisk?: TraceDisk;
   readonly metrics = new SeriesStore();
   readonly scraper: Scraper;
   private otlp?: Server;
@@ -165,7 +172,8 @@ export class ControlPlane {
     })));
     this.jwks = new JwksFetcher(() => this.schedule("JSON Web Key Sets fetched"), this.log);
     this.traces = new TraceStore(options.traceStoreSpans, undefined, options.traceStoreBytes);
-    this.apiRoutes.push(traceApi(this.traces));
+    if (options.traceStoreDir) this.traces.persistTo(this.traceDisk = new TraceDisk(options.traceStoreDir, options.traceStoreBytes ?? DEFAULT_TRACE_BYTES));
+    this.apiRoutes.push(traceApi(this.traces, { jaegerUrl: options.jaegerUrl }), jaegerQueryApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
     this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
@@ -403,7 +411,7 @@ export class ControlPlane {
   private configure(id: string, proxy: Workload, resources: IstioResource[], workloads: Workload[], secrets: Array<Record<string, unknown>>, plan?: { index: PushIndex }): void {
     const hosts = new Set<string>();
     // The shared index holds the guard's usable resources: a retry without some of them builds its own.
-    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, index: rs === plan?.index.resources ? plan.index : undefined, hostsConsidered: hosts, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
+    const out = this.guard.run(id, resources, (rs) => translate({ resources: rs, workloads, proxy, index: rs === plan?.index.resources ? plan.index : undefined, hostsConsidered: hosts, credentials: (ns, name) => this.secretStore.lookup(ns, name), localityLbSetting: this.options.mesh?.localityLbSetting, proxyless: this.proxyless.has(id), jwks: (uri) => this.jwks.get(uri), tracing: this.tracing(), rootNamespace: this.options.mesh?.rootNamespace, extAuthzProviders: this.options.mesh?.extensionProviders, accessLog: accessLogOf(this.options.mesh), telemetry: { providers: this.options.mesh?.telemetryProviders ?? [], defaults: this.options.mesh?.defaultProviders }, dns: this.dns, outboundTrafficPolicy: this.options.mesh?.outboundTrafficPolicy, pathNormalization: this.options.mesh?.pathNormalization }));
     if (!out) return this.ads.propagation.snapshotFailed(id, this.ads.propagation.generation, this.guard.errorOf(id) ?? "its configuration cannot be built");
     try {
       this.ads.setSnapshot(id, this.encoder.snapshot(out, out.secrets?.length ? [...secrets, ...out.secrets] : secrets));
@@ -422,6 +430,7 @@ export class ControlPlane {
     this.configDir?.stop();
     await this.kubeIdentity?.stop();
     await this.ads.close();
+    await this.traceDisk?.close();
     await this.options.kube?.stop();
     this.caServer?.forceShutdown();
     this.serving?.stop();

@@ -26,6 +26,7 @@ export const commandTable: Record<string, Command> = {
   "install-crds": { summary: "install Istio's CRDs in a Kubernetes cluster (for trellis control --kubeconfig)", load: () => import("./install-crds.js") },
   install: { summary: "install or upgrade the control plane in Kubernetes from the Helm chart (as istioctl install)", load: () => import("./install.js") },
   manifest: { summary: "print the Kubernetes objects the chart installs (manifest generate, as istioctl's)", load: () => import("./manifest.js") },
+  dashboards: { summary: "export Grafana dashboards made from the console's PromQL", load: () => import("./dashboards.js") },
   "kube-inject": { summary: "add the sidecar to Kubernetes manifests offline (as istioctl kube-inject)", load: () => import("./kube-inject.js") },
   "istio-iptables": { summary: "install the interception rules in this network namespace (the injected init step)", load: () => import("./istio-iptables.js") },
   token: { summary: "issue a bootstrap token for a workload's certificate (universal mode)", load: () => import("./token.js") },

@@ -9,7 +9,7 @@ import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control
 import { loadInjectSettings } from "../control/kube/inject/load-settings.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
-                       [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL]
+                       [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL] [--trace-store DIR] [--jaeger-url URL]
                        [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
                        [--webhook-port N] [--webhook-url URL] [--inject-values FILE] [--allowed-host NAME]...
@@ -27,7 +27,11 @@ on, every xDS stream proves its identity with a bootstrap token (trellis run min
 
 Tracing: sidecars sample --trace-sampling percent of requests (default 1, as Istio) and send spans over OTLP/HTTP
 to the embedded trace store on 127.0.0.1:--otlp-port (default 4318; it takes spans unauthenticated, so it never
-leaves loopback), or to the collector at --otlp-collector.
+leaves loopback), or to the collector at --otlp-collector. --trace-store DIR keeps the embedded store's traces on
+disk too (0600 files, oldest dropped past its 256 MiB bound) so they survive a restart. The REST API also answers
+Jaeger's query API (/api/services, /api/traces...) for Grafana and Kiali; --jaeger-url URL makes the console's trace
+links open that Jaeger UI. MeshConfig extensionProviders (zipkin, opentelemetry, envoyFileAccessLog, prometheus),
+defaultProviders and Telemetry resources choose tracers, sampling and access logs per mesh, namespace and workload.
 Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
 --prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).
 The web console is served on --console-port (default 20001).
@@ -121,6 +125,8 @@ export async function run(args: string[]): Promise<number> {
       "prometheus-url": { type: "string" },
       "console-port": { type: "string" },
       "mesh-config": { type: "string" },
+      "trace-store": { type: "string" },
+      "jaeger-url": { type: "string" },
       "config-dir": { type: "string" },
       "dns-resolver": { type: "string", multiple: true },
       kubeconfig: { type: "string" },
@@ -153,7 +159,7 @@ export async function run(args: string[]): Promise<number> {
     }
     opts = { allowedHosts: values["allowed-host"], mesh, configDir: values["config-dir"], stateDir: values["state-dir"]!, host: values.host!, xdsPort: portFlag("--xds-port", values["xds-port"], 15010), apiPort: portFlag("--api-port", values["api-port"], 15014), caPort: portFlag("--ca-port", values["ca-port"]), caPluginDir: pluginDirFlag(values["ca-plugin-dir"], values["ca-port"]),
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
-      otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]),
+      otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]), traceStoreDir: values["trace-store"] || undefined, jaegerUrl: httpUrlFlag("--jaeger-url", values["jaeger-url"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001),
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),

@@ -1,5 +1,6 @@
 // MeshConfig extensionProviders of kind envoyExtAuthzHttp: the HTTP authorization services CUSTOM
 // AuthorizationPolicies name. Checked field by field; anything Trellis does not honour is refused by name.
+import { TELEMETRY_PROVIDER_KINDS } from "./telemetry-providers.js";
 
 export interface ExtAuthzHttpProvider {
   name: string;
@@ -32,7 +33,7 @@ function stringList(v: unknown, where: string, errors: string[]): string[] {
   return (v as string[]).map((x) => x.toLowerCase());
 }
 
-/** Parses `extensionProviders`; entries of other kinds (envoyOtelAls, zipkin, ...) are refused by name. */
+/** Parses `extensionProviders`' envoyExtAuthzHttp entries; telemetry kinds are left to telemetry-providers.ts, others refused. */
 export function parseExtensionProviders(value: unknown, where: string, errors: string[]): ExtAuthzHttpProvider[] {
   if (!Array.isArray(value)) {
     errors.push(`${where} must be a list of {name, envoyExtAuthzHttp: {...}}`);
@@ -44,7 +45,9 @@ export function parseExtensionProviders(value: unknown, where: string, errors: s
     if (!isObject(entry) || typeof entry.name !== "string" || entry.name === "") return void errors.push(`${at} needs a name`);
     if (out.some((p) => p.name === entry.name)) return void errors.push(`${at}.name "${entry.name}" is used twice`);
     const kinds = Object.keys(entry).filter((k) => k !== "name");
-    if (kinds.length !== 1 || kinds[0] !== "envoyExtAuthzHttp") return void errors.push(`${at} (${entry.name}): only envoyExtAuthzHttp providers are supported, not ${kinds.join(", ") || "none"}`);
+    // Telemetry backends (zipkin, opentelemetry, ...) are read by telemetry-providers.ts.
+    if (kinds.length === 1 && (TELEMETRY_PROVIDER_KINDS as readonly string[]).includes(kinds[0])) return;
+    if (kinds.length !== 1 || kinds[0] !== "envoyExtAuthzHttp") return void errors.push(`${at} (${entry.name}): only envoyExtAuthzHttp providers are supported, not ${kinds.join(", ") || "none"} (for telemetry: ${TELEMETRY_PROVIDER_KINDS.filter((k) => k !== "envoyOtelAls").join(", ")})`);
     const h = entry.envoyExtAuthzHttp;
     if (!isObject(h)) return void errors.push(`${at}.envoyExtAuthzHttp must be a mapping`);
     const p: ExtAuthzHttpProvider = { name: entry.name, service: "", port: 0, failOpen: false, includeRequestHeadersInCheck: [], includeAdditionalHeadersInCheck: {}, headersToUpstreamOnAllow: [], headersToDownstreamOnDeny: [], headersToDownstreamOnAllow: [] };

@@ -5,6 +5,7 @@ import { type LabelSelector, selectorProblems } from "./kube/label-selector.js";
 import { parse as parseYaml } from "yaml";
 import { parseGoDuration } from "../api/formats.js";
 import { type ExtAuthzHttpProvider, parseExtensionProviders } from "./ext-authz-providers.js";
+import { type DefaultProviders, parseDefaultProviders, parseTelemetryProviders, type TelemetryProvider, unknownDefaults } from "./telemetry-providers.js";
 import { localityLbProblems } from "../api/analyzers/locality-lb.js";
 import type { LocalityLbSetting } from "./translate/locality-lb.js";
 
@@ -18,6 +19,10 @@ export interface MeshConfig {
   rootNamespace?: string;
   /** HTTP authorization services that CUSTOM AuthorizationPolicies name (envoyExtAuthzHttp). */
   extensionProviders?: ExtAuthzHttpProvider[];
+  /** Telemetry backends (zipkin, opentelemetry, envoyFileAccessLog, prometheus) that Telemetry resources name. */
+  telemetryProviders?: TelemetryProvider[];
+  /** defaultProviders: the providers used where no Telemetry resource names one. */
+  defaultProviders?: DefaultProviders;
   /** outboundTrafficPolicy.mode: where transparent sidecars send traffic to hosts the registry does not know. */
   outboundTrafficPolicy?: "ALLOW_ANY" | "REGISTRY_ONLY";
   /** dnsRefreshRate in ms: how often DNS ServiceEntry hosts are re-resolved when their records carry no TTL. */
@@ -32,7 +37,7 @@ export interface MeshConfig {
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { accessLogFile: "", accessLogEncoding: "TEXT", enableTracing: true };
 
-const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp), outboundTrafficPolicy.mode, dnsRefreshRate, localityLbSetting, discoverySelectors, pathNormalization.normalization";
+const SUPPORTED = "accessLogFile, accessLogEncoding, enableTracing, defaultConfig.tracing.sampling, rootNamespace, extensionProviders (envoyExtAuthzHttp, zipkin, opentelemetry, envoyFileAccessLog, prometheus), defaultProviders, outboundTrafficPolicy.mode, dnsRefreshRate, localityLbSetting, discoverySelectors, pathNormalization.normalization";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -113,6 +118,10 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
       }
       case "extensionProviders":
         out.extensionProviders = parseExtensionProviders(value, where, errors);
+        out.telemetryProviders = parseTelemetryProviders(value, where, errors);
+        break;
+      case "defaultProviders":
+        out.defaultProviders = parseDefaultProviders(value, where, errors);
         break;
       case "defaultConfig": {
         if (!isObject(value)) { errors.push(`${where} must be a mapping`); break; }
@@ -131,6 +140,7 @@ export function parseMeshConfig(text: string, source = "mesh config"): { ok: tru
         errors.push(`${where} is not supported; Trellis reads ${SUPPORTED}`);
     }
   }
+  errors.push(...unknownDefaults(out.defaultProviders, out.telemetryProviders ?? [], `${source}: defaultProviders`));
   return errors.length ? { ok: false, errors } : { ok: true, value: out };
 }
 

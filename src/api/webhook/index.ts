@@ -6,6 +6,7 @@ import { gatewayProblems } from "./gateway.js";
 import { peerAuthenticationProblems, requestAuthenticationProblems } from "./peer-request-authentication.js";
 import { exportToProblems, Problems, type WebhookProblem } from "./problems.js";
 import { sidecarProblems } from "./sidecar.js";
+import { telemetryProblems } from "./telemetry.js";
 import { virtualServiceProblems } from "./virtual-service.js";
 
 export type { WebhookProblem } from "./problems.js";
@@ -26,6 +27,7 @@ const RULES: Record<string, (spec: unknown, namespace: string) => WebhookProblem
   Sidecar: sidecarProblems,
   PeerAuthentication: peerAuthenticationProblems,
   RequestAuthentication: requestAuthenticationProblems,
+  Telemetry: telemetryProblems,
 };
 
 /** The webhook's findings for an Istio resource's spec (Gateway API kinds have their own schema rules). */

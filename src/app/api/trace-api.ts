@@ -1,4 +1,5 @@
-// The trace search API on the REST port (/api/v1/traces...), as docs/telemetry-api.md describes, over the trace store.
+// The trace search API on the REST port (/api/v1/traces...), as docs/telemetry-api.md describes, over the trace store;
+// /api/v1/traces/settings tells the console where Jaeger's UI is (--jaeger-url), for its trace links.
 import { parseGoDuration } from "../../api/formats.js";
 import type { TraceQuery, TraceStore } from "../../telemetry/traces/trace-store.js";
 import { send, status, type ApiRoute } from "../../control/api/rest-api.js";
@@ -36,7 +37,8 @@ function queryOf(url: URL): TraceQuery {
   };
 }
 
-export function traceApi(store: TraceStore): ApiRoute {
+/** jaegerUrl: --jaeger-url, where the console's trace links open (Jaeger's UI). */
+export function traceApi(store: TraceStore, settings: { jaegerUrl?: string } = {}): ApiRoute {
   return (req, res, url) => {
     const path = url.pathname;
     if (path !== "/api/v1/traces" && !path.startsWith("/api/v1/traces/")) return false;
@@ -60,6 +62,7 @@ export function traceApi(store: TraceStore): ApiRoute {
       return true;
     }
     if (rest[0] === "stats" && rest.length === 1) send(res, 200, store.stats());
+    else if (rest[0] === "settings" && rest.length === 1) send(res, 200, { jaegerUrl: settings.jaegerUrl ?? null });
     else if (rest[0] === "services" && rest.length === 1) send(res, 200, store.services());
     else if (rest[0] === "services" && rest.length === 3 && rest[2] === "operations") send(res, 200, store.operations(rest[1]));
     else if (rest.length === 1 && /^[0-9a-fA-F]{32}$/.test(rest[0])) {

@@ -8,10 +8,11 @@ import type { Workload } from "../registry/registry.js";
 import type { ExtAuthzHttpProvider } from "../ext-authz-providers.js";
 import type { LocalityLbSetting } from "./locality-lb.js";
 import { proxylessGrpc } from "./proxyless-grpc.js";
-import { collectorCluster, type TracingSettings } from "./tracing.js";
+import type { TracingSettings } from "./tracing.js";
 import type { GatewayProblem } from "./gateway-servers.js";
 import type { CredentialLookup } from "./gateway-tls.js";
 import type { DnsSettings } from "./service-entry-clusters.js";
+import type { MeshTelemetry } from "../telemetry-resource.js";
 import { PushIndex } from "../push/push-index.js";
 import { buildClusters } from "./builders/cluster-builder.js";
 import { type Json, withTcpAccessLog } from "./builders/envoy-shapes.js";
@@ -39,6 +40,8 @@ export interface TranslateInput {
   tracing?: TracingSettings;
   /** MeshConfig accessLogFile/accessLogEncoding: every HTTP connection manager logs each request there. */
   accessLog?: { path: string; json: boolean };
+  /** MeshConfig's telemetry extensionProviders and defaultProviders, which Telemetry resources name. */
+  telemetry?: MeshTelemetry;
   /** How ServiceEntry hosts with DNS resolution are resolved (resolver servers, refresh rate). */
   dns?: DnsSettings;
   /** MeshConfig outboundTrafficPolicy.mode (a Sidecar's own wins): where transparent traffic to unknown hosts goes. */
@@ -93,8 +96,11 @@ export function translate(input: TranslateInput): ProxyResources & GatewayExtras
     out.secrets = gateway.secrets;
     out.gatewayProblems = gateway.problems;
   }
-  // Istio logs TCP connections too when access logs are on: every tcp_proxy gets the same logger.
-  if (ctx.accessLog) for (const l of own.listeners) withTcpAccessLog(l, ctx.accessLog);
+  // Istio logs TCP connections too when access logs are on: every tcp_proxy gets its side's loggers.
+  for (const l of own.listeners) {
+    const logs = l.name === "virtualInbound" ? ctx.serverAccessLog : ctx.accessLog;
+    if (logs) withTcpAccessLog(l, logs);
+  }
   out.clusters.push(...own.clusters);
   out.listeners.push(...own.listeners);
   return out;
@@ -114,7 +120,7 @@ export function sharedPrefixOf(out: ProxyResources): ProxyResources | undefined 
 /** Everything outbound: the clusters and endpoints the proxy may call, and its outbound listeners and routes. */
 function buildOutbound(ctx: ProxyContext): ProxyResources & { scope: OutboundScope } {
   const out: ProxyResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
-  if (ctx.input.tracing) out.clusters.push(collectorCluster(ctx.input.tracing));
+  out.clusters.push(...ctx.telemetryClusters);
   const scope = outboundScope(ctx);
   buildClusters(ctx, scope, out);
   buildExplicitOutbound(ctx, scope, out);

@@ -6,10 +6,7 @@ import { SPAN_KIND, type OtlpSpan } from "../../xds/otlp-trace.js";
 import type { Stats } from "../stats/stats.js";
 import type { UpstreamCluster } from "../upstream/cluster.js";
 import type { ExporterTarget, SpanSink } from "./span-sink.js";
-
-const MAX_QUEUE = 4096;
-const BATCH = 128;
-const FLUSH_MS = 1000;
+import { ExportQueue } from "./export-queue.js";
 
 type ZipkinTarget = Extract<ExporterTarget, { protocol: "zipkin" }>;
 
@@ -33,47 +30,26 @@ export function zipkinSpan(span: OtlpSpan, serviceName: string): Record<string, 
 }
 
 export class ZipkinExporter implements SpanSink {
-  private queue: OtlpSpan[] = [];
-  private timer?: NodeJS.Timeout;
-  private sending = false;
+  private readonly queue: ExportQueue;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 2 });
-  private warned = false;
 
-  constructor(private readonly target: ZipkinTarget, private readonly cluster: (name: string) => UpstreamCluster | undefined, private readonly stats: Stats) {}
-
-  add(span: OtlpSpan): void {
-    if (this.queue.length >= MAX_QUEUE) {
-      this.queue.shift();
-      this.stats.inc("tracing.zipkin.spans_dropped");
-    }
-    this.queue.push(span);
-    if (this.queue.length >= BATCH) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
+  constructor(private readonly target: ZipkinTarget, private readonly cluster: (name: string) => UpstreamCluster | undefined, stats: Stats) {
+    this.queue = new ExportQueue((spans) => this.send(spans), stats, {
+      describe: `Zipkin at ${target.path} via cluster ${target.cluster}`,
+      stats: { sent: "tracing.zipkin.spans_sent", dropped: "tracing.zipkin.spans_dropped", failed: "tracing.zipkin.reports_failed" },
+    });
   }
 
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.queue.length > 0 && !this.sending) {
-      const batch = this.queue.splice(0, BATCH);
-      this.sending = true;
-      try {
-        await this.send(batch);
-        this.stats.inc("tracing.zipkin.spans_sent", batch.length);
-      } catch (err) {
-        this.stats.inc("tracing.zipkin.reports_failed");
-        this.stats.inc("tracing.zipkin.spans_dropped", batch.length);
-        if (!this.warned) console.error(`trellis proxy: cannot send spans to Zipkin at ${this.target.path} via cluster ${this.target.cluster}: ${(err as Error).message} (further failures are counted in tracing.zipkin.reports_failed)`);
-        this.warned = true;
-      } finally {
-        this.sending = false;
-      }
-    }
-    if (this.queue.length > 0) this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
+  add(span: OtlpSpan): void {
+    this.queue.add(span);
+  }
+
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    this.queue.close();
     this.agent.destroy();
   }
 

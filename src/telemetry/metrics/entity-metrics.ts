@@ -45,20 +45,28 @@ function addPoints(...series: Points[]): Points {
   return [...at].sort((a, b) => a[0] - b[0]);
 }
 
+/** The PromQL behind each chart (request and error rates are sums of the listed queries); also what `trellis dashboards export` writes. */
+export function entityQueries(kind: EntityKind, direction: Direction, namespace: string, name: string, w: string): Record<Exclude<keyof EntityMetrics, "requestRate" | "errorRatio">, string> & { requestRates: string[]; errorRates: string[] } {
+  const sel = selector(kind, direction, namespace, name);
+  const quantile = (q: number) => `histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])) by (le))`;
+  const reqSels = requestSelectors(kind, direction, namespace, name);
+  return {
+    requestRates: reqSels.map((x) => `sum(rate(istio_requests_total{${x}}[${w}]))`),
+    errorRates: reqSels.map((x) => `sum(rate(istio_requests_total{${x},response_code=~"5..|0"}[${w}]))`),
+    p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99),
+    requestSize: `sum(rate(istio_request_bytes_sum{${sel}}[${w}])) / sum(rate(istio_request_bytes_count{${sel}}[${w}]))`,
+    responseSize: `sum(rate(istio_response_bytes_sum{${sel}}[${w}])) / sum(rate(istio_response_bytes_count{${sel}}[${w}]))`,
+    tcpSent: `sum(rate(istio_tcp_sent_bytes_total{${sel}}[${w}]))`,
+    tcpReceived: `sum(rate(istio_tcp_received_bytes_total{${sel}}[${w}]))`,
+  };
+}
+
 export async function entityMetrics(backend: QueryBackend, o: { kind: EntityKind; direction: Direction; namespace: string; name: string; start: number; end: number; stepMs: number; rateWindow: string }): Promise<EntityMetrics> {
-  const sel = selector(o.kind, o.direction, o.namespace, o.name);
-  const w = o.rateWindow;
   const one = async (query: string): Promise<Points> => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
-  const quantile = (q: number) => one(`histogram_quantile(${q}, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])) by (le))`);
-  const reqSels = requestSelectors(o.kind, o.direction, o.namespace, o.name);
+  const q = entityQueries(o.kind, o.direction, o.namespace, o.name, o.rateWindow);
   const [rates, errorRates, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
-    Promise.all(reqSels.map((x) => one(`sum(rate(istio_requests_total{${x}}[${w}]))`))),
-    Promise.all(reqSels.map((x) => one(`sum(rate(istio_requests_total{${x},response_code=~"5..|0"}[${w}]))`))),
-    quantile(0.5), quantile(0.95), quantile(0.99),
-    one(`sum(rate(istio_request_bytes_sum{${sel}}[${w}])) / sum(rate(istio_request_bytes_count{${sel}}[${w}]))`),
-    one(`sum(rate(istio_response_bytes_sum{${sel}}[${w}])) / sum(rate(istio_response_bytes_count{${sel}}[${w}]))`),
-    one(`sum(rate(istio_tcp_sent_bytes_total{${sel}}[${w}]))`),
-    one(`sum(rate(istio_tcp_received_bytes_total{${sel}}[${w}]))`),
+    Promise.all(q.requestRates.map(one)), Promise.all(q.errorRates.map(one)),
+    one(q.p50), one(q.p95), one(q.p99), one(q.requestSize), one(q.responseSize), one(q.tcpSent), one(q.tcpReceived),
   ]);
   const requestRate = addPoints(...rates);
   // No error series at a step means no errors, not no data: the ratio is 0 wherever there was traffic.

@@ -4,6 +4,7 @@
 // as Jaeger's UI searches (service, operation, duration, tags, time). No server to install; a real collector can
 // take the same OTLP instead.
 import { SPAN_KIND, STATUS_CODE, type AttributeValue, type OtlpBatch } from "../../xds/otlp-trace.js";
+import type { TraceDisk } from "./trace-disk.js";
 
 export interface StoredSpan {
   spanId: string;
@@ -39,6 +40,8 @@ export interface TraceQuery {
   start?: number;
   end?: number;
   limit?: number;
+  /** What min/maxDuration bound: the whole trace (Trellis' API, the default) or one matching span (Jaeger's API). */
+  durationOf?: "trace" | "span";
 }
 
 /** OpenTelemetry's SDK defaults: 128 attributes a span; values longer than the cap are truncated. */
@@ -56,6 +59,8 @@ export interface TraceStoreStats {
   evictedTraces: number;
   droppedAttributes: number;
   truncatedAttributes: number;
+  /** With --trace-store DIR: the files that keep spans across restarts. */
+  disk?: ReturnType<TraceDisk["stats"]>;
 }
 
 /** A copy of a string cut from a larger one: V8's slices keep the whole parent (megabytes) alive otherwise. */
@@ -76,6 +81,7 @@ export class TraceStore {
   private byteCount = 0;
   private seq = 0;
   private readonly drops = { droppedSpans: 0, evictedTraces: 0, droppedAttributes: 0, truncatedAttributes: 0 };
+  private disk?: TraceDisk;
 
   constructor(private readonly maxSpans = 100_000, private readonly maxSpansPerTrace = 1000, private readonly maxBytes = 256 * 1024 * 1024) {}
 
@@ -84,7 +90,7 @@ export class TraceStore {
   }
 
   stats(): TraceStoreStats {
-    return { traces: this.traces.size, spans: this.spanCount, bytes: this.byteCount, maxBytes: this.maxBytes, ...this.drops };
+    return { traces: this.traces.size, spans: this.spanCount, bytes: this.byteCount, maxBytes: this.maxBytes, ...this.drops, ...(this.disk ? { disk: this.disk.stats() } : {}) };
   }
 
   /** The span's attributes within the limits, and its approximate size in bytes (UTF-16: two a character). */
@@ -108,7 +114,14 @@ export class TraceStore {
     return { tags, bytes };
   }
 
+  /** Loads what `disk` kept (oldest first, within this store's budgets), then appends every batch taken from now on. */
+  persistTo(disk: TraceDisk): void {
+    for (const batches of disk.load()) this.add(batches);
+    this.disk = disk;
+  }
+
   add(batches: OtlpBatch[]): void {
+    this.disk?.append(batches);
     for (const batch of batches) {
       const service = String(batch.resource["service.name"] ?? "unknown_service");
       for (const s of batch.spans) {
@@ -167,6 +180,13 @@ export class TraceStore {
     return [...out].sort();
   }
 
+  /** The service's operations with the span kinds they were seen with (Jaeger's /api/operations). */
+  operationKinds(service: string): Array<{ operation: string; kind: StoredSpan["kind"] }> {
+    const out = new Map<string, { operation: string; kind: StoredSpan["kind"] }>();
+    for (const t of this.traces.values()) for (const s of t.spans) if (s.service === service) out.set(`${s.operation}\n${s.kind}`, { operation: s.operation, kind: s.kind });
+    return [...out.values()].sort((a, b) => a.operation.localeCompare(b.operation) || a.kind.localeCompare(b.kind));
+  }
+
   search(q: TraceQuery): TraceSummary[] {
     const limit = Math.min(q.limit ?? 20, 1000);
     const out: TraceSummary[] = [];
@@ -196,14 +216,18 @@ function summarize(traceId: string, spans: StoredSpan[]): TraceSummary {
   };
 }
 
+function within(ms: number, q: TraceQuery): boolean {
+  return (q.minDurationMs === undefined || ms >= q.minDurationMs) && (q.maxDurationMs === undefined || ms <= q.maxDurationMs);
+}
+
 function matches(t: TraceSummary, spans: StoredSpan[], q: TraceQuery): boolean {
-  if (q.minDurationMs !== undefined && t.durationMs < q.minDurationMs) return false;
-  if (q.maxDurationMs !== undefined && t.durationMs > q.maxDurationMs) return false;
+  const perSpan = q.durationOf === "span";
+  if (!perSpan && !within(t.durationMs, q)) return false;
   if (q.start !== undefined && t.startTime < q.start) return false;
   if (q.end !== undefined && t.startTime > q.end) return false;
   if (q.service && !t.services.includes(q.service)) return false;
   const tags = Object.entries(q.tags ?? {});
-  if (!q.operation && tags.length === 0) return true;
-  // Jaeger's rule: the operation and the tags must all hold on one span of the service.
-  return spans.some((s) => (!q.service || s.service === q.service) && (!q.operation || s.operation === q.operation) && tags.every(([k, v]) => String(s.tags[k]) === v));
+  if (!q.operation && tags.length === 0 && !perSpan) return true;
+  // Jaeger's rule: the operation and the tags (and, in its API, the duration) must all hold on one span of the service.
+  return spans.some((s) => (!q.service || s.service === q.service) && (!q.operation || s.operation === q.operation) && tags.every(([k, v]) => String(s.tags[k]) === v) && (!perSpan || within(s.durationMs, q)));
 }

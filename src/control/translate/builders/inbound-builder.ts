@@ -31,7 +31,7 @@ export function buildInbound(ctx: ProxyContext, transparent: boolean, out: { clu
       "@type": HCM, stat_prefix: `inbound_${proxy.address}_${port.port}`,
       route_config: { name: `inbound|${port.port}||`, virtual_hosts: [{ name: `inbound|http|${port.port}`, domains: ["*"], routes: [{ name: "default", match: { prefix: "/" }, route: { cluster: inboundCluster, timeout: "0s" }, decorator: { operation: `${fqdn(proxy.service, proxy.namespace)}:${port.port}/*` } }] }] },
       http_filters: filters,
-      ...ctx.observe,
+      ...ctx.serverObserve,
     } }];
     out.listeners.push(listener(inboundChains(peerAuthenticationMode(pas, proxy, port.port, root), proxy.mtls, hcm)));
   } else {

@@ -30,7 +30,7 @@ export function buildTransparentOutbound(ctx: ProxyContext, scope: OutboundScope
     for (const port of service.ports) {
       if (!egressAllows(sidecar, proxy.namespace, service, port.port)) continue;
       if (!isHttp(port)) {
-        out.listeners.push(index.cache.get(hostname, `l4|${port.port}|${ctx.keys.scope}|${ctx.accessLog ? "log" : ""}`, () => l4Listener(ctx, service, port, vip)));
+        out.listeners.push(index.cache.get(hostname, `l4|${port.port}|${ctx.keys.scope}|${ctx.keys.observe}`, () => l4Listener(ctx, service, port, vip)));
         continue;
       }
       const routeName = `${port.port}|${hostname}|${vip}`;

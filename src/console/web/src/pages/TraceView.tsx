@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { api, type Span } from "../api";
 import { usePoll } from "../router";
+import { JaegerLink } from "./jaeger-link";
 
 function ordered(spans: Span[]): Array<{ span: Span; depth: number }> {
   const ids = new Set(spans.map((s) => s.spanId));
@@ -33,6 +34,7 @@ export function TraceView({ traceId }: { traceId: string }) {
   return (
     <section>
       <h1>Trace {traceId}</h1>
+      <p><JaegerLink traceId={traceId} /></p>
       <p>{data.spans.length} spans over {total.toFixed(2)} ms, {new Set(data.spans.map((s) => s.service)).size} services</p>
       <ol className="waterfall" aria-label="Spans">
         {ordered(data.spans).map(({ span, depth }) => (

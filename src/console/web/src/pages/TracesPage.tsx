@@ -3,6 +3,7 @@ import { useState } from "react";
 import { CartesianGrid, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis } from "recharts";
 import { api, type TraceSummary } from "../api";
 import { usePoll, href, setParams } from "../router";
+import { JaegerLink } from "./jaeger-link";
 
 const LOOKBACK: Array<[string, string]> = [["300000", "Last 5 min"], ["3600000", "Last hour"], ["21600000", "Last 6 hours"], ["0", "Any time"]];
 
@@ -48,7 +49,7 @@ export function TracesPage({ params }: { params: URLSearchParams }) {
           <table aria-label="Traces">
             <thead><tr><th>Trace</th><th>Services</th><th>Started</th><th>Duration</th><th>Spans</th><th>Errors</th></tr></thead>
             <tbody>{results.data.map((t) => (
-              <tr key={t.traceId}><td><a href={href(["traces", t.traceId])}>{t.rootService}: {t.rootOperation}</a></td><td>{t.services.join(", ")}</td><td>{new Date(t.startTime).toLocaleTimeString()}</td><td>{t.durationMs.toFixed(2)} ms</td><td>{t.spanCount}</td><td>{t.errors > 0 ? <span className="error">{t.errors}</span> : 0}</td></tr>
+              <tr key={t.traceId}><td><a href={href(["traces", t.traceId])}>{t.rootService}: {t.rootOperation}</a> <JaegerLink traceId={t.traceId} /></td><td>{t.services.join(", ")}</td><td>{new Date(t.startTime).toLocaleTimeString()}</td><td>{t.durationMs.toFixed(2)} ms</td><td>{t.spanCount}</td><td>{t.errors > 0 ? <span className="error">{t.errors}</span> : 0}</td></tr>
             ))}</tbody>
           </table>
         </>

@@ -247,7 +247,7 @@ export class ControlPlane {
     });
     // Every accepted write gets a config generation; the push that follows records who it affects (propagation).
     this.store.on("event", (e: StoreEvent) => {
-      this.ads.propagation.record({ kind: storeKindOf(e.object), namespace: e.object.metadata.namespace ?? "default", name: e.object.metadata.name, op: e.type, resourceVersion: e.object.metadata.resourceVersion });
+      this.ads.propagation.record({ kind: storeKindOf(e.object), namespace: e.object.metadata.namespace ?? "default", name: e.object.metadata.name, op: e.type, resourceVersion: e.object.metadata.resourceVersion, unchanged: sameContent(e) });
       this.schedule();
     });
     this.apiRoutes.push(propagationApi(this.ads.propagation), monitoringApi([() => this.ads.metrics.render()]));
@@ -447,4 +447,11 @@ export class ControlPlane {
       await new Promise((r) => this.api!.close(r));
     }
   }
+}
+
+/** A MODIFIED event whose object kept its spec, labels and annotations: a rewrite no proxy can see. */
+function sameContent(e: StoreEvent): boolean {
+  if (e.type !== "MODIFIED" || !e.previous) return false;
+  const content = (r: IstioResource) => JSON.stringify([r.spec, r.metadata.labels ?? {}, r.metadata.annotations ?? {}]);
+  return content(e.previous) === content(e.object);
 }

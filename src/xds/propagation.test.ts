@@ -65,3 +65,14 @@ test("a write the control plane cannot translate fails at once, naming why", () 
   assert.equal(v.state, "FAILED");
   assert.match(v.error!, /cannot translate it, so no proxy gets it: backendRefs\[0\]: boom/);
 });
+
+test("an unchanged rewrite debounced into the same push as a real change affects no proxy", () => {
+  const t = new PropagationTracker(() => {}, () => 1000);
+  const same = t.record({ ...change("ratings"), unchanged: true });
+  const real = t.record(change("reviews"));
+  t.snapshotSet("a", real, true);
+  t.pushed();
+  assert.equal(t.get(same)!.proxies.affected, 0);
+  assert.equal(t.get(same)!.state, "DONE");
+  assert.equal(t.get(real)!.proxies.affected, 1);
+});

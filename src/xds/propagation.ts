@@ -10,6 +10,8 @@ export interface ConfigChange {
   name: string;
   op: "ADDED" | "MODIFIED" | "DELETED";
   resourceVersion?: string;
+  /** A rewrite with the content it had (spec, labels, annotations): nothing any proxy reads changed. */
+  unchanged?: boolean;
 }
 
 interface Outcome {
@@ -74,7 +76,8 @@ export class PropagationTracker {
   /** An accepted write: its generation. */
   record(change: ConfigChange): number {
     const generation = ++this.generationNow;
-    this.changes.push({ ...change, generation, at: this.now(), affected: new Map() });
+    // An unchanged rewrite affects no proxy whatever push it falls into (a debounced push may carry other changes).
+    this.changes.push({ ...change, generation, at: this.now(), affected: new Map(), ...(change.unchanged ? { pushedAt: this.now() } : {}) });
     if (this.changes.length > KEEP) this.changes.splice(0, this.changes.length - KEEP);
     return generation;
   }
@@ -94,7 +97,7 @@ export class PropagationTracker {
     // Newest first: only the changes not pushed yet can be affected, so the walk stops early.
     for (let i = this.changes.length - 1; i >= 0 && this.changes[i].generation > before; i--) {
       const c = this.changes[i];
-      if (c.generation <= generation && !c.affected.has(node)) c.affected.set(node, {});
+      if (c.generation <= generation && !c.unchanged && !c.affected.has(node)) c.affected.set(node, {});
     }
   }
 

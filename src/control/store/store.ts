@@ -7,7 +7,8 @@ import type { IstioResource } from "../../api/resource.js";
 import { storeKindOf } from "../../api/store-kind.js";
 import { moveAside, QUARANTINE_DIR, type QuarantinedResource, refusedStoredName, removeQuarantined } from "./quarantine.js";
 
-export type StoreEvent = { type: "ADDED" | "MODIFIED" | "DELETED"; object: IstioResource };
+/** `previous`: what a MODIFIED object replaced, when the store knows it (so a rewrite with the same content can be told). */
+export type StoreEvent = { type: "ADDED" | "MODIFIED" | "DELETED"; object: IstioResource; previous?: IstioResource };
 
 export class ConflictError extends Error {
   readonly code = "TRELLIS_CONFLICT";
@@ -111,7 +112,7 @@ export class Store extends EventEmitter {
     writeFileSync(`${path}.tmp`, JSON.stringify(stored, null, 2));
     renameSync(`${path}.tmp`, path);
     this.items.set(k, stored);
-    this.emit("event", { type: prev ? "MODIFIED" : "ADDED", object: stored } satisfies StoreEvent);
+    this.emit("event", { type: prev ? "MODIFIED" : "ADDED", object: stored, ...(prev ? { previous: prev } : {}) } satisfies StoreEvent);
     return stored;
   }
 

@@ -64,7 +64,9 @@ test("Services, EndpointSlices and Pods become a connected proxy's EDS; a pod's 
   await waitFor("web-2 (not ready)", () => rec.endpoints(cluster).length === 2);
   assert.deepEqual(rec.endpoints(cluster, true), ["10.9.0.1:8080 HEALTHY", "10.9.0.2:8080 UNHEALTHY"]);
   api.remove("/apis/discovery.k8s.io/v1/endpointslices", "shop", "web-x");
-  await waitFor("no endpoints", () => !rec.clusterNames().includes(cluster));
+  // The Service stays (its cluster too, so callers get 503 "no healthy upstream", not a missing route): no endpoints.
+  await waitFor("no endpoints", () => rec.endpoints(cluster).length === 0);
+  assert.ok(rec.clusterNames().includes(cluster), "a Service without endpoints keeps its cluster");
   const proxies = await (await fetch(`http://127.0.0.1:${cp.ports.api}/debug/proxies`)).json() as Array<{ workload?: { namespace: string; labels: Record<string, string>; adminAddress?: string } }>;
   assert.deepEqual({ ns: proxies[0].workload?.namespace, labels: proxies[0].workload?.labels }, { ns: "shop", labels: { app: "client" } }, "the proxy's workload is its pod's, not its claims");
   assert.equal(proxies[0].workload?.adminAddress, undefined, "an admin address off the stream's host is not dialled");

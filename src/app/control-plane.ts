@@ -46,7 +46,7 @@ import { meshServices, translate } from "../control/translate/translate.js";
 import { Debouncer } from "../control/push/debouncer.js";
 import { PushPlanner } from "../control/push/push-planner.js";
 import type { PushIndex } from "../control/push/push-index.js";
-import { serviceVips, vipHostnames } from "../control/translate/vips.js";
+import { meshVips } from "../control/push/push-index.js";
 import { servicesOf } from "../control/translate/services.js";
 import { accessLogOf, DEFAULT_MESH_CONFIG, type MeshConfig } from "../control/mesh-config.js";
 import { ConfigDirSync } from "../control/store/config-dir.js";
@@ -205,7 +205,7 @@ export class ControlPlane {
     // send spans (a loopback port it bridges into the namespace).
     this.apiRoutes.push(async (_req, res, url) => {
       if (url.pathname !== "/debug/transparent") return false;
-      send(res, 200, { vips: Object.fromEntries(serviceVips(vipHostnames(meshServices(this.workloads(), this.resources())))), collector: this.tracing()?.collector ?? null });
+      send(res, 200, { vips: Object.fromEntries(meshVips(meshServices(this.workloads(), this.resources()), this.workloads(), this.resources())), collector: this.tracing()?.collector ?? null });
       return true;
     });
     this.registry = new Registry(() => this.schedule());

@@ -1,10 +1,11 @@
 // Injected pods running in the kubelet stand-in against the real API server: the API server calls the injector,
 // istio-init (trellis istio-iptables) installs the rules in the pod's network namespace, the sidecar (uid 1337) gets
 // its certificate and config from the control plane with the pod's istio-token, the app's readiness probe is answered
-// through 15021 /app-health, and a request from one injected pod to another's Service crosses both sidecars (no
-// kube-proxy runs: the Service's address is only reachable through the client's sidecar), with mutual TLS.
-// Before Service networking lands, pods reach the control plane on the host through the stand-in's gateway
-// (network.exposeHostPort), named to the sidecars by the mesh config's defaultConfig.discoveryAddress.
+// through 15021 /app-health, and a request from one injected pod to another's Service by its DNS name crosses both
+// sidecars with mutual TLS: the name resolves (CoreDNS) to the ClusterIP, which is the VIP the sidecar's listener
+// takes, so the call does not slip past the sidecar to kube-proxy in plaintext. Pods reach the control plane on the
+// host through the stand-in's gateway (network.exposeHostPort), named to the sidecars by the mesh config's
+// defaultConfig.discoveryAddress.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,15 +89,16 @@ async function setUp(): Promise<void> {
     name: "web", image: "httpbin", args: ["v1"], env: [{ name: "PORT", value: "8080" }], ports: [{ name: "http", containerPort: 8080 }],
     readinessProbe: { httpGet: { path: "/ready", port: "http" }, periodSeconds: 2 },
   }] } });
-  // The address sidecars give the Service in transparent mode (today the control plane's VIP, not the ClusterIP),
-  // known once the Service has a workload.
+  // The address sidecars give the Service in transparent mode: its ClusterIP, known once the Service has a workload.
+  const clusterIp = ((await ok("GET", `/api/v1/namespaces/${ns}/services/web`)) as { spec: { clusterIP: string } }).spec.clusterIP;
   vip = await waitFor("the Service's VIP from the control plane", LIMIT_MS, async () => {
     const info = (await (await fetch(`http://127.0.0.1:${cp.ports.api}/debug/transparent`)).json()) as { vips: Record<string, string> };
     return info.vips["web.mesh.svc.cluster.local"];
   }, 500);
+  assert.equal(vip, clusterIp, "the sidecars' VIP for the Service is its ClusterIP");
   mark(`the Service's VIP: ${vip}`);
-  // The caller calls once a second (bounded), printing each answer, then idles.
-  const script = `for i in $(seq 1 150); do wget -q -O- -T 5 http://${vip}:8000/through-sidecars && echo && echo CALL-OK; sleep 1; done; exec sleep 600`;
+  // The caller calls by name once a second (bounded), printing each answer, then idles.
+  const script = `for i in $(seq 1 150); do wget -q -O- -T 5 http://web.${ns}.svc.cluster.local:8000/through-sidecars && echo && echo CALL-OK; sleep 1; done; exec sleep 600`;
   await ok("POST", `/api/v1/namespaces/${ns}/pods`, { metadata: { name: "client", labels: { app: "client" } }, spec: { containers: [{ name: "client", image: "busybox", command: ["sh", "-c", script] }] } });
 }
 // Setup outside any test: node:test's per-test timeout (180 s in run-tests.mjs) then covers each test's own wait.

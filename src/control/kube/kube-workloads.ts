@@ -2,11 +2,13 @@
 // (Service, EndpointSlice address) with the pod's labels, service account and node locality; ports' protocols from
 // the port name prefix or appProtocol; ExternalName Services as DNS ServiceEntries; Services without endpoints as
 // endpoint-less entries, so their hosts still route (503 no healthy upstream, as in Istio). Pure: no I/O.
+import { isIP } from "node:net";
 import { portProtocol } from "../../api/port-protocol.js";
 import type { IstioResource } from "../../api/resource.js";
 import type { ServicePort, Workload } from "../registry/registry.js";
 import { localityOf } from "../registry/locality.js";
 import { DOMAIN_SUFFIX } from "../translate/services.js";
+import { CLUSTER_IP_ANNOTATION } from "../translate/vips.js";
 import type { KubeObject } from "./client.js";
 
 export interface KubeServicePort { name?: string; port: number; protocol?: string; appProtocol?: string; targetPort?: number | string }
@@ -96,10 +98,17 @@ function endpointWorkloads(view: KubeView, svc: KubeObject, slice: KubeObject, p
         mtls: mtlsCapable(pod, podKey, view.mtlsPods),
         interception: "NONE",
         locality: podLocality(pod, node),
+        ...(clusterIpOf(svc) ? { serviceVip: clusterIpOf(svc) } : {}),
       });
     }
   }
   return out;
+}
+
+/** A Service's ClusterIP, or undefined for headless ("None") and unallocated ones. */
+export function clusterIpOf(svc: KubeObject): string | undefined {
+  const ip = spec<{ clusterIP?: string }>(svc).clusterIP;
+  return ip && ip !== "None" && isIP(ip) ? ip : undefined;
 }
 
 /** Every endpoint of every selected Service, from its EndpointSlices (label kubernetes.io/service-name). */
@@ -158,7 +167,7 @@ export function endpointlessEntries(view: Pick<KubeView, "services" | "selected"
     if (type === "ExternalName" || !view.selected(ns) || served.has(`${ns}/${s.metadata.name}`) || ports.length === 0) continue;
     out.push({
       apiVersion: "networking.istio.io/v1", kind: "ServiceEntry",
-      metadata: { name: `kube-endpointless-${s.metadata.name}`, namespace: ns, annotations: { "trellis.io/source": `Service ${ns}/${s.metadata.name} (no endpoints)` } },
+      metadata: { name: `kube-endpointless-${s.metadata.name}`, namespace: ns, annotations: { "trellis.io/source": `Service ${ns}/${s.metadata.name} (no endpoints)`, ...(clusterIpOf(s) ? { [CLUSTER_IP_ANNOTATION]: clusterIpOf(s)! } : {}) } },
       spec: {
         hosts: [hostnameOf(s.metadata.name, ns)], location: "MESH_INTERNAL", resolution: "STATIC",
         ports: ports.map((p) => ({ number: p.port, name: p.name ?? `port-${p.port}`, ...(p.protocol ? { protocol: p.protocol } : {}) })),

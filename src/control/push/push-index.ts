@@ -7,9 +7,9 @@ import { serviceEntryServices, workloadEntriesOf } from "../registry/service-ent
 import type { DestinationRuleSpec } from "../translate/destination-rules.js";
 import { convertGatewayApi } from "../translate/gateway-api.js";
 import { isGatewayProxy } from "../translate/gateway-servers.js";
-import { fqdn, type Service, servicesOf } from "../translate/services.js";
+import { DOMAIN_SUFFIX, fqdn, type Service, servicesOf } from "../translate/services.js";
 import type { VirtualServiceSpec } from "../translate/virtual-services.js";
-import { serviceVips, vipHostnames } from "../translate/vips.js";
+import { CLUSTER_IP_ANNOTATION, serviceVips, vipHostnames } from "../translate/vips.js";
 import { PushCache } from "./push-cache.js";
 
 type Vs = IstioResource<VirtualServiceSpec>;
@@ -53,6 +53,23 @@ function entryServices(resources: IstioResource[], workloadEntries: IstioResourc
   return out;
 }
 
+/** VIPs the platform assigned (Kubernetes ClusterIPs), by hostname: from endpoints, or an endpoint-less entry. */
+function assignedVips(workloads: Workload[], resources: IstioResource[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const w of workloads) if (w.serviceVip && w.service) out.set(`${w.service}.${w.namespace}.svc.${DOMAIN_SUFFIX}`, w.serviceVip);
+  for (const r of resources) {
+    const ip = r.kind === "ServiceEntry" ? r.metadata.annotations?.[CLUSTER_IP_ANNOTATION] : undefined;
+    const host = (r.spec as { hosts?: string[] } | undefined)?.hosts?.[0];
+    if (ip && host) out.set(host, ip);
+  }
+  return out;
+}
+
+/** Every service's VIP: the platform's (ClusterIP) where it assigned one, else the hashed one. */
+export function meshVips(services: Map<string, Service>, workloads: Workload[], resources: IstioResource[]): Map<string, string> {
+  return serviceVips(vipHostnames(services), assignedVips(workloads, resources));
+}
+
 export class PushIndex {
   readonly services: Map<string, Service>;
   readonly vips: Map<string, string>;
@@ -77,7 +94,7 @@ export class PushIndex {
       else this.kinds.set(r.kind, [r]);
     }
     this.services = meshServices(workloads, resources);
-    this.vips = serviceVips(vipHostnames(this.services));
+    this.vips = meshVips(this.services, workloads, resources);
     this.gatewayApi = convertGatewayApi(resources, { services: this.services }).resources;
     this.withGatewayApi = this.gatewayApi.length ? [...resources, ...this.gatewayApi] : resources;
     this.vss = this.withGatewayApi.filter((r) => r.kind === "VirtualService") as unknown as Vs[];

@@ -43,6 +43,8 @@ export interface Workload {
   interception: "REDIRECT" | "NONE";
   /** "region/zone/subzone", "" when unknown (see locality.ts). */
   locality?: string;
+  /** Kubernetes mode: the ClusterIP of the Service this endpoint serves, which becomes the service's VIP. */
+  serviceVip?: string;
 }
 
 import { localityOf } from "./locality.js";

@@ -20,6 +20,8 @@ spawnSync("bash", ["scripts/install-system-deps.sh"], { stdio: "inherit" });
 spawnSync("bash", ["scripts/install-kube.sh"], { stdio: ["ignore", "ignore", "inherit"] });
 // The helm CLI for the chart tests, likewise (a cold build takes 10-35 min; then a no-op).
 spawnSync("bash", ["scripts/install-helm.sh"], { stdio: ["ignore", "ignore", "inherit"] });
+// Jaeger and the OpenTelemetry Collector for the telemetry tests, likewise (a cold build is the longest of the three).
+spawnSync("bash", ["scripts/install-otel.sh"], { stdio: ["ignore", "ignore", "inherit"] });
 
 const filter = process.argv.slice(2);
 const files = collect("dist", []).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();

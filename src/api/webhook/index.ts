@@ -8,6 +8,7 @@ import { exportToProblems, Problems, type WebhookProblem } from "./problems.js";
 import { sidecarProblems } from "./sidecar.js";
 import { telemetryProblems } from "./telemetry.js";
 import { virtualServiceProblems } from "./virtual-service.js";
+import { workloadGroupProblems } from "./workload-group.js";
 
 export type { WebhookProblem } from "./problems.js";
 
@@ -28,6 +29,7 @@ const RULES: Record<string, (spec: unknown, namespace: string) => WebhookProblem
   PeerAuthentication: peerAuthenticationProblems,
   RequestAuthentication: requestAuthenticationProblems,
   Telemetry: telemetryProblems,
+  WorkloadGroup: workloadGroupProblems,
 };
 
 /** The webhook's findings for an Istio resource's spec (Gateway API kinds have their own schema rules). */

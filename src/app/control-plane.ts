@@ -1,5 +1,6 @@
 // `trellis control` assembled: store + registry -> translation per proxy (debounced) -> ADS snapshots; the REST API;
 // and the CA (CSR service over TLS) when asked for.
+import type { CompiledHealthConfig } from "../telemetry/metrics/health-config.js";
 import { DEFAULT_DNS, type DnsSettings } from "../control/translate/service-entry-clusters.js";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -98,6 +99,8 @@ export interface ControlPlaneOptions {
   scrapeIntervalMs?: number;
   /** Answer telemetry queries from this Prometheus (its HTTP API) instead of the embedded store. */
   prometheusUrl?: string;
+  /** Health tolerances (Kiali's health_config.rate); undefined = the defaults. */
+  healthConfig?: CompiledHealthConfig;
   /** The web console (default 20001, 0 = any free port); undefined = not served. */
   consolePort?: number;
   /** DNS servers sidecars query for DNS ServiceEntry hosts; none = each proxy's system resolver. */
@@ -176,7 +179,7 @@ export class ControlPlane {
     this.apiRoutes.push(traceApi(this.traces, { jaegerUrl: options.jaegerUrl }), jaegerQueryApi(this.traces));
     this.scraper = new Scraper(this.metrics, () => [...this.connected.values()].filter((w) => w.adminAddress).map((w) => ({ address: w.adminAddress! })), options.scrapeIntervalMs ?? 15_000, this.log);
     const backend = options.prometheusUrl ? new PrometheusBackend(options.prometheusUrl) : new EmbeddedBackend(this.metrics);
-    this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs));
+    this.apiRoutes.push(telemetryApi(this.metrics, () => backend, this.metrics.retentionMs, this.options.healthConfig));
     this.apiRoutes.push(proxyConfigApi((id) => this.connected.get(id)?.adminAddress));
     this.apiRoutes.push(logsApi(options.stateDir, (id) => this.connected.has(id)));
     this.apiRoutes.push(caApi({

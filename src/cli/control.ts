@@ -7,10 +7,11 @@ import { type MeshConfig, parseMeshConfig } from "../control/mesh-config.js";
 import { kubeConnection, KubeMode } from "../control/kube/kube-mode.js";
 import { replicaFromFlags, type ReplicaSetup, type StoreFlags } from "../control/ha/replica-flags.js";
 import { loadInjectSettings } from "../control/kube/inject/load-settings.js";
+import { type CompiledHealthConfig, HealthConfigError, parseHealthConfig } from "../telemetry/metrics/health-config.js";
 
 const USAGE = `usage: trellis control [--state-dir DIR] [--host ADDR] [--xds-port N] [--api-port N] [--ca-port N [--ca-plugin-dir DIR]]
                        [--otlp-port N] [--trace-sampling PERCENT] [--otlp-collector URL] [--trace-store DIR] [--jaeger-url URL]
-                       [--scrape-interval DURATION] [--prometheus-url URL] [--console-port N] [--mesh-config FILE]
+                       [--scrape-interval DURATION] [--prometheus-url URL] [--health-config FILE] [--console-port N] [--mesh-config FILE]
                        [--config-dir DIR] [--dns-resolver IP:PORT]... [--kubeconfig FILE [--kube-context NAME]]
                        [--webhook-port N] [--webhook-url URL] [--inject-values FILE] [--allowed-host NAME]...
                        [--store etcd://HOST:PORT,... --store-key FILE [--etcd-cacert FILE [--etcd-cert FILE --etcd-key FILE]]]
@@ -34,6 +35,9 @@ links open that Jaeger UI. MeshConfig extensionProviders (zipkin, opentelemetry,
 defaultProviders and Telemetry resources choose tracers, sampling and access logs per mesh, namespace and workload.
 Metrics: every proxy is scraped each --scrape-interval (default 15s) into the embedded store; with
 --prometheus-url, the telemetry API queries that Prometheus instead (see trellis prometheus-config).
+--health-config FILE sets health tolerances as Kiali's health_config does (rate: [{namespace, kind, name,
+tolerance: [{code, protocol, direction, degraded, failure}]}], regular expressions matched whole, percentages); the
+first rule matching an app, workload or service applies. Default: Degraded from 0.1 % errors, Failure from 20 %.
 The web console is served on --console-port (default 20001).
 --mesh-config reads Istio's MeshConfig (the bare document or istio's ConfigMap {mesh: ...}): accessLogFile and
 accessLogEncoding (TEXT or JSON) turn on every sidecar's access log; enableTracing, defaultConfig.tracing.sampling
@@ -68,6 +72,23 @@ a write to any reaches every replica's proxies; --config-dir is applied by the r
 etcd that cannot be reached at start is retried. Each replica needs a --state-dir of its own (a directory in use
 by a live control plane is refused). --etcd-cacert checks the members' TLS certificates (https client URLs), and
 --etcd-cert/--etcd-key give the client certificate members started with --client-cert-auth ask for.`;
+
+/** --health-config FILE: Kiali's health tolerances, refused with the field to fix. */
+function healthConfigFlag(file: string | undefined): CompiledHealthConfig | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`--health-config: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return parseHealthConfig(text, file);
+  } catch (err) {
+    if (err instanceof HealthConfigError) throw new Error(`--health-config ${err.message}`, { cause: err });
+    throw err;
+  }
+}
 
 /** Kubernetes mode with the CA: TokenReview identity, the webhook, leader-only work; the webhook flags need both. */
 function kubeIdentityFlags(opts: ControlPlaneOptions, port: string | undefined, url: string | undefined, injectValues: string | undefined): ControlPlaneOptions["kubeIdentity"] {
@@ -123,6 +144,7 @@ export async function run(args: string[]): Promise<number> {
       "otlp-collector": { type: "string" },
       "scrape-interval": { type: "string" },
       "prometheus-url": { type: "string" },
+      "health-config": { type: "string" },
       "console-port": { type: "string" },
       "mesh-config": { type: "string" },
       "trace-store": { type: "string" },
@@ -161,6 +183,7 @@ export async function run(args: string[]): Promise<number> {
       otlpPort: portFlag("--otlp-port", values["otlp-port"], 4318), traceSamplingPercent: values["trace-sampling"] === undefined ? undefined : percentFlag("--trace-sampling", values["trace-sampling"], 1),
       otlpCollectorUrl: collectorUrlFlag("--otlp-collector", values["otlp-collector"]), traceStoreDir: values["trace-store"] || undefined, jaegerUrl: httpUrlFlag("--jaeger-url", values["jaeger-url"]),
       scrapeIntervalMs: durationFlag("--scrape-interval", values["scrape-interval"], 15_000, 1000), prometheusUrl: httpUrlFlag("--prometheus-url", values["prometheus-url"]),
+      healthConfig: healthConfigFlag(values["health-config"]),
       consolePort: portFlag("--console-port", values["console-port"], 20001),
       dnsResolvers: (values["dns-resolver"] ?? []).map((v) => dnsServerFlag("--dns-resolver", v)),
       kube: kubeModeFlag(values.kubeconfig, values["kube-context"], mesh) };

@@ -6,6 +6,7 @@ import { instantQuery, rangeQuery } from "../../telemetry/metrics/promql-eval.js
 import { buildGraph, type GraphType } from "../../telemetry/metrics/mesh-graph.js";
 import { entityMetrics, type Direction, type EntityKind } from "../../telemetry/metrics/entity-metrics.js";
 import { meshHealth } from "../../telemetry/metrics/health.js";
+import type { CompiledHealthConfig } from "../../telemetry/metrics/health-config.js";
 import { EdgeIdError, edgeMetrics } from "../../telemetry/metrics/edge-metrics.js";
 import type { QueryBackend } from "../../telemetry/metrics/query-backend.js";
 import type { SeriesStore } from "../../telemetry/metrics/series-store.js";
@@ -63,7 +64,7 @@ function promApi(store: SeriesStore, url: URL): unknown {
   return { status: "success", data: { resultType: "matrix", result: series.map((s) => ({ metric: s.labels, values: s.points.map(([t, v]) => [t / 1000, String(v)]) })) } };
 }
 
-export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, retentionMs: number): ApiRoute {
+export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, retentionMs: number, healthConfig?: CompiledHealthConfig): ApiRoute {
   return async (req, res, url) => {
     const path = url.pathname;
     const prom = path === "/api/v1/query" || path === "/api/v1/query_range";
@@ -104,9 +105,13 @@ export function telemetryApi(store: SeriesStore, backend: () => QueryBackend, re
         }
         case "/api/v1/telemetry/health": {
           const w = windowParam(url, "window", "5m", retentionMs);
-          send(res, 200, await meshHealth(backend(), { window: w.text, namespaces: namespaces(url), now }));
+          send(res, 200, await meshHealth(backend(), { window: w.text, namespaces: namespaces(url), now, config: healthConfig }));
           return true;
         }
+        case "/api/v1/telemetry/health-config":
+          // The tolerances in force: the configured ones, or null for the defaults (Healthy under 0.1 %, Failure from 20 %).
+          send(res, 200, { rate: healthConfig?.config.rate ?? null, defaults: { degradedPercent: 0.1, failurePercent: 20 } });
+          return true;
         default:
           status(res, 404, "NotFound", `no telemetry API at ${path}; use /api/v1/telemetry/graph, /metrics, /edge-metrics or /health`);
           return true;

@@ -2,6 +2,7 @@
 // and apps) its outbound traffic, seen by the callers' sidecars (reporter="source"), so a request that never reached
 // its destination (a fault abort, no healthy upstream, a timeout) counts against the service its route chose.
 // Callers without a sidecar are only seen by the destination, so their requests come from that reporter.
+import { type CodeTraffic, type CompiledHealthConfig, toleranceStatus } from "./health-config.js";
 import type { Labels } from "./promql-eval.js";
 import type { QueryBackend } from "./query-backend.js";
 
@@ -45,16 +46,23 @@ export function isErrorCode(code: string, protocol: string): boolean {
   return code === "0" || code.startsWith("5") || (protocol === "grpc" && code !== "200");
 }
 
-interface Tally { rps: number; errors: number }
+interface Tally { rps: number; errors: number; byCode: Map<string, number> }
 
 class Tallies {
   readonly map = new Map<string, Tally>();
 
-  add(key: string, rps: number, error: boolean): void {
-    const t = this.map.get(key) ?? { rps: 0, errors: 0 };
+  add(key: string, rps: number, error: boolean, protocolCode: string): void {
+    const t = this.map.get(key) ?? { rps: 0, errors: 0, byCode: new Map<string, number>() };
     t.rps += rps;
     if (error) t.errors += rps;
+    t.byCode.set(protocolCode, (t.byCode.get(protocolCode) ?? 0) + rps);
     this.map.set(key, t);
+  }
+
+  /** Rates by "protocol code", for configured tolerances. */
+  codes(key: string): CodeTraffic {
+    const t = this.map.get(key);
+    return { rps: t?.rps ?? 0, byCode: t?.byCode ?? new Map() };
   }
 
   traffic(key: string): Traffic {
@@ -65,19 +73,22 @@ class Tallies {
 
 /** One series' contribution: inbound to its service, workload and app; outbound from its caller (source view only). */
 function tally(inbound: Tallies, outbound: Tallies, l: Labels, rps: number, sourceView: boolean): void {
-  const error = isErrorCode(l.response_code || "0", l.request_protocol || "http");
-  if (known(l.destination_service_name)) inbound.add(`service/${l.destination_service_namespace}/${l.destination_service_name}`, rps, error);
+  const code = l.response_code || "0";
+  const protocol = l.request_protocol || "http";
+  const error = isErrorCode(code, protocol);
+  const pc = `${protocol} ${code}`;
+  if (known(l.destination_service_name)) inbound.add(`service/${l.destination_service_namespace}/${l.destination_service_name}`, rps, error, pc);
   if (known(l.destination_workload)) {
-    inbound.add(`workload/${l.destination_workload_namespace}/${l.destination_workload}`, rps, error);
-    if (known(l.destination_app)) inbound.add(`app/${l.destination_workload_namespace}/${l.destination_app}`, rps, error);
+    inbound.add(`workload/${l.destination_workload_namespace}/${l.destination_workload}`, rps, error, pc);
+    if (known(l.destination_app)) inbound.add(`app/${l.destination_workload_namespace}/${l.destination_app}`, rps, error, pc);
   }
   if (sourceView && known(l.source_workload)) {
-    outbound.add(`workload/${l.source_workload_namespace}/${l.source_workload}`, rps, error);
-    if (known(l.source_app)) outbound.add(`app/${l.source_workload_namespace}/${l.source_app}`, rps, error);
+    outbound.add(`workload/${l.source_workload_namespace}/${l.source_workload}`, rps, error, pc);
+    if (known(l.source_app)) outbound.add(`app/${l.source_workload_namespace}/${l.source_app}`, rps, error, pc);
   }
 }
 
-export async function meshHealth(backend: QueryBackend, o: { window: string; namespaces: string[]; now: number }): Promise<HealthEntry[]> {
+export async function meshHealth(backend: QueryBackend, o: { window: string; namespaces: string[]; now: number; config?: CompiledHealthConfig }): Promise<HealthEntry[]> {
   const [fromSource, fromDestination] = await Promise.all([
     backend.instant(`sum(rate(istio_requests_total{reporter="source"}[${o.window}])) by (${BY})`, o.now),
     backend.instant(`sum(rate(istio_requests_total{reporter="destination"}[${o.window}])) by (${BY})`, o.now),
@@ -93,8 +104,14 @@ export async function meshHealth(backend: QueryBackend, o: { window: string; nam
     if (o.namespaces.length && !o.namespaces.includes(namespace)) continue;
     const inT = inbound.traffic(key);
     const outT = kind === "service" ? undefined : outbound.traffic(key);
-    const inStatus = healthStatus(inT.requestRate, inT.errorRatio);
-    const outStatus = outT ? healthStatus(outT.requestRate, outT.errorRatio) : "NA";
+    const entity = { kind, namespace, name: rest.join("/") };
+    // A configured tolerance (Kiali's health_config) decides, and its error ratio is what it counted; else the defaults.
+    const tolIn = o.config && toleranceStatus(o.config.compiled, entity, "inbound", inbound.codes(key));
+    const tolOut = o.config && outT && toleranceStatus(o.config.compiled, entity, "outbound", outbound.codes(key));
+    if (tolIn) inT.errorRatio = tolIn.errorRatio;
+    if (tolOut) outT!.errorRatio = tolOut.errorRatio;
+    const inStatus = tolIn ? tolIn.status : healthStatus(inT.requestRate, inT.errorRatio);
+    const outStatus = outT ? (tolOut ? tolOut.status : healthStatus(outT.requestRate, outT.errorRatio)) : "NA";
     const worse = RANK[outStatus] > RANK[inStatus] ? outT! : inT;
     out.push({
       kind: kind as HealthKind, namespace, name: rest.join("/"),

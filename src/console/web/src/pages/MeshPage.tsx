@@ -5,6 +5,7 @@ import { api, type ProxyStatus } from "../api";
 import { usePoll } from "../router";
 import { SyncLegend } from "../components/EnvoyTables";
 import { PropagationPanel } from "../components/PropagationPanel";
+import { HealthTolerances } from "../components/HealthTolerances";
 
 interface Ca { mode: string; trustDomain: string; rotating: boolean; roots: Array<{ sha256: string; notBefore: string; notAfter: string; signing: boolean }> }
 
@@ -47,7 +48,7 @@ export function MeshPage() {
         </article>
         <article className="card" aria-label="Health tolerances">
           <h2>Health tolerances</h2>
-          <p>As Kiali's defaults, for every namespace: <strong>Degraded</strong> from 0.1 % of requests failing, <strong>Failure</strong> from 20 %. Failures count 5xx, no response, and gRPC calls that did not end OK, as the callers' sidecars saw them. Per-namespace tolerances are not configurable yet.</p>
+          <HealthTolerances />
         </article>
       </div>
       <h2>Proxies</h2>

@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "./client.js";
-import { endpointlessEntries, externalNameEntries, kubeWorkloads, portProtocol, type KubeView } from "./kube-workloads.js";
+import { endpointlessEntries, externalNameEntries, kubeWorkloads, type KubeView } from "./kube-workloads.js";
+import { portProtocol } from "../../api/port-protocol.js";
 import { matchesSelector, selectorProblems } from "./label-selector.js";
 import { proxyWorkload } from "./proxy-pod.js";
 import { parseMeshConfig } from "../mesh-config.js";

@@ -12,7 +12,6 @@ import { CLUSTER_IP_ANNOTATION } from "../translate/vips.js";
 import type { KubeObject } from "./client.js";
 
 export interface KubeServicePort { name?: string; port: number; protocol?: string; appProtocol?: string; targetPort?: number | string }
-export { portProtocol };
 interface SlicePort { name?: string; port?: number; protocol?: string }
 interface SliceEndpoint { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string; namespace?: string }; nodeName?: string; zone?: string }
 

@@ -7,7 +7,7 @@ import { serviceEntryServices, workloadEntriesOf } from "../registry/service-ent
 import type { DestinationRuleSpec } from "../translate/destination-rules.js";
 import { convertGatewayApi } from "../translate/gateway-api.js";
 import { isGatewayProxy } from "../translate/gateway-servers.js";
-import { DOMAIN_SUFFIX, fqdn, type Service, servicesOf } from "../translate/services.js";
+import { fqdn, type Service, servicesOf } from "../translate/services.js";
 import type { VirtualServiceSpec } from "../translate/virtual-services.js";
 import { CLUSTER_IP_ANNOTATION, serviceVips, vipHostnames } from "../translate/vips.js";
 import { PushCache } from "./push-cache.js";
@@ -56,7 +56,7 @@ function entryServices(resources: IstioResource[], workloadEntries: IstioResourc
 /** VIPs the platform assigned (Kubernetes ClusterIPs), by hostname: from endpoints, or an endpoint-less entry. */
 function assignedVips(workloads: Workload[], resources: IstioResource[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const w of workloads) if (w.serviceVip && w.service) out.set(`${w.service}.${w.namespace}.svc.${DOMAIN_SUFFIX}`, w.serviceVip);
+  for (const w of workloads) if (w.serviceVip && w.service) out.set(fqdn(w.service, w.namespace), w.serviceVip);
   for (const r of resources) {
     const ip = r.kind === "ServiceEntry" ? r.metadata.annotations?.[CLUSTER_IP_ANNOTATION] : undefined;
     const host = (r.spec as { hosts?: string[] } | undefined)?.hosts?.[0];

@@ -2,7 +2,7 @@
 // from the caller's sidecar (reporter="source") or, for a caller without one, the destination's. The edge is named by
 // the graph's node ids ("ns/app/NAME[/VERSION]", "ns/workload/NAME", "ns/service/NAME", "unknown").
 import type { QueryBackend } from "./query-backend.js";
-import type { Points } from "./entity-metrics.js";
+import { errorRatioPoints, type Points, rangePoints } from "./entity-metrics.js";
 
 export interface EdgeMetrics {
   requestRate: Points;
@@ -42,12 +42,11 @@ export async function edgeMetrics(backend: QueryBackend, o: { source: string; ta
   const reporter = o.source === "unknown" ? "destination" : "source";
   const sel = `reporter="${reporter}",${pair}`;
   const w = o.rateWindow;
-  const one = async (query: string): Promise<Points> => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
+  const one = rangePoints(backend, o);
   const [requestRate, errors, p95] = await Promise.all([
     one(`sum(rate(istio_requests_total{${sel}}[${w}]))`),
     one(`sum(rate(istio_requests_total{${sel},response_code=~"5..|0"}[${w}]))`),
     one(`histogram_quantile(0.95, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])) by (le))`),
   ]);
-  const errorsAt = new Map(errors);
-  return { requestRate, errorRatio: requestRate.map(([t, rps]) => [t, rps > 0 ? (errorsAt.get(t) ?? 0) / rps : 0]), p95 };
+  return { requestRate, errorRatio: errorRatioPoints(requestRate, errors), p95 };
 }

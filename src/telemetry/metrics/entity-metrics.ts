@@ -61,16 +61,25 @@ export function entityQueries(kind: EntityKind, direction: Direction, namespace:
   };
 }
 
+/** One range query's first series as chart points (a step with no finite value counts 0). */
+export function rangePoints(backend: QueryBackend, o: { start: number; end: number; stepMs: number }): (query: string) => Promise<Points> {
+  return async (query) => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
+}
+
+/** Errors over requests per step. No error series at a step means no errors, not no data: 0 wherever there was traffic. */
+export function errorRatioPoints(requestRate: Points, errors: Points): Points {
+  const errorsAt = new Map(errors);
+  return requestRate.map(([t, rps]) => [t, rps > 0 ? (errorsAt.get(t) ?? 0) / rps : 0]);
+}
+
 export async function entityMetrics(backend: QueryBackend, o: { kind: EntityKind; direction: Direction; namespace: string; name: string; start: number; end: number; stepMs: number; rateWindow: string }): Promise<EntityMetrics> {
-  const one = async (query: string): Promise<Points> => (await backend.range(query, o.start, o.end, o.stepMs))[0]?.points.map(([t, v]) => [t, Number.isFinite(v) ? v : 0] as [number, number]) ?? [];
+  const one = rangePoints(backend, o);
   const q = entityQueries(o.kind, o.direction, o.namespace, o.name, o.rateWindow);
   const [rates, errorRates, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived] = await Promise.all([
     Promise.all(q.requestRates.map(one)), Promise.all(q.errorRates.map(one)),
     one(q.p50), one(q.p95), one(q.p99), one(q.requestSize), one(q.responseSize), one(q.tcpSent), one(q.tcpReceived),
   ]);
   const requestRate = addPoints(...rates);
-  // No error series at a step means no errors, not no data: the ratio is 0 wherever there was traffic.
-  const errorsAt = new Map(addPoints(...errorRates));
-  const errorRatio: Points = requestRate.map(([t, rps]) => [t, rps > 0 ? (errorsAt.get(t) ?? 0) / rps : 0]);
+  const errorRatio = errorRatioPoints(requestRate, addPoints(...errorRates));
   return { requestRate, errorRatio, p50, p95, p99, requestSize, responseSize, tcpSent, tcpReceived };
 }

@@ -119,10 +119,7 @@ export function toleranceStatus(compiled: Compiled[], entity: { kind: string; na
     const ratio = errors / t.rps;
     const pct = ratio * 100;
     const s: ToleranceStatus = pct >= tol.failure && errors > 0 ? "Failure" : errors > 0 && pct >= tol.degraded ? "Degraded" : "Healthy";
-    if (RANK[s] > RANK[status] || (RANK[s] === RANK[status] && ratio > worstRatio)) {
-      if (RANK[s] >= RANK[status]) worstRatio = ratio;
-      status = s;
-    }
+    if (RANK[s] > RANK[status] || (RANK[s] === RANK[status] && ratio > worstRatio)) [status, worstRatio] = [s, ratio];
   }
   return { status, errorRatio: worstRatio };
 }
